@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import type { Config } from './config.ts'
+import { AppError } from './errors.ts'
+import { eventRoutes } from './events/routes.ts'
+import type { IngestService } from './events/ingest-service.ts'
+import { healthRoutes } from './health/routes.ts'
+import type { Logger } from './logger.ts'
+import type { EventQueue } from './queue/event-queue.ts'
+import type { EventStore } from './store/event-store.ts'
+import { isTransient } from './transient-errors.ts'
+
+export interface AppDeps {
+  config: Config
+  log: Logger
+  store: EventStore
+  queue: EventQueue | undefined
+  ingest: IngestService
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: deps.config.limits.maxBodyBytes,
+    // Take the client's X-Request-Id when it is sane, otherwise make one; it is
+    // echoed back and carried into the queue entry for the worker's logs.
+    requestIdHeader: 'x-request-id',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    // Fastify's two lines per request are replaced by the one onResponse writes.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    return503OnClosing: true,
+  })
+
+  // Only JSON is accepted; Fastify's built-in text/plain parser would let other bodies through to validation.
+  app.removeContentTypeParser('text/plain')
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  // One line per request, with what an operator looks for.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request completed',
+    )
+  })
+
+  app.setErrorHandler((err: FastifyError | AppError | Error, request, reply) => {
+    const problem = toProblem(err)
+    if (problem.status >= 500) request.log.error({ err }, 'request failed')
+    for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
+    return reply
+      .code(problem.status)
+      .type('application/problem+json')
+      .send({ ...problem.body, instance: request.url, request_id: request.id })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    return reply.code(404).type('application/problem+json').send({
+      type: 'about:blank', title: 'Not Found', status: 404, code: 'NOT_FOUND',
+      detail: `no route for ${request.method} ${request.url}`, instance: request.url, request_id: request.id,
+    })
+  })
+
+  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits })
+  await app.register(healthRoutes, { store: deps.store, queue: deps.queue })
+  return app
+}
+
+interface Problem {
+  status: number
+  headers: Record<string, string>
+  body: Record<string, unknown>
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large',
+  415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 503: 'Service Unavailable',
+}
+
+/** The single error body of the service: RFC 9457 problem details plus a stable `code`. */
+function toProblem(err: FastifyError | AppError | Error): Problem {
+  if (err instanceof AppError) {
+    const body: Record<string, unknown> = {
+      type: 'about:blank', title: TITLES[err.statusCode] ?? 'Error', status: err.statusCode, code: err.code, detail: err.message,
+    }
+    if (err.extra.errors) body.errors = err.extra.errors
+    return { status: err.statusCode, headers: err.extra.headers ?? {}, body }
+  }
+  const status = (err as FastifyError).statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own client errors: malformed JSON, body too large, wrong content type.
+    const code = (err as FastifyError).code ?? 'BAD_REQUEST'
+    return { status, headers: {}, body: { type: 'about:blank', title: TITLES[status] ?? 'Bad Request', status, code: clientCode(code), detail: err.message } }
+  }
+  if (isTransient(err)) {
+    return {
+      status: 503, headers: { 'retry-after': '5' },
+      body: { type: 'about:blank', title: TITLES[503], status: 503, code: 'DEPENDENCY_UNAVAILABLE', detail: 'a backing service is unavailable; retry later' },
+    }
+  }
+  // Never leak internals in a 5xx.
+  return { status: 500, headers: {}, body: { type: 'about:blank', title: TITLES[500], status: 500, code: 'INTERNAL_ERROR', detail: 'internal error' } }
+}
+
+function clientCode(fastifyCode: string): string {
+  switch (fastifyCode) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return 'BODY_TOO_LARGE'
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'UNSUPPORTED_MEDIA_TYPE'
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': return 'MALFORMED_JSON'
+    default: return fastifyCode.startsWith('FST_') ? 'BAD_REQUEST' : fastifyCode
+  }
+}

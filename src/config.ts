@@ -1,0 +1,108 @@
+import envSchema from 'env-schema'
+import Type, { type Static } from 'typebox'
+
+// The one place that reads the environment. Every value is checked here, so a
+// bad one stops start-up with a message naming the variable.
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ default: 8000, minimum: 0, maximum: 65535 }),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  USE_QUEUE: Type.Optional(Type.Boolean()),
+  REDIS_KEY_PREFIX: Type.String({ default: 'ea:', pattern: '^[A-Za-z0-9:_.-]*$' }),
+  DB_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+  DB_QUERY_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
+  MAX_BATCH_SIZE: Type.Integer({ default: 1000, minimum: 1, maximum: 100_000 }),
+  MAX_BODY_BYTES: Type.Integer({ default: 8 * 1024 * 1024, minimum: 1024 }),
+  MAX_PROPERTIES_BYTES: Type.Integer({ default: 16 * 1024, minimum: 2 }),
+  MAX_FUTURE_SKEW: Type.Integer({ default: 86_400, minimum: 0, description: 'seconds' }),
+  QUEUE_MAX_LENGTH: Type.Integer({ default: 2_000_000, minimum: 1, description: 'events waiting in the queue' }),
+  MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1 }),
+  WORKER_READ_COUNT: Type.Integer({ default: 50, minimum: 1, maximum: 1000 }),
+  WORKER_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 32 }),
+  CLAIM_IDLE_MS: Type.Integer({ default: 30_000, minimum: 10 }),
+  WORKER_BLOCK_MS: Type.Integer({ default: 1000, minimum: 1 }),
+  RETRY_MAX_DELAY_MS: Type.Integer({ default: 30_000, minimum: 1 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 15_000, minimum: 0 }),
+})
+
+type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  port: number
+  host: string
+  logLevel: string
+  databaseUrl?: string
+  redisUrl?: string
+  useQueue: boolean
+  redisKeyPrefix: string
+  db: { poolSize: number; queryTimeoutMs: number }
+  limits: {
+    maxBatchSize: number
+    maxBodyBytes: number
+    maxPropertiesBytes: number
+    maxFutureSkewMs: number
+  }
+  queue: { maxLength: number }
+  worker: {
+    maxAttempts: number
+    readCount: number
+    concurrency: number
+    claimIdleMs: number
+    blockMs: number
+    retryMaxDelayMs: number
+  }
+  shutdownTimeoutMs: number
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(
+  source: Record<string, string | undefined> = process.env,
+  options: { dotenv?: boolean } = {},
+): Config {
+  let env: Env
+  try {
+    env = envSchema<Env>({ schema: EnvSchema, data: source, dotenv: options.dotenv ?? false })
+  } catch (err) {
+    // env-schema names the variable as "env/NAME must ..."; keep that, drop the prefix.
+    throw new ConfigError(`invalid configuration: ${(err as Error).message.replaceAll('env/', '')}`)
+  }
+  const useQueue = env.USE_QUEUE ?? env.REDIS_URL !== undefined
+  if (useQueue && !env.REDIS_URL) {
+    throw new ConfigError('invalid configuration: USE_QUEUE=true needs REDIS_URL')
+  }
+  if (!env.DATABASE_URL) {
+    throw new ConfigError('invalid configuration: DATABASE_URL must be set (embedded mode is not available yet)')
+  }
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    useQueue,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    db: { poolSize: env.DB_POOL_SIZE, queryTimeoutMs: env.DB_QUERY_TIMEOUT_MS },
+    limits: {
+      maxBatchSize: env.MAX_BATCH_SIZE,
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      maxPropertiesBytes: env.MAX_PROPERTIES_BYTES,
+      maxFutureSkewMs: env.MAX_FUTURE_SKEW * 1000,
+    },
+    queue: { maxLength: env.QUEUE_MAX_LENGTH },
+    worker: {
+      maxAttempts: env.MAX_ATTEMPTS,
+      readCount: env.WORKER_READ_COUNT,
+      concurrency: env.WORKER_CONCURRENCY,
+      claimIdleMs: env.CLAIM_IDLE_MS,
+      blockMs: env.WORKER_BLOCK_MS,
+      retryMaxDelayMs: env.RETRY_MAX_DELAY_MS,
+    },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  }
+}

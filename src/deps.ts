@@ -1,0 +1,39 @@
+import type { Config } from './config.ts'
+import { IngestService } from './events/ingest-service.ts'
+import type { Logger } from './logger.ts'
+import type { EventQueue } from './queue/event-queue.ts'
+import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
+import type { EventStore } from './store/event-store.ts'
+import { migrate } from './store/migrate.ts'
+import { createPool, PostgresEventStore } from './store/postgres-event-store.ts'
+
+export interface Deps {
+  config: Config
+  log: Logger
+  store: EventStore
+  queue: EventQueue | undefined
+  ingest: IngestService
+  close(): Promise<void>
+}
+
+/** The composition root: the only place that picks implementations. */
+export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
+  const databaseUrl = config.databaseUrl!
+  const applied = await migrate(databaseUrl, log.child({ component: 'migrate' }))
+  if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
+
+  const store = new PostgresEventStore(
+    createPool({ url: databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs }),
+  )
+  const queue = config.useQueue
+    ? new RedisStreamQueue({ url: config.redisUrl!, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength })
+    : undefined
+  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }))
+  return {
+    config, log, store, queue, ingest,
+    async close() {
+      await queue?.close()
+      await store.close()
+    },
+  }
+}

@@ -1,0 +1,26 @@
+// One error type for the whole service; the error handler in app.ts turns it
+// into an RFC 9457 problem body. `code` is the stable, machine-readable part.
+export interface FieldError {
+  /** index of the event in the request, when the error is about one event */
+  index?: number
+  field: string
+  message: string
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, errors: FieldError[]) {
+    super(422, 'VALIDATION_ERROR', message, { errors })
+  }
+}

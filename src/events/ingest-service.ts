@@ -1,0 +1,73 @@
+import type { Logger } from '../logger.ts'
+import type { EventQueue } from '../queue/event-queue.ts'
+import type { EventStore } from '../store/event-store.ts'
+import type { IngestResponse, NormalizedEvent } from './event-schema.ts'
+
+export interface IngestResult {
+  status: 201 | 202
+  body: IngestResponse
+}
+
+// The duplicate lookup only makes the response's counts exact; ingestion must
+// not stall on it, so it gets a short leash.
+const LOOKUP_TIMEOUT_MS = 1_000
+
+/**
+ * Takes validated, normalised events. Without a queue it writes them before
+ * answering (201); with one it enqueues what is not stored yet (202), and the
+ * worker's idempotent insert settles any race.
+ */
+export class IngestService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly queue: EventQueue | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  async ingest(events: readonly NormalizedEvent[], requestId: string): Promise<IngestResult> {
+    const unique = dedupeById(events)
+    const total = events.length
+    if (!this.queue) {
+      const inserted = await this.store.insert(unique)
+      return { status: 201, body: { total_received: total, inserted, duplicates: total - inserted, message: 'events stored' } }
+    }
+    const stored = await this.alreadyStored(unique.map((e) => e.event_id))
+    const fresh = stored.size === 0 ? unique : unique.filter((e) => !stored.has(e.event_id))
+    if (fresh.length > 0) await this.queue.enqueue(fresh, { requestId })
+    return {
+      status: 202,
+      body: { total_received: total, inserted: fresh.length, duplicates: total - fresh.length, message: 'events accepted for processing' },
+    }
+  }
+
+  private async alreadyStored(ids: string[]): Promise<Set<string>> {
+    try {
+      return await withTimeout(this.store.existingIds(ids), LOOKUP_TIMEOUT_MS)
+    } catch (err) {
+      // The store being slow or down must not stop intake: the queue keeps the
+      // events and the worker's insert drops the duplicates.
+      this.log.warn({ err }, 'duplicate lookup failed; enqueueing the whole batch')
+      return new Set()
+    }
+  }
+}
+
+/** The first occurrence of each event_id, in order. */
+export function dedupeById(events: readonly NormalizedEvent[]): NormalizedEvent[] {
+  const seen = new Set<string>()
+  const out: NormalizedEvent[] = []
+  for (const e of events) {
+    if (seen.has(e.event_id)) continue
+    seen.add(e.event_id)
+    out.push(e)
+  }
+  return out
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,126 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import addFormatsModule from 'ajv-formats'
+import { ValidationError, type FieldError } from '../errors.ts'
+import { EventInput, type NormalizedEvent } from './event-schema.ts'
+
+export interface BatchLimits {
+  maxBatchSize: number
+  maxPropertiesBytes: number
+  maxFutureSkewMs: number
+}
+
+// A request with thousands of bad events should not answer with thousands of lines.
+const MAX_REPORTED_ERRORS = 100
+
+// ajv-formats ships as CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
+
+// Our own strict instance: every error at once, no type coercion, and unknown
+// fields rejected rather than silently removed (Fastify's defaults do both).
+const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, strict: false })
+addFormats(ajv, ['uuid', 'date-time'])
+const validateEvent: ValidateFunction = ajv.compile(EventInput)
+
+// RFC 3339 fractional seconds beyond milliseconds, which Date would drop.
+const SUB_MILLISECOND = /\.\d{3}(\d{1,3})\d*(?:Z|[+-]\d\d:?\d\d)$/i
+
+/**
+ * Checks a whole request body and returns the normalised events, or throws one
+ * ValidationError listing every bad field with the index of its event.
+ */
+export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now()): NormalizedEvent[] {
+  const events = extractEvents(body)
+  if (events.length === 0) {
+    throw new ValidationError('the batch is empty', [{ field: 'events', message: 'must contain at least 1 event' }])
+  }
+  if (events.length > limits.maxBatchSize) {
+    throw new ValidationError(`a batch holds at most ${limits.maxBatchSize} events`, [
+      { field: 'events', message: `must contain at most ${limits.maxBatchSize} events, got ${events.length}` },
+    ])
+  }
+  const errors: FieldError[] = []
+  const normalized: NormalizedEvent[] = []
+  for (let index = 0; index < events.length && errors.length < MAX_REPORTED_ERRORS; index++) {
+    const raw = events[index]
+    if (!validateEvent(raw)) {
+      for (const e of validateEvent.errors ?? []) errors.push(toFieldError(index, e))
+      continue
+    }
+    const event = normalizeEvent(raw as EventInput, index, limits, now, errors)
+    if (event) normalized.push(event)
+  }
+  if (errors.length > 0) {
+    throw new ValidationError(`${errors.length >= MAX_REPORTED_ERRORS ? 'at least ' : ''}${errors.length} invalid field(s)`, errors.slice(0, MAX_REPORTED_ERRORS))
+  }
+  return normalized
+}
+
+function extractEvents(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body
+  if (body !== null && typeof body === 'object') {
+    const keys = Object.keys(body)
+    const extra = keys.filter((k) => k !== 'events')
+    if (extra.length > 0) {
+      throw new ValidationError('unknown fields in the body', extra.map((k) => ({ field: k, message: 'unknown field' })))
+    }
+    const events = (body as { events?: unknown }).events
+    if (Array.isArray(events)) return events
+  }
+  throw new ValidationError('the body must be an array of events or {"events": [...]}', [
+    { field: 'events', message: 'must be an array of events' },
+  ])
+}
+
+function normalizeEvent(
+  raw: EventInput,
+  index: number,
+  limits: BatchLimits,
+  now: number,
+  errors: FieldError[],
+): NormalizedEvent | undefined {
+  const before = errors.length
+  const time = Date.parse(raw.occurred_at)
+  if (Number.isNaN(time)) {
+    errors.push({ index, field: 'occurred_at', message: 'is not a valid date-time' })
+  } else if (time > now + limits.maxFutureSkewMs) {
+    errors.push({ index, field: 'occurred_at', message: `is more than ${limits.maxFutureSkewMs / 1000} s in the future` })
+  }
+  // PostgreSQL text and jsonb cannot hold NUL; refusing it here keeps a poison
+  // event from ever reaching the queue.
+  if (raw.user_id.includes('\u0000')) errors.push({ index, field: 'user_id', message: 'must not contain NUL characters' })
+  if (raw.event_type.includes('\u0000')) errors.push({ index, field: 'event_type', message: 'must not contain NUL characters' })
+  const properties = raw.properties ?? {}
+  const serialized = JSON.stringify(properties)
+  if (Buffer.byteLength(serialized) > limits.maxPropertiesBytes) {
+    errors.push({ index, field: 'properties', message: `must be at most ${limits.maxPropertiesBytes} bytes as JSON` })
+  } else if (serialized.includes('\\u0000')) {
+    errors.push({ index, field: 'properties', message: 'must not contain NUL characters' })
+  }
+  if (errors.length > before) return undefined
+  return {
+    event_id: raw.event_id.toLowerCase(),
+    occurred_at: toUtcIso(raw.occurred_at, time),
+    user_id: raw.user_id,
+    event_type: raw.event_type,
+    properties,
+  }
+}
+
+/** UTC ISO form of an RFC 3339 time, keeping microseconds (PostgreSQL's precision). */
+export function toUtcIso(text: string, time = Date.parse(text)): string {
+  const iso = new Date(time).toISOString()
+  const micro = SUB_MILLISECOND.exec(text)?.[1]
+  return micro ? `${iso.slice(0, -1)}${micro}Z` : iso
+}
+
+function toFieldError(index: number, e: ErrorObject): FieldError {
+  const [, field = ''] = e.instancePath.split('/')
+  if (e.keyword === 'additionalProperties') {
+    return { index, field: String(e.params.additionalProperty), message: 'unknown field' }
+  }
+  if (e.keyword === 'required') {
+    return { index, field: String(e.params.missingProperty), message: 'is required' }
+  }
+  if (field === '') return { index, field: 'event', message: e.message ?? 'is invalid' }
+  return { index, field, message: e.message ?? 'is invalid' }
+}

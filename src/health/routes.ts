@@ -1,0 +1,49 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { EventQueue } from '../queue/event-queue.ts'
+import type { EventStore } from '../store/event-store.ts'
+
+export interface HealthRoutesOptions {
+  store: EventStore
+  queue: EventQueue | undefined
+}
+
+const CHECK_TIMEOUT_MS = 2_000
+
+async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down'; latency_ms: number; error?: string }> {
+  const started = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)
+      }),
+    ])
+    return { status: 'up', latency_ms: Math.round(performance.now() - started) }
+  } catch (err) {
+    return { status: 'down', latency_ms: Math.round(performance.now() - started), error: (err as Error).message }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, queue }) => {
+  app.get('/health', async (_request, reply) => {
+    const [postgres, redis] = await Promise.all([
+      check(() => store.ping()),
+      queue ? check(() => queue.ping()) : Promise.resolve(undefined),
+    ])
+    const dependencies = { postgres, ...(redis ? { redis } : {}) }
+    const healthy = Object.values(dependencies).every((d) => d.status === 'up')
+    return reply.code(healthy ? 200 : 503).send({
+      status: healthy ? 'healthy' : 'unhealthy',
+      queue_enabled: queue !== undefined,
+      dependencies,
+    })
+  })
+
+  app.get('/events/queue/status', async () => {
+    if (!queue) return { enabled: false }
+    return queue.status()
+  })
+}

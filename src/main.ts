@@ -1,0 +1,75 @@
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { buildDeps } from './deps.ts'
+import { createLogger } from './logger.ts'
+import { Worker } from './worker/worker.ts'
+
+// Roles: `all` (API and worker in one process, the default), `api`, `worker`.
+// Several of each may run against the same PostgreSQL and Redis.
+type Role = 'all' | 'api' | 'worker'
+
+async function main(): Promise<void> {
+  const role = (process.argv[2] ?? 'all') as Role
+  if (!['all', 'api', 'worker'].includes(role)) {
+    console.error(`unknown role "${role}": use all, api or worker`)
+    process.exit(2)
+  }
+  let config
+  try {
+    config = loadConfig(process.env, { dotenv: true })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      process.exit(1)
+    }
+    throw err
+  }
+  const log = createLogger(config.logLevel).child({ role })
+  const deps = await buildDeps(config, log)
+
+  if (role === 'worker' && !deps.queue) {
+    log.fatal('the worker role needs the queue: set REDIS_URL (and USE_QUEUE unset or true)')
+    process.exit(1)
+  }
+  const worker = role !== 'api' && deps.queue
+    ? new Worker(deps.queue, deps.store, config.worker, log.child({ component: 'worker' }))
+    : undefined
+  const app = role !== 'worker' ? await buildApp(deps) : undefined
+
+  worker?.start()
+  if (app) {
+    await app.listen({ port: config.port, host: config.host })
+    log.info({ mode: deps.queue ? 'queue' : 'direct' }, 'api ready')
+  }
+
+  let shuttingDown = false
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return
+    shuttingDown = true
+    log.info({ signal }, 'shutting down')
+    const forced = setTimeout(() => {
+      log.error('shutdown timed out; exiting')
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
+    forced.unref()
+    try {
+      // Stop taking requests first (in-flight ones finish), then let the worker
+      // finish or hand back its batch, then close the pools.
+      await app?.close()
+      await worker?.stop()
+      await deps.close()
+      log.info('shutdown complete')
+      process.exit(0)
+    } catch (err) {
+      log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    }
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,46 @@
+import type { NormalizedEvent } from '../events/event-schema.ts'
+
+/** One queued request, as a consumer sees it. The payload is parsed by the consumer, so a corrupt entry is its problem, not the queue's. */
+export interface QueueEntry {
+  id: string
+  /** JSON array of NormalizedEvent, as enqueued */
+  payload: string
+  requestId?: string
+  /** how many times this entry has been delivered, this time included */
+  deliveries: number
+}
+
+export interface QueueStatus {
+  enabled: boolean
+  length: number
+  queued_events: number
+  pending: number
+  dead_lettered: number
+  consumers: Array<{ name: string; pending: number; idle_ms: number }>
+  max_events: number
+}
+
+export class QueueFullError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('the queue is full')
+  }
+}
+
+/** The durable hand-off between the API and the workers: at-least-once delivery. */
+export interface EventQueue {
+  /** Adds one entry holding these events; throws QueueFullError rather than exceed the bound. */
+  enqueue(events: readonly NormalizedEvent[], meta: { requestId?: string }): Promise<string>
+  /** New entries for this consumer, waiting up to blockMs for the first. */
+  read(consumer: string, count: number, blockMs: number): Promise<QueueEntry[]>
+  /** Entries left unacknowledged longer than minIdleMs by any consumer (a dead worker, a failed try), now owned by this one. */
+  claimStale(consumer: string, minIdleMs: number, count: number): Promise<QueueEntry[]>
+  /** Resets the idle time of entries this consumer still works on, so nobody claims them meanwhile. */
+  keepAlive(consumer: string, ids: readonly string[]): Promise<void>
+  /** Done with these entries: they leave the queue. */
+  ack(ids: readonly string[]): Promise<void>
+  /** Gives up on an entry: it moves, with the error, to the dead-letter stream. */
+  deadLetter(entry: QueueEntry, error: string): Promise<void>
+  status(): Promise<QueueStatus>
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,52 @@
+// Lua runs atomically in Redis: the bound check and the add cannot interleave
+// with another API process, and an entry's removal and the event counter's
+// decrement happen together or not at all, so the counter never drifts.
+
+/** KEYS: stream, counter. ARGV: max events, event count, request id, payload. Returns the entry id, or false when full. */
+export const ENQUEUE = `
+local queued = tonumber(redis.call('GET', KEYS[2]) or '0')
+local n = tonumber(ARGV[2])
+if queued + n > tonumber(ARGV[1]) then return false end
+redis.call('INCRBY', KEYS[2], n)
+return redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'rid', ARGV[3], 'events', ARGV[4])
+`
+
+/** KEYS: stream, counter. ARGV: group, ids... Acknowledges and deletes; only the first ack of an id counts. */
+export const ACK = `
+local removed = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+    local entry = redis.call('XRANGE', KEYS[1], id, id)[1]
+    if entry then
+      local fields = entry[2]
+      for j = 1, #fields, 2 do
+        if fields[j] == 'n' then removed = removed + (tonumber(fields[j + 1]) or 0) end
+      end
+      redis.call('XDEL', KEYS[1], id)
+    end
+  end
+end
+if removed > 0 then redis.call('DECRBY', KEYS[2], removed) end
+return removed
+`
+
+/** KEYS: stream, counter, dead-letter stream. ARGV: group, id, error, deliveries. Copies the entry with its error, then removes it. */
+export const DEAD_LETTER = `
+local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1]
+if not entry then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  return 0
+end
+local fields = entry[2]
+local n = 0
+for j = 1, #fields, 2 do
+  if fields[j] == 'n' then n = tonumber(fields[j + 1]) or 0 end
+end
+redis.call('XADD', KEYS[3], '*', 'source_id', ARGV[2], 'error', ARGV[3], 'deliveries', ARGV[4], 'failed_at', ARGV[5], unpack(fields))
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  if n > 0 then redis.call('DECRBY', KEYS[2], n) end
+end
+return 1
+`

@@ -1,0 +1,196 @@
+import { Redis, type RedisOptions } from 'ioredis'
+import type { NormalizedEvent } from '../events/event-schema.ts'
+import { QueueFullError, type EventQueue, type QueueEntry, type QueueStatus } from './event-queue.ts'
+import { ACK, DEAD_LETTER, ENQUEUE } from './redis-scripts.ts'
+
+export interface RedisQueueOptions {
+  url: string
+  /** every key starts with it, so several deployments or test runs can share one Redis */
+  prefix: string
+  /** most events allowed to wait in the stream */
+  maxEvents: number
+  commandTimeoutMs?: number
+}
+
+export const GROUP = 'workers'
+
+/** The queue's Redis keys. The hash tag keeps them in one Redis Cluster slot, which the scripts need. */
+export function queueKeys(prefix: string): { stream: string; counter: string; dlq: string } {
+  const base = `${prefix}{queue}`
+  return { stream: `${base}:events`, counter: `${base}:queued-events`, dlq: `${base}:dead-letter` }
+}
+type Fields = string[]
+type RawEntry = [id: string, fields: Fields | null]
+
+interface Scripts {
+  eaEnqueue(stream: string, counter: string, max: number, n: number, rid: string, payload: string): Promise<string | null>
+  eaAck(stream: string, counter: string, group: string, ...ids: string[]): Promise<number>
+  eaDeadLetter(stream: string, counter: string, dlq: string, group: string, id: string, error: string, deliveries: number, failedAt: string): Promise<number>
+}
+
+/**
+ * Redis Streams with one consumer group. Entries stay in the stream until a
+ * worker acknowledges them after its commit; a consumer that dies leaves them
+ * pending for another to claim. Acknowledged entries are deleted, so the
+ * stream's length is the backlog.
+ */
+export class RedisStreamQueue implements EventQueue {
+  private readonly redis: Redis & Scripts
+  private readonly blocking = new Map<string, Redis>()
+  private readonly keys: { stream: string; counter: string; dlq: string }
+  private groupReady: Promise<void> | undefined
+
+  constructor(private readonly options: RedisQueueOptions) {
+    this.keys = queueKeys(options.prefix)
+    this.redis = new Redis(options.url, this.connectionOptions(options.commandTimeoutMs ?? 5_000)) as Redis & Scripts
+    this.redis.defineCommand('eaEnqueue', { numberOfKeys: 2, lua: ENQUEUE })
+    this.redis.defineCommand('eaAck', { numberOfKeys: 2, lua: ACK })
+    this.redis.defineCommand('eaDeadLetter', { numberOfKeys: 3, lua: DEAD_LETTER })
+  }
+
+  private connectionOptions(commandTimeout: number): RedisOptions {
+    // Fail a command quickly while Redis is away instead of queueing it in memory:
+    // the API then answers 503 and the worker backs off.
+    return { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout, lazyConnect: false }
+  }
+
+  async enqueue(events: readonly NormalizedEvent[], meta: { requestId?: string }): Promise<string> {
+    const id = await this.redis.eaEnqueue(
+      this.keys.stream,
+      this.keys.counter,
+      this.options.maxEvents,
+      events.length,
+      meta.requestId ?? '',
+      JSON.stringify(events),
+    )
+    if (id === null) throw new QueueFullError(5)
+    return id
+  }
+
+  async read(consumer: string, count: number, blockMs: number): Promise<QueueEntry[]> {
+    await this.ensureGroup()
+    const conn = this.blockingConnection(consumer, blockMs)
+    const reply = (await conn.xreadgroup(
+      'GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.stream, '>',
+    )) as Array<[string, RawEntry[]]> | null
+    const entries = reply?.[0]?.[1] ?? []
+    return entries.flatMap(([id, fields]) => (fields ? [toEntry(id, fields, 1)] : []))
+  }
+
+  async claimStale(consumer: string, minIdleMs: number, count: number): Promise<QueueEntry[]> {
+    await this.ensureGroup()
+    const [, claimed, deleted] = (await this.redis.xautoclaim(
+      this.keys.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count,
+    )) as [string, RawEntry[], string[]?]
+    // Entries deleted from the stream while pending can only be forgotten.
+    if (deleted && deleted.length > 0) await this.redis.xack(this.keys.stream, GROUP, ...deleted)
+    const live = claimed.filter((c): c is [string, Fields] => c[1] !== null)
+    if (live.length === 0) return []
+    const deliveries = await this.deliveryCounts(consumer, live[0]![0], live[live.length - 1]![0], live.length)
+    return live.map(([id, fields]) => toEntry(id, fields, deliveries.get(id) ?? 1))
+  }
+
+  private async deliveryCounts(consumer: string, first: string, last: string, count: number): Promise<Map<string, number>> {
+    const rows = (await this.redis.xpending(this.keys.stream, GROUP, first, last, count * 2, consumer)) as Array<
+      [string, string, number, number]
+    >
+    return new Map(rows.map(([id, , , n]) => [id, Number(n)]))
+  }
+
+  async keepAlive(consumer: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.redis.xclaim(this.keys.stream, GROUP, consumer, 0, ...ids, 'JUSTID')
+  }
+
+  async ack(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.redis.eaAck(this.keys.stream, this.keys.counter, GROUP, ...ids)
+  }
+
+  async deadLetter(entry: QueueEntry, error: string): Promise<void> {
+    await this.redis.eaDeadLetter(
+      this.keys.stream, this.keys.counter, this.keys.dlq, GROUP, entry.id, error.slice(0, 2000), entry.deliveries, new Date().toISOString(),
+    )
+  }
+
+  /** Dead-lettered entries, newest first, for inspection. */
+  async deadLetters(count = 100): Promise<Array<Record<string, string>>> {
+    const rows = (await this.redis.xrevrange(this.keys.dlq, '+', '-', 'COUNT', count)) as RawEntry[]
+    return rows.map(([id, fields]) => ({ id, ...fieldMap(fields ?? []) }))
+  }
+
+  async status(): Promise<QueueStatus> {
+    await this.ensureGroup()
+    const results = await this.redis
+      .multi()
+      .xlen(this.keys.stream)
+      .get(this.keys.counter)
+      .xpending(this.keys.stream, GROUP)
+      .xlen(this.keys.dlq)
+      .xinfo('CONSUMERS', this.keys.stream, GROUP)
+      .exec()
+    if (!results) throw new Error('queue status transaction was discarded')
+    for (const [err] of results) if (err) throw err
+    const [length, queued, pending, dlq, consumers] = results.map(([, v]) => v) as [
+      number, string | null, [number, ...unknown[]], number, Fields[],
+    ]
+    return {
+      enabled: true,
+      length,
+      queued_events: Number(queued ?? 0),
+      pending: Number(pending[0]),
+      dead_lettered: dlq,
+      consumers: consumers.map((c) => {
+        const f = fieldMap(c)
+        return { name: f.name ?? '', pending: Number(f.pending ?? 0), idle_ms: Number(f.idle ?? 0) }
+      }),
+      max_events: this.options.maxEvents,
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping()
+  }
+
+  async close(): Promise<void> {
+    for (const conn of this.blocking.values()) conn.disconnect()
+    this.blocking.clear()
+    await this.redis.quit().catch(() => this.redis.disconnect())
+  }
+
+  /** A blocking read holds its connection, so each consumer gets its own. */
+  private blockingConnection(consumer: string, blockMs: number): Redis {
+    let conn = this.blocking.get(consumer)
+    if (!conn) {
+      conn = new Redis(this.options.url, this.connectionOptions(blockMs + 5_000))
+      this.blocking.set(consumer, conn)
+    }
+    return conn
+  }
+
+  private ensureGroup(): Promise<void> {
+    this.groupReady ??= this.redis
+      .xgroup('CREATE', this.keys.stream, GROUP, '0', 'MKSTREAM')
+      .then(
+        () => undefined,
+        (err: Error) => {
+          if (!err.message.includes('BUSYGROUP')) {
+            this.groupReady = undefined
+            throw err
+          }
+        },
+      )
+    return this.groupReady
+  }
+}
+
+function fieldMap(fields: Array<string | number>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < fields.length; i += 2) out[String(fields[i])] = String(fields[i + 1])
+  return out
+}
+
+function toEntry(id: string, fields: Fields, deliveries: number): QueueEntry {
+  const f = fieldMap(fields)
+  return { id, payload: f.events ?? '', requestId: f.rid || undefined, deliveries }
+}

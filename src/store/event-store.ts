@@ -1,0 +1,14 @@
+import type { NormalizedEvent } from '../events/event-schema.ts'
+
+/**
+ * Where events are kept, once each. Implementations: PostgreSQL (server mode);
+ * an embedded one follows. Every method is one round trip, whatever the batch size.
+ */
+export interface EventStore {
+  /** Inserts what is not stored yet; the first stored version of an id wins. Returns how many were new. */
+  insert(events: readonly NormalizedEvent[]): Promise<number>
+  /** Which of these ids are already stored. */
+  existingIds(ids: readonly string[]): Promise<Set<string>>
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,182 @@
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { Logger } from '../logger.ts'
+import type { EventQueue, QueueEntry } from '../queue/event-queue.ts'
+import type { EventStore } from '../store/event-store.ts'
+import { backoffDelay, isTransient } from '../transient-errors.ts'
+
+export interface WorkerOptions {
+  maxAttempts: number
+  readCount: number
+  concurrency: number
+  claimIdleMs: number
+  blockMs: number
+  retryMaxDelayMs: number
+}
+
+interface ParsedEntry {
+  entry: QueueEntry
+  events: NormalizedEvent[]
+}
+
+/**
+ * consume → insert → ack. Each loop reads many entries at once, merges their
+ * events into one insert, and acknowledges only after it committed: a crash
+ * anywhere leaves the entries pending, and the idempotent insert makes the
+ * retry harmless. Entries idle longer than claimIdleMs (a dead worker's, or
+ * ones that failed here) are claimed and tried again; after maxAttempts
+ * deliveries a failing entry moves to the dead-letter stream.
+ */
+export class Worker {
+  private stopping = false
+  private readonly stopController = new AbortController()
+  private loops: Promise<void>[] = []
+  private readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  private lastClaimAt = 0
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly store: EventStore,
+    private readonly options: WorkerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.log.info({ consumer: this.consumer, concurrency: this.options.concurrency }, 'worker started')
+    for (let i = 0; i < this.options.concurrency; i++) {
+      this.loops.push(this.loop(`${this.consumer}-${i}`))
+    }
+  }
+
+  /** Finishes the batches in hand (or hands them back, if the store is down) and returns. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.stopController.abort()
+    await Promise.all(this.loops)
+    this.log.info({ consumer: this.consumer }, 'worker stopped')
+  }
+
+  private async loop(consumer: string): Promise<void> {
+    let failures = 0
+    while (!this.stopping) {
+      try {
+        const entries = await this.nextEntries(consumer)
+        if (entries.length > 0) await this.process(consumer, entries)
+        failures = 0
+      } catch (err) {
+        // The queue itself is unreachable: wait and try again.
+        failures++
+        const delay = backoffDelay(failures, 100, this.options.retryMaxDelayMs)
+        this.log.error({ err, consumer, retryInMs: delay }, 'worker loop failed')
+        await this.pause(delay)
+      }
+    }
+  }
+
+  private async nextEntries(consumer: string): Promise<QueueEntry[]> {
+    const now = Date.now()
+    // Claiming more often than entries can become stale would only cost round trips.
+    if (now - this.lastClaimAt >= Math.max(10, this.options.claimIdleMs / 2)) {
+      this.lastClaimAt = now
+      const stale = await this.queue.claimStale(consumer, this.options.claimIdleMs, this.options.readCount)
+      if (stale.length > 0) {
+        this.log.warn({ consumer, entries: stale.length }, 'claimed stale entries')
+        return stale
+      }
+    }
+    return this.queue.read(consumer, this.options.readCount, this.options.blockMs)
+  }
+
+  private async process(consumer: string, entries: QueueEntry[]): Promise<void> {
+    const parsed: ParsedEntry[] = []
+    for (const entry of entries) {
+      try {
+        parsed.push({ entry, events: parsePayload(entry.payload) })
+      } catch (err) {
+        await this.failed(entry, err)
+      }
+    }
+    if (parsed.length === 0) return
+    const started = performance.now()
+    const merged = parsed.flatMap((p) => p.events)
+    try {
+      const inserted = await this.withStoreRetry(consumer, parsed, () => this.store.insert(merged))
+      await this.queue.ack(parsed.map((p) => p.entry.id))
+      this.log.info(
+        {
+          consumer, entries: parsed.length, events: merged.length, inserted,
+          durationMs: Math.round(performance.now() - started),
+          requestIds: parsed.map((p) => p.entry.requestId).filter(Boolean),
+        },
+        'batch stored',
+      )
+    } catch (err) {
+      if (err instanceof StoppedError) return
+      // One bad entry must not hold back the others: retry them one by one.
+      this.log.warn({ err, consumer, entries: parsed.length }, 'merged batch failed; retrying entry by entry')
+      for (const p of parsed) await this.processOne(consumer, p)
+    }
+  }
+
+  private async processOne(consumer: string, p: ParsedEntry): Promise<void> {
+    try {
+      const inserted = await this.withStoreRetry(consumer, [p], () => this.store.insert(p.events))
+      await this.queue.ack([p.entry.id])
+      this.log.info({ consumer, entries: 1, events: p.events.length, inserted, requestId: p.entry.requestId }, 'entry stored')
+    } catch (err) {
+      if (err instanceof StoppedError) return
+      await this.failed(p.entry, err)
+    }
+  }
+
+  /**
+   * Retries while the store is unreachable, for as long as it takes, keeping the
+   * entries claimed. Other errors are thrown at once. On stop it gives up and
+   * leaves the entries pending for the next worker.
+   */
+  private async withStoreRetry<T>(consumer: string, held: ParsedEntry[], fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (!isTransient(err)) throw err
+        if (this.stopping) throw new StoppedError()
+        const delay = backoffDelay(attempt, 100, this.options.retryMaxDelayMs)
+        this.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, consumer, retryInMs: delay }, 'store unavailable; backing off')
+        await this.pause(delay)
+        if (this.stopping) throw new StoppedError()
+        await this.queue.keepAlive(consumer, held.map((p) => p.entry.id)).catch(() => {})
+      }
+    }
+  }
+
+  private async failed(entry: QueueEntry, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err)
+    if (entry.deliveries >= this.options.maxAttempts) {
+      await this.queue.deadLetter(entry, message)
+      this.log.error({ entryId: entry.id, deliveries: entry.deliveries, error: message, requestId: entry.requestId }, 'entry dead-lettered')
+    } else {
+      // Left pending: claimStale hands it out again once it has been idle claimIdleMs.
+      this.log.warn({ entryId: entry.id, deliveries: entry.deliveries, error: message, requestId: entry.requestId }, 'entry failed; will retry')
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.stopController.signal }).catch(() => {})
+  }
+}
+
+class StoppedError extends Error {}
+
+function parsePayload(payload: string): NormalizedEvent[] {
+  const events: unknown = JSON.parse(payload)
+  if (!Array.isArray(events)) throw new Error('queue entry payload is not an array of events')
+  for (const e of events) {
+    if (e === null || typeof e !== 'object' || typeof (e as NormalizedEvent).event_id !== 'string') {
+      throw new Error('queue entry payload holds a malformed event')
+    }
+  }
+  return events as NormalizedEvent[]
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { ValidationError, type FieldError } from '../../src/errors.ts'
+import { toUtcIso, validateBatch } from '../../src/events/validate-batch.ts'
+import { makeEvent, makeEvents } from '../helpers/events.ts'
+
+const limits = { maxBatchSize: 10, maxPropertiesBytes: 64, maxFutureSkewMs: 86_400_000 }
+const NOW = Date.parse('2026-11-28T00:00:00Z')
+
+function errorsOf(body: unknown): FieldError[] {
+  try {
+    validateBatch(body, limits, NOW)
+  } catch (err) {
+    assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${String(err)}`)
+    assert.equal(err.statusCode, 422)
+    return err.extra.errors ?? []
+  }
+  assert.fail('expected the batch to be rejected')
+}
+
+describe('validateBatch', () => {
+  test('accepts a bare array and {"events": [...]} alike', () => {
+    const events = makeEvents(3)
+    assert.equal(validateBatch(events, limits, NOW).length, 3)
+    assert.equal(validateBatch({ events }, limits, NOW).length, 3)
+  })
+
+  test('normalises: lower-case event_id, UTC occurred_at keeping microseconds, properties defaulted', () => {
+    const [e] = validateBatch(
+      [{ event_id: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', occurred_at: '2026-01-01T01:30:00.123456+02:00', user_id: 'u', event_type: 't' }],
+      limits,
+      NOW,
+    )
+    assert.deepEqual(e, {
+      event_id: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      occurred_at: '2025-12-31T23:30:00.123456Z',
+      user_id: 'u',
+      event_type: 't',
+      properties: {},
+    })
+  })
+
+  test('event_id must be a UUID', () => {
+    assert.deepEqual(errorsOf([makeEvent({ event_id: 'not-a-uuid' })]), [{ index: 0, field: 'event_id', message: 'must match format "uuid"' }])
+  })
+
+  test('occurred_at must be an RFC 3339 date-time with a zone', () => {
+    for (const bad of ['2026-11-01', '2026-11-01T12:00:00', 'yesterday', '2026-13-01T00:00:00Z']) {
+      const errors = errorsOf([makeEvent({ occurred_at: bad })])
+      assert.deepEqual(errors.map((e) => [e.index, e.field]), [[0, 'occurred_at']], bad)
+    }
+  })
+
+  test('occurred_at may not be more than MAX_FUTURE_SKEW ahead', () => {
+    assert.equal(validateBatch([makeEvent({ occurred_at: '2026-11-28T23:59:59Z' })], limits, NOW).length, 1)
+    assert.deepEqual(errorsOf([makeEvent({ occurred_at: '2026-11-29T00:00:01Z' })]), [
+      { index: 0, field: 'occurred_at', message: 'is more than 86400 s in the future' },
+    ])
+  })
+
+  test('user_id is a string of 1..256 characters', () => {
+    assert.equal(validateBatch([makeEvent({ user_id: 'x'.repeat(256) })], limits, NOW).length, 1)
+    assert.equal(errorsOf([makeEvent({ user_id: '' })])[0]!.field, 'user_id')
+    assert.equal(errorsOf([makeEvent({ user_id: 'x'.repeat(257) })])[0]!.field, 'user_id')
+    assert.equal(errorsOf([makeEvent({ user_id: 42 as unknown as string })])[0]!.message, 'must be string')
+  })
+
+  test('event_type is a string of 1..128 characters', () => {
+    assert.equal(errorsOf([makeEvent({ event_type: '' })])[0]!.field, 'event_type')
+    assert.equal(errorsOf([makeEvent({ event_type: 'x'.repeat(129) })])[0]!.field, 'event_type')
+  })
+
+  test('properties must be an object of at most MAX_PROPERTIES_BYTES serialised', () => {
+    assert.equal(errorsOf([makeEvent({ properties: [1, 2] as unknown as Record<string, unknown> })])[0]!.field, 'properties')
+    assert.deepEqual(errorsOf([makeEvent({ properties: { text: 'x'.repeat(64) } })]), [
+      { index: 0, field: 'properties', message: 'must be at most 64 bytes as JSON' },
+    ])
+  })
+
+  test('NUL characters, which PostgreSQL cannot store, are refused', () => {
+    assert.equal(errorsOf([makeEvent({ user_id: 'a\u0000b' })])[0]!.field, 'user_id')
+    assert.equal(errorsOf([makeEvent({ properties: { k: 'a\u0000' } })])[0]!.field, 'properties')
+  })
+
+  test('required fields are named when missing', () => {
+    const { user_id: _, ...noUser } = makeEvent()
+    assert.deepEqual(errorsOf([noUser]), [{ index: 0, field: 'user_id', message: 'is required' }])
+  })
+
+  test('unknown fields are rejected, in events and in the body', () => {
+    assert.deepEqual(errorsOf([{ ...makeEvent(), extra: 1 }]), [{ index: 0, field: 'extra', message: 'unknown field' }])
+    assert.deepEqual(errorsOf({ events: makeEvents(1), extra: 1 }), [{ field: 'extra', message: 'unknown field' }])
+  })
+
+  test('an event that is not an object is named by its index', () => {
+    assert.deepEqual(errorsOf([makeEvent(), 'nope']).map((e) => [e.index, e.field]), [[1, 'event']])
+  })
+
+  test('every bad field of every event is reported, each with its index', () => {
+    const errors = errorsOf([makeEvent(), makeEvent({ user_id: '', event_type: '' }), makeEvent({ event_id: 'x' })])
+    assert.deepEqual(
+      errors.map((e) => [e.index, e.field]).sort(),
+      [[1, 'event_type'], [1, 'user_id'], [2, 'event_id']],
+    )
+  })
+
+  test('an empty batch and one over MAX_BATCH_SIZE are rejected naming the limit', () => {
+    assert.deepEqual(errorsOf([]), [{ field: 'events', message: 'must contain at least 1 event' }])
+    assert.deepEqual(errorsOf(makeEvents(11)), [{ field: 'events', message: 'must contain at most 10 events, got 11' }])
+  })
+
+  test('a body that is neither an array nor {"events": [...]} is rejected', () => {
+    for (const body of [null, 'text', 5, { events: 'x' }, {}]) {
+      assert.equal(errorsOf(body)[0]!.field, 'events', JSON.stringify(body))
+    }
+  })
+})
+
+describe('toUtcIso', () => {
+  test('converts offsets to UTC and keeps sub-millisecond digits', () => {
+    assert.equal(toUtcIso('2026-03-01T00:00:00-05:30'), '2026-03-01T05:30:00.000Z')
+    assert.equal(toUtcIso('2026-03-01T00:00:00.5Z'), '2026-03-01T00:00:00.500Z')
+    assert.equal(toUtcIso('2026-03-01T00:00:00.999999Z'), '2026-03-01T00:00:00.999999Z')
+  })
+})

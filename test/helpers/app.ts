@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { buildApp } from '../../src/app.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { buildDeps, type Deps } from '../../src/deps.ts'
+import { createLogger } from '../../src/logger.ts'
+import { Worker } from '../../src/worker/worker.ts'
+import { TEST_REDIS_URL } from './services.ts'
+
+export interface TestApp {
+  app: FastifyInstance
+  deps: Deps
+  config: Config
+  env: Record<string, string>
+  worker?: Worker
+  close(): Promise<void>
+}
+
+export function uniquePrefix(): string {
+  return `ea:test:${randomBytes(5).toString('hex')}:`
+}
+
+/**
+ * The whole app against real services, configured the way main.ts does it but
+ * with its own database and Redis key prefix. `env` is what a child process
+ * needs to join the same deployment.
+ */
+export async function startTestApp(options: {
+  databaseUrl: string
+  queue: boolean
+  worker?: boolean
+  env?: Record<string, string>
+}): Promise<TestApp> {
+  const env: Record<string, string> = {
+    DATABASE_URL: options.databaseUrl,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(options.queue ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() } : { USE_QUEUE: 'false' }),
+    ...options.env,
+  }
+  const config = loadConfig(env)
+  const log = createLogger(config.logLevel)
+  const deps = await buildDeps(config, log)
+  const app = await buildApp(deps)
+  await app.ready()
+  const worker = options.worker && deps.queue ? new Worker(deps.queue, deps.store, config.worker, log) : undefined
+  worker?.start()
+  return {
+    app, deps, config, env, worker,
+    async close() {
+      await app.close()
+      await worker?.stop()
+      await deps.close()
+      if (options.queue) await deleteKeys(env.REDIS_KEY_PREFIX!)
+    },
+  }
+}
+
+export async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL)
+  try {
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+  } finally {
+    redis.disconnect()
+  }
+}

@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto'
+import type { EventInput } from '../../src/events/event-schema.ts'
+
+export function makeEvent(overrides: Partial<EventInput> = {}): EventInput {
+  return {
+    event_id: randomUUID(),
+    occurred_at: '2026-11-01T12:00:00.000Z',
+    user_id: 'user-1',
+    event_type: 'page_view',
+    properties: { page: '/home' },
+    ...overrides,
+  }
+}
+
+export function makeEvents(n: number, overrides: Partial<EventInput> = {}): EventInput[] {
+  return Array.from({ length: n }, (_, i) => makeEvent({ user_id: `user-${i % 97}`, ...overrides }))
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+  intervalMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: T
+  do {
+    last = await probe()
+    if (done(last)) return last
+    await new Promise((r) => setTimeout(r, intervalMs))
+  } while (Date.now() < deadline)
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`)
+}

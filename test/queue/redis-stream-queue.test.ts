@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict'
+import { after, afterEach, beforeEach, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { QueueFullError } from '../../src/queue/event-queue.ts'
+import { queueKeys, RedisStreamQueue } from '../../src/queue/redis-stream-queue.ts'
+import { deleteKeys, uniquePrefix } from '../helpers/app.ts'
+import { makeEvents } from '../helpers/events.ts'
+import { validateBatch } from '../../src/events/validate-batch.ts'
+import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
+
+const limits = { maxBatchSize: 1000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
+const events = (n: number) => validateBatch(makeEvents(n), limits)
+
+describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
+  let prefix: string
+  let queue: RedisStreamQueue
+  const redis = new Redis(TEST_REDIS_URL)
+
+  beforeEach(() => {
+    prefix = uniquePrefix()
+    queue = new RedisStreamQueue({ url: TEST_REDIS_URL, prefix, maxEvents: 10 })
+  })
+  afterEach(async () => {
+    await queue.close()
+    await deleteKeys(prefix)
+  })
+  after(() => redis.disconnect())
+
+  test('an entry is delivered once to the group and leaves the stream when acknowledged', async () => {
+    const batch = events(3)
+    const id = await queue.enqueue(batch, { requestId: 'req-1' })
+    const [entry, ...rest] = await queue.read('c1', 10, 10)
+    assert.equal(rest.length, 0)
+    assert.deepEqual({ ...entry, payload: JSON.parse(entry!.payload) }, { id, payload: batch, requestId: 'req-1', deliveries: 1 })
+    assert.deepEqual(await queue.read('c2', 10, 10), [], 'another consumer does not get it again')
+    assert.equal((await queue.status()).pending, 1)
+    await queue.ack([id])
+    const status = await queue.status()
+    assert.deepEqual([status.length, status.pending, status.queued_events], [0, 0, 0])
+  })
+
+  test('past the bound it refuses instead of trimming what it holds', async () => {
+    await queue.enqueue(events(6), {})
+    await assert.rejects(queue.enqueue(events(5), {}), QueueFullError)
+    await queue.enqueue(events(4), {})
+    const status = await queue.status()
+    assert.deepEqual([status.length, status.queued_events, status.max_events], [2, 10, 10])
+  })
+
+  test('acknowledging twice (two workers after a claim) frees the room once', async () => {
+    const id = await queue.enqueue(events(4), {})
+    await queue.read('c1', 10, 10)
+    await queue.ack([id])
+    await queue.ack([id])
+    await queue.enqueue(events(2), {})
+    assert.equal((await queue.status()).queued_events, 2)
+  })
+
+  test('an entry left pending is claimed by another consumer with its delivery count', async () => {
+    const id = await queue.enqueue(events(1), {})
+    await queue.read('dead-worker', 10, 10)
+    assert.deepEqual(await queue.claimStale('c2', 60_000, 10), [], 'not stale yet')
+    await new Promise((r) => setTimeout(r, 30))
+    const [claimed] = await queue.claimStale('c2', 20, 10)
+    assert.equal(claimed?.id, id)
+    assert.equal(claimed?.deliveries, 2)
+    await new Promise((r) => setTimeout(r, 30))
+    await queue.keepAlive('c2', [id])
+    assert.deepEqual(await queue.claimStale('c3', 20, 10), [], 'keepAlive reset its idle time')
+  })
+
+  test('a dead-lettered entry moves with its error and frees its room', async () => {
+    const id = await queue.enqueue(events(5), { requestId: 'req-9' })
+    const [entry] = await queue.read('c1', 10, 10)
+    await queue.deadLetter({ ...entry!, deliveries: 3 }, 'boom')
+    const status = await queue.status()
+    assert.deepEqual([status.length, status.pending, status.queued_events, status.dead_lettered], [0, 0, 0, 1])
+    const [dead] = await queue.deadLetters()
+    assert.equal(dead?.source_id, id)
+    assert.equal(dead?.error, 'boom')
+    assert.equal(dead?.deliveries, '3')
+    assert.equal(dead?.rid, 'req-9')
+    assert.equal(JSON.parse(dead!.events!).length, 5)
+  })
+
+  test('status lists the consumers of the group', async () => {
+    await queue.enqueue(events(1), {})
+    await queue.read('c1', 10, 10)
+    const status = await queue.status()
+    assert.deepEqual(status.consumers.map((c) => [c.name, c.pending]), [['c1', 1]])
+    assert.equal(await redis.exists(queueKeys(prefix).stream), 1)
+  })
+})

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { queueKeys } from '../../src/queue/redis-stream-queue.ts'
+import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { makeEvent, makeEvents, waitFor } from '../helpers/events.ts'
+import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
+import { TcpProxy } from '../helpers/tcp-proxy.ts'
+
+const skip = await skipUnless('postgres', 'redis')
+const status = async (t: TestApp) => (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
+
+describe('worker: poison entries', { skip }, () => {
+  let db: TestDatabase
+  let t: TestApp
+  const redis = new Redis(TEST_REDIS_URL)
+
+  before(async () => {
+    db = await createTestDatabase()
+    t = await startTestApp({
+      databaseUrl: db.url, queue: true, worker: true,
+      env: { MAX_ATTEMPTS: '3', CLAIM_IDLE_MS: '50', WORKER_BLOCK_MS: '20' },
+    })
+  })
+  after(async () => {
+    redis.disconnect()
+    await t?.close()
+    await db?.drop()
+  })
+
+  test('go to the dead-letter stream after MAX_ATTEMPTS while every other entry is stored', async () => {
+    const { stream, counter } = queueKeys(t.env.REDIS_KEY_PREFIX!)
+    // Two kinds of poison that the API would never enqueue: a payload that is not
+    // JSON, and an event PostgreSQL refuses (an impossible timestamp), placed
+    // between good entries so they share merged batches with them.
+    const good = [makeEvents(10), makeEvents(10), makeEvents(10)]
+    await t.app.inject({ method: 'POST', url: '/events', payload: good[0]! })
+    await redis.multi().incrby(counter, 1).xadd(stream, '*', 'n', '1', 'rid', 'poison-1', 'events', '{not json').exec()
+    const badEvent = { ...makeEvent(), occurred_at: 'not a time', properties: {} }
+    await redis.multi().incrby(counter, 1).xadd(stream, '*', 'n', '1', 'rid', 'poison-2', 'events', JSON.stringify([badEvent, makeEvent()])).exec()
+    await t.app.inject({ method: 'POST', url: '/events', payload: good[1]! })
+    await t.app.inject({ method: 'POST', url: '/events', payload: good[2]! })
+
+    const final = await waitFor('both poison entries dead-lettered', () => status(t), (s) => s.dead_lettered === 2)
+    assert.deepEqual([final.length, final.pending, final.queued_events], [0, 0, 0])
+    assert.equal(await db.count(), 30, 'every good event is stored, and nothing from the poison entries')
+    const rows = await redis.xrange(queueKeys(t.env.REDIS_KEY_PREFIX!).dlq, '-', '+')
+    const dead = rows.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((a, v, i) => (i % 2 ? a[a.length - 1]!.push(v) : a.push([v]), a), [])))
+    assert.deepEqual(dead.map((d) => [d.rid, d.deliveries]).sort(), [['poison-1', '3'], ['poison-2', '3']])
+    assert.match(dead.find((d) => d.rid === 'poison-1')!.error!, /JSON/)
+    assert.match(dead.find((d) => d.rid === 'poison-2')!.error!, /timestamp|time/i)
+  })
+})
+
+describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
+  let db: TestDatabase
+  let t: TestApp
+  let proxy: TcpProxy
+
+  before(async () => {
+    db = await createTestDatabase()
+    const target = new URL(db.url)
+    proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) })
+    const via = new URL(db.url)
+    via.port = String(await proxy.start())
+    t = await startTestApp({
+      databaseUrl: via.toString(), queue: true, worker: true,
+      env: { MAX_ATTEMPTS: '2', CLAIM_IDLE_MS: '100', WORKER_BLOCK_MS: '20', RETRY_MAX_DELAY_MS: '300' },
+    })
+  })
+  after(async () => {
+    await t?.close()
+    await proxy?.close()
+    await db?.drop()
+  })
+
+  test('the API keeps accepting, the worker backs off, and every event lands once it is back', async () => {
+    proxy.interrupt()
+    const batches = [makeEvents(100), makeEvents(100), makeEvents(100)]
+    for (const b of batches) {
+      const res = await t.app.inject({ method: 'POST', url: '/events', payload: b })
+      assert.equal(res.statusCode, 202, 'the queue takes events while the store is away')
+    }
+    // Several backoff rounds, longer than MAX_ATTEMPTS × CLAIM_IDLE_MS: an outage
+    // must not count against the entries.
+    await new Promise((r) => setTimeout(r, 1_500))
+    assert.equal(await db.count(), 0)
+    const during = await status(t)
+    assert.equal(during.dead_lettered, 0)
+    assert.equal(during.queued_events, 300)
+    const health = await t.app.inject({ method: 'GET', url: '/health' })
+    assert.equal(health.statusCode, 503)
+    assert.equal(health.json().dependencies.postgres.status, 'down')
+
+    proxy.restore()
+    await waitFor('all events stored', () => db.count(), (n) => n === 300, 15_000)
+    const afterwards = await waitFor('the queue drained', () => status(t), (s) => s.queued_events === 0)
+    assert.deepEqual([afterwards.pending, afterwards.dead_lettered], [0, 0])
+  })
+})
