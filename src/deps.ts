@@ -23,10 +23,12 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
 
   const store = new PostgresEventStore(
-    createPool({ url: databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs }),
+    createPool({ url: databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs }, log.child({ component: 'postgres' })),
   )
   const queue = config.useQueue
-    ? new RedisStreamQueue({ url: config.redisUrl!, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength })
+    ? new RedisStreamQueue({
+        url: config.redisUrl!, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength, log: log.child({ component: 'queue' }),
+      })
     : undefined
   const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }))
   return {

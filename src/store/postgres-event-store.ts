@@ -1,4 +1,5 @@
 import pg from 'pg'
+import type { Logger } from '../logger.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { EventStore } from './event-store.ts'
 
@@ -8,14 +9,18 @@ export interface PostgresOptions {
   queryTimeoutMs: number
 }
 
-export function createPool(options: PostgresOptions): pg.Pool {
-  return new pg.Pool({
+export function createPool(options: PostgresOptions, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
     connectionTimeoutMillis: 5_000,
     query_timeout: options.queryTimeoutMs,
     application_name: 'event-analytics',
   })
+  // An idle connection dropped by the server (restart, failover) must not crash
+  // the process: the pool discards it and the next query opens a new one.
+  pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection lost'))
+  return pool
 }
 
 // One statement per batch: the arrays become rows server-side. Sorting by
