@@ -41,6 +41,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       const c = new pg.Client({ connectionString: ADMIN_DATABASE_URL })
       await c.connect()
       try {
+        // pg's pool.end() resolves before its sockets have closed; forcing the
+        // drop at once would kill those sessions mid-goodbye and raise errors
+        // nobody listens to. Give them a moment, and force only as a last resort.
+        for (let i = 0; i < 40; i++) {
+          try {
+            await c.query(`DROP DATABASE IF EXISTS "${name}"`)
+            return
+          } catch (err) {
+            if ((err as { code?: string }).code !== '55006') throw err
+            await new Promise((r) => setTimeout(r, 50))
+          }
+        }
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
       } finally {
         await c.end()
