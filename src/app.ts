@@ -4,6 +4,8 @@ import type { Config } from './config.ts'
 import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
 import type { IngestService } from './events/ingest-service.ts'
+import type { Analytics } from './analytics/analytics.ts'
+import { statsRoutes } from './stats/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import type { Logger } from './logger.ts'
 import type { EventQueue } from './queue/event-queue.ts'
@@ -16,6 +18,7 @@ export interface AppDeps {
   store: EventStore
   queue: EventQueue | undefined
   ingest: IngestService
+  analytics: Analytics | undefined
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -71,7 +74,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
 
   await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits })
-  await app.register(healthRoutes, { store: deps.store, queue: deps.queue })
+  await app.register(healthRoutes, { store: deps.store, queue: deps.queue, analytics: deps.analytics })
+  if (deps.analytics) await app.register(statsRoutes, { replica: deps.analytics.replica, maxRangeDays: deps.config.analytics.maxRangeDays })
   return app
 }
 

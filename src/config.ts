@@ -28,6 +28,14 @@ const EnvSchema = Type.Object({
   WORKER_BLOCK_MS: Type.Integer({ default: 1000, minimum: 1 }),
   RETRY_MAX_DELAY_MS: Type.Integer({ default: 30_000, minimum: 1 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 15_000, minimum: 0 }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1 }),
+  DUCKDB_PATH: Type.Optional(Type.String({ minLength: 1 })),
+  ANALYTICS_ENABLED: Type.Boolean({ default: true }),
+  DUCKDB_MEMORY_LIMIT: Type.String({ default: '512MB', pattern: '^[0-9.]+\\s*[KMGT]i?B$' }),
+  DUCKDB_THREADS: Type.Integer({ default: 2, minimum: 1, maximum: 256 }),
+  SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
+  SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
+  MAX_RANGE_DAYS: Type.Integer({ default: 366, minimum: 1 }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -57,6 +65,15 @@ export interface Config {
     retryMaxDelayMs: number
   }
   shutdownTimeoutMs: number
+  analytics: {
+    enabled: boolean
+    duckdbPath: string
+    memoryLimit: string
+    threads: number
+    syncChunkRows: number
+    syncIntervalMs: number
+    maxRangeDays: number
+  }
 }
 
 export class ConfigError extends Error {}
@@ -104,5 +121,14 @@ export function loadConfig(
       retryMaxDelayMs: env.RETRY_MAX_DELAY_MS,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    analytics: {
+      enabled: env.ANALYTICS_ENABLED,
+      duckdbPath: env.DUCKDB_PATH ?? `${env.DATA_DIR.replace(/\/$/, '')}/analytics.duckdb`,
+      memoryLimit: env.DUCKDB_MEMORY_LIMIT,
+      threads: env.DUCKDB_THREADS,
+      syncChunkRows: env.SYNC_CHUNK_ROWS,
+      syncIntervalMs: env.SYNC_INTERVAL_MS,
+      maxRangeDays: env.MAX_RANGE_DAYS,
+    },
   }
 }

@@ -1,3 +1,4 @@
+import { Analytics } from './analytics/analytics.ts'
 import type { Config } from './config.ts'
 import { IngestService } from './events/ingest-service.ts'
 import type { Logger } from './logger.ts'
@@ -13,18 +14,22 @@ export interface Deps {
   store: EventStore
   queue: EventQueue | undefined
   ingest: IngestService
+  /** present in processes that serve /stats */
+  analytics: Analytics | undefined
   close(): Promise<void>
 }
 
 /** The composition root: the only place that picks implementations. */
-export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
+export async function buildDeps(config: Config, log: Logger, options: { analytics: boolean }): Promise<Deps> {
   const databaseUrl = config.databaseUrl!
   const applied = await migrate(databaseUrl, log.child({ component: 'migrate' }))
   if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
 
-  const store = new PostgresEventStore(
-    createPool({ url: databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs }, log.child({ component: 'postgres' })),
-  )
+  const pool = createPool({ url: databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs }, log.child({ component: 'postgres' }))
+  const store = new PostgresEventStore(pool)
+  const analytics = options.analytics && config.analytics.enabled
+    ? await Analytics.open(config.analytics, pool, log.child({ component: 'analytics' }))
+    : undefined
   const queue = config.useQueue
     ? new RedisStreamQueue({
         url: config.redisUrl!, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength, log: log.child({ component: 'queue' }),
@@ -32,8 +37,9 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     : undefined
   const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }))
   return {
-    config, log, store, queue, ingest,
+    config, log, store, queue, ingest, analytics,
     async close() {
+      await analytics?.close()
       await queue?.close()
       await store.close()
     },

@@ -1,3 +1,4 @@
+import { ReplicaLockedError } from './analytics/duckdb-replica.ts'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps } from './deps.ts'
@@ -25,7 +26,16 @@ async function main(): Promise<void> {
     throw err
   }
   const log = createLogger(config.logLevel).child({ role })
-  const deps = await buildDeps(config, log)
+  let deps
+  try {
+    deps = await buildDeps(config, log, { analytics: role !== 'worker' })
+  } catch (err) {
+    if (err instanceof ReplicaLockedError) {
+      log.fatal(`${err.message}, or set ANALYTICS_ENABLED=false for an API process that does not serve /stats`)
+      process.exit(1)
+    }
+    throw err
+  }
 
   if (role === 'worker' && !deps.queue) {
     log.fatal('the worker role needs the queue: set REDIS_URL (and USE_QUEUE unset or true)')
@@ -37,6 +47,7 @@ async function main(): Promise<void> {
   const app = role !== 'worker' ? await buildApp(deps) : undefined
 
   worker?.start()
+  deps.analytics?.sync.start()
   if (app) {
     await app.listen({ port: config.port, host: config.host })
     log.info({ mode: deps.queue ? 'queue' : 'direct' }, 'api ready')

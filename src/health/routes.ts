@@ -1,10 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { Analytics } from '../analytics/analytics.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
 
 export interface HealthRoutesOptions {
   store: EventStore
   queue: EventQueue | undefined
+  analytics: Analytics | undefined
 }
 
 const CHECK_TIMEOUT_MS = 2_000
@@ -27,7 +29,7 @@ async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down
   }
 }
 
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, queue }) => {
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, queue, analytics }) => {
   app.get('/health', async (_request, reply) => {
     const [postgres, redis] = await Promise.all([
       check(() => store.ping()),
@@ -43,7 +45,11 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
   })
 
   app.get('/events/queue/status', async () => {
-    if (!queue) return { enabled: false }
-    return queue.status()
+    // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
+    const [status, sync] = await Promise.all([
+      queue ? queue.status() : { enabled: false },
+      analytics?.lag().catch((err: Error) => ({ error: `lag unknown: ${err.message}` })),
+    ])
+    return sync ? { ...status, sync } : status
   })
 }

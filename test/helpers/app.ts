@@ -35,16 +35,18 @@ export async function startTestApp(options: {
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DUCKDB_PATH: ':memory:',
     ...(options.queue ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() } : { USE_QUEUE: 'false' }),
     ...options.env,
   }
   const config = loadConfig(env)
   const log = createLogger(config.logLevel)
-  const deps = await buildDeps(config, log)
+  const deps = await buildDeps(config, log, { analytics: true })
   const app = await buildApp(deps)
   await app.ready()
   const worker = options.worker && deps.queue ? new Worker(deps.queue, deps.store, config.worker, log) : undefined
   worker?.start()
+  deps.analytics?.sync.start()
   return {
     app, deps, config, env, worker,
     async close() {

@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
+import type { Logger } from '../logger.ts'
+import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
+
+export interface SyncCursor {
+  xact: bigint
+  seq: bigint
+  syncedRows: bigint
+  syncedAt: Date | null
+}
+
+export class ReplicaLockedError extends Error {}
+
+/**
+ * The columnar replica. One instance per file per process; DuckDB's own file
+ * lock makes a second process fail to open it, which we turn into a message
+ * that says what to do.
+ */
+export class DuckDbReplica {
+  private readers: DuckDBConnection[] = []
+  private next = 0
+
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    /** the connection the sync writes through */
+    readonly writer: DuckDBConnection,
+  ) {}
+
+  static async open(path: string, options: { memoryLimit: string; threads: number; readers?: number }, log: Logger): Promise<DuckDbReplica> {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    let instance: DuckDBInstance
+    try {
+      instance = await DuckDBInstance.create(path, {
+        // No network here or in most deployments: never try to download extensions.
+        autoinstall_known_extensions: 'false',
+        autoload_known_extensions: 'false',
+        memory_limit: options.memoryLimit,
+        threads: String(options.threads),
+      })
+    } catch (err) {
+      const message = (err as Error).message
+      if (/lock/i.test(message)) {
+        throw new ReplicaLockedError(
+          `the analytics replica ${path} is open in another process; give each process that serves /stats its own DUCKDB_PATH (${message})`,
+        )
+      }
+      throw err
+    }
+    const writer = await instance.connect()
+    const replica = new DuckDbReplica(path, instance, writer)
+    for (let i = 0; i < (options.readers ?? 2); i++) replica.readers.push(await instance.connect())
+    await replica.ensureSchema(log)
+    return replica
+  }
+
+  private async ensureSchema(log: Logger): Promise<void> {
+    for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
+    const rows = await this.rows<{ version: number }>(this.writer, 'SELECT version FROM replica_meta WHERE id = 1')
+    if (rows.length === 0) {
+      await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, 0, 0, 0, NULL)', [REPLICA_VERSION])
+    } else if (rows[0]!.version !== REPLICA_VERSION) {
+      log.warn({ found: rows[0]!.version, expected: REPLICA_VERSION }, 'replica layout changed; rebuilding it from PostgreSQL')
+      await this.reset()
+    }
+  }
+
+  /** Empties the replica; the sync then refills it from the beginning. */
+  async reset(): Promise<void> {
+    for (const table of REPLICA_TABLES) await this.writer.run(`DROP TABLE IF EXISTS ${table}`)
+    for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
+    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, 0, 0, 0, NULL)', [REPLICA_VERSION])
+  }
+
+  async cursor(): Promise<SyncCursor> {
+    const [row] = await this.rows<{ cursor_xact: bigint; cursor_seq: bigint; synced_rows: bigint; synced_at_ms: bigint | null }>(
+      this.writer,
+      'SELECT cursor_xact, cursor_seq, synced_rows, synced_at_ms FROM replica_meta WHERE id = 1',
+    )
+    return {
+      xact: BigInt(row!.cursor_xact),
+      seq: BigInt(row!.cursor_seq),
+      syncedRows: BigInt(row!.synced_rows),
+      syncedAt: row!.synced_at_ms === null ? null : new Date(Number(row!.synced_at_ms)),
+    }
+  }
+
+  /** A read-only query for /stats, spread over a few connections so requests do not queue behind each other. */
+  async query<T>(sql: string, values: DuckDBValue[] = []): Promise<T[]> {
+    const conn = this.readers[this.next++ % this.readers.length]!
+    return this.rows<T>(conn, sql, values)
+  }
+
+  async rows<T>(conn: DuckDBConnection, sql: string, values: DuckDBValue[] = []): Promise<T[]> {
+    const reader = await conn.runAndReadAll(sql, values)
+    return reader.getRowObjects() as T[]
+  }
+
+  close(): void {
+    for (const c of this.readers) c.closeSync()
+    this.writer.closeSync()
+    this.instance.closeSync()
+  }
+}

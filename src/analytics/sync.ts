@@ -1,0 +1,141 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { dateValue, timestampValue } from '@duckdb/node-api'
+import type { Logger } from '../logger.ts'
+import type { ChangedRow, PostgresChangeFeed } from '../store/change-feed.ts'
+import type { DuckDbReplica } from './duckdb-replica.ts'
+
+export interface SyncOptions {
+  chunkRows: number
+  idleIntervalMs: number
+}
+
+// Applied in one DuckDB transaction per chunk, together with the cursor: a
+// crash at any point leaves the replica and its cursor consistent, so the next
+// run neither skips nor repeats a row.
+const APPLY_CHUNK = [
+  // New users get the next dense keys; a user seen again keeps theirs.
+  `INSERT INTO users
+   SELECT (SELECT coalesce(max(user_key), 0) FROM users) + row_number() OVER (ORDER BY s.user_id), s.user_id, s.first_day
+   FROM (SELECT user_id, min(day) AS first_day FROM sync_stage GROUP BY user_id) s
+   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id)`,
+  // A late event can move a user's first day earlier.
+  `UPDATE users SET first_day = s.first_day
+   FROM (SELECT user_id, min(day) AS first_day FROM sync_stage GROUP BY user_id) s
+   WHERE users.user_id = s.user_id AND s.first_day < users.first_day`,
+  `INSERT INTO events
+   SELECT s.day, u.user_key, s.event_type, s.occurred_at
+   FROM sync_stage s JOIN users u USING (user_id)`,
+  `INSERT OR IGNORE INTO user_days
+   SELECT DISTINCT s.day, u.user_key FROM sync_stage s JOIN users u USING (user_id)`,
+]
+
+/**
+ * Copies committed rows from PostgreSQL into the DuckDB replica, in large
+ * chunks through the Appender, for as long as it runs.
+ */
+export class AnalyticsSync {
+  private running: Promise<void> | undefined
+  private stopping = false
+  private readonly stopController = new AbortController()
+  private busy: Promise<number> = Promise.resolve(0)
+
+  constructor(
+    private readonly replica: DuckDbReplica,
+    private readonly feed: PostgresChangeFeed,
+    private readonly options: SyncOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async init(): Promise<void> {
+    await this.replica.writer.run(
+      `CREATE TEMP TABLE IF NOT EXISTS sync_stage (day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR)`,
+    )
+  }
+
+  start(): void {
+    this.running ??= this.loop()
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.stopController.abort()
+    await this.running
+    await this.busy
+  }
+
+  /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows copied. */
+  async catchUp(): Promise<number> {
+    // Serialised with the loop: two chunks must never be applied at once.
+    const run = this.busy.then(() => this.drain(), () => this.drain())
+    this.busy = run.catch(() => 0)
+    return run
+  }
+
+  private async drain(): Promise<number> {
+    let total = 0
+    for (;;) {
+      const copied = await this.syncChunk()
+      total += copied
+      if (copied < this.options.chunkRows || this.stopping) return total
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0
+    while (!this.stopping) {
+      try {
+        const copied = await this.catchUp()
+        failures = 0
+        if (copied === 0) await this.pause(this.options.idleIntervalMs)
+      } catch (err) {
+        failures++
+        const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 8))
+        this.log.error({ err, retryInMs: delay }, 'analytics sync failed')
+        await this.pause(delay)
+      }
+    }
+  }
+
+  /** One chunk: read after the cursor, append, apply, move the cursor; all or nothing. */
+  async syncChunk(): Promise<number> {
+    const started = performance.now()
+    const cursor = await this.replica.cursor()
+    const rows = await this.feed.readAfter(cursor, this.options.chunkRows)
+    if (rows.length === 0) return 0
+    const conn = this.replica.writer
+    await conn.run('DELETE FROM sync_stage')
+    const appender = await conn.createAppender('sync_stage')
+    for (const r of rows) appendRow(appender, r)
+    appender.closeSync()
+    const last = rows[rows.length - 1]!
+    await conn.run('BEGIN TRANSACTION')
+    try {
+      for (const sql of APPLY_CHUNK) await conn.run(sql)
+      await conn.run(
+        `UPDATE replica_meta SET cursor_xact = $1::UBIGINT, cursor_seq = $2::BIGINT,
+           synced_rows = synced_rows + $3, synced_at_ms = $4 WHERE id = 1`,
+        [last.xact, last.seq, rows.length, Date.now()],
+      )
+      await conn.run('COMMIT')
+    } catch (err) {
+      await conn.run('ROLLBACK').catch(() => {})
+      throw err
+    }
+    this.log.debug({ rows: rows.length, durationMs: Math.round(performance.now() - started) }, 'analytics chunk synced')
+    return rows.length
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.stopController.signal }).catch(() => {})
+  }
+}
+
+type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
+
+function appendRow(appender: Appender, r: ChangedRow): void {
+  appender.appendDate(dateValue(r.day))
+  appender.appendTimestamp(timestampValue(BigInt(r.occurredAtMicros)))
+  appender.appendVarchar(r.userId)
+  appender.appendVarchar(r.eventType)
+  appender.endRow()
+}

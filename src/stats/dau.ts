@@ -1,0 +1,24 @@
+import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
+import { formatDay, type DayRange } from './params.ts'
+
+// user_days holds each (day, user) once, so a day's active users is a plain
+// count: no DISTINCT over events, no time-zone conversion. Days without rows are
+// filled with zeros here rather than by a generated series in SQL.
+const SQL = `
+SELECT (day - DATE '1970-01-01')::INTEGER AS day, count(*)::INTEGER AS users
+FROM user_days
+WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
+GROUP BY day`
+
+export interface DauRow {
+  date: string
+  unique_users: number
+}
+
+export async function dailyActiveUsers(replica: DuckDbReplica, range: DayRange): Promise<DauRow[]> {
+  const rows = await replica.query<{ day: number; users: number }>(SQL, [range.from, range.to])
+  const byDay = new Map(rows.map((r) => [r.day, r.users]))
+  const out: DauRow[] = []
+  for (let day = range.from; day <= range.to; day++) out.push({ date: formatDay(day), unique_users: byDay.get(day) ?? 0 })
+  return out
+}
