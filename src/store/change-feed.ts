@@ -29,7 +29,7 @@ SELECT xact_id::text AS xact, seq::text AS seq,
 FROM events
 WHERE (xact_id, seq) > ($1::text::xid8, $2::bigint)
   AND xact_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY xact_id, seq
+ORDER BY events.xact_id, events.seq -- qualified: a bare "seq" would sort by the text alias
 LIMIT $3`
 
 // How far behind a position is: rows not yet copied (capped, so a replica that

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import pg from 'pg'
+import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
+import { AnalyticsSync } from '../../src/analytics/sync.ts'
+import { createLogger } from '../../src/logger.ts'
+import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
+import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
+import { validateBatch } from '../../src/events/validate-batch.ts'
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { makeEvents } from '../helpers/events.ts'
+import { skipUnless } from '../helpers/services.ts'
+
+const log = createLogger('silent')
+const limits = { maxBatchSize: 100_000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
+const replicaOptions = { memoryLimit: '256MB', threads: 1 }
+
+async function replicaCounts(replica: DuckDbReplica) {
+  const [row] = await replica.query<{ events: bigint; distinct_users: bigint; user_days: bigint; users: bigint }>(
+    `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(DISTINCT user_key) FROM events) AS distinct_users,
+            (SELECT count(*) FROM user_days) AS user_days, (SELECT count(*) FROM users) AS users`,
+  )
+  return { events: Number(row!.events), users: Number(row!.users), user_days: Number(row!.user_days), distinct_users: Number(row!.distinct_users) }
+}
+
+async function pgCounts(db: TestDatabase) {
+  const { rows } = await db.pool.query(
+    `SELECT count(*)::int AS events, count(DISTINCT user_id)::int AS users,
+            (SELECT count(*)::int FROM (SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date FROM events) d) AS user_days
+     FROM events`,
+  )
+  return { ...rows[0], distinct_users: rows[0].users }
+}
+
+describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
+  let db: TestDatabase
+  let dir: string
+  let store: PostgresEventStore
+  let pool: pg.Pool
+
+  before(async () => {
+    db = await createTestDatabase()
+    dir = mkdtempSync(join(tmpdir(), 'ea-sync-'))
+    pool = new pg.Pool({ connectionString: db.url, max: 4 })
+    store = new PostgresEventStore(pool)
+  })
+  after(async () => {
+    await pool?.end()
+    await db?.drop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const insert = (n: number, users = 50) =>
+    store.insert(validateBatch(makeEvents(n).map((e, i) => ({ ...e, user_id: `u${i % users}` })), limits))
+
+  test('rows committed out of order by concurrent writers all arrive, once', async () => {
+    const replica = await DuckDbReplica.open(join(dir, 'order.duckdb'), replicaOptions, log)
+    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 1000, idleIntervalMs: 10 }, log)
+    await sync.init()
+    try {
+      await insert(100)
+      // A writer that began first (smaller transaction id and seq) but commits last.
+      const slow = await pool.connect()
+      try {
+        await slow.query('BEGIN')
+        await slow.query(
+          `INSERT INTO events (event_id, occurred_at, user_id, event_type) SELECT gen_random_uuid(), now(), 'late-user', 'late' FROM generate_series(1, 10)`,
+        )
+        await insert(100)
+        // The fast writer's rows are committed, but the slow one may still commit
+        // rows before them in (xact_id, seq) order: the sync must wait for it.
+        await sync.catchUp()
+        assert.equal((await replicaCounts(replica)).events, 100)
+        await slow.query('COMMIT')
+      } finally {
+        slow.release()
+      }
+      await sync.catchUp()
+      assert.deepEqual(await replicaCounts(replica), await pgCounts(db))
+      assert.equal((await replicaCounts(replica)).events, 210)
+    } finally {
+      await sync.stop()
+      replica.close()
+    }
+  })
+
+  test('a crash between chunks resumes without loss or duplicates, and a deleted replica is rebuilt to the same answers', async () => {
+    const path = join(dir, 'crash.duckdb')
+    await insert(2_000, 300)
+    const expected = await pgCounts(db)
+
+    // Sync a few chunks, then drop everything on the floor as a crash would:
+    // no stop(), no final chunk.
+    let replica = await DuckDbReplica.open(path, replicaOptions, log)
+    let sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 250, idleIntervalMs: 10 }, log)
+    await sync.init()
+    await sync.syncChunk()
+    await sync.syncChunk()
+    const partial = (await replicaCounts(replica)).events
+    assert.equal(partial, 500)
+    replica.close()
+
+    replica = await DuckDbReplica.open(path, replicaOptions, log)
+    sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 250, idleIntervalMs: 10 }, log)
+    await sync.init()
+    assert.equal(await sync.catchUp(), expected.events - partial)
+    assert.deepEqual(await replicaCounts(replica), expected)
+    const answers = await replica.query('SELECT day, count(*) AS n FROM user_days GROUP BY day ORDER BY day')
+    replica.close()
+
+    rmSync(path)
+    replica = await DuckDbReplica.open(path, replicaOptions, log)
+    sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 700, idleIntervalMs: 10 }, log)
+    await sync.init()
+    assert.equal(await sync.catchUp(), expected.events)
+    assert.deepEqual(await replicaCounts(replica), expected)
+    assert.deepEqual(await replica.query('SELECT day, count(*) AS n FROM user_days GROUP BY day ORDER BY day'), answers)
+    replica.close()
+  })
+
+  test('a second process cannot open a replica file that is in use', async () => {
+    const path = join(dir, 'locked.duckdb')
+    const replica = await DuckDbReplica.open(path, replicaOptions, log)
+    try {
+      const { spawnSync } = await import('node:child_process')
+      const probe = `import { DuckDbReplica } from ${JSON.stringify(new URL('../../src/analytics/duckdb-replica.ts', import.meta.url).pathname)};
+        import { createLogger } from ${JSON.stringify(new URL('../../src/logger.ts', import.meta.url).pathname)};
+        try { await DuckDbReplica.open(${JSON.stringify(path)}, { memoryLimit: '64MB', threads: 1 }, createLogger('silent')); console.log('opened') }
+        catch (e) { console.log(e.constructor.name + ': ' + e.message) }`
+      const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { encoding: 'utf8' })
+      assert.match(out.stdout, /ReplicaLockedError: the analytics replica .* is open in another process/)
+    } finally {
+      replica.close()
+    }
+  })
+})
