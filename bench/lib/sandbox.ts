@@ -1,15 +1,24 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { createLogger } from '../../src/logger.ts'
 import { migrate } from '../../src/store/migrate.ts'
 
-/** A database and a Redis key prefix that belong to this run only. */
+/** A database, a Redis key prefix and a data directory that belong to this run only. */
 export interface Sandbox {
   databaseName: string
   databaseUrl: string
   redisPrefix: string
-  /** Drops the database and deletes the run's Redis keys. */
+  /**
+   * The service's DATA_DIR (its DuckDB replica). The default, ./data, would be
+   * shared with a developer's own instance, and a replica left there keeps
+   * rows from earlier (dropped) bench databases.
+   */
+  dataDir: string
+  /** Drops the database, deletes the run's Redis keys and its data directory. */
   destroy(): Promise<void>
 }
 
@@ -18,6 +27,7 @@ export async function createSandbox(adminDatabaseUrl: string, redisUrl: string):
   const databaseName = `ea_bench_${id}`
   const databaseUrl = withDatabase(adminDatabaseUrl, databaseName)
   const redisPrefix = `ea:bench:${id}:`
+  const dataDir = await mkdtemp(join(tmpdir(), `ea-bench-${id}-`))
   // The name is ours (hex only), so interpolating it is safe; identifiers cannot be bound.
   await withAdmin(adminDatabaseUrl, (c) => c.query(`CREATE DATABASE ${databaseName}`))
   await migrate(databaseUrl, createLogger('warn').child({ component: 'bench-migrate' }))
@@ -25,10 +35,12 @@ export async function createSandbox(adminDatabaseUrl: string, redisUrl: string):
     databaseName,
     databaseUrl,
     redisPrefix,
+    dataDir,
     async destroy() {
       // FORCE ends connections a killed process may have left behind.
       await withAdmin(adminDatabaseUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`))
       await deleteRedisKeys(redisUrl, redisPrefix)
+      await rm(dataDir, { recursive: true, force: true })
     },
   }
 }

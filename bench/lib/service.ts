@@ -1,16 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import type { Mode } from './options.ts'
+import { peakRssMb, processCpuSeconds } from './proc.ts'
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const HEALTH_TIMEOUT_MS = 60_000
+const READY_TIMEOUT_MS = 60_000
 const STOP_TIMEOUT_MS = 10_000
+const IDLE_INTERVAL_MS = 200
+const IDLE_CPU_SECONDS = 0.01
 
 export interface ServiceOptions {
   mode: Mode
@@ -18,16 +20,18 @@ export interface ServiceOptions {
   databaseUrl: string
   redisUrl: string
   redisPrefix: string
+  /** DATA_DIR, where the API keeps its DuckDB replica; give each run its own */
+  dataDir?: string
   extraEnv: Record<string, string>
+  /** wait for the processes' CPU to settle before returning (default true); off when start-up work is what is measured */
+  waitIdle?: boolean
 }
 
 export interface ProcessUsage {
   role: string
   pid: number
   /** VmHWM: the most resident memory the process ever had */
-  peakRssMb: number
-  /** user + system CPU time */
-  cpuSeconds: number
+  peakRssMb: number | undefined
   /** lines the process wrote; with LOG_LEVEL=warn, each is a warning, an error or a crash */
   logLines: number
 }
@@ -40,12 +44,13 @@ interface ServiceProcess {
 
 /** The service's API and worker processes, started as an operator would start them. */
 export class Service {
+  private readonly processes: ServiceProcess[] = []
   private stopping = false
   /** Rejects as soon as any process exits on its own; race long waits against it. */
   readonly crashed: Promise<never>
   private reportCrash: (err: Error) => void = () => {}
 
-  private constructor(readonly baseUrl: string, private readonly processes: ServiceProcess[] = []) {
+  private constructor(readonly baseUrl: string) {
     this.crashed = new Promise<never>((_, reject) => {
       this.reportCrash = reject
     })
@@ -61,6 +66,7 @@ export class Service {
       service.spawn(options.mode === 'queue' ? 'api' : 'all', 'api', env)
       for (let i = 1; i <= options.workers; i++) service.spawn('worker', `worker-${i}`, env)
       await Promise.race([service.waitHealthy(), service.crashed])
+      if (options.waitIdle !== false) await Promise.race([service.waitIdle(), service.crashed])
     } catch (err) {
       await service.stop()
       throw err
@@ -68,24 +74,39 @@ export class Service {
     return service
   }
 
-  /** Peak memory and CPU of every process; read from /proc, so call it before stop(). */
-  async usage(): Promise<ProcessUsage[]> {
-    return Promise.all(this.processes.map(async (p) => ({ role: p.role, pid: p.child.pid!, logLines: p.logLines, ...(await procUsage(p.child.pid!)) })))
+  /** role name → pid, e.g. api, worker-1 */
+  get pids(): Record<string, number> {
+    return Object.fromEntries(this.processes.map((p) => [p.role, p.child.pid!]))
   }
 
-  /** SIGTERM (a graceful shutdown), then SIGKILL for whatever is still running after the timeout. */
+  /** Peak memory of every process; read from /proc, so call it before stop(). */
+  async usage(): Promise<ProcessUsage[]> {
+    return Promise.all(this.processes.map(async (p) => ({
+      role: p.role, pid: p.child.pid!, peakRssMb: await peakRssMb(p.child.pid!), logLines: p.logLines,
+    })))
+  }
+
+  /**
+   * SIGTERM (a graceful shutdown), then SIGKILL for whatever is still running
+   * after the timeout. A process that does not exit cleanly is reported: that is a service bug.
+   */
   async stop(): Promise<void> {
     this.stopping = true
-    await Promise.all(this.processes.map(async ({ child }) => {
+    await Promise.all(this.processes.map(async ({ role, child }) => {
       if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
       child.kill('SIGTERM')
-      const exited = once(child, 'exit')
-      const timedOut = sleep(STOP_TIMEOUT_MS).then(() => 'timeout' as const)
-      if ((await Promise.race([exited, timedOut])) === 'timeout') {
-        console.error(`bench: pid ${child.pid} ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killing it`)
+      // Unref'd: a pending timer must not keep the benchmark alive after the process exited.
+      const timedOut = sleep(STOP_TIMEOUT_MS, undefined, { ref: false }).then(() => undefined)
+      let result = await Promise.race([exited, timedOut])
+      if (result === undefined) {
+        console.error(`bench: ${role} (pid ${child.pid}) ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killing it`)
         child.kill('SIGKILL')
-        await exited
+        result = await exited
       }
+      // Killed by the signal itself means it had not installed its handler yet (still starting).
+      const [code] = result
+      if (code !== null && code !== 0) console.error(`bench: ${role} (pid ${child.pid}) did not shut down cleanly: exit code ${code}`)
     }))
   }
 
@@ -110,20 +131,49 @@ export class Service {
   }
 
   private async waitHealthy(): Promise<void> {
-    const deadline = Date.now() + HEALTH_TIMEOUT_MS
+    await this.poll('the API to answer /health with 200', async () => {
+      const res = await request(`${this.baseUrl}/health`)
+      const text = await res.body.text()
+      return res.statusCode === 200 || `${res.statusCode} ${text}`
+    })
+  }
+
+  /**
+   * The API answers /health before every worker has finished loading (tsx
+   * compiles TypeScript at start-up), so a run started then would partly measure
+   * start-up. A worker blocked on its first queue read uses no CPU: wait until
+   * no process has used more than a tick in the last interval.
+   */
+  private async waitIdle(): Promise<void> {
+    let before = await this.cpuSeconds()
+    await this.poll('the service processes to finish starting (idle CPU)', async () => {
+      await sleep(IDLE_INTERVAL_MS)
+      const now = await this.cpuSeconds()
+      const busiest = Math.max(...now.map((s, i) => s - before[i]!))
+      before = now
+      return busiest <= IDLE_CPU_SECONDS || `a process used ${busiest.toFixed(2)} s of CPU in ${IDLE_INTERVAL_MS} ms`
+    })
+  }
+
+  private cpuSeconds(): Promise<number[]> {
+    return Promise.all(this.processes.map(async (p) => (await processCpuSeconds(p.child.pid!)) ?? 0))
+  }
+
+  /** Calls `check` every 100 ms until it returns true; anything else is the reason it is not ready yet. */
+  private async poll(what: string, check: () => Promise<true | string>): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS
     let last = 'no answer yet'
     while (Date.now() < deadline) {
       try {
-        const res = await request(`${this.baseUrl}/health`)
-        const text = await res.body.text()
-        if (res.statusCode === 200) return
-        last = `${res.statusCode} ${text}`
+        const result = await check()
+        if (result === true) return
+        last = result
       } catch (err) {
         last = (err as Error).message
       }
       await sleep(100)
     }
-    throw new Error(`the API did not become healthy within ${HEALTH_TIMEOUT_MS} ms (last: ${last})`)
+    throw new Error(`gave up waiting for ${what} after ${READY_TIMEOUT_MS} ms (last: ${last})`)
   }
 }
 
@@ -137,6 +187,7 @@ function serviceEnv(options: ServiceOptions, port: number): NodeJS.ProcessEnv {
     DATABASE_URL: options.databaseUrl,
     REDIS_URL: options.redisUrl,
     REDIS_KEY_PREFIX: options.redisPrefix,
+    ...(options.dataDir ? { DATA_DIR: options.dataDir } : {}),
     USE_QUEUE: String(options.mode === 'queue'),
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -153,16 +204,4 @@ async function freePort(): Promise<number> {
   server.close()
   if (address === null || typeof address === 'string') throw new Error('could not find a free port')
   return address.port
-}
-
-// Linux reports CPU times in clock ticks; USER_HZ is 100 on every mainstream platform.
-const CLOCK_TICKS_PER_SECOND = 100
-
-async function procUsage(pid: number): Promise<{ peakRssMb: number; cpuSeconds: number }> {
-  const [status, stat] = await Promise.all([readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8')])
-  const hwmKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN)
-  // Fields after the command name, which may itself hold spaces: utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return { peakRssMb: Math.round(hwmKb / 1024), cpuSeconds: Math.round((ticks / CLOCK_TICKS_PER_SECOND) * 10) / 10 }
 }

@@ -60,7 +60,7 @@ export class DuckDbReplica {
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
     const rows = await this.rows<{ version: number }>(this.writer, 'SELECT version FROM replica_meta WHERE id = 1')
     if (rows.length === 0) {
-      await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, 0, 0, 0, NULL)', [REPLICA_VERSION])
+      await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, NULL, 0, 0, 0, NULL)', [REPLICA_VERSION])
     } else if (rows[0]!.version !== REPLICA_VERSION) {
       log.warn({ found: rows[0]!.version, expected: REPLICA_VERSION }, 'replica layout changed; rebuilding it from PostgreSQL')
       await this.reset()
@@ -71,7 +71,7 @@ export class DuckDbReplica {
   async reset(): Promise<void> {
     for (const table of REPLICA_TABLES) await this.writer.run(`DROP TABLE IF EXISTS ${table}`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
-    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, 0, 0, 0, NULL)', [REPLICA_VERSION])
+    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, NULL, 0, 0, 0, NULL)', [REPLICA_VERSION])
   }
 
   async cursor(): Promise<SyncCursor> {

@@ -1,18 +1,28 @@
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
-export const REPLICA_VERSION = 1
+export const REPLICA_VERSION = 4
+
+/**
+ * Users are counted with bitmaps: user keys are dense integers, split into
+ * blocks of this many bits, and a set of users is one BIT value per block.
+ * Distinct users over any range become bit_or + bit_count over a few rows per
+ * day, whatever the number of events, instead of hashing every (day, user).
+ */
+export const BLOCK_BITS = 65_536
 
 // Laid out for the questions asked, not as a copy of PostgreSQL:
 // - `day` is a DATE computed once at sync time (UTC), so no query converts time zones;
-// - users get dense integer keys, so distinct counts hash integers, not strings;
-// - user_days holds each (day, user) once: DAU is a count over it, retention a
-//   semi-join of it with a cohort, both far smaller than the events;
-// - users.first_day is kept current by the sync (a late event can move it earlier),
-//   so a cohort is a range filter.
+// - users get dense integer keys (the bitmap positions); users.first_day is kept
+//   current by the sync (a late event can move it earlier), so a cohort is a range filter;
+// - day_users: who was active each day (DAU, retention), one bitmap per (day, block);
+// - day_type_users and type_day_counts: who did each event type each day, and how
+//   often (top events);
+// - events keeps every row in columnar form for questions the rollups do not answer.
 export const REPLICA_DDL = [
   `CREATE TABLE IF NOT EXISTS replica_meta (
      id INTEGER PRIMARY KEY,
      version INTEGER NOT NULL,
+     source_id VARCHAR,
      cursor_xact UBIGINT NOT NULL,
      cursor_seq BIGINT NOT NULL,
      synced_rows BIGINT NOT NULL,
@@ -29,11 +39,24 @@ export const REPLICA_DDL = [
      event_type VARCHAR NOT NULL,
      occurred_at TIMESTAMP NOT NULL
    )`,
-  `CREATE TABLE IF NOT EXISTS user_days (
+  `CREATE TABLE IF NOT EXISTS day_users (
      day DATE NOT NULL,
-     user_key INTEGER NOT NULL,
-     PRIMARY KEY (day, user_key)
+     block INTEGER NOT NULL,
+     users BIT NOT NULL,
+     PRIMARY KEY (day, block)
+   )`,
+  `CREATE TABLE IF NOT EXISTS day_type_users (
+     day DATE NOT NULL,
+     event_type VARCHAR NOT NULL,
+     block INTEGER NOT NULL,
+     users BIT NOT NULL,
+     PRIMARY KEY (day, event_type, block)
+   )`,
+  `CREATE TABLE IF NOT EXISTS type_day_counts (
+     day DATE NOT NULL,
+     event_type VARCHAR NOT NULL,
+     events BIGINT NOT NULL
    )`,
 ]
 
-export const REPLICA_TABLES = ['user_days', 'events', 'users', 'replica_meta']
+export const REPLICA_TABLES = ['type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']

@@ -3,6 +3,7 @@ import { dateValue, timestampValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
 import type { ChangedRow, PostgresChangeFeed } from '../store/change-feed.ts'
 import type { DuckDbReplica } from './duckdb-replica.ts'
+import { BLOCK_BITS } from './replica-schema.ts'
 
 export interface SyncOptions {
   chunkRows: number
@@ -22,11 +23,21 @@ const APPLY_CHUNK = [
   `UPDATE users SET first_day = s.first_day
    FROM (SELECT user_id, min(day) AS first_day FROM sync_stage GROUP BY user_id) s
    WHERE users.user_id = s.user_id AND s.first_day < users.first_day`,
-  `INSERT INTO events
-   SELECT s.day, u.user_key, s.event_type, s.occurred_at
+  `CREATE OR REPLACE TEMP TABLE sync_keyed AS
+   SELECT s.day, s.event_type, s.occurred_at, u.user_key
    FROM sync_stage s JOIN users u USING (user_id)`,
-  `INSERT OR IGNORE INTO user_days
-   SELECT DISTINCT s.day, u.user_key FROM sync_stage s JOIN users u USING (user_id)`,
+  `INSERT INTO events SELECT day, user_key, event_type, occurred_at FROM sync_keyed`,
+  // The chunk's users per (day, block), OR-ed into the bitmaps already there.
+  `INSERT INTO day_users
+   SELECT day, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
+   FROM sync_keyed GROUP BY ALL
+   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+  `INSERT INTO day_type_users
+   SELECT day, event_type, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
+   FROM sync_keyed GROUP BY ALL
+   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+  // Counts add up, so each chunk simply appends its own.
+  `INSERT INTO type_day_counts SELECT day, event_type, count(*) FROM sync_keyed GROUP BY ALL`,
 ]
 
 /**
@@ -102,26 +113,32 @@ export class AnalyticsSync {
     const cursor = await this.replica.cursor()
     const rows = await this.feed.readAfter(cursor, this.options.chunkRows)
     if (rows.length === 0) return 0
+    const readAt = performance.now()
     const conn = this.replica.writer
     await conn.run('DELETE FROM sync_stage')
     const appender = await conn.createAppender('sync_stage')
     for (const r of rows) appendRow(appender, r)
     appender.closeSync()
-    const last = rows[rows.length - 1]!
+    const [lastXact, lastSeq] = rows[rows.length - 1]!
+    const appendedAt = performance.now()
     await conn.run('BEGIN TRANSACTION')
     try {
       for (const sql of APPLY_CHUNK) await conn.run(sql)
       await conn.run(
         `UPDATE replica_meta SET cursor_xact = $1::UBIGINT, cursor_seq = $2::BIGINT,
            synced_rows = synced_rows + $3, synced_at_ms = $4 WHERE id = 1`,
-        [last.xact, last.seq, rows.length, Date.now()],
+        [lastXact, lastSeq, rows.length, Date.now()],
       )
       await conn.run('COMMIT')
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => {})
       throw err
     }
-    this.log.debug({ rows: rows.length, durationMs: Math.round(performance.now() - started) }, 'analytics chunk synced')
+    const done = performance.now()
+    this.log.debug(
+      { rows: rows.length, readMs: Math.round(readAt - started), appendMs: Math.round(appendedAt - readAt), applyMs: Math.round(done - appendedAt) },
+      'analytics chunk synced',
+    )
     return rows.length
   }
 
@@ -132,10 +149,10 @@ export class AnalyticsSync {
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
 
-function appendRow(appender: Appender, r: ChangedRow): void {
-  appender.appendDate(dateValue(r.day))
-  appender.appendTimestamp(timestampValue(BigInt(r.occurredAtMicros)))
-  appender.appendVarchar(r.userId)
-  appender.appendVarchar(r.eventType)
+function appendRow(appender: Appender, [, , day, micros, userId, eventType]: ChangedRow): void {
+  appender.appendDate(dateValue(day))
+  appender.appendTimestamp(timestampValue(BigInt(micros)))
+  appender.appendVarchar(userId)
+  appender.appendVarchar(eventType)
   appender.endRow()
 }

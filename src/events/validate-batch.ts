@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import { ValidationError, type FieldError } from '../errors.ts'
 import { EventInput, type NormalizedEvent } from './event-schema.ts'
+import { parseTimestamp, RFC3339_SHAPE } from './timestamps.ts'
 
 export interface BatchLimits {
   maxBatchSize: number
@@ -17,12 +18,11 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 
 // Our own strict instance: every error at once, no type coercion, and unknown
 // fields rejected rather than silently removed (Fastify's defaults do both).
+// date-time is only shape-checked here; parseTimestamp checks the calendar.
 const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, strict: false })
-addFormats(ajv, ['uuid', 'date-time'])
+addFormats(ajv, ['uuid'])
+ajv.addFormat('date-time', RFC3339_SHAPE)
 const validateEvent: ValidateFunction = ajv.compile(EventInput)
-
-// RFC 3339 fractional seconds beyond milliseconds, which Date would drop.
-const SUB_MILLISECOND = /\.\d{3}(\d{1,3})\d*(?:Z|[+-]\d\d:?\d\d)$/i
 
 /**
  * Checks a whole request body and returns the normalised events, or throws one
@@ -79,10 +79,10 @@ function normalizeEvent(
   errors: FieldError[],
 ): NormalizedEvent | undefined {
   const before = errors.length
-  const time = Date.parse(raw.occurred_at)
-  if (Number.isNaN(time)) {
+  const time = parseTimestamp(raw.occurred_at)
+  if (!time) {
     errors.push({ index, field: 'occurred_at', message: 'is not a valid date-time' })
-  } else if (time > now + limits.maxFutureSkewMs) {
+  } else if (time.ms > now + limits.maxFutureSkewMs) {
     errors.push({ index, field: 'occurred_at', message: `is more than ${limits.maxFutureSkewMs / 1000} s in the future` })
   }
   // PostgreSQL text and jsonb cannot hold NUL; refusing it here keeps a poison
@@ -96,21 +96,14 @@ function normalizeEvent(
   } else if (serialized.includes('\\u0000')) {
     errors.push({ index, field: 'properties', message: 'must not contain NUL characters' })
   }
-  if (errors.length > before) return undefined
+  if (errors.length > before || !time) return undefined
   return {
     event_id: raw.event_id.toLowerCase(),
-    occurred_at: toUtcIso(raw.occurred_at, time),
+    occurred_at: time.utc,
     user_id: raw.user_id,
     event_type: raw.event_type,
     properties,
   }
-}
-
-/** UTC ISO form of an RFC 3339 time, keeping microseconds (PostgreSQL's precision). */
-export function toUtcIso(text: string, time = Date.parse(text)): string {
-  const iso = new Date(time).toISOString()
-  const micro = SUB_MILLISECOND.exec(text)?.[1]
-  return micro ? `${iso.slice(0, -1)}${micro}Z` : iso
 }
 
 function toFieldError(index: number, e: ErrorObject): FieldError {

@@ -1,12 +1,12 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { formatDay, type DayRange } from './params.ts'
 
-// user_days holds each (day, user) once, so a day's active users is a plain
-// count: no DISTINCT over events, no time-zone conversion. Days without rows are
+// A day's active users are the set bits of its bitmaps (one row per block of
+// user keys), so the cost depends on days, not events. Days without rows are
 // filled with zeros here rather than by a generated series in SQL.
 const SQL = `
-SELECT (day - DATE '1970-01-01')::INTEGER AS day, count(*)::INTEGER AS users
-FROM user_days
+SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER AS users
+FROM day_users
 WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
 GROUP BY day`
 

@@ -1,21 +1,30 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
+import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay } from './params.ts'
 
-// The cohort is a range filter on users.first_day (kept current by the sync);
-// each week's retained users is a semi-join of user_days with the cohort, so
-// no query ever scans raw events. Weeks without anyone are filled with zeros.
+// The cohort is a range filter on users.first_day (kept current by the sync),
+// turned into one bitmap per block of user keys; each week's retained users
+// are the bits it shares with the union of that week's daily bitmaps. No query
+// touches raw events, and the cost depends on days and blocks, not events.
+// Weeks without anyone are filled with zeros.
 const SQL = `
 WITH cohort AS (
-  SELECT user_key FROM users
+  SELECT user_key // ${BLOCK_BITS} AS block, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+  FROM users
   WHERE first_day >= DATE '1970-01-01' + $1::INTEGER AND first_day < DATE '1970-01-01' + $1::INTEGER + 7
+  GROUP BY 1
+), weeks AS (
+  SELECT ((day - DATE '1970-01-01') - $1::INTEGER) // 7 AS week, block, bit_or(users) AS users
+  FROM day_users
+  WHERE day >= DATE '1970-01-01' + $1::INTEGER + 7
+    AND day < DATE '1970-01-01' + $1::INTEGER + 7 * ($2::INTEGER + 1)
+  GROUP BY 1, 2
 )
-SELECT -1 AS week, count(*)::INTEGER AS users FROM cohort
+SELECT -1 AS week, sum(bit_count(users))::INTEGER AS users FROM cohort
 UNION ALL
-SELECT ((ud.day - DATE '1970-01-01') - $1::INTEGER) // 7 AS week, count(DISTINCT ud.user_key)::INTEGER AS users
-FROM user_days ud SEMI JOIN cohort c ON ud.user_key = c.user_key
-WHERE ud.day >= DATE '1970-01-01' + $1::INTEGER + 7
-  AND ud.day < DATE '1970-01-01' + $1::INTEGER + 7 * ($2::INTEGER + 1)
-GROUP BY 1`
+SELECT w.week, sum(bit_count(w.users & c.users))::INTEGER AS users
+FROM weeks w JOIN cohort c USING (block)
+GROUP BY w.week`
 
 export interface RetentionReport {
   start_date: string

@@ -1,14 +1,27 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { DayRange } from './params.ts'
 
-// One pass over the range's events: the DATE column makes the filter a range
-// check, and user keys are integers, so the distinct count hashes ints.
-// Ties on count are broken by name so the answer is stable.
+// Counts are sums over (day, type); unique users are the union (bit_or) of a
+// type's daily bitmaps over the range, counted per block of user keys. Neither
+// touches raw events. Ties on count are broken by name so the answer is stable.
 const SQL = `
-SELECT event_type, count(*)::BIGINT AS count, count(DISTINCT user_key)::BIGINT AS unique_users
-FROM events
-WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
-GROUP BY event_type
+WITH counts AS (
+  SELECT event_type, sum(events) AS count
+  FROM type_day_counts
+  WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
+  GROUP BY event_type
+), users AS (
+  SELECT event_type, sum(bit_count(users)) AS unique_users
+  FROM (
+    SELECT event_type, block, bit_or(users) AS users
+    FROM day_type_users
+    WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
+    GROUP BY event_type, block
+  ) per_block
+  GROUP BY event_type
+)
+SELECT event_type, count::BIGINT AS count, unique_users::BIGINT AS unique_users
+FROM counts JOIN users USING (event_type)
 ORDER BY count DESC, event_type ASC
 LIMIT $3::INTEGER`
 

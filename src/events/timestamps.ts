@@ -1,0 +1,44 @@
+// RFC 3339 date-times, parsed by hand because this runs for every event of
+// every batch: a regex and integer checks cost a fraction of a generic date
+// parser plus a format validator, and UTC input (the common case) is turned
+// into its canonical form without building a Date at all.
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/
+
+/** A cheap shape check, used as the schema's `date-time` format; parseTimestamp does the rest. */
+export const RFC3339_SHAPE = RFC3339
+
+export interface Timestamp {
+  /** epoch milliseconds */
+  ms: number
+  /** UTC, `YYYY-MM-DDTHH:MM:SS.mmm[uuu]Z`: milliseconds always, microseconds when given (PostgreSQL's precision) */
+  utc: string
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+function daysIn(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!
+}
+
+export function parseTimestamp(text: string): Timestamp | undefined {
+  const m = RFC3339.exec(text)
+  if (!m) return undefined
+  const [, y, mo, d, h, mi, s, fraction = '', zulu, sign, oh, om] = m
+  const year = Number(y), month = Number(mo), day = Number(d)
+  const hour = Number(h), minute = Number(mi), second = Number(s)
+  // Leap seconds (:60) are refused: neither JavaScript nor PostgreSQL can hold them.
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) return undefined
+  const digits = fraction.slice(0, 6).padEnd(3, '0')
+  const millis = digits.slice(0, 3)
+  const micros = digits.slice(3)
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, Number(millis))
+  if (zulu) {
+    return { ms: local, utc: `${y}-${mo}-${d}T${h}:${mi}:${s}.${millis}${micros}Z` }
+  }
+  if (Number(oh) > 23 || Number(om) > 59) return undefined
+  const offsetMs = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000
+  const ms = local - offsetMs
+  const iso = new Date(ms).toISOString()
+  return Number.isNaN(ms) ? undefined : { ms, utc: micros ? `${iso.slice(0, -1)}${micros}Z` : iso }
+}

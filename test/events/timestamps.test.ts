@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { parseTimestamp } from '../../src/events/timestamps.ts'
+
+test('UTC and offset times become the same canonical UTC form', () => {
+  assert.deepEqual(parseTimestamp('2026-03-01T00:00:00Z'), { ms: Date.UTC(2026, 2, 1), utc: '2026-03-01T00:00:00.000Z' })
+  assert.equal(parseTimestamp('2026-03-01T00:00:00-05:30')?.utc, '2026-03-01T05:30:00.000Z')
+  assert.equal(parseTimestamp('2026-03-02T01:00:00+02:00')?.utc, '2026-03-01T23:00:00.000Z')
+  assert.equal(parseTimestamp('2026-03-01t00:00:00.5z')?.utc, '2026-03-01T00:00:00.500Z')
+  assert.equal(parseTimestamp('2026-03-01 23:59:59.999999Z')?.utc, '2026-03-01T23:59:59.999999Z')
+  assert.equal(parseTimestamp('2026-03-01T23:59:59.9999999+01:00')?.utc, '2026-03-01T22:59:59.999999Z')
+})
+
+test('impossible or zone-less times are refused', () => {
+  for (const bad of ['2026-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-13-01T00:00:00Z', '2026-01-01T24:00:00Z',
+    '2026-01-01T23:60:00Z', '2026-12-31T23:59:60Z', '2026-01-01T00:00:00', '2026-01-01', '2026-01-01T00:00:00+2:00', 'now']) {
+    assert.equal(parseTimestamp(bad), undefined, bad)
+  }
+  assert.ok(parseTimestamp('2024-02-29T00:00:00Z'), 'a leap day is a day')
+})
+
+test('agrees with Date for any valid time and offset', () => {
+  fc.assert(
+    fc.property(
+      fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true }),
+      fc.integer({ min: -14 * 60, max: 14 * 60 }),
+      (date, offsetMinutes) => {
+        const local = new Date(date.getTime() + offsetMinutes * 60_000).toISOString().slice(0, -1)
+        const sign = offsetMinutes < 0 ? '-' : '+'
+        const abs = Math.abs(offsetMinutes)
+        const text = `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`
+        const parsed = parseTimestamp(text)
+        assert.equal(parsed?.ms, date.getTime(), text)
+        assert.equal(parsed?.utc, date.toISOString(), text)
+      },
+    ),
+  )
+})
