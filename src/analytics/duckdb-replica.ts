@@ -5,6 +5,8 @@ import type { Logger } from '../logger.ts'
 import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
 
 export interface SyncCursor {
+  /** the event store this replica was filled from */
+  sourceId: string | null
   xact: bigint
   seq: bigint
   syncedRows: bigint
@@ -67,19 +69,20 @@ export class DuckDbReplica {
     }
   }
 
-  /** Empties the replica; the sync then refills it from the beginning. */
-  async reset(): Promise<void> {
+  /** Empties the replica; the sync then refills it from the beginning, from `sourceId`. */
+  async reset(sourceId: string | null = null): Promise<void> {
     for (const table of REPLICA_TABLES) await this.writer.run(`DROP TABLE IF EXISTS ${table}`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
-    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, NULL, 0, 0, 0, NULL)', [REPLICA_VERSION])
+    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, $2, 0, 0, 0, NULL)', [REPLICA_VERSION, sourceId])
   }
 
   async cursor(): Promise<SyncCursor> {
-    const [row] = await this.rows<{ cursor_xact: bigint; cursor_seq: bigint; synced_rows: bigint; synced_at_ms: bigint | null }>(
+    const [row] = await this.rows<{ source_id: string | null; cursor_xact: bigint; cursor_seq: bigint; synced_rows: bigint; synced_at_ms: bigint | null }>(
       this.writer,
-      'SELECT cursor_xact, cursor_seq, synced_rows, synced_at_ms FROM replica_meta WHERE id = 1',
+      'SELECT source_id, cursor_xact, cursor_seq, synced_rows, synced_at_ms FROM replica_meta WHERE id = 1',
     )
     return {
+      sourceId: row!.source_id,
       xact: BigInt(row!.cursor_xact),
       seq: BigInt(row!.cursor_seq),
       syncedRows: BigInt(row!.synced_rows),

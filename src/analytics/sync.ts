@@ -57,10 +57,22 @@ export class AnalyticsSync {
     private readonly log: Logger,
   ) {}
 
+  /** Prepares the staging table, and starts over if the replica was filled from another event store. */
   async init(): Promise<void> {
     await this.replica.writer.run(
       `CREATE TEMP TABLE IF NOT EXISTS sync_stage (day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR)`,
     )
+    const [source, cursor] = await Promise.all([this.feed.source(), this.replica.cursor()])
+    // A cursor ahead of the next transaction id means ids went back (a new
+    // cluster, a restore): the cursor would skip every new row.
+    if (cursor.sourceId === source.id && cursor.xact <= source.nextXact) return
+    if (cursor.syncedRows > 0n) {
+      this.log.warn(
+        { replicaSource: cursor.sourceId, storeSource: source.id, cursorXact: String(cursor.xact), nextXact: String(source.nextXact) },
+        'the replica was filled from another event store; rebuilding it',
+      )
+    }
+    await this.replica.reset(source.id)
   }
 
   start(): void {

@@ -21,6 +21,7 @@ try {
   throw err
 }
 await analytics.replica.reset()
+await analytics.sync.init()
 const started = performance.now()
 const rows = await analytics.catchUp()
 const seconds = (performance.now() - started) / 1000

@@ -70,6 +70,14 @@ export class PostgresChangeFeed {
     return rows
   }
 
+  /** This store's identity, and the next transaction id it will hand out. */
+  async source(): Promise<{ id: string; nextXact: bigint }> {
+    const { rows } = await this.pool.query<{ id: string; next: string }>(
+      'SELECT (SELECT id::text FROM store_identity) AS id, pg_snapshot_xmax(pg_current_snapshot())::text AS next',
+    )
+    return { id: rows[0]!.id, nextXact: BigInt(rows[0]!.next) }
+  }
+
   async lag(position: FeedPosition): Promise<{ rows: number; ms: number }> {
     const { rows } = await this.pool.query<{ rows: number; ms: number | null }>(LAG, [position.xact.toString(), position.seq.toString(), LAG_CAP])
     return { rows: rows[0]!.rows, ms: Math.max(0, Math.round(Number(rows[0]!.ms ?? 0))) }

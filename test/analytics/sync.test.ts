@@ -143,6 +143,33 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     replica.close()
   })
 
+  test('a replica pointed at another event store rebuilds itself from it', async () => {
+    const path = join(dir, 'moved.duckdb')
+    const open = async (p: pg.Pool) => {
+      const replica = await DuckDbReplica.open(path, replicaOptions, log)
+      const sync = new AnalyticsSync(replica, new PostgresChangeFeed(p), { chunkRows: 5000, idleIntervalMs: 10 }, log)
+      await sync.init()
+      return { replica, sync }
+    }
+    let { replica, sync } = await open(pool)
+    await sync.catchUp()
+    assert.equal((await replicaCounts(replica)).events, await db.count())
+    replica.close()
+
+    const other = await createTestDatabase()
+    try {
+      await other.pool.query(
+        `INSERT INTO events (event_id, occurred_at, user_id, event_type) SELECT gen_random_uuid(), now(), 'x', 'y' FROM generate_series(1, 7)`,
+      )
+      ;({ replica, sync } = await open(other.pool))
+      await sync.catchUp()
+      assert.equal((await replicaCounts(replica)).events, 7)
+      replica.close()
+    } finally {
+      await other.drop()
+    }
+  })
+
   test('a second process cannot open a replica file that is in use', async () => {
     const path = join(dir, 'locked.duckdb')
     const replica = await DuckDbReplica.open(path, replicaOptions, log)
