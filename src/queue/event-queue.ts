@@ -38,6 +38,8 @@ export interface EventQueue {
   keepAlive(consumer: string, ids: readonly string[]): Promise<void>
   /** Done with these entries: they leave the queue. */
   ack(ids: readonly string[]): Promise<void>
+  /** Forgets consumers idle longer than maxIdleMs that hold nothing (workers that are gone). Returns how many. */
+  pruneConsumers(maxIdleMs: number): Promise<number>
   /** Gives up on an entry: it moves, with the error, to the dead-letter stream. */
   deadLetter(entry: QueueEntry, error: string): Promise<void>
   status(): Promise<QueueStatus>

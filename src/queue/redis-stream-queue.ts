@@ -80,6 +80,10 @@ export class RedisStreamQueue implements EventQueue {
 
   async read(consumer: string, count: number, blockMs: number): Promise<QueueEntry[]> {
     await this.ensureGroup()
+    if (!this.blocking.has(consumer)) {
+      // Registered up front so an idle worker shows in the status before its first entry.
+      await this.redis.xgroup('CREATECONSUMER', this.keys.stream, GROUP, consumer)
+    }
     const conn = this.blockingConnection(consumer, blockMs)
     const reply = (await conn.xreadgroup(
       'GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.stream, '>',
@@ -116,6 +120,20 @@ export class RedisStreamQueue implements EventQueue {
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
     await this.redis.eaAck(this.keys.stream, this.keys.counter, GROUP, ...ids)
+  }
+
+  async pruneConsumers(maxIdleMs: number): Promise<number> {
+    await this.ensureGroup()
+    const consumers = ((await this.redis.xinfo('CONSUMERS', this.keys.stream, GROUP)) as Fields[]).map(fieldMap)
+    let pruned = 0
+    for (const c of consumers) {
+      // A consumer with pending entries is never removed: that would orphan them.
+      if (Number(c.pending) === 0 && Number(c.idle) > maxIdleMs && c.name) {
+        await this.redis.xgroup('DELCONSUMER', this.keys.stream, GROUP, c.name)
+        pruned++
+      }
+    }
+    return pruned
   }
 
   async deadLetter(entry: QueueEntry, error: string): Promise<void> {

@@ -16,6 +16,11 @@ export interface WorkerOptions {
   retryMaxDelayMs: number
 }
 
+// Every worker start registers new consumer names; those of workers long gone
+// (nothing pending, idle an hour) are removed so the status stays readable.
+const PRUNE_EVERY_MS = 60_000
+const CONSUMER_MAX_IDLE_MS = 3_600_000
+
 interface ParsedEntry {
   entry: QueueEntry
   events: NormalizedEvent[]
@@ -35,6 +40,7 @@ export class Worker {
   private loops: Promise<void>[] = []
   private readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   private lastClaimAt = 0
+  private lastPruneAt = 0
 
   constructor(
     private readonly queue: EventQueue,
@@ -77,6 +83,11 @@ export class Worker {
 
   private async nextEntries(consumer: string): Promise<QueueEntry[]> {
     const now = Date.now()
+    if (now - this.lastPruneAt >= PRUNE_EVERY_MS) {
+      this.lastPruneAt = now
+      const pruned = await this.queue.pruneConsumers(CONSUMER_MAX_IDLE_MS)
+      if (pruned > 0) this.log.info({ pruned }, 'forgot consumers of workers that are gone')
+    }
     // Claiming more often than entries can become stale would only cost round trips.
     if (now - this.lastClaimAt >= Math.max(10, this.options.claimIdleMs / 2)) {
       this.lastClaimAt = now

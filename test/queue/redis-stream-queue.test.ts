@@ -83,11 +83,21 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     assert.equal(JSON.parse(dead!.events!).length, 5)
   })
 
-  test('status lists the consumers of the group', async () => {
+  test('consumers that hold nothing and have been idle are pruned; those with pending entries stay', async () => {
+    await queue.enqueue(events(1), {})
+    await queue.read('holder', 10, 10)
+    await queue.read('gone', 10, 10)
+    await new Promise((r) => setTimeout(r, 30))
+    assert.equal(await queue.pruneConsumers(20), 1)
+    assert.deepEqual((await queue.status()).consumers.map((c) => c.name), ['holder'])
+  })
+
+  test('status lists the consumers of the group, idle ones too', async () => {
+    await queue.read('idle', 10, 10)
     await queue.enqueue(events(1), {})
     await queue.read('c1', 10, 10)
     const status = await queue.status()
-    assert.deepEqual(status.consumers.map((c) => [c.name, c.pending]), [['c1', 1]])
+    assert.deepEqual(status.consumers.map((c) => [c.name, c.pending]).sort(), [['c1', 1], ['idle', 0]])
     assert.equal(await redis.exists(queueKeys(prefix).stream), 1)
   })
 })
