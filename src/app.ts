@@ -5,6 +5,7 @@ import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
 import type { IngestService } from './events/ingest-service.ts'
 import type { Analytics } from './analytics/analytics.ts'
+import type { SqlClient } from './store/sql-client.ts'
 import { statsRoutes } from './stats/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import type { Logger } from './logger.ts'
@@ -15,6 +16,7 @@ import { isTransient } from './transient-errors.ts'
 export interface AppDeps {
   config: Config
   log: Logger
+  db: SqlClient
   store: EventStore
   queue: EventQueue | undefined
   ingest: IngestService
@@ -74,7 +76,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
 
   await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits })
-  await app.register(healthRoutes, { store: deps.store, queue: deps.queue, analytics: deps.analytics })
+  await app.register(healthRoutes, {
+    store: deps.store, engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite', queue: deps.queue, analytics: deps.analytics,
+  })
   if (deps.analytics) await app.register(statsRoutes, { replica: deps.analytics.replica, maxRangeDays: deps.config.analytics.maxRangeDays })
   return app
 }

@@ -65,6 +65,8 @@ export interface Config {
     retryMaxDelayMs: number
   }
   shutdownTimeoutMs: number
+  /** where the embedded store and the analytics replica live */
+  dataDir: string
   analytics: {
     enabled: boolean
     duckdbPath: string
@@ -93,9 +95,6 @@ export function loadConfig(
   if (useQueue && !env.REDIS_URL) {
     throw new ConfigError('invalid configuration: USE_QUEUE=true needs REDIS_URL')
   }
-  if (!env.DATABASE_URL) {
-    throw new ConfigError('invalid configuration: DATABASE_URL must be set (embedded mode is not available yet)')
-  }
   return {
     port: env.PORT,
     host: env.HOST,
@@ -121,6 +120,7 @@ export function loadConfig(
       retryMaxDelayMs: env.RETRY_MAX_DELAY_MS,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    dataDir: env.DATA_DIR,
     analytics: {
       enabled: env.ANALYTICS_ENABLED,
       duckdbPath: env.DUCKDB_PATH ?? `${env.DATA_DIR.replace(/\/$/, '')}/analytics.duckdb`,

@@ -5,12 +5,15 @@ import type { Logger } from './logger.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
 import type { EventStore } from './store/event-store.ts'
-import { migrate } from './store/migrate.ts'
-import { createPool, PostgresEventStore } from './store/postgres-event-store.ts'
+import { openStore } from './store/open-store.ts'
+import { PostgresEventStore } from './store/postgres-event-store.ts'
+import type { SqlClient } from './store/sql-client.ts'
 
 export interface Deps {
   config: Config
   log: Logger
+  /** the SQL store itself (PostgreSQL or embedded PGlite) */
+  db: SqlClient
   store: EventStore
   queue: EventQueue | undefined
   ingest: IngestService
@@ -21,14 +24,10 @@ export interface Deps {
 
 /** The composition root: the only place that picks implementations. */
 export async function buildDeps(config: Config, log: Logger, options: { analytics: boolean }): Promise<Deps> {
-  const databaseUrl = config.databaseUrl!
-  const applied = await migrate(databaseUrl, log.child({ component: 'migrate' }))
-  if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
-
-  const pool = createPool({ url: databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs }, log.child({ component: 'postgres' }))
-  const store = new PostgresEventStore(pool)
+  const db = await openStore(config, log)
+  const store = new PostgresEventStore(db)
   const analytics = options.analytics && config.analytics.enabled
-    ? await Analytics.open(config.analytics, pool, log.child({ component: 'analytics' }))
+    ? await Analytics.open(config.analytics, db, log.child({ component: 'analytics' }))
     : undefined
   const queue = config.useQueue
     ? new RedisStreamQueue({
@@ -37,7 +36,7 @@ export async function buildDeps(config: Config, log: Logger, options: { analytic
     : undefined
   const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }))
   return {
-    config, log, store, queue, ingest, analytics,
+    config, log, db, store, queue, ingest, analytics,
     async close() {
       await analytics?.close()
       await queue?.close()

@@ -3,6 +3,7 @@ import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps } from './deps.ts'
 import { createLogger } from './logger.ts'
+import { DataDirLockedError } from './store/open-store.ts'
 import { Worker } from './worker/worker.ts'
 
 // Roles: `all` (API and worker in one process, the default), `api`, `worker`.
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof ReplicaLockedError) {
       log.fatal(`${err.message}, or set ANALYTICS_ENABLED=false for an API process that does not serve /stats`)
+      process.exit(1)
+    }
+    if (err instanceof DataDirLockedError) {
+      log.fatal(err.message)
       process.exit(1)
     }
     throw err

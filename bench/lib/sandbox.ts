@@ -30,7 +30,7 @@ export async function createSandbox(adminDatabaseUrl: string, redisUrl: string):
   const dataDir = await mkdtemp(join(tmpdir(), `ea-bench-${id}-`))
   // The name is ours (hex only), so interpolating it is safe; identifiers cannot be bound.
   await withAdmin(adminDatabaseUrl, (c) => c.query(`CREATE DATABASE ${databaseName}`))
-  await migrate(databaseUrl, createLogger('warn').child({ component: 'bench-migrate' }))
+  await migrate({ databaseUrl }, createLogger('warn').child({ component: 'bench-migrate' }))
   return {
     databaseName,
     databaseUrl,

@@ -1,7 +1,7 @@
-import type pg from 'pg'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { PostgresChangeFeed } from '../store/change-feed.ts'
+import type { SqlClient } from '../store/sql-client.ts'
 import { DuckDbReplica } from './duckdb-replica.ts'
 import { AnalyticsSync } from './sync.ts'
 
@@ -20,9 +20,9 @@ export class Analytics {
     private readonly feed: PostgresChangeFeed,
   ) {}
 
-  static async open(config: Config['analytics'], pool: pg.Pool, log: Logger): Promise<Analytics> {
+  static async open(config: Config['analytics'], db: SqlClient, log: Logger): Promise<Analytics> {
     const replica = await DuckDbReplica.open(config.duckdbPath, { memoryLimit: config.memoryLimit, threads: config.threads }, log)
-    const feed = new PostgresChangeFeed(pool)
+    const feed = new PostgresChangeFeed(db)
     const sync = new AnalyticsSync(replica, feed, { chunkRows: config.syncChunkRows, idleIntervalMs: config.syncIntervalMs }, log)
     await sync.init()
     return new Analytics(replica, sync, feed)

@@ -1,8 +1,10 @@
 import { loadConfig } from '../config.ts'
 import { createLogger } from '../logger.ts'
-import { migrate } from '../store/migrate.ts'
+import { openStore } from '../store/open-store.ts'
 
 const config = loadConfig(process.env, { dotenv: true })
 const log = createLogger(config.logLevel).child({ component: 'migrate' })
-const applied = await migrate(config.databaseUrl!, log)
-log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date')
+// Opening the store applies what is pending (and, embedded, takes DATA_DIR's lock).
+const db = await openStore(config, log)
+await db.end()
+log.info({ store: db.kind }, 'migrations are up to date')

@@ -5,6 +5,8 @@ import type { EventStore } from '../store/event-store.ts'
 
 export interface HealthRoutesOptions {
   store: EventStore
+  /** which database holds the events: a PostgreSQL server, or PGlite embedded */
+  engine: 'postgresql' | 'pglite'
   queue: EventQueue | undefined
   analytics: Analytics | undefined
 }
@@ -29,13 +31,13 @@ async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down
   }
 }
 
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, queue, analytics }) => {
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
   app.get('/health', async (_request, reply) => {
-    const [postgres, redis] = await Promise.all([
+    const [database, redis] = await Promise.all([
       check(() => store.ping()),
       queue ? check(() => queue.ping()) : Promise.resolve(undefined),
     ])
-    const dependencies = { postgres, ...(redis ? { redis } : {}) }
+    const dependencies = { database: { ...database, engine }, ...(redis ? { redis } : {}) }
     const healthy = Object.values(dependencies).every((d) => d.status === 'up')
     return reply.code(healthy ? 200 : 503).send({
       status: healthy ? 'healthy' : 'unhealthy',

@@ -1,4 +1,4 @@
-import type pg from 'pg'
+import type { SqlClient } from './sql-client.ts'
 
 /**
  * A committed row as the analytics sync needs it, as a tuple: [xact_id, seq,
@@ -59,27 +59,23 @@ FROM (
 export const LAG_CAP = 1_000_000
 
 export class PostgresChangeFeed {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly db: SqlClient) {}
 
   async readAfter(position: FeedPosition, limit: number): Promise<ChangedRow[]> {
-    const { rows } = await this.pool.query<ChangedRow>({
-      text: READ_AFTER,
-      values: [position.xact.toString(), position.seq.toString(), limit],
-      rowMode: 'array',
-    })
+    const { rows } = await this.db.query<ChangedRow>(READ_AFTER, [position.xact.toString(), position.seq.toString(), limit], { rowMode: 'array' })
     return rows
   }
 
   /** This store's identity, and the next transaction id it will hand out. */
   async source(): Promise<{ id: string; nextXact: bigint }> {
-    const { rows } = await this.pool.query<{ id: string; next: string }>(
+    const { rows } = await this.db.query<{ id: string; next: string }>(
       'SELECT (SELECT id::text FROM store_identity) AS id, pg_snapshot_xmax(pg_current_snapshot())::text AS next',
     )
     return { id: rows[0]!.id, nextXact: BigInt(rows[0]!.next) }
   }
 
   async lag(position: FeedPosition): Promise<{ rows: number; ms: number }> {
-    const { rows } = await this.pool.query<{ rows: number; ms: number | null }>(LAG, [position.xact.toString(), position.seq.toString(), LAG_CAP])
+    const { rows } = await this.db.query<{ rows: number; ms: number | null }>(LAG, [position.xact.toString(), position.seq.toString(), LAG_CAP])
     return { rows: rows[0]!.rows, ms: Math.max(0, Math.round(Number(rows[0]!.ms ?? 0))) }
   }
 }

@@ -1,13 +1,21 @@
 import { fileURLToPath } from 'node:url'
+import type { PGlite } from '@electric-sql/pglite'
 import { runner } from 'node-pg-migrate'
 import type { Logger } from '../logger.ts'
+import { pgliteMigrationClient } from './sql-client.ts'
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url))
 
-/** Applies pending migrations; safe to call from many processes at once (they wait on a lock). */
-export async function migrate(databaseUrl: string, log: Logger): Promise<string[]> {
+/**
+ * Applies pending migrations, the same files on a server and embedded. Safe to
+ * call from many processes at once: they wait on an advisory lock.
+ */
+export async function migrate(target: { databaseUrl: string } | { pglite: PGlite }, log: Logger): Promise<string[]> {
+  const connection = 'databaseUrl' in target
+    ? { databaseUrl: target.databaseUrl }
+    : { dbClient: pgliteMigrationClient(target.pglite) as never }
   const applied = await runner({
-    databaseUrl,
+    ...connection,
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: 'pgmigrations',

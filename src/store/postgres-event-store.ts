@@ -2,6 +2,7 @@ import pg from 'pg'
 import type { Logger } from '../logger.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { EventStore } from './event-store.ts'
+import type { SqlClient } from './sql-client.ts'
 
 export interface PostgresOptions {
   url: string
@@ -35,8 +36,9 @@ FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
 ORDER BY event_id
 ON CONFLICT (event_id) DO NOTHING`
 
+/** The event store on PostgreSQL's SQL: a server through a pool, or PGlite embedded. */
 export class PostgresEventStore implements EventStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly db: SqlClient) {}
 
   async insert(events: readonly NormalizedEvent[]): Promise<number> {
     if (events.length === 0) return 0
@@ -56,13 +58,13 @@ export class PostgresEventStore implements EventStore {
       types.push(e.event_type)
       props.push(JSON.stringify(e.properties))
     }
-    const result = await this.pool.query(INSERT_BATCH, [ids, times, users, types, props])
-    return result.rowCount ?? 0
+    const result = await this.db.query(INSERT_BATCH, [ids, times, users, types, props])
+    return result.rowCount
   }
 
   async existingIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set()
-    const result = await this.pool.query<{ event_id: string }>(
+    const result = await this.db.query<{ event_id: string }>(
       'SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])',
       [ids],
     )
@@ -70,10 +72,10 @@ export class PostgresEventStore implements EventStore {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1')
+    await this.db.query('SELECT 1')
   }
 
   async close(): Promise<void> {
-    await this.pool.end()
+    await this.db.end()
   }
 }

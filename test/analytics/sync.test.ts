@@ -9,6 +9,7 @@ import { AnalyticsSync } from '../../src/analytics/sync.ts'
 import { createLogger } from '../../src/logger.ts'
 import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
+import { poolClient } from '../../src/store/sql-client.ts'
 import { validateBatch } from '../../src/events/validate-batch.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents } from '../helpers/events.ts'
@@ -45,7 +46,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     db = await createTestDatabase()
     dir = mkdtempSync(join(tmpdir(), 'ea-sync-'))
     pool = new pg.Pool({ connectionString: db.url, max: 4 })
-    store = new PostgresEventStore(pool)
+    store = new PostgresEventStore(poolClient(pool))
   })
   after(async () => {
     await pool?.end()
@@ -58,7 +59,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
 
   test('rows committed out of order by concurrent writers all arrive, once', async () => {
     const replica = await DuckDbReplica.open(join(dir, 'order.duckdb'), replicaOptions, log)
-    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 1000, idleIntervalMs: 10 }, log)
+    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 1000, idleIntervalMs: 10 }, log)
     await sync.init()
     try {
       await insert(100)
@@ -89,7 +90,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
 
   test('a long transaction in another database does not hold the replica back', async () => {
     const replica = await DuckDbReplica.open(':memory:', replicaOptions, log)
-    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 1000, idleIntervalMs: 10 }, log)
+    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 1000, idleIntervalMs: 10 }, log)
     await sync.init()
     // An open writing transaction elsewhere in the cluster: its xid is older than ours.
     const elsewhere = new pg.Client({ connectionString: ADMIN_DATABASE_URL })
@@ -116,7 +117,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     // Sync a few chunks, then drop everything on the floor as a crash would:
     // no stop(), no final chunk.
     let replica = await DuckDbReplica.open(path, replicaOptions, log)
-    let sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 250, idleIntervalMs: 10 }, log)
+    let sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 250, idleIntervalMs: 10 }, log)
     await sync.init()
     await sync.syncChunk()
     await sync.syncChunk()
@@ -125,7 +126,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     replica.close()
 
     replica = await DuckDbReplica.open(path, replicaOptions, log)
-    sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 250, idleIntervalMs: 10 }, log)
+    sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 250, idleIntervalMs: 10 }, log)
     await sync.init()
     assert.equal(await sync.catchUp(), expected.events - partial)
     assert.deepEqual(await replicaCounts(replica), expected)
@@ -135,7 +136,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
 
     rmSync(path)
     replica = await DuckDbReplica.open(path, replicaOptions, log)
-    sync = new AnalyticsSync(replica, new PostgresChangeFeed(pool), { chunkRows: 700, idleIntervalMs: 10 }, log)
+    sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 700, idleIntervalMs: 10 }, log)
     await sync.init()
     assert.equal(await sync.catchUp(), expected.events)
     assert.deepEqual(await replicaCounts(replica), expected)
@@ -147,7 +148,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     const path = join(dir, 'moved.duckdb')
     const open = async (p: pg.Pool) => {
       const replica = await DuckDbReplica.open(path, replicaOptions, log)
-      const sync = new AnalyticsSync(replica, new PostgresChangeFeed(p), { chunkRows: 5000, idleIntervalMs: 10 }, log)
+      const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(p)), { chunkRows: 5000, idleIntervalMs: 10 }, log)
       await sync.init()
       return { replica, sync }
     }

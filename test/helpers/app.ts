@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { buildApp } from '../../src/app.ts'
@@ -14,6 +17,8 @@ export interface TestApp {
   config: Config
   env: Record<string, string>
   worker?: Worker
+  /** rows in the events table of this app's store, whichever it is */
+  count(): Promise<number>
   close(): Promise<void>
 }
 
@@ -23,17 +28,19 @@ export function uniquePrefix(): string {
 
 /**
  * The whole app against real services, configured the way main.ts does it but
- * with its own database and Redis key prefix. `env` is what a child process
- * needs to join the same deployment.
+ * with its own database and Redis key prefix; without a databaseUrl, embedded
+ * in a DATA_DIR of its own. `env` is what a child process needs to join the
+ * same deployment.
  */
 export async function startTestApp(options: {
-  databaseUrl: string
+  databaseUrl?: string
   queue: boolean
   worker?: boolean
   env?: Record<string, string>
 }): Promise<TestApp> {
+  const dataDir = options.databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'ea-embedded-'))
   const env: Record<string, string> = {
-    DATABASE_URL: options.databaseUrl,
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : { DATA_DIR: dataDir! }),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DUCKDB_PATH: ':memory:',
     ...(options.queue ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() } : { USE_QUEUE: 'false' }),
@@ -49,11 +56,16 @@ export async function startTestApp(options: {
   deps.analytics?.sync.start()
   return {
     app, deps, config, env, worker,
+    async count() {
+      const { rows } = await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')
+      return rows[0]!.n
+    },
     async close() {
       await app.close()
       await worker?.stop()
       await deps.close()
       if (options.queue) await deleteKeys(env.REDIS_KEY_PREFIX!)
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
   }
 }

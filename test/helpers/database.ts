@@ -26,7 +26,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = new URL(ADMIN_DATABASE_URL)
   url.pathname = `/${name}`
-  await migrate(url.toString(), createLogger('silent'))
+  await migrate({ databaseUrl: url.toString() }, createLogger('silent'))
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 })
   return {
     url: url.toString(),

@@ -5,25 +5,27 @@ import { makeEvent, makeEvents, waitFor } from '../helpers/events.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { skipUnless } from '../helpers/services.ts'
 
-// The same HTTP contract in both ingestion modes: written before answering
-// (201), or queued and written by the worker (202).
+// The same HTTP contract in every mode: written before answering (201), embedded
+// or on PostgreSQL, or queued and written by the worker (202).
 const modes = [
-  { name: 'direct (USE_QUEUE=false)', queue: false, status: 201, skip: await skipUnless('postgres') },
-  { name: 'queue (Redis Streams + worker)', queue: true, status: 202, skip: await skipUnless('postgres', 'redis') },
+  { name: 'embedded (PGlite, no servers)', server: false, queue: false, status: 201, skip: false as const },
+  { name: 'direct (PostgreSQL, USE_QUEUE=false)', server: true, queue: false, status: 201, skip: await skipUnless('postgres') },
+  { name: 'queue (PostgreSQL, Redis Streams + worker)', server: true, queue: true, status: 202, skip: await skipUnless('postgres', 'redis') },
 ]
 
 for (const mode of modes) {
   describe(`POST /events, ${mode.name}`, { skip: mode.skip }, () => {
-    let db: TestDatabase
+    let db: TestDatabase | undefined
     let t: TestApp
     const post = (payload: unknown, headers: Record<string, string> = {}) =>
       t.app.inject({ method: 'POST', url: '/events', payload: payload as object, headers })
     // In queue mode the worker stores asynchronously; wait for the count we expect.
-    const stored = (n: number) => waitFor('events stored', () => db.count(), (c) => c === n)
+    const stored = (n: number) => waitFor('events stored', () => t.count(), (c) => c === n)
+    const sql = <R>(text: string, values: unknown[] = []) => t.deps.db.query<R>(text, values)
 
     before(async () => {
-      db = await createTestDatabase()
-      t = await startTestApp({ databaseUrl: db.url, queue: mode.queue, worker: true, env: { MAX_BATCH_SIZE: '1000' } })
+      db = mode.server ? await createTestDatabase() : undefined
+      t = await startTestApp({ databaseUrl: db?.url, queue: mode.queue, worker: true, env: { MAX_BATCH_SIZE: '1000' } })
     })
     after(async () => {
       await t?.close()
@@ -40,7 +42,7 @@ for (const mode of modes) {
         message: mode.queue ? 'events accepted for processing' : 'events stored',
       })
       await stored(5)
-      const { rows } = await db.pool.query(
+      const { rows } = await sql<any>(
         `SELECT event_id::text, occurred_at, user_id, event_type, properties FROM events WHERE event_id = $1`,
         [events[0]!.event_id],
       )
@@ -56,10 +58,10 @@ for (const mode of modes) {
     test('a re-sent batch adds nothing and counts every event as a duplicate', async () => {
       const events = makeEvents(20)
       const ids = events.map((e) => e.event_id)
-      const countOf = async () => (await db.pool.query('SELECT count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[])', [ids])).rows[0].n
+      const countOf = async () => (await sql<any>('SELECT count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[])', [ids])).rows[0].n
       assert.equal((await post(events)).statusCode, mode.status)
       await waitFor('the first send stored', countOf, (n) => n === 20)
-      const total = await db.count()
+      const total = await t.count()
       const res = await post(events)
       assert.equal(res.statusCode, mode.status)
       assert.deepEqual({ inserted: res.json().inserted, duplicates: res.json().duplicates }, { inserted: 0, duplicates: 20 })
@@ -68,7 +70,7 @@ for (const mode of modes) {
         const status = (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
         assert.equal(status.queued_events, 0)
       }
-      assert.equal(await db.count(), total)
+      assert.equal(await t.count(), total)
     })
 
     test('repeats inside one request count as duplicates and the first version wins', async () => {
@@ -78,14 +80,14 @@ for (const mode of modes) {
       assert.deepEqual(res.json(), { ...res.json(), total_received: 3, inserted: 2, duplicates: 1 })
       const rows = await waitFor(
         'the event stored',
-        async () => (await db.pool.query('SELECT event_type FROM events WHERE event_id = $1', [first.event_id])).rows,
+        async () => (await sql<any>('SELECT event_type FROM events WHERE event_id = $1', [first.event_id])).rows,
         (r) => r.length === 1,
       )
       assert.equal(rows[0].event_type, 'first')
     })
 
     test('8 concurrent senders of the same 1,000 events store exactly 1,000 rows', async () => {
-      const start = await db.count()
+      const start = await t.count()
       const events = makeEvents(1000)
       const responses = await Promise.all(Array.from({ length: 8 }, () => post(events)))
       for (const r of responses) assert.equal(r.statusCode, mode.status)
@@ -96,12 +98,12 @@ for (const mode of modes) {
         assert.equal(bodies.reduce((s, b) => s + b.inserted, 0), 1000)
       }
       await stored(start + 1000)
-      const { rows } = await db.pool.query('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM events WHERE event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])
+      const { rows } = await sql<any>('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM events WHERE event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])
       assert.deepEqual(rows[0], { n: 1000, d: 1000 })
     })
 
     test('an invalid event rejects the whole request with 422 and stores nothing', async () => {
-      const start = await db.count()
+      const start = await t.count()
       const res = await post([makeEvent(), makeEvent({ user_id: '' }), makeEvent({ event_id: 'nope', event_type: '' })])
       assert.equal(res.statusCode, 422)
       assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
@@ -113,7 +115,7 @@ for (const mode of modes) {
         ['1.user_id', '2.event_id', '2.event_type'],
       )
       await new Promise((r) => setTimeout(r, mode.queue ? 100 : 0))
-      assert.equal(await db.count(), start)
+      assert.equal(await t.count(), start)
     })
 
     test('more than MAX_BATCH_SIZE events is 422 naming the limit', async () => {
@@ -147,7 +149,8 @@ for (const mode of modes) {
       assert.equal(res.statusCode, 200)
       const body = res.json()
       assert.equal(body.status, 'healthy')
-      assert.equal(body.dependencies.postgres.status, 'up')
+      assert.equal(body.dependencies.database.status, 'up')
+      assert.equal(body.dependencies.database.engine, mode.server ? 'postgresql' : 'pglite')
       assert.equal(body.dependencies.redis?.status, mode.queue ? 'up' : undefined)
     })
   })

@@ -54,8 +54,14 @@ const CHANGED_DUPLICATE = {
   event_id: '5E1A0000-0000-4000-8000-000000000005', occurred_at: '2026-03-05T12:00:00Z', user_id: 'mallory', event_type: 'signup',
 }
 
-describe('GET /stats/* on a fixed data set', { skip: await skipUnless('postgres') }, () => {
-  let db: TestDatabase
+// The same answers from the embedded store and from a PostgreSQL server.
+const stores = [
+  { name: 'embedded', server: false, skip: false as const },
+  { name: 'PostgreSQL', server: true, skip: await skipUnless('postgres') },
+]
+
+for (const store of stores) describe(`GET /stats/* on a fixed data set (${store.name})`, { skip: store.skip }, () => {
+  let db: TestDatabase | undefined
   let t: TestApp
   const get = (url: string) => t.app.inject({ method: 'GET', url })
   async function ok(url: string): Promise<unknown> {
@@ -65,8 +71,8 @@ describe('GET /stats/* on a fixed data set', { skip: await skipUnless('postgres'
   }
 
   before(async () => {
-    db = await createTestDatabase()
-    t = await startTestApp({ databaseUrl: db.url, queue: false })
+    db = store.server ? await createTestDatabase() : undefined
+    t = await startTestApp({ databaseUrl: db?.url, queue: false })
     const first = await t.app.inject({ method: 'POST', url: '/events', payload: { events: EVENTS } })
     assert.equal(first.statusCode, 201, first.body)
     assert.equal(first.json().inserted, EVENTS.length)

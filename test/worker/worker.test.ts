@@ -91,7 +91,7 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
     assert.equal(during.queued_events, 300)
     const health = await t.app.inject({ method: 'GET', url: '/health' })
     assert.equal(health.statusCode, 503)
-    assert.equal(health.json().dependencies.postgres.status, 'down')
+    assert.equal(health.json().dependencies.database.status, 'down')
 
     proxy.restore()
     await waitFor('all events stored', () => db.count(), (n) => n === 300, 15_000)

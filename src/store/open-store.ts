@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import lockfile from 'proper-lockfile'
+import type { Config } from '../config.ts'
+import type { Logger } from '../logger.ts'
+import { migrate } from './migrate.ts'
+import { createPool } from './postgres-event-store.ts'
+import { pgliteClient, poolClient, type SqlClient } from './sql-client.ts'
+
+export class DataDirLockedError extends Error {}
+
+/**
+ * The SQL store the configuration asks for, migrated: PostgreSQL when
+ * DATABASE_URL is set, otherwise PGlite in DATA_DIR, owned by this process.
+ */
+export async function openStore(config: Config, log: Logger): Promise<SqlClient> {
+  if (config.databaseUrl) {
+    const applied = await migrate({ databaseUrl: config.databaseUrl }, log.child({ component: 'migrate' }))
+    if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
+    const pool = createPool(
+      { url: config.databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs },
+      log.child({ component: 'postgres' }),
+    )
+    return poolClient(pool)
+  }
+  return openEmbedded(config.dataDir, log)
+}
+
+async function openEmbedded(dataDir: string, log: Logger): Promise<SqlClient> {
+  const dir = resolve(dataDir)
+  mkdirSync(dir, { recursive: true })
+  // PGlite takes no lock of its own, and two processes writing one data
+  // directory would corrupt it: the second one must refuse to start.
+  let release: () => Promise<void>
+  try {
+    release = await lockfile.lock(dir, { lockfilePath: join(dir, 'service.lock'), stale: 15_000, update: 5_000 })
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ELOCKED') {
+      throw new DataDirLockedError(`DATA_DIR ${dir} is in use by another event-analytics process; stop it, or give this one its own DATA_DIR`)
+    }
+    throw err
+  }
+  const started = performance.now()
+  const db = await PGlite.create(join(dir, 'pgdata'))
+  const applied = await migrate({ pglite: db }, log.child({ component: 'migrate' }))
+  log.info({ dataDir: dir, migrations: applied, openMs: Math.round(performance.now() - started) }, 'embedded store open')
+  const client = pgliteClient(db)
+  return {
+    ...client,
+    async end() {
+      await client.end()
+      await release()
+    },
+  }
+}
