@@ -1,27 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
-import type { Config } from './config.ts'
+import type { Deps } from './deps.ts'
 import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
-import type { IngestService } from './events/ingest-service.ts'
-import type { Analytics } from './analytics/analytics.ts'
-import type { SqlClient } from './store/sql-client.ts'
-import { statsRoutes } from './stats/routes.ts'
 import { healthRoutes } from './health/routes.ts'
-import type { Logger } from './logger.ts'
-import type { EventQueue } from './queue/event-queue.ts'
-import type { EventStore } from './store/event-store.ts'
+import { statsRoutes } from './stats/routes.ts'
 import { isTransient } from './transient-errors.ts'
 
-export interface AppDeps {
-  config: Config
-  log: Logger
-  db: SqlClient
-  store: EventStore
-  queue: EventQueue | undefined
-  ingest: IngestService
-  analytics: Analytics | undefined
-}
+export type AppDeps = Omit<Deps, 'close'>
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

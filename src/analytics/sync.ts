@@ -129,7 +129,12 @@ export class AnalyticsSync {
     const conn = this.replica.writer
     await conn.run('DELETE FROM sync_stage')
     const appender = await conn.createAppender('sync_stage')
-    for (const r of rows) appendRow(appender, r)
+    for (let i = 0; i < rows.length; i++) {
+      appendRow(appender, rows[i]!)
+      // Appending is synchronous JavaScript: let the API's requests through now
+      // and then instead of holding the event loop for a whole chunk.
+      if (i % APPEND_SLICE === APPEND_SLICE - 1) await new Promise((resolve) => setImmediate(resolve))
+    }
     appender.closeSync()
     const [lastXact, lastSeq] = rows[rows.length - 1]!
     const appendedAt = performance.now()
@@ -158,6 +163,8 @@ export class AnalyticsSync {
     await sleep(ms, undefined, { signal: this.stopController.signal }).catch(() => {})
   }
 }
+
+const APPEND_SLICE = 2_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
 

@@ -1,20 +1,14 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Config } from '../config.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { Logger } from '../logger.ts'
 import type { EventQueue, QueueEntry } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
 import { backoffDelay, isTransient } from '../transient-errors.ts'
 
-export interface WorkerOptions {
-  maxAttempts: number
-  readCount: number
-  concurrency: number
-  claimIdleMs: number
-  blockMs: number
-  retryMaxDelayMs: number
-}
+export type WorkerOptions = Config['worker']
 
 // Every worker start registers new consumer names; those of workers long gone
 // (nothing pending, idle an hour) are removed so the status stays readable.
