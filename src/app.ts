@@ -4,6 +4,10 @@ import type { Deps } from './deps.ts'
 import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
 import { healthRoutes } from './health/routes.ts'
+import { installAccessControl } from './http/access-control.ts'
+import { countEvents } from './events/validate-batch.ts'
+import { metricsPlugin } from './http/metrics.ts'
+import { openApiPlugin } from './http/openapi.ts'
 import { statsRoutes } from './stats/routes.ts'
 import { isTransient } from './transient-errors.ts'
 
@@ -25,6 +29,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's two lines per request are replaced by the one onResponse writes.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     return503OnClosing: true,
+    trustProxy: deps.config.trustProxy,
   })
 
   // Only JSON is accepted; Fastify's built-in text/plain parser would let other bodies through to validation.
@@ -40,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         route: request.routeOptions.url ?? request.url,
         status: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        events: countEvents(request.body),
       },
       'request completed',
     )
@@ -61,6 +67,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     })
   })
 
+  installAccessControl(app, {
+    authenticator: deps.authenticator, limiter: deps.rateLimits, policy: deps.config.rateLimit, log: deps.log.child({ component: 'access' }),
+  })
+  // First of the plugins that add routes: @fastify/swagger documents only routes added after it.
+  await app.register(openApiPlugin)
+  // Before the routes, so its onResponse hook times all of them.
+  await app.register(metricsPlugin, { metrics: deps.metrics })
   await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits })
   await app.register(healthRoutes, {
     store: deps.store, engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite', queue: deps.queue, analytics: deps.analytics,

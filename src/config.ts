@@ -36,6 +36,11 @@ const EnvSchema = Type.Object({
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
   SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
   MAX_RANGE_DAYS: Type.Integer({ default: 366, minimum: 1 }),
+  API_KEY: Type.Optional(Type.String({ minLength: 16, description: 'an admin key; at least 16 characters' })),
+  RATE_LIMIT_REQUESTS: Type.Integer({ default: 100, minimum: 1 }),
+  RATE_LIMIT_PERIOD: Type.Number({ default: 60, exclusiveMinimum: 0, description: 'seconds' }),
+  RATE_LIMIT_BURST: Type.Optional(Type.Integer({ minimum: 1 })),
+  TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$', description: 'true, false, or proxy addresses/CIDRs' }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -67,6 +72,10 @@ export interface Config {
   shutdownTimeoutMs: number
   /** where the embedded store and the analytics replica live */
   dataDir: string
+  apiKey?: string
+  rateLimit: { capacity: number; refillPerMs: number }
+  /** Fastify's trustProxy: whether client IPs come from X-Forwarded-For */
+  trustProxy: boolean | string
   analytics: {
     enabled: boolean
     duckdbPath: string
@@ -121,6 +130,13 @@ export function loadConfig(
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     dataDir: env.DATA_DIR,
+    apiKey: env.API_KEY,
+    // RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD is the sustained rate; the burst defaults to the same number.
+    rateLimit: {
+      capacity: env.RATE_LIMIT_BURST ?? env.RATE_LIMIT_REQUESTS,
+      refillPerMs: env.RATE_LIMIT_REQUESTS / (env.RATE_LIMIT_PERIOD * 1000),
+    },
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     analytics: {
       enabled: env.ANALYTICS_ENABLED,
       duckdbPath: env.DUCKDB_PATH ?? `${env.DATA_DIR.replace(/\/$/, '')}/analytics.duckdb`,
@@ -131,4 +147,10 @@ export function loadConfig(
       maxRangeDays: env.MAX_RANGE_DAYS,
     },
   }
+}
+
+function parseTrustProxy(value: string): boolean | string {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  return value
 }

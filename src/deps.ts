@@ -1,7 +1,13 @@
+import { Redis } from 'ioredis'
 import { Analytics } from './analytics/analytics.ts'
+import { ApiKeyStore } from './auth/api-keys.ts'
+import { Authenticator } from './auth/authenticator.ts'
+import { RedisRateLimitStore } from './http/rate-limit/redis-token-bucket.ts'
+import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit/token-bucket.ts'
 import type { Config } from './config.ts'
 import { IngestService } from './events/ingest-service.ts'
 import type { Logger } from './logger.ts'
+import { Metrics } from './metrics.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
 import type { EventStore } from './store/event-store.ts'
@@ -17,8 +23,13 @@ export interface Deps {
   store: EventStore
   queue: EventQueue | undefined
   ingest: IngestService
+  /** this process's Prometheus registry and metrics */
+  metrics: Metrics
   /** present in processes that serve /stats */
   analytics: Analytics | undefined
+  authenticator: Authenticator
+  /** shared by every API process through Redis when there is one, in memory otherwise */
+  rateLimits: RateLimitStore
   close(): Promise<void>
 }
 
@@ -34,12 +45,21 @@ export async function buildDeps(config: Config, log: Logger, options: { analytic
         url: config.redisUrl!, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength, log: log.child({ component: 'queue' }),
       })
     : undefined
-  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }))
+  const metrics = new Metrics({ queue, analytics })
+  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }), metrics)
+  const authenticator = new Authenticator(new ApiKeyStore(db), config.apiKey)
+  // Known from the start, so an outage of the database later cannot leave it unknown.
+  await authenticator.isOpen()
+  const limiterRedis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: 1_000 }).on('error', () => {})
+    : undefined
+  const rateLimits = limiterRedis ? new RedisRateLimitStore(limiterRedis, config.redisKeyPrefix) : new MemoryRateLimitStore()
   return {
-    config, log, db, store, queue, ingest, analytics,
+    config, log, db, store, queue, ingest, metrics, analytics, authenticator, rateLimits,
     async close() {
       await analytics?.close()
       await queue?.close()
+      limiterRedis?.disconnect()
       await store.close()
     },
   }

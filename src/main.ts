@@ -47,10 +47,16 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   const worker = role !== 'api' && deps.queue
-    ? new Worker(deps.queue, deps.store, config.worker, log.child({ component: 'worker' }))
+    ? new Worker(deps.queue, deps.store, config.worker, log.child({ component: 'worker' }), deps.metrics)
     : undefined
   const app = role !== 'worker' ? await buildApp(deps) : undefined
 
+  if (app && (await deps.authenticator.isOpen())) {
+    log.warn(
+      'NO API KEYS ARE CONFIGURED: anyone who can reach this port can write and read events. ' +
+        'Create one with `npm run keys -- create --scope admin` or set API_KEY.',
+    )
+  }
   worker?.start()
   deps.analytics?.sync.start()
   if (app) {
@@ -71,7 +77,14 @@ async function main(): Promise<void> {
     try {
       // Stop taking requests first (in-flight ones finish), then let the worker
       // finish or hand back its batch, then close the pools.
-      await app?.close()
+      if (app) {
+        // In-flight requests finish; clients that keep a busy keep-alive
+        // connection (each answered 503 while closing) are cut off after a grace period.
+        const closing = app.close()
+        const grace = setTimeout(() => app.server.closeAllConnections(), Math.min(5_000, config.shutdownTimeoutMs / 2))
+        await closing
+        clearTimeout(grace)
+      }
       await worker?.stop()
       await deps.close()
       log.info('shutdown complete')

@@ -2,6 +2,7 @@ import type { Logger } from '../logger.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
 import type { IngestResponse, NormalizedEvent } from './event-schema.ts'
+import { withTimeout } from '../timeout.ts'
 
 export interface IngestResult {
   status: 201 | 202
@@ -11,6 +12,13 @@ export interface IngestResult {
 // The duplicate lookup only makes the response's counts exact; ingestion must
 // not stall on it, so it gets a short leash.
 const LOOKUP_TIMEOUT_MS = 1_000
+
+/** Told what became of the events handed in (the metrics). */
+export interface IngestObserver {
+  eventsReceived(count: number): void
+  /** in queue mode `inserted` counts the events accepted into the queue */
+  eventsIngested(inserted: number, duplicates: number): void
+}
 
 /**
  * Takes validated, normalised events. Without a queue it writes them before
@@ -22,18 +30,22 @@ export class IngestService {
     private readonly store: EventStore,
     private readonly queue: EventQueue | undefined,
     private readonly log: Logger,
+    private readonly observer: IngestObserver,
   ) {}
 
   async ingest(events: readonly NormalizedEvent[], requestId: string): Promise<IngestResult> {
     const unique = dedupeById(events)
     const total = events.length
+    this.observer.eventsReceived(total)
     if (!this.queue) {
       const inserted = await this.store.insert(unique)
+      this.observer.eventsIngested(inserted, total - inserted)
       return { status: 201, body: { total_received: total, inserted, duplicates: total - inserted, message: 'events stored' } }
     }
     const stored = await this.alreadyStored(unique.map((e) => e.event_id))
     const fresh = stored.size === 0 ? unique : unique.filter((e) => !stored.has(e.event_id))
     if (fresh.length > 0) await this.queue.enqueue(fresh, { requestId })
+    this.observer.eventsIngested(fresh.length, total - fresh.length)
     return {
       status: 202,
       body: { total_received: total, inserted: fresh.length, duplicates: total - fresh.length, message: 'events accepted for processing' },
@@ -62,12 +74,4 @@ export function dedupeById(events: readonly NormalizedEvent[]): NormalizedEvent[
     out.push(e)
   }
   return out
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

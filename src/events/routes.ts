@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError } from '../errors.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
-import { IngestBody, IngestResponse } from './event-schema.ts'
 import type { IngestService } from './ingest-service.ts'
+import { ingestRouteSchema } from './route-schema.ts'
 import { validateBatch, type BatchLimits } from './validate-batch.ts'
 
 export interface EventRoutesOptions {
@@ -14,11 +14,7 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
   app.post(
     '/events',
     {
-      schema: {
-        description: 'Ingest a batch of events. Idempotent by event_id.',
-        body: IngestBody,
-        response: { 201: IngestResponse, 202: IngestResponse },
-      },
+      schema: ingestRouteSchema,
       // The body is validated by validateBatch, which reports every bad field of
       // every event at once and checks what a schema cannot (clock skew, sizes).
       validatorCompiler: () => (value) => ({ value }),

@@ -55,6 +55,13 @@ export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now
   return normalized
 }
 
+/** How many events a request body holds, valid or not; undefined when it is not a batch at all. */
+export function countEvents(body: unknown): number | undefined {
+  if (Array.isArray(body)) return body.length
+  const events = body !== null && typeof body === 'object' ? (body as { events?: unknown }).events : undefined
+  return Array.isArray(events) ? events.length : undefined
+}
+
 function extractEvents(body: unknown): unknown[] {
   if (Array.isArray(body)) return body
   if (body !== null && typeof body === 'object') {

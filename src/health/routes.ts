@@ -2,6 +2,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Analytics } from '../analytics/analytics.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
+import { healthRouteSchema, queueStatusRouteSchema } from './schemas.ts'
+import { withTimeout } from '../timeout.ts'
 
 export interface HealthRoutesOptions {
   store: EventStore
@@ -15,24 +17,16 @@ const CHECK_TIMEOUT_MS = 2_000
 
 async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down'; latency_ms: number; error?: string }> {
   const started = performance.now()
-  let timer: NodeJS.Timeout | undefined
   try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)
-      }),
-    ])
+    await withTimeout(probe(), CHECK_TIMEOUT_MS)
     return { status: 'up', latency_ms: Math.round(performance.now() - started) }
   } catch (err) {
     return { status: 'down', latency_ms: Math.round(performance.now() - started), error: (err as Error).message }
-  } finally {
-    clearTimeout(timer)
   }
 }
 
 export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
-  app.get('/health', async (_request, reply) => {
+  app.get('/health', { schema: healthRouteSchema }, async (_request, reply) => {
     const [database, redis] = await Promise.all([
       check(() => store.ping()),
       queue ? check(() => queue.ping()) : Promise.resolve(undefined),
@@ -46,7 +40,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     })
   })
 
-  app.get('/events/queue/status', async () => {
+  app.get('/events/queue/status', { schema: queueStatusRouteSchema }, async () => {
     // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
     const [status, sync] = await Promise.all([
       queue ? queue.status() : { enabled: false },

@@ -15,6 +15,11 @@ export type WorkerOptions = Config['worker']
 const PRUNE_EVERY_MS = 60_000
 const CONSUMER_MAX_IDLE_MS = 3_600_000
 
+/** Told of every batch stored and acknowledged (the metrics). */
+export interface BatchObserver {
+  batchStored(events: number, seconds: number): void
+}
+
 interface ParsedEntry {
   entry: QueueEntry
   events: NormalizedEvent[]
@@ -41,6 +46,7 @@ export class Worker {
     private readonly store: EventStore,
     private readonly options: WorkerOptions,
     private readonly log: Logger,
+    private readonly observer: BatchObserver,
   ) {}
 
   start(): void {
@@ -109,6 +115,7 @@ export class Worker {
     try {
       const inserted = await this.withStoreRetry(consumer, parsed, () => this.store.insert(merged))
       await this.queue.ack(parsed.map((p) => p.entry.id))
+      this.observer.batchStored(merged.length, (performance.now() - started) / 1000)
       this.log.info(
         {
           consumer, entries: parsed.length, events: merged.length, inserted,
@@ -126,9 +133,11 @@ export class Worker {
   }
 
   private async processOne(consumer: string, p: ParsedEntry): Promise<void> {
+    const started = performance.now()
     try {
       const inserted = await this.withStoreRetry(consumer, [p], () => this.store.insert(p.events))
       await this.queue.ack([p.entry.id])
+      this.observer.batchStored(p.events.length, (performance.now() - started) / 1000)
       this.log.info({ consumer, entries: 1, events: p.events.length, inserted, requestId: p.entry.requestId }, 'entry stored')
     } catch (err) {
       if (err instanceof StoppedError) return

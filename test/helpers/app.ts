@@ -43,6 +43,8 @@ export async function startTestApp(options: {
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : { DATA_DIR: dataDir! }),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DUCKDB_PATH: ':memory:',
+    // Suites that test rate limiting set their own; the rest must never meet one.
+    RATE_LIMIT_REQUESTS: '1000000000',
     ...(options.queue ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() } : { USE_QUEUE: 'false' }),
     ...options.env,
   }
@@ -51,7 +53,7 @@ export async function startTestApp(options: {
   const deps = await buildDeps(config, log, { analytics: true })
   const app = await buildApp(deps)
   await app.ready()
-  const worker = options.worker && deps.queue ? new Worker(deps.queue, deps.store, config.worker, log) : undefined
+  const worker = options.worker && deps.queue ? new Worker(deps.queue, deps.store, config.worker, log, deps.metrics) : undefined
   worker?.start()
   deps.analytics?.sync.start()
   return {

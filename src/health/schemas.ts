@@ -1,0 +1,109 @@
+import Type, { type Static } from 'typebox'
+import type { SyncLag } from '../analytics/analytics.ts'
+import { jsonResponse, problemResponses, rateLimited, SECURED, SECURED_STATUSES } from '../http/problem-schema.ts'
+import type { QueueStatus } from '../queue/event-queue.ts'
+
+// Response shapes of the operations routes. Declaring them makes Fastify
+// serialize through them (unknown members would be dropped), so objects stay
+// open and the key checks at the bottom fail the type-check when the code's
+// shapes gain or lose a field.
+const open = { additionalProperties: true }
+
+const Check = {
+  status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+  latency_ms: Type.Integer({ minimum: 0 }),
+  error: Type.Optional(Type.String({ description: 'why the check failed, when it did' })),
+}
+
+export const HealthResponse = Type.Object(
+  {
+    status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
+    queue_enabled: Type.Boolean(),
+    dependencies: Type.Object(
+      {
+        database: Type.Object({ ...Check, engine: Type.Union([Type.Literal('postgresql'), Type.Literal('pglite')]) }, open),
+        redis: Type.Optional(Type.Object(Check, { ...open, description: 'present when the queue is enabled' })),
+      },
+      open,
+    ),
+  },
+  open,
+)
+
+const SyncLagSchema = Type.Object(
+  {
+    rows_behind: Type.Integer({ minimum: 0, description: 'rows stored but not yet in the analytics replica (capped)' }),
+    ms_behind: Type.Integer({ minimum: 0, description: 'age of the oldest of those rows' }),
+    synced_rows: Type.Integer({ minimum: 0 }),
+    synced_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'last successful sync, null before the first' }),
+  },
+  open,
+)
+const SyncUnknown = Type.Object({ error: Type.String({ description: 'why the lag could not be read' }) }, open)
+const Sync = Type.Optional(Type.Union([SyncLagSchema, SyncUnknown], { description: 'the analytics sync; absent without analytics' }))
+
+const QueueEnabled = Type.Object(
+  {
+    enabled: Type.Literal(true),
+    length: Type.Integer({ minimum: 0, description: 'entries (requests) in the stream' }),
+    queued_events: Type.Integer({ minimum: 0, description: 'events waiting to be stored' }),
+    pending: Type.Integer({ minimum: 0, description: 'entries delivered to a worker and not yet acknowledged' }),
+    dead_lettered: Type.Integer({ minimum: 0 }),
+    consumers: Type.Array(Type.Object({ name: Type.String(), pending: Type.Integer({ minimum: 0 }), idle_ms: Type.Integer({ minimum: 0 }) }, open)),
+    max_events: Type.Integer({ minimum: 0, description: 'bound on queued_events; past it POST /events answers 503' }),
+    sync: Sync,
+  },
+  { ...open, title: 'queue enabled' },
+)
+const QueueDisabled = Type.Object({ enabled: Type.Literal(false), sync: Sync }, { ...open, title: 'queue disabled (events are written directly)' })
+
+export const QueueStatusResponse = Type.Union([QueueEnabled, QueueDisabled])
+
+// Compile-time drift checks: the documented keys are exactly the code's keys.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false
+const drift: [
+  SameKeys<Static<typeof QueueEnabled>, QueueStatus & { sync?: unknown }>,
+  SameKeys<Static<typeof SyncLagSchema>, SyncLag>,
+] = [true, true]
+void drift
+
+const deps = (database: 'up' | 'down') => ({
+  database: { status: database, latency_ms: 1, engine: 'postgresql', ...(database === 'down' ? { error: 'connect ECONNREFUSED 127.0.0.1:5432' } : {}) },
+  redis: { status: 'up', latency_ms: 0 },
+})
+
+export const healthRouteSchema = {
+  tags: ['operations'],
+  operationId: 'getHealth',
+  summary: 'Readiness: every dependency pinged',
+  description: '200 when every required dependency answers within 2 s, 503 otherwise, with the same body. Open: no API key.',
+  response: {
+    200: jsonResponse('Every dependency is up', HealthResponse, { example: { status: 'healthy', queue_enabled: true, dependencies: deps('up') } }),
+    503: jsonResponse('A required dependency is down', HealthResponse, { example: { status: 'unhealthy', queue_enabled: true, dependencies: deps('down') } }),
+  },
+}
+
+export const queueStatusRouteSchema = {
+  tags: ['operations'],
+  operationId: 'getQueueStatus',
+  summary: 'Queue backlog, consumers and analytics sync lag',
+  description: 'The queue figures when the queue is enabled, `{"enabled": false}` when events are written directly; `sync` whenever analytics runs.',
+  security: SECURED,
+  response: {
+    200: rateLimited(jsonResponse('Queue and sync status', QueueStatusResponse, {
+      examples: {
+        queue: {
+          summary: 'queue enabled',
+          value: {
+            enabled: true, length: 3, queued_events: 1200, pending: 1, dead_lettered: 0,
+            consumers: [{ name: 'worker-1f3a', pending: 1, idle_ms: 40 }], max_events: 1_000_000,
+            sync: { rows_behind: 0, ms_behind: 0, synced_rows: 48_210, synced_at: '2026-11-01T12:00:03.120Z' },
+          },
+        },
+        direct: { summary: 'no queue', value: { enabled: false, sync: { rows_behind: 12, ms_behind: 250, synced_rows: 48_198, synced_at: '2026-11-01T12:00:02.870Z' } } },
+        lagUnknown: { summary: 'PostgreSQL unreachable', value: { enabled: false, sync: { error: 'lag unknown: connect ECONNREFUSED 127.0.0.1:5432' } } },
+      },
+    })),
+    ...problemResponses('/events/queue/status', [...SECURED_STATUSES, 500]),
+  },
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Scope } from '../auth/api-keys.ts'
+import type { Authenticator, Principal } from '../auth/authenticator.ts'
+import { AppError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { BucketDecision, BucketPolicy, RateLimitStore } from './rate-limit/token-bucket.ts'
+
+// Who may call what, in one place. Routes not listed need an admin key, so a
+// route added later is closed until someone decides otherwise.
+const OPEN = [/^\/health$/, /^\/metrics$/, /^\/openapi\.json$/, /^\/docs(\/.*)?$/, /^\/$/, /^\/dashboard(\/.*)?$/]
+
+export function requiredScope(method: string, route: string): Scope | 'open' {
+  if (OPEN.some((r) => r.test(route))) return 'open'
+  if (method === 'POST' && route === '/events') return 'write'
+  if (method === 'GET' && (route.startsWith('/stats/') || route === '/events/queue/status')) return 'read'
+  return 'admin'
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal
+  }
+}
+
+export interface AccessControlOptions {
+  authenticator: Authenticator
+  limiter: RateLimitStore
+  policy: BucketPolicy
+  log: Logger
+}
+
+/** The key a client presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function presentedKey(request: FastifyRequest): string | undefined {
+  const auth = request.headers.authorization
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
+    if (m) return m[1]
+  }
+  const header = request.headers['x-api-key']
+  return typeof header === 'string' && header.length > 0 ? header : undefined
+}
+
+function setRateLimitHeaders(reply: FastifyReply, d: BucketDecision): void {
+  // Existing clients read the X- names; the IETF RateLimit-* fields are the standard.
+  for (const prefix of ['X-RateLimit', 'RateLimit']) {
+    reply.header(`${prefix}-Limit`, d.limit)
+    reply.header(`${prefix}-Remaining`, d.remaining)
+    reply.header(`${prefix}-Reset`, d.resetSeconds)
+  }
+}
+
+/**
+ * Authentication, scopes and rate limits as one onRequest hook on the root
+ * instance, so every route is covered, including ones registered later.
+ */
+export function installAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
+  const { authenticator, limiter, policy, log } = options
+  let lastLimiterError = 0
+
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.routeOptions.url
+    if (route === undefined) return // no such route: the 404 handler answers
+    const scope = requiredScope(request.method, route)
+    if (scope === 'open') return
+
+    const verdict = await authenticator.check(presentedKey(request), scope)
+    if (!verdict.ok) {
+      const headers: Record<string, string> = verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="event-analytics"' } : {}
+      throw new AppError(verdict.status, verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', verdict.reason, { headers })
+    }
+    request.principal = verdict.principal
+
+    let decision: BucketDecision
+    try {
+      decision = await limiter.take(verdict.principal ? `key:${verdict.principal.id}` : `ip:${request.ip}`, policy)
+    } catch (err) {
+      // A limiter that cannot be reached must not take ingestion down with it.
+      if (Date.now() - lastLimiterError > 5_000) {
+        lastLimiterError = Date.now()
+        log.warn({ err: (err as Error).message }, 'rate limiter unavailable; letting requests through')
+      }
+      return
+    }
+    setRateLimitHeaders(reply, decision)
+    if (!decision.allowed) {
+      throw new AppError(429, 'RATE_LIMITED', `rate limit reached: ${decision.limit} requests of burst; retry in ${decision.resetSeconds} s`, {
+        headers: { 'retry-after': String(decision.resetSeconds) },
+      })
+    }
+  })
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyPluginAsync } from 'fastify'
+import { EventInput, IngestResponse } from '../events/event-schema.ts'
+import { HealthResponse, QueueStatusResponse } from '../health/schemas.ts'
+import { Problem } from './problem-schema.ts'
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string }
+
+const DESCRIPTION = `${pkg.description}
+
+Every error is an RFC 9457 problem details body (\`application/problem+json\`, schema \`Problem\`) with a stable \`code\`
+and the request's \`request_id\`, also sent as the \`X-Request-Id\` header. Secured routes take an API key as
+\`Authorization: Bearer <key>\` or \`X-API-Key: <key>\`; every response to an authenticated request carries
+\`X-RateLimit-*\` and \`RateLimit-*\` headers. Timestamps are RFC 3339; days are UTC; ranges are inclusive.`
+
+// Shapes shown once under components.schemas and referenced from the
+// operations. They are found by identity: the routes use these very objects.
+const COMPONENTS = new Map<object, string>([
+  [Problem, 'Problem'], [EventInput, 'EventInput'], [IngestResponse, 'IngestResponse'],
+  [HealthResponse, 'HealthResponse'], [QueueStatusResponse, 'QueueStatus'],
+])
+
+/** A copy of a route schema (or a component) with every known shape below the top replaced by a $ref. */
+function withRefs(value: unknown, top = true): unknown {
+  if (Array.isArray(value)) return value.map((v) => withRefs(v, false))
+  if (value === null || typeof value !== 'object') return value
+  const name = COMPONENTS.get(value)
+  if (name && !top) return { $ref: `#/components/schemas/${name}` }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRefs(v, false)]))
+}
+
+/**
+ * The OpenAPI 3.1 document, built from the routes' own schemas (3.1 is JSON
+ * Schema 2020-12, so TypeBox's schemas go in unchanged), served at
+ * /openapi.json, with Swagger UI at /docs from the package's own files (no CDN).
+ * Register it before any route: @fastify/swagger collects routes as they are added.
+ */
+const openApiPlugin: FastifyPluginAsync = async (app) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'event-analytics', version: pkg.version, description: DESCRIPTION },
+      servers: [{ url: '/', description: 'the server serving this document' }],
+      tags: [
+        { name: 'events', description: 'ingestion' },
+        { name: 'stats', description: 'analytics over the stored events (UTC days, inclusive ranges)' },
+        { name: 'operations', description: 'health, queue status, metrics and this document' },
+      ],
+      components: {
+        schemas: Object.fromEntries([...COMPONENTS].map(([schema, name]) => [name, withRefs(schema) as object])),
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'the same API key, in its own header' },
+        },
+      },
+    },
+    // Only the document sees the copies; Fastify keeps serializing with the originals.
+    transform: ({ schema, url }) => ({ schema: withRefs(schema) as typeof schema, url }),
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        tags: ['operations'],
+        operationId: 'getOpenApi',
+        summary: 'This OpenAPI document',
+        // Open-ended on purpose: a declared shape would make the serializer drop members.
+        response: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
+      },
+    },
+    async () => app.swagger(),
+  )
+}
+
+// Not encapsulated (what fastify-plugin would do): @fastify/swagger's onRoute
+// hook must see the routes registered on the root after this plugin.
+Object.assign(openApiPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'openapi' })
+
+export { openApiPlugin }

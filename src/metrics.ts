@@ -1,0 +1,138 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client'
+import type { Analytics } from './analytics/analytics.ts'
+import type { IngestObserver } from './events/ingest-service.ts'
+import type { EventQueue } from './queue/event-queue.ts'
+import type { BatchObserver } from './worker/worker.ts'
+import { withTimeout } from './timeout.ts'
+
+export type IngestMode = 'queue' | 'direct'
+
+export interface MetricsSources {
+  /** read at scrape time for the queue gauges; absent without a queue */
+  queue?: Pick<EventQueue, 'status'>
+  /** read at scrape time for the sync lag gauges; absent where /stats is not served */
+  analytics?: Pick<Analytics, 'lag'>
+  /** how long a scrape waits for one of those reads before leaving its values out */
+  readTimeoutMs?: number
+}
+
+// Prometheus gives up on a scrape after 10 s by default; a slow Redis or
+// PostgreSQL must cost its own figures, not the whole scrape.
+const READ_TIMEOUT_MS = 2_000
+
+/**
+ * What the service reports to Prometheus, in a registry of its own: prom-client's
+ * default registry is a module singleton, and tests run several apps in one process.
+ */
+export class Metrics implements IngestObserver, BatchObserver {
+  readonly registry = new Registry()
+  private readonly mode: IngestMode
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status'>
+  private readonly received: Counter
+  private readonly inserted: Counter<'mode'>
+  private readonly duplicate: Counter
+  private readonly rejected: Counter
+  private readonly batchEvents: Histogram
+  private readonly batchDuration: Histogram
+
+  constructor(sources: MetricsSources = {}) {
+    const registers = [this.registry]
+    // The standard process_* and nodejs_* names, unprefixed, so stock dashboards work.
+    collectDefaultMetrics({ register: this.registry })
+    this.mode = sources.queue ? 'queue' : 'direct'
+    this.httpDuration = new Histogram({
+      name: 'ea_http_request_duration_seconds', help: 'HTTP requests by method, route pattern and status code',
+      labelNames: ['method', 'route', 'status'], registers,
+    })
+    this.received = new Counter({
+      name: 'ea_events_received_total', registers,
+      help: 'valid events handed to ingestion; those neither inserted nor duplicate failed (503/500)',
+    })
+    this.inserted = new Counter({
+      name: 'ea_events_inserted_total', labelNames: ['mode'], registers,
+      help: 'new events: stored (mode="direct") or accepted into the queue for the worker to store (mode="queue")',
+    })
+    this.duplicate = new Counter({ name: 'ea_events_duplicate_total', help: 'events already stored or repeated within their request', registers })
+    this.rejected = new Counter({ name: 'ea_events_rejected_total', help: 'events in POST /events requests answered 422', registers })
+    // Present from the start at 0, so rate() has a series before the first event.
+    this.inserted.inc({ mode: this.mode }, 0)
+    this.batchEvents = new Histogram({
+      name: 'ea_worker_batch_events', help: 'events per batch the worker stored and acknowledged',
+      buckets: exponentialBuckets(1, 4, 9), registers,
+    })
+    this.batchDuration = new Histogram({
+      name: 'ea_worker_batch_duration_seconds', help: 'time from parsed batch to acknowledged, store retries included', registers,
+    })
+    const timeoutMs = sources.readTimeoutMs ?? READ_TIMEOUT_MS
+    if (sources.queue) {
+      const queue = sources.queue
+      const status = oncePerScrape(() => queue.status(), timeoutMs)
+      new ScrapedGauge('ea_queue_length_entries', 'entries in the queue stream, pending ones included', this.registry, async () => (await status())?.length)
+      new ScrapedGauge('ea_queue_events', 'events waiting in the queue', this.registry, async () => (await status())?.queued_events)
+      new ScrapedGauge('ea_queue_pending_entries', 'entries delivered to a worker and not yet acknowledged', this.registry, async () => (await status())?.pending)
+      new ScrapedGauge('ea_queue_dead_lettered_entries', 'entries in the dead-letter stream', this.registry, async () => (await status())?.dead_lettered)
+    }
+    if (sources.analytics) {
+      const analytics = sources.analytics
+      const lag = oncePerScrape(() => analytics.lag(), timeoutMs)
+      new ScrapedGauge('ea_analytics_sync_lag_rows', 'stored rows not yet copied into the analytics replica', this.registry, async () => (await lag())?.rows_behind)
+      new ScrapedGauge('ea_analytics_sync_lag_seconds', 'age of the oldest stored row not yet in the analytics replica', this.registry, async () => {
+        const ms = (await lag())?.ms_behind
+        return ms === undefined ? undefined : ms / 1000
+      })
+    }
+  }
+
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds)
+  }
+
+  eventsReceived(count: number): void {
+    this.received.inc(count)
+  }
+
+  eventsIngested(inserted: number, duplicates: number): void {
+    this.inserted.inc({ mode: this.mode }, inserted)
+    this.duplicate.inc(duplicates)
+  }
+
+  eventsRejected(count: number): void {
+    this.rejected.inc(count)
+  }
+
+  batchStored(events: number, seconds: number): void {
+    this.batchEvents.observe(events)
+    this.batchDuration.observe(seconds)
+  }
+}
+
+/** A gauge read when scraped. When the read fails it has no sample, rather than a stale or made-up one. */
+class ScrapedGauge extends Gauge {
+  constructor(name: string, help: string, registry: Registry, private readonly read: () => Promise<number | undefined>) {
+    super({ name, help, registers: [registry] })
+  }
+
+  override async get() {
+    const value = await this.read()
+    if (value !== undefined) this.set(value)
+    const metric = await super.get()
+    return value === undefined ? { ...metric, values: [] } : metric
+  }
+}
+
+/**
+ * Several gauges share one read per scrape: prom-client asks all of them at once,
+ * so the first caller starts the read and the others join it. A failed or slow
+ * read yields undefined; /health is where the outage itself is reported.
+ */
+function oncePerScrape<T>(read: () => Promise<T>, timeoutMs: number): () => Promise<T | undefined> {
+  let inFlight: Promise<T | undefined> | undefined
+  return () => {
+    inFlight ??= withTimeout(read(), timeoutMs)
+      .catch(() => undefined)
+      .finally(() => {
+        inFlight = undefined
+      })
+    return inFlight
+  }
+}

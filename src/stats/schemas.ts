@@ -1,0 +1,94 @@
+import Type, { type TSchema } from 'typebox'
+import { jsonResponse, problemResponses, rateLimited, SECURED, SECURED_STATUSES } from '../http/problem-schema.ts'
+
+// The stats routes' parameters and answers, for the OpenAPI document and the
+// response serializer. The querystring schemas only describe: routes.ts checks
+// parameters by hand.
+const Day = Type.String({ format: 'date', description: 'UTC calendar day, YYYY-MM-DD' })
+const day = (description: string, example: string) => Type.String({ format: 'date', description, examples: [example] })
+const Range = {
+  from: day('first UTC day, inclusive', '2026-11-01'),
+  to: day('last UTC day, inclusive; at most MAX_RANGE_DAYS (default 366) days from `from`', '2026-11-03'),
+}
+
+function statsRoute(route: {
+  example: string
+  operationId: string
+  summary: string
+  description: string
+  querystring: TSchema
+  ok: ReturnType<typeof jsonResponse>
+  badParameter: { field: string; message: string }
+}) {
+  const { example, badParameter, ok, ...rest } = route
+  return {
+    tags: ['stats'],
+    security: SECURED,
+    ...rest,
+    response: {
+      200: rateLimited(ok),
+      ...problemResponses(example, [...SECURED_STATUSES, 422, 500], { 422: { detail: '1 invalid parameter(s)', errors: [badParameter] } }),
+    },
+  }
+}
+
+export const dauRouteSchema = statsRoute({
+  example: '/stats/dau?from=2026-11-03&to=2026-11-01',
+  operationId: 'getDailyActiveUsers',
+  summary: 'Daily active users',
+  description: 'Daily active users: distinct user_id with at least one event that UTC day, one row per day, zeros included.',
+  querystring: Type.Object(Range),
+  ok: jsonResponse('One row per day of the range', Type.Array(Type.Object({ date: Day, unique_users: Type.Integer() })), {
+    example: [{ date: '2026-11-01', unique_users: 1520 }, { date: '2026-11-02', unique_users: 1488 }, { date: '2026-11-03', unique_users: 0 }],
+  }),
+  badParameter: { field: 'from', message: 'must not be after to' },
+})
+
+export const topEventsRouteSchema = statsRoute({
+  example: '/stats/top-events?from=2026-11-01&to=2026-11-03&limit=0',
+  operationId: 'getTopEvents',
+  summary: 'Top event types',
+  description: 'Event types over the range by count (descending, then name), with distinct users.',
+  querystring: Type.Object({
+    ...Range,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10, examples: [10] })),
+  }),
+  ok: jsonResponse('At most `limit` rows', Type.Array(Type.Object({ event_type: Type.String(), count: Type.Integer(), unique_users: Type.Integer() })), {
+    example: [{ event_type: 'page_view', count: 18230, unique_users: 2411 }, { event_type: 'signup', count: 312, unique_users: 312 }],
+  }),
+  badParameter: { field: 'limit', message: 'must be an integer from 1 to 1000' },
+})
+
+export const retentionRouteSchema = statsRoute({
+  example: '/stats/retention?start_date=2026-11-01&windows=60',
+  operationId: 'getWeeklyRetention',
+  summary: 'Weekly cohort retention',
+  description:
+    'Weekly cohort retention. The cohort is the users whose first event ever falls in [start_date, start_date + 7 days); ' +
+    'week k counts cohort users with an event in [start_date + 7k, start_date + 7(k+1)) days. ' +
+    'retention_rate = 100 × retained_users / cohort_size, one decimal (0.0 for an empty cohort).',
+  querystring: Type.Object({
+    start_date: day('first day of the cohort week', '2026-11-01'),
+    windows: Type.Optional(Type.Integer({ minimum: 1, maximum: 52, default: 3, examples: [3] })),
+  }),
+  ok: jsonResponse(
+    'The cohort and one row per week',
+    Type.Object({
+      start_date: Day,
+      cohort_size: Type.Integer(),
+      retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+    }),
+    {
+      example: {
+        start_date: '2026-11-01',
+        cohort_size: 200,
+        retention: [
+          { week: 1, week_start: '2026-11-08', retained_users: 84, retention_rate: 42 },
+          { week: 2, week_start: '2026-11-15', retained_users: 61, retention_rate: 30.5 },
+          { week: 3, week_start: '2026-11-22', retained_users: 57, retention_rate: 28.5 },
+        ],
+      },
+    },
+  ),
+  badParameter: { field: 'windows', message: 'must be an integer from 1 to 52' },
+})

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { after, before, describe, test } from 'node:test'
+import { ApiKeyStore, hashKey } from '../../src/auth/api-keys.ts'
+import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { makeEvents } from '../helpers/events.ts'
+import { skipUnless } from '../helpers/services.ts'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+describe('API keys and scopes (embedded)', () => {
+  let t: TestApp
+  const keys: Record<'read' | 'write' | 'admin', string> = { read: '', write: '', admin: '' }
+  const call = (method: 'GET' | 'POST', url: string, headers: Record<string, string> = {}) =>
+    t.app.inject({ method, url, headers, ...(method === 'POST' ? { payload: makeEvents(1) } : {}) })
+
+  before(async () => {
+    t = await startTestApp({ queue: false })
+    const store = new ApiKeyStore(t.deps.db)
+    for (const scope of ['read', 'write', 'admin'] as const) keys[scope] = (await store.create(scope, `test ${scope}`)).key
+  })
+  after(() => t?.close())
+
+  test('each scope reaches its routes and only those: 200/201, 401, 403', async () => {
+    const routes: Array<['GET' | 'POST', string, 'read' | 'write']> = [
+      ['POST', '/events', 'write'],
+      ['GET', '/stats/dau?from=2026-11-01&to=2026-11-02', 'read'],
+      ['GET', '/stats/top-events?from=2026-11-01&to=2026-11-02', 'read'],
+      ['GET', '/stats/retention?start_date=2026-11-01', 'read'],
+      ['GET', '/events/queue/status', 'read'],
+    ]
+    for (const [method, url, needs] of routes) {
+      const ok = method === 'POST' ? 201 : 200
+      assert.equal((await call(method, url, { authorization: `Bearer ${keys[needs]}` })).statusCode, ok, `${url} with its own scope`)
+      assert.equal((await call(method, url, { 'x-api-key': keys.admin })).statusCode, ok, `${url} with admin`)
+      const other = needs === 'read' ? keys.write : keys.read
+      const forbidden = await call(method, url, { authorization: `Bearer ${other}` })
+      assert.equal(forbidden.statusCode, 403, `${url} with the other scope`)
+      assert.equal(forbidden.json().code, 'FORBIDDEN')
+      const missing = await call(method, url)
+      assert.equal(missing.statusCode, 401, `${url} without a key`)
+      assert.equal(missing.json().code, 'UNAUTHORIZED')
+      assert.equal(missing.headers['www-authenticate'], 'Bearer realm="event-analytics"')
+      assert.equal((await call(method, url, { 'x-api-key': 'ea_not-a-real-key' })).statusCode, 401, `${url} with an unknown key`)
+    }
+  })
+
+  test('/health stays open', async () => {
+    assert.equal((await call('GET', '/health')).statusCode, 200)
+  })
+
+  test('keys are stored as SHA-256 digests, never in clear', async () => {
+    const { rows } = await t.deps.db.query<Record<string, unknown>>('SELECT * FROM api_keys')
+    assert.equal(rows.length, 3)
+    const dump = JSON.stringify(rows, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))
+    for (const key of Object.values(keys)) {
+      assert.ok(!dump.includes(key), 'the key itself is not stored')
+      assert.ok(dump.includes(hashKey(key).toString('hex')), 'its digest is')
+    }
+  })
+})
+
+describe('no key anywhere: the service is open', () => {
+  test('every route answers without a key', async () => {
+    const t = await startTestApp({ queue: false })
+    try {
+      assert.equal((await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode, 201)
+      assert.equal((await t.app.inject('/stats/dau?from=2026-11-01&to=2026-11-01')).statusCode, 200)
+    } finally {
+      await t.close()
+    }
+  })
+
+  test('API_KEY alone closes it and acts as an admin key', async () => {
+    const t = await startTestApp({ queue: false, env: { API_KEY: 'a-long-enough-admin-key' } })
+    try {
+      assert.equal((await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode, 401)
+      const headers = { authorization: 'Bearer a-long-enough-admin-key' }
+      assert.equal((await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1), headers })).statusCode, 201)
+      assert.equal((await t.app.inject({ url: '/stats/dau?from=2026-11-01&to=2026-11-01', headers })).statusCode, 200)
+    } finally {
+      await t.close()
+    }
+  })
+})
+
+describe('npm run keys (server mode)', { skip: await skipUnless('postgres') }, () => {
+  let db: TestDatabase
+  before(async () => {
+    db = await createTestDatabase()
+  })
+  after(() => db?.drop())
+
+  const keys = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/keys.ts', ...args], {
+      cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    })
+
+  test('create shows the key once, list shows only its prefix, revoke ends it', async () => {
+    const created = keys('create', '--scope', 'write', '--name', 'ingest')
+    assert.equal(created.status, 0, created.stderr)
+    const { key, id, scope, key_prefix } = JSON.parse(created.stdout)
+    assert.equal(scope, 'write')
+    assert.match(key, /^ea_[A-Za-z0-9_-]{43}$/)
+    const t = await startTestApp({ databaseUrl: db.url, queue: false })
+    try {
+      const post = () => t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1), headers: { 'x-api-key': key } })
+      assert.equal((await post()).statusCode, 201)
+      const listed = keys('list')
+      assert.ok(!listed.stdout.includes(key))
+      assert.deepEqual(JSON.parse(listed.stdout).map((k: { id: string; key_prefix: string }) => [k.id, k.key_prefix]), [[id, key_prefix]])
+      assert.equal(keys('revoke', key_prefix).status, 0)
+      assert.equal(keys('create', '--scope', 'nope').status, 2)
+    } finally {
+      await t.close()
+    }
+    // A fresh process (no cache) refuses the revoked key at once.
+    const fresh = await startTestApp({ databaseUrl: db.url, queue: false })
+    try {
+      const res = await fresh.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1), headers: { 'x-api-key': key } })
+      assert.equal(res.statusCode, 401)
+    } finally {
+      await fresh.close()
+    }
+  })
+})
