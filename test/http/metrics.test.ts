@@ -160,7 +160,8 @@ for (const mode of modes) {
       const before = await scrape()
       worker = new Worker(t.deps.queue!, t.deps.store, t.config.worker, t.deps.log, t.deps.metrics)
       worker.start()
-      const after = await waitFor('the backlog stored', scrape, (s) => value(s, 'ea_queue_events') === 0 && value(s, 'ea_queue_pending_entries') === 0)
+      // valueOf, not value: a scrape whose queue read failed has no sample, which must not pass for 0.
+      const after = await waitFor('the backlog stored', scrape, (s) => valueOf(s, 'ea_queue_events') === 0 && valueOf(s, 'ea_queue_pending_entries') === 0)
       assert.equal(await t.count(), 25)
       assert.equal(value(after, 'ea_queue_length_entries'), 0)
       assert.equal(delta(before, after, 'ea_worker_batch_events_sum'), 25)
