@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Deps } from './deps.ts'
 import { AppError } from './errors.ts'
+import { IdempotencyStore } from './events/idempotency.ts'
 import { eventRoutes } from './events/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
@@ -74,7 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(openApiPlugin)
   // Before the routes, so its onResponse hook times all of them.
   await app.register(metricsPlugin, { metrics: deps.metrics })
-  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits })
+  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits, idempotency: new IdempotencyStore(deps.db) })
   await app.register(healthRoutes, {
     store: deps.store, engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite', queue: deps.queue, analytics: deps.analytics,
   })
@@ -89,7 +90,7 @@ interface Problem {
 }
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Content Too Large',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Content Too Large',
   415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests',
   500: 'Internal Server Error', 503: 'Service Unavailable',
 }

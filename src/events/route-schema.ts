@@ -1,4 +1,5 @@
 import { jsonResponse, problemResponses, rateLimited, SECURED, SECURED_STATUSES } from '../http/problem-schema.ts'
+import Type from 'typebox'
 import { IngestBody, IngestResponse } from './event-schema.ts'
 
 // What POST /events documents: the shapes come from event-schema.ts, the errors
@@ -14,7 +15,12 @@ export const ingestRouteSchema = {
   summary: 'Ingest a batch of events',
   description:
     'Idempotent by event_id: the first stored version wins. 1 to MAX_BATCH_SIZE events; any invalid event rejects the whole ' +
-    'request with one error per bad field. 201 when written before answering, 202 when queued for the worker.',
+    'request with one error per bad field. 201 when written before answering, 202 when queued for the worker. ' +
+    'With an Idempotency-Key header, a retry with the same key and body gets the first answer again (Idempotent-Replayed: true) ' +
+    'for at least 24 hours; the same key with another body is 422, and while the first request is still running, 409.',
+  headers: Type.Object({
+    'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,255}$', description: 'scoped to the API key', examples: ['batch-2026-11-01-0042'] })),
+  }),
   security: SECURED,
   // The body's schema documents it; validateBatch checks it (see routes.ts).
   body: { ...IngestBody, examples: [{ events }, [events[0]]] },
@@ -23,6 +29,6 @@ export const ingestRouteSchema = {
     202: rateLimited(jsonResponse('Accepted for insertion by the worker (queue enabled)', IngestResponse, {
       example: { total_received: 2, inserted: 1, duplicates: 1, message: 'events accepted for processing' },
     })),
-    ...problemResponses('/events', [400, ...SECURED_STATUSES, 413, 415, 422, 500, 503]),
+    ...problemResponses('/events', [400, ...SECURED_STATUSES, 409, 413, 415, 422, 500, 503]),
   },
 }

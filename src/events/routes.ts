@@ -1,16 +1,34 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { AppError } from '../errors.ts'
+import { AppError, ValidationError } from '../errors.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
-import type { IngestService } from './ingest-service.ts'
+import { bodyDigest, type IdempotencyStore } from './idempotency.ts'
+import type { IngestResult, IngestService } from './ingest-service.ts'
 import { ingestRouteSchema } from './route-schema.ts'
 import { validateBatch, type BatchLimits } from './validate-batch.ts'
 
 export interface EventRoutesOptions {
   ingest: IngestService
   limits: BatchLimits
+  idempotency: IdempotencyStore
 }
 
-export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits }) => {
+// Printable ASCII, as the IETF Idempotency-Key draft allows, bounded in length.
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
+
+export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency }) => {
+  const run = async (events: ReturnType<typeof validateBatch>, requestId: string): Promise<IngestResult> => {
+    try {
+      return await ingest.ingest(events, requestId)
+    } catch (err) {
+      if (err instanceof QueueFullError) {
+        throw new AppError(503, 'QUEUE_FULL', 'the ingestion queue is full; retry later', {
+          headers: { 'retry-after': String(err.retryAfterSeconds) },
+        })
+      }
+      throw err
+    }
+  }
+
   app.post(
     '/events',
     {
@@ -21,17 +39,39 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
     },
     async (request, reply) => {
       const events = validateBatch(request.body, limits)
-      try {
-        const result = await ingest.ingest(events, request.id)
+      const key = request.headers['idempotency-key']
+      if (key === undefined) {
+        const result = await run(events, request.id)
         return reply.code(result.status).send(result.body)
+      }
+      if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+        throw new ValidationError('invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }])
+      }
+      // Keys are scoped per API key: two clients may pick the same one.
+      const owner = request.principal?.id ?? 'anonymous'
+      const claim = await idempotency.claim(owner, key, bodyDigest(request.body))
+      if (claim.kind === 'mismatch') {
+        throw new ValidationError('this Idempotency-Key was used with a different body', [
+          { field: 'Idempotency-Key', message: 'already used with a different request body' },
+        ])
+      }
+      if (claim.kind === 'in-progress') {
+        throw new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'a request with this Idempotency-Key is still being processed; retry shortly', {
+          headers: { 'retry-after': '1' },
+        })
+      }
+      if (claim.kind === 'replay') {
+        return reply.code(claim.status as IngestResult["status"]).header('idempotent-replayed', 'true').send(claim.response)
+      }
+      let result: IngestResult
+      try {
+        result = await run(events, request.id)
       } catch (err) {
-        if (err instanceof QueueFullError) {
-          throw new AppError(503, 'QUEUE_FULL', 'the ingestion queue is full; retry later', {
-            headers: { 'retry-after': String(err.retryAfterSeconds) },
-          })
-        }
+        await idempotency.release(owner, key).catch(() => {})
         throw err
       }
+      await idempotency.complete(owner, key, result.status, result.body)
+      return reply.code(result.status).send(result.body)
     },
   )
 }

@@ -58,6 +58,10 @@ const CASES = {
     headers: { 'WWW-Authenticate': header('the scheme to authenticate with', Type.String()) },
   },
   403: { description: 'The API key lacks the scope this route needs (FORBIDDEN)', code: 'FORBIDDEN', detail: "this key's scope is write; the route needs read" },
+  409: {
+    description: 'A request with the same Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_USE)', code: 'IDEMPOTENCY_KEY_IN_USE',
+    detail: 'a request with this Idempotency-Key is still being processed; retry shortly', headers: RETRY_AFTER,
+  },
   413: { description: 'The body is over the byte limit (BODY_TOO_LARGE)', code: 'BODY_TOO_LARGE', detail: 'Request body is too large' },
   415: { description: 'The body is not application/json (UNSUPPORTED_MEDIA_TYPE)', code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'Unsupported Media Type: text/plain' },
   422: {
@@ -79,7 +83,7 @@ const CASES = {
 export type ProblemStatus = keyof typeof CASES
 
 const TITLES: Record<ProblemStatus, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 413: 'Content Too Large', 415: 'Unsupported Media Type',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type',
   422: 'Unprocessable Content', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 }
 

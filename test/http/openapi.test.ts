@@ -92,7 +92,7 @@ describe('OpenAPI document and /docs (embedded, no servers)', () => {
 
   test('every error is a Problem, and the ingest and stats routes document each status they can answer', () => {
     const statuses = (method: string, path: string) => Object.keys(doc.paths[path][method].responses).sort()
-    assert.deepEqual(statuses('post', '/events'), ['201', '202', '400', '401', '403', '413', '415', '422', '429', '500', '503'])
+    assert.deepEqual(statuses('post', '/events'), ['201', '202', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'])
     for (const path of ['/stats/dau', '/stats/top-events', '/stats/retention']) {
       assert.deepEqual(statuses('get', path), ['200', '401', '403', '422', '429', '500'])
     }
