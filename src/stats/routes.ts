@@ -3,7 +3,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { FieldError } from '../errors.ts'
 import { dailyActiveUsers } from './dau.ts'
 import { parseDay, parseInteger, parseRange, rejectUnknown, throwIfAny } from './params.ts'
-import { weeklyRetention } from './retention.ts'
+import { dailyRetention, weeklyRetention } from './retention.ts'
 import { dauRouteSchema, retentionRouteSchema, topEventsRouteSchema } from './schemas.ts'
 import { topEvents } from './top-events.ts'
 
@@ -59,11 +59,14 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
     async (request) => {
       const query = request.query as Record<string, unknown>
       const errors: FieldError[] = []
-      rejectUnknown(query, ['start_date', 'windows'], errors)
+      rejectUnknown(query, ['start_date', 'windows', 'period'], errors)
       const start = parseDay('start_date', query.start_date, errors)
-      const windows = parseInteger('windows', query.windows, 1, 52, 3, errors)
+      const period = query.period ?? 'week'
+      if (period !== 'week' && period !== 'day') errors.push({ field: 'period', message: 'must be week or day' })
+      // Up to a year of windows either way: 52 weeks, or 90 days.
+      const windows = parseInteger('windows', query.windows, 1, period === 'day' ? 90 : 52, 3, errors)
       throwIfAny(errors)
-      return weeklyRetention(replica, start!, windows)
+      return period === 'day' ? dailyRetention(replica, start!, windows) : weeklyRetention(replica, start!, windows)
     },
   )
 }

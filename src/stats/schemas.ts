@@ -61,23 +61,34 @@ export const topEventsRouteSchema = statsRoute({
 
 export const retentionRouteSchema = statsRoute({
   example: '/stats/retention?start_date=2026-11-01&windows=60',
-  operationId: 'getWeeklyRetention',
-  summary: 'Weekly cohort retention',
+  operationId: 'getRetention',
+  summary: 'Cohort retention, by week (default) or by day',
   description:
-    'Weekly cohort retention. The cohort is the users whose first event ever falls in [start_date, start_date + 7 days); ' +
-    'week k counts cohort users with an event in [start_date + 7k, start_date + 7(k+1)) days. ' +
+    'period=week (default): the cohort is the users whose first event ever falls in [start_date, start_date + 7 days); ' +
+    'week k counts cohort users with an event in [start_date + 7k, start_date + 7(k+1)) days; windows 1..52. ' +
+    'period=day: the cohort is the users first seen on start_date; day k counts cohort users with an event on start_date + k days; ' +
+    'windows 1..90, and the answer carries period "day" with day/date instead of week/week_start. ' +
     'retention_rate = 100 × retained_users / cohort_size, one decimal (0.0 for an empty cohort).',
   querystring: Type.Object({
-    start_date: day('first day of the cohort week', '2026-11-01'),
-    windows: Type.Optional(Type.Integer({ minimum: 1, maximum: 52, default: 3, examples: [3] })),
+    start_date: day('first day of the cohort', '2026-11-01'),
+    period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('day')], { default: 'week' })),
+    windows: Type.Optional(Type.Integer({ minimum: 1, maximum: 90, default: 3, examples: [3], description: 'at most 52 weeks or 90 days' })),
   }),
   ok: jsonResponse(
-    'The cohort and one row per week',
-    Type.Object({
-      start_date: Day,
-      cohort_size: Type.Integer(),
-      retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
-    }),
+    'The cohort and one row per week (or per day with period=day)',
+    Type.Union([
+      Type.Object({
+        start_date: Day,
+        cohort_size: Type.Integer(),
+        retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+      }),
+      Type.Object({
+        start_date: Day,
+        period: Type.Literal('day'),
+        cohort_size: Type.Integer(),
+        retention: Type.Array(Type.Object({ day: Type.Integer(), date: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+      }),
+    ]),
     {
       example: {
         start_date: '2026-11-01',
