@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Deps } from './deps.ts'
-import { AppError } from './errors.ts'
+import { AppError, STATUS_TITLES } from './errors.ts'
 import { IdempotencyStore } from './events/idempotency.ts'
 import { eventRoutes } from './events/routes.ts'
 import { healthRoutes } from './health/routes.ts'
@@ -89,17 +89,12 @@ interface Problem {
   body: Record<string, unknown>
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Content Too Large',
-  415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
-}
 
 /** The single error body of the service: RFC 9457 problem details plus a stable `code`. */
 function toProblem(err: FastifyError | AppError | Error): Problem {
   if (err instanceof AppError) {
     const body: Record<string, unknown> = {
-      type: 'about:blank', title: TITLES[err.statusCode] ?? 'Error', status: err.statusCode, code: err.code, detail: err.message,
+      type: 'about:blank', title: STATUS_TITLES[err.statusCode] ?? 'Error', status: err.statusCode, code: err.code, detail: err.message,
     }
     if (err.extra.errors) body.errors = err.extra.errors
     return { status: err.statusCode, headers: err.extra.headers ?? {}, body }
@@ -108,16 +103,16 @@ function toProblem(err: FastifyError | AppError | Error): Problem {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Fastify's own client errors: malformed JSON, body too large, wrong content type.
     const code = (err as FastifyError).code ?? 'BAD_REQUEST'
-    return { status, headers: {}, body: { type: 'about:blank', title: TITLES[status] ?? 'Bad Request', status, code: clientCode(code), detail: err.message } }
+    return { status, headers: {}, body: { type: 'about:blank', title: STATUS_TITLES[status] ?? 'Bad Request', status, code: clientCode(code), detail: err.message } }
   }
   if (isTransient(err)) {
     return {
       status: 503, headers: { 'retry-after': '5' },
-      body: { type: 'about:blank', title: TITLES[503], status: 503, code: 'DEPENDENCY_UNAVAILABLE', detail: 'a backing service is unavailable; retry later' },
+      body: { type: 'about:blank', title: STATUS_TITLES[503], status: 503, code: 'DEPENDENCY_UNAVAILABLE', detail: 'a backing service is unavailable; retry later' },
     }
   }
   // Never leak internals in a 5xx.
-  return { status: 500, headers: {}, body: { type: 'about:blank', title: TITLES[500], status: 500, code: 'INTERNAL_ERROR', detail: 'internal error' } }
+  return { status: 500, headers: {}, body: { type: 'about:blank', title: STATUS_TITLES[500], status: 500, code: 'INTERNAL_ERROR', detail: 'internal error' } }
 }
 
 function clientCode(fastifyCode: string): string {

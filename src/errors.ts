@@ -24,3 +24,10 @@ export class ValidationError extends AppError {
     super(422, 'VALIDATION_ERROR', message, { errors })
   }
 }
+
+/** RFC 9110 reason phrases: the `title` of a problem body with `type: about:blank`. */
+export const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Content Too Large',
+  415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 503: 'Service Unavailable',
+}

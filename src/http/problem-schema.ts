@@ -1,4 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox'
+import { STATUS_TITLES } from '../errors.ts'
 
 // The one error body of the service, as app.ts's error handler builds it. Routes
 // reference it for every error status they can answer, so the OpenAPI document
@@ -82,10 +83,6 @@ const CASES = {
 
 export type ProblemStatus = keyof typeof CASES
 
-const TITLES: Record<ProblemStatus, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type',
-  422: 'Unprocessable Content', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
-}
 
 /**
  * Response entries for these statuses, keyed by media type: Fastify serializes
@@ -102,7 +99,7 @@ export function problemResponses(
     statuses.map((status) => {
       const c: ProblemCase = { ...CASES[status], ...own[status] }
       const example: Problem = {
-        type: 'about:blank', title: TITLES[status], status, code: c.code, detail: c.detail,
+        type: 'about:blank', title: STATUS_TITLES[status]!, status, code: c.code, detail: c.detail,
         instance: path, request_id: '3f1c9a52-8d7e-4b0a-9c51-2d6f0e8b7a14', ...(c.errors ? { errors: c.errors } : {}),
       }
       return [status, { description: c.description, ...(c.headers ? { headers: c.headers } : {}), content: { [PROBLEM_MEDIA_TYPE]: { schema: Problem, example } } }]
