@@ -1,19 +1,21 @@
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
+import { randomUUID } from 'node:crypto'
 import type { BenchEvent } from './dataset.ts'
-import { perSecond } from './stats.ts'
+import type { Engine } from './engine.ts'
+import { perSecond, summarize, type Percentiles } from './stats.ts'
 
-// What the bare database can take, for the service's figures to be read as a
-// ratio. The rows are prepared before the clock starts: this measures
-// PostgreSQL, not the benchmark's own formatting.
+// What the bare engine can take, for the service's figures to be read as a
+// ratio. The rows are prepared before the clock starts: this measures the
+// database, not the benchmark's own formatting. Run after the service has
+// stopped, so nothing competes with it.
 
-const UNNEST_BATCH = 1000
-const UNNEST_CONNECTIONS = 4
-const COPY_CHUNK_ROWS = 5000
+export const EVENT_COLUMNS = ['event_id', 'occurred_at', 'user_id', 'event_type', 'properties'] as const
 /** holds the data set exactly as generated, so it doubles as the reference for what the service stored */
-export const UNNEST_TABLE = 'events_baseline_unnest'
+export const COPY_TABLE = 'events_baseline_copy'
+const UNNEST_TABLE = 'events_baseline_unnest'
+const SINGLE_TABLE = 'events_baseline_single'
+/** every table the baselines create, for a reused database to be left as it was found */
+export const BASELINE_TABLES = [COPY_TABLE, UNNEST_TABLE, SINGLE_TABLE]
+const COPY_CHUNK_ROWS = 5000
 
 export interface BaselineResult {
   rows: number
@@ -21,79 +23,98 @@ export interface BaselineResult {
   rowsPerSecond: number
 }
 
-/** The service's own insert statement (the store's INSERT_BATCH) on another table, over 4 connections. */
-export async function unnestBaseline(databaseUrl: string, events: readonly BenchEvent[]): Promise<BaselineResult> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: UNNEST_CONNECTIONS })
-  try {
-    const table = UNNEST_TABLE
-    await createTableLikeEvents(pool, table)
-    const batches = toColumnBatches(events, UNNEST_BATCH)
-    const sql = `
-      INSERT INTO ${table} (event_id, occurred_at, user_id, event_type, properties)
-      SELECT event_id, occurred_at, user_id, event_type, properties
-      FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
-        AS batch(event_id, occurred_at, user_id, event_type, properties)
-      ORDER BY event_id
-      ON CONFLICT (event_id) DO NOTHING`
-    let next = 0
-    const connection = async (): Promise<void> => {
-      while (next < batches.length) await pool.query(sql, batches[next++])
+export interface UnnestResult extends BaselineResult {
+  /** per statement, each inserting one request's worth of rows */
+  latencyMs: Percentiles
+  connections: number
+}
+
+/** A plain COPY (text format) on one connection: the fastest way in. Leaves the rows in COPY_TABLE. */
+export async function copyBaseline(engine: Engine, events: readonly BenchEvent[]): Promise<BaselineResult> {
+  await createTableLikeEvents(engine, COPY_TABLE)
+  const chunks = toCopyChunks(events)
+  const started = performance.now()
+  await engine.copyIn(COPY_TABLE, EVENT_COLUMNS, chunks)
+  const ms = performance.now() - started
+  await assertRowCount(engine, COPY_TABLE, events.length)
+  return { rows: events.length, ms, rowsPerSecond: perSecond(events.length, ms) }
+}
+
+/**
+ * The service's own insert statement (the store's INSERT_BATCH), one request's
+ * batch per statement, from as many connections as there are HTTP clients: the
+ * raw counterpart of a request's latency.
+ */
+export async function unnestBaseline(engine: Engine, events: readonly BenchEvent[], batchSize: number, concurrency: number): Promise<UnnestResult> {
+  await createTableLikeEvents(engine, UNNEST_TABLE)
+  const batches = toColumnBatches(events, batchSize)
+  const sql = `
+    INSERT INTO ${UNNEST_TABLE} (event_id, occurred_at, user_id, event_type, properties)
+    SELECT event_id, occurred_at, user_id, event_type, properties
+    FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
+      AS batch(event_id, occurred_at, user_id, event_type, properties)
+    ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING`
+  const latencies: number[] = []
+  let next = 0
+  const connection = async (): Promise<void> => {
+    while (next < batches.length) {
+      const batch = batches[next++]!
+      const sent = performance.now()
+      await engine.query(sql, batch)
+      latencies.push(performance.now() - sent)
     }
-    const started = performance.now()
-    await Promise.all(Array.from({ length: UNNEST_CONNECTIONS }, connection))
-    const ms = performance.now() - started
-    await assertRowCount(pool, table, events.length)
-    return { rows: events.length, ms, rowsPerSecond: perSecond(events.length, ms) }
-  } finally {
-    await pool.end()
   }
+  const connections = Math.min(concurrency, engine.connections)
+  const started = performance.now()
+  await Promise.all(Array.from({ length: connections }, connection))
+  const ms = performance.now() - started
+  await assertRowCount(engine, UNNEST_TABLE, events.length)
+  return { rows: events.length, ms, rowsPerSecond: perSecond(events.length, ms), latencyMs: summarize(latencies), connections }
 }
 
-/** A plain COPY FROM STDIN (text format) on one connection: the fastest way in. */
-export async function copyBaseline(databaseUrl: string, events: readonly BenchEvent[]): Promise<BaselineResult> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 })
-  const client = await pool.connect()
-  try {
-    const table = 'events_baseline_copy'
-    await createTableLikeEvents(client, table)
-    const chunks = toCopyChunks(events, COPY_CHUNK_ROWS)
+/**
+ * The raw counterpart of freshness: a one-row INSERT, which every later query
+ * sees once it has committed. Into a table of its own, not the reference one.
+ */
+export async function singleInsertLatency(engine: Engine, samples: number): Promise<Percentiles> {
+  await createTableLikeEvents(engine, SINGLE_TABLE)
+  const latencies: number[] = []
+  for (let i = 0; i < samples; i++) {
     const started = performance.now()
-    await pipeline(
-      Readable.from(chunks),
-      client.query(copyFrom(`COPY ${table} (event_id, occurred_at, user_id, event_type, properties) FROM STDIN`)),
+    await engine.query(
+      `INSERT INTO ${SINGLE_TABLE} (event_id, occurred_at, user_id, event_type, properties) VALUES ($1, now(), 'fresh', 'bench_freshness', '{}')`,
+      [randomUUID()],
     )
-    const ms = performance.now() - started
-    await assertRowCount(client, table, events.length)
-    return { rows: events.length, ms, rowsPerSecond: perSecond(events.length, ms) }
-  } finally {
-    client.release()
-    await pool.end()
+    latencies.push(performance.now() - started)
   }
+  return summarize(latencies)
 }
-
-type Queryable = Pick<pg.Pool, 'query'>
 
 /**
  * Same columns, defaults, keys and indexes as events. LIKE ... INCLUDING ALL
  * gives the copy its own identity sequence (checked here, since sharing one
  * would make both tables contend on it) and keeps the xact_id default.
  */
-async function createTableLikeEvents(db: Queryable, table: string): Promise<void> {
-  await db.query(`CREATE TABLE ${table} (LIKE events INCLUDING ALL)`)
+export async function createTableLikeEvents(engine: Engine, table: string): Promise<void> {
+  // A reused database (--database) may keep one from a run that was interrupted.
+  await engine.query(`DROP TABLE IF EXISTS ${table}`)
+  await engine.query(`CREATE TABLE ${table} (LIKE events INCLUDING ALL)`)
   const shape = `
     SELECT string_agg(concat_ws('|', column_name, data_type, is_nullable, column_default, is_identity, identity_generation), ';' ORDER BY ordinal_position) AS columns,
            (SELECT count(*) FROM pg_indexes i WHERE i.tablename = $1) AS indexes,
            pg_get_serial_sequence($1, 'seq') AS sequence
     FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1`
-  const [original, copy] = await Promise.all(['events', table].map(async (t) => (await db.query(shape, [t])).rows[0]))
-  if (original.columns !== copy.columns || original.indexes !== copy.indexes || original.sequence === copy.sequence) {
+  type Shape = { columns: string; indexes: string | number; sequence: string }
+  const [original, copy] = await Promise.all(['events', table].map(async (t) => (await engine.query<Shape>(shape, [t]))[0]!))
+  if (original!.columns !== copy!.columns || Number(original!.indexes) !== Number(copy!.indexes) || original!.sequence === copy!.sequence) {
     throw new Error(`${table} does not have the shape of events: ${JSON.stringify({ original, copy })}`)
   }
 }
 
-async function assertRowCount(db: Queryable, table: string, expected: number): Promise<void> {
-  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)
-  const actual = Number(rows[0]!.n)
+async function assertRowCount(engine: Engine, table: string, expected: number): Promise<void> {
+  const [row] = await engine.query<{ n: string | number }>(`SELECT count(*) AS n FROM ${table}`)
+  const actual = Number(row!.n)
   if (actual !== expected) throw new Error(`baseline table ${table} holds ${actual} rows, expected ${expected}`)
 }
 
@@ -112,12 +133,13 @@ function toColumnBatches(events: readonly BenchEvent[], size: number): string[][
   return batches
 }
 
-function toCopyChunks(events: readonly BenchEvent[], rowsPerChunk: number): string[] {
+/** COPY text lines for EVENT_COLUMNS, in chunks of a few thousand rows. */
+export function toCopyChunks(events: readonly BenchEvent[]): string[] {
   const chunks: string[] = []
-  for (let i = 0; i < events.length; i += rowsPerChunk) {
+  for (let i = 0; i < events.length; i += COPY_CHUNK_ROWS) {
     chunks.push(
       events
-        .slice(i, i + rowsPerChunk)
+        .slice(i, i + COPY_CHUNK_ROWS)
         .map((e) => [e.event_id, e.occurred_at, e.user_id, e.event_type, JSON.stringify(e.properties)].map(copyText).join('\t') + '\n')
         .join(''),
     )

@@ -35,14 +35,15 @@ interface Snapshot {
  */
 export class CpuProbe {
   private constructor(
-    private readonly db: pg.Client,
+    private readonly db: pg.Client | undefined,
     private readonly servicePids: Record<string, number>,
     private readonly redisPid: number | undefined,
     private readonly before: Snapshot,
   ) {}
 
-  static async start(db: pg.Client, servicePids: Record<string, number>, redisUrl: string): Promise<CpuProbe> {
-    const redisPid = await redisServerPid(redisUrl)
+  /** Without a database client (embedded mode) PostgreSQL reads as 0; without a Redis URL, Redis does. */
+  static async start(db: pg.Client | undefined, servicePids: Record<string, number>, redisUrl: string | undefined): Promise<CpuProbe> {
+    const redisPid = redisUrl === undefined ? undefined : await redisServerPid(redisUrl)
     return new CpuProbe(db, servicePids, redisPid, await snapshot(db, servicePids, redisPid))
   }
 
@@ -70,10 +71,10 @@ export class CpuProbe {
   }
 }
 
-async function snapshot(db: pg.Client, servicePids: Record<string, number>, redisPid: number | undefined): Promise<Snapshot> {
-  const { rows } = await db.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-  )
+async function snapshot(db: pg.Client | undefined, servicePids: Record<string, number>, redisPid: number | undefined): Promise<Snapshot> {
+  const { rows } = db
+    ? await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+    : { rows: [] }
   const [service, postgres, redis] = await Promise.all([
     cpuByPid(Object.values(servicePids)),
     cpuByPid(rows.map((r) => r.pid), 'postgres'),

@@ -74,17 +74,19 @@ function propertiesFor(type: string): Record<string, string | number> {
   }
 }
 
-/** The whole data set, built before any timing starts. */
-export function generateEvents(options: DatasetOptions): BenchEvent[] {
+/**
+ * Draws events one at a time from the same distributions; the soak uses it to
+ * make events for as long as it runs without holding them all.
+ */
+export function eventGenerator(options: Omit<DatasetOptions, 'events'>): () => BenchEvent {
   const users = new WeightedPicker(zipfWeights(options.users))
   const types = new WeightedPicker(EVENT_TYPES.map(([, w]) => w))
-  // Ends a minute in the past so no event is ever "in the future" for the API.
-  const end = Date.now() - 60_000
   const span = options.days * DAY_MS
-  const events: BenchEvent[] = new Array(options.events)
-  for (let i = 0; i < options.events; i++) {
+  return () => {
+    // Ends a minute in the past so no event is ever "in the future" for the API.
+    const end = Date.now() - 60_000
     const type = EVENT_TYPES[types.pick()]![0]
-    events[i] = {
+    return {
       event_id: randomUUID(),
       occurred_at: new Date(end - Math.floor(Math.random() * span)).toISOString(),
       user_id: `user_${users.pick() + 1}`,
@@ -92,7 +94,12 @@ export function generateEvents(options: DatasetOptions): BenchEvent[] {
       properties: propertiesFor(type),
     }
   }
-  return events
+}
+
+/** The whole data set, built before any timing starts. */
+export function generateEvents(options: DatasetOptions): BenchEvent[] {
+  const next = eventGenerator(options)
+  return Array.from({ length: options.events }, next)
 }
 
 /** Request bodies, serialised up front so the load generator spends its CPU on sending, not on JSON. */

@@ -1,49 +1,86 @@
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
-export type Mode = 'queue' | 'direct'
+export type Mode = 'queue' | 'direct' | 'embedded'
 
-export interface LoadOptions {
+export interface BenchOptions {
   events: number
-  batch: number
-  concurrency: number
   users: number
   days: number
+  concurrency: number
+  batch: number
   mode: Mode
-  /** worker processes; always 0 in direct mode, where the API writes itself */
+  /** worker processes; always 0 in direct and embedded mode, where the API writes itself */
   workers: number
+  /** timed runs per /stats query, over HTTP and on DuckDB directly */
+  runs: number
+  /** timed runs per plain-SQL query on PostgreSQL (seconds each at 10M events) */
+  pgRuns: number
+  /** single-event batches posted after the load to measure ingest → visible */
+  markers: number
+  /** seed PostgreSQL inside SQL instead of sending over HTTP; no ingestion section */
+  seedSql: boolean
   keep: boolean
+  /** an existing database to use instead of a fresh one (never dropped) */
+  database: string | undefined
+  /** seconds of mixed load with worker kills; 0 = the normal benchmark */
+  soakSeconds: number
+  killEverySeconds: number
+  outDir: string
   /** extra KEY=VALUE settings for the service processes, to compare tunings */
   serviceEnv: Record<string, string>
+  /** test hook: delete one stored event before the correctness check, which must then fail */
+  injectMissingEvent: boolean
   adminDatabaseUrl: string
   redisUrl: string
 }
 
-const USAGE = `usage: tsx bench/load.ts [options]
-  --events N         events to send (200000)
-  --batch N          events per request (1000)
-  --concurrency N    concurrent HTTP clients (8)
-  --users N          distinct users (10000)
+export const MIN_RUNS = 50
+
+const USAGE = `usage: npm run bench -- [options]
+  --events N         events to send, or to seed with --seed-sql (100000)
+  --users N          distinct users, Zipf-skewed (10000)
   --days N           occurred_at spread over the last N days (30)
-  --mode M           queue | direct (queue)
+  --concurrency N    concurrent HTTP clients (8)
+  --batch N          events per request (1000)
+  --mode M           queue | direct | embedded (queue)
   --workers N        worker processes in queue mode (1)
+  --runs N           timed runs per /stats query, at least ${MIN_RUNS} (50)
+  --pg-runs N        timed runs per plain-SQL query on PostgreSQL (3)
+  --markers N        freshness probes: single events posted, then polled in /stats (20)
+  --seed-sql         seed PostgreSQL with INSERT … SELECT instead of HTTP (for 10M); skips the ingestion section
+  --database URL     use this existing database (migrated if needed, never dropped)
+  --keep             keep the database, Redis keys and data directory afterwards
+  --soak SECONDS     mixed ingest and query load for this long, SIGKILLing a worker at intervals
+  --kill-every S     seconds between worker kills in --soak (10)
+  --out DIR          where the JSON and Markdown results go (bench/results)
   --service-env K=V  extra environment for the service processes (repeatable)
-  --keep             keep the database and Redis keys afterwards
 environment: BENCH_DATABASE_URL (admin url), BENCH_REDIS_URL`
 
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): LoadOptions {
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
   const { values } = parseArgs({
     args: argv,
     strict: true,
     options: {
-      events: { type: 'string', default: '200000' },
-      batch: { type: 'string', default: '1000' },
-      concurrency: { type: 'string', default: '8' },
+      events: { type: 'string', default: '100000' },
       users: { type: 'string', default: '10000' },
       days: { type: 'string', default: '30' },
+      concurrency: { type: 'string', default: '8' },
+      batch: { type: 'string', default: '1000' },
       mode: { type: 'string', default: 'queue' },
       workers: { type: 'string', default: '1' },
-      'service-env': { type: 'string', multiple: true, default: [] },
+      runs: { type: 'string', default: String(MIN_RUNS) },
+      'pg-runs': { type: 'string', default: '3' },
+      markers: { type: 'string', default: '20' },
+      'seed-sql': { type: 'boolean', default: false },
+      database: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      soak: { type: 'string', default: '0' },
+      'kill-every': { type: 'string', default: '10' },
+      out: { type: 'string', default: fileURLToPath(new URL('../results/', import.meta.url)) },
+      'service-env': { type: 'string', multiple: true, default: [] },
+      // Not in the usage text: only the test suite uses it, to prove the check can fail.
+      'inject-missing-event': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   })
@@ -52,26 +89,52 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): LoadOption
     process.exit(0)
   }
   const mode = values.mode
-  if (mode !== 'queue' && mode !== 'direct') throw new Error(`--mode must be queue or direct, got "${mode}"`)
-  return {
+  if (mode !== 'queue' && mode !== 'direct' && mode !== 'embedded') throw new Error(`--mode must be queue, direct or embedded, got "${mode}"`)
+  const options: BenchOptions = {
     events: positiveInt('events', values.events),
-    batch: positiveInt('batch', values.batch),
-    concurrency: positiveInt('concurrency', values.concurrency),
     users: positiveInt('users', values.users),
     days: positiveInt('days', values.days),
+    concurrency: positiveInt('concurrency', values.concurrency),
+    batch: positiveInt('batch', values.batch),
     mode,
-    workers: mode === 'direct' ? 0 : positiveInt('workers', values.workers),
+    workers: mode === 'queue' ? positiveInt('workers', values.workers) : 0,
+    runs: positiveInt('runs', values.runs),
+    pgRuns: positiveInt('pg-runs', values['pg-runs']),
+    markers: positiveInt('markers', values.markers),
+    seedSql: values['seed-sql'],
     keep: values.keep,
+    database: values.database,
+    soakSeconds: nonNegativeInt('soak', values.soak),
+    killEverySeconds: positiveInt('kill-every', values['kill-every']),
+    outDir: values.out,
     serviceEnv: parseServiceEnv(values['service-env']),
+    injectMissingEvent: values['inject-missing-event'],
     adminDatabaseUrl: env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   }
+  validate(options)
+  return options
+}
+
+/** Combinations that would measure something other than what the report says. */
+function validate(o: BenchOptions): void {
+  // Fewer runs make p99 the maximum of a handful of samples: not a percentile worth printing.
+  if (o.runs < MIN_RUNS) throw new Error(`--runs must be at least ${MIN_RUNS}, got ${o.runs}`)
+  if (o.mode === 'embedded' && (o.seedSql || o.database)) throw new Error('--seed-sql and --database need PostgreSQL: not with --mode embedded')
+  if (o.soakSeconds > 0 && o.mode !== 'queue') throw new Error('--soak kills worker processes, which only queue mode has')
+  if (o.soakSeconds > 0 && o.seedSql) throw new Error('--soak sends its own events: not with --seed-sql')
+  if (o.soakSeconds > 0 && o.killEverySeconds >= o.soakSeconds) throw new Error('--kill-every must be shorter than --soak, or no worker is ever killed')
+  if (o.database !== undefined && !/^postgres(ql)?:\/\//.test(o.database)) throw new Error(`--database must be a postgres:// URL, got "${o.database}"`)
 }
 
 function positiveInt(name: string, text: string): number {
   const n = Number(text)
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${text}"`)
   return n
+}
+
+function nonNegativeInt(name: string, text: string): number {
+  return text === '0' ? 0 : positiveInt(name, text)
 }
 
 function parseServiceEnv(pairs: string[]): Record<string, string> {

@@ -1,70 +1,87 @@
 import { mkdir, writeFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import type { BaselineResult } from './baseline.ts'
+import { join } from 'node:path'
+import type { BaselineResult, UnnestResult } from './baseline.ts'
+import type { CheckResult } from './check.ts'
 import type { CpuBreakdown } from './cpu-probe.ts'
+import type { IngestResult } from './ingest.ts'
+import type { Machine } from './machine.ts'
 import type { Mode } from './options.ts'
+import type { QueryTiming } from './queries.ts'
 import type { ProcessUsage } from './service.ts'
+import type { SoakResult } from './soak.ts'
+import type { Percentiles } from './stats.ts'
 
-const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
-
-export interface LoadReport {
+export interface BenchReport {
   startedAt: string
-  /** digest of src/ at the time of the run */
+  /** digest of src/ when the run started: two runs compare only if they measured the same code */
   serviceSource: string
-  settings: { events: number; batch: number; concurrency: number; workers: number; mode: Mode; users: number; days: number; serviceEnv: Record<string, string> }
-  ingest: {
-    acceptedEventsPerSecond: number
-    acceptDurationMs: number
-    storedEventsPerSecond: number
-    storeDurationMs: number
-    latencyMs: { p50: number; p95: number; p99: number; max: number }
-    requests: number
+  machine: Machine
+  settings: {
+    events: number
+    users: number
+    days: number
+    batch: number
+    concurrency: number
+    mode: Mode
+    workers: number
+    runs: number
+    pgRuns: number
+    seedSql: boolean
+    soakSeconds: number
+    serviceEnv: Record<string, string>
   }
-  baseline: { unnest: BaselineResult; copy: BaselineResult }
-  /** stored end-to-end events/s divided by each baseline's rows/s */
-  ratio: { storedToUnnest: number; storedToCopy: number }
+  /** the last day of the data set (UTC); every query range ends with it */
+  lastDay: string
+  /** absent with --seed-sql and --soak */
+  ingest?: IngestResult & {
+    raw: { copy: BaselineResult; unnest: UnnestResult }
+  }
+  /** --seed-sql: how the data got there, and how long the service took to build its replica from it */
+  seed?: { events: number; seededMs: number | undefined; replicaBuildMs: number; replicaRowsPerSecond: number; cpu: CpuBreakdown }
+  freshness?: { ms: Percentiles; raw: Percentiles; markers: number }
+  queries?: QueryTiming[]
+  soak?: SoakResult
+  /** ms from spawning the service until /health answered; embedded mode also restarts it on the full data */
+  startup: { firstMs: number; restartMs?: number }
   processes: ProcessUsage[]
-  /** CPU seconds from the first request until everything was stored */
-  cpu: CpuBreakdown
+  /** this process: the load generator, and DuckDB when it runs the queries directly */
+  benchPeakRssMb: number
+  correctness: CheckResult & { answers: string[] }
+  ratios: Ratios
 }
 
-export function printReport(r: LoadReport): void {
-  const rows: Array<[string, string]> = [
-    ['service source', r.serviceSource],
-    ['mode', r.settings.mode],
-    ['events', int(r.settings.events)],
-    ['batch', int(r.settings.batch)],
-    ['concurrency', int(r.settings.concurrency)],
-    ['workers', int(r.settings.workers)],
-    ...Object.entries(r.settings.serviceEnv).map(([k, v]): [string, string] => [`service env ${k}`, v]),
-    ['accepted events/s', `${int(r.ingest.acceptedEventsPerSecond)}  (${sec(r.ingest.acceptDurationMs)})`],
-    ['stored events/s, end to end', `${int(r.ingest.storedEventsPerSecond)}  (${sec(r.ingest.storeDurationMs)})`],
-    ['request latency p50/p95/p99', `${ms(r.ingest.latencyMs.p50)} / ${ms(r.ingest.latencyMs.p95)} / ${ms(r.ingest.latencyMs.p99)} ms`],
-    ['baseline unnest rows/s', `${int(r.baseline.unnest.rowsPerSecond)}  (${sec(r.baseline.unnest.ms)})`],
-    ['baseline COPY rows/s', `${int(r.baseline.copy.rowsPerSecond)}  (${sec(r.baseline.copy.ms)})`],
-    ['stored / unnest baseline', r.ratio.storedToUnnest.toFixed(2)],
-    ['stored / COPY baseline', r.ratio.storedToCopy.toFixed(2)],
-    ...r.processes.map((p): [string, string] => [`${p.role} peak RSS`, `${p.peakRssMb ?? '?'} MB${p.logLines ? `, ${p.logLines} log lines` : ''}`]),
-    ['CPU busy while ingesting', `${Math.round(r.cpu.busyPercent)}% of ${r.cpu.cores} cores`],
-    ['CPU seconds while ingesting', cpuSeconds(r.cpu)],
-  ]
-  const width = Math.max(...rows.map(([k]) => k.length))
-  console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'))
+/** ours / the raw engine's, for every line of the tables. */
+export interface Ratios {
+  ingest?: { accepted: number; stored: number; queryable: number; latencyP50: number; latencyP99: number }
+  freshness?: { p50: number; p99: number }
+  queries?: Array<{ name: string; duckdb: { p50: number; p95: number; p99: number }; postgres: { p50: number } }>
 }
 
-/** Writes bench/results/load-<timestamp>.json and returns its path. */
-export async function saveReport(r: LoadReport): Promise<string> {
-  await mkdir(RESULTS_DIR, { recursive: true })
-  const path = `${RESULTS_DIR}load-${r.startedAt.replace(/[:.]/g, '-')}.json`
-  await writeFile(path, `${JSON.stringify(r, null, 2)}\n`)
-  return path
+export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
+  // Three significant digits: at 10M events some are 0.0001, which two decimals would make 0.
+  const ratio = (ours: number, raw: number) => Number((ours / raw).toPrecision(3))
+  // Rates (events/s) below 1 and times (ms) above 1 both mean the service is slower than the raw engine.
+  const ingest = r.ingest && {
+    accepted: ratio(r.ingest.acceptedEventsPerSecond, r.ingest.raw.copy.rowsPerSecond),
+    stored: ratio(r.ingest.storedEventsPerSecond, r.ingest.raw.copy.rowsPerSecond),
+    queryable: ratio(r.ingest.queryableEventsPerSecond, r.ingest.raw.copy.rowsPerSecond),
+    latencyP50: ratio(r.ingest.latencyMs.p50, r.ingest.raw.unnest.latencyMs.p50),
+    latencyP99: ratio(r.ingest.latencyMs.p99, r.ingest.raw.unnest.latencyMs.p99),
+  }
+  const freshness = r.freshness && { p50: ratio(r.freshness.ms.p50, r.freshness.raw.p50), p99: ratio(r.freshness.ms.p99, r.freshness.raw.p99) }
+  const queries = r.queries?.map((q) => ({
+    name: q.name,
+    duckdb: { p50: ratio(q.http.p50, q.duckdb.p50), p95: ratio(q.http.p95, q.duckdb.p95), p99: ratio(q.http.p99, q.duckdb.p99) },
+    postgres: { p50: ratio(q.http.p50, q.postgres.p50) },
+  }))
+  return { ...(ingest ? { ingest } : {}), ...(freshness ? { freshness } : {}), ...(queries ? { queries } : {}) }
 }
 
-function cpuSeconds(cpu: CpuBreakdown): string {
-  const parts = { ...cpu.service, postgres: cpu.postgres, redis: cpu.redis, 'load generator': cpu.loadGenerator, other: cpu.other }
-  return Object.entries(parts).map(([who, s]) => `${who} ${s}`).join(', ')
+/** Writes bench-<timestamp>.json and .md into `dir`; returns both paths. */
+export async function saveReport(dir: string, report: BenchReport, markdown: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
+  const base = join(dir, `bench-${report.startedAt.replace(/[:.]/g, '-')}`)
+  await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  await writeFile(`${base}.md`, markdown)
+  return [`${base}.json`, `${base}.md`]
 }
-
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-const ms = (n: number): string => n.toFixed(1)
-const sec = (n: number): string => `${(n / 1000).toFixed(2)} s`

@@ -17,11 +17,14 @@ const IDLE_CPU_SECONDS = 0.01
 export interface ServiceOptions {
   mode: Mode
   workers: number
-  databaseUrl: string
+  /** undefined in embedded mode */
+  databaseUrl: string | undefined
   redisUrl: string
   redisPrefix: string
-  /** DATA_DIR, where the API keeps its DuckDB replica; give each run its own */
-  dataDir?: string
+  /** DATA_DIR, where the API keeps its DuckDB replica (and PGlite, embedded); give each run its own */
+  dataDir: string
+  /** DUCKDB_PATH; the bench opens the replica itself once the service has stopped */
+  duckdbPath: string
   extraEnv: Record<string, string>
   /** wait for the processes' CPU to settle before returning (default true); off when start-up work is what is measured */
   waitIdle?: boolean
@@ -34,21 +37,34 @@ export interface ProcessUsage {
   peakRssMb: number | undefined
   /** lines the process wrote; with LOG_LEVEL=warn, each is a warning, an error or a crash */
   logLines: number
+  /** times the bench killed and restarted it (--soak) */
+  restarts: number
 }
 
+/** One role (api, worker-1, ...); its child changes when the soak kills and restarts it. */
 interface ServiceProcess {
   role: string
+  command: string
   child: ChildProcess
   logLines: number
+  /** the highest peak of the incarnations killed so far */
+  pastPeakMb: number | undefined
+  restarts: number
 }
 
 /** The service's API and worker processes, started as an operator would start them. */
 export class Service {
   private readonly processes: ServiceProcess[] = []
+  /** children the bench SIGKILLed itself: their exit is not a crash */
+  private readonly killedOnPurpose = new WeakSet<ChildProcess>()
   private stopping = false
   /** Rejects as soon as any process exits on its own; race long waits against it. */
   readonly crashed: Promise<never>
   private reportCrash: (err: Error) => void = () => {}
+
+  /** ms from spawning the processes until the API answered /health with 200 */
+  startupMs = NaN
+  private env: NodeJS.ProcessEnv = {}
 
   private constructor(readonly baseUrl: string) {
     this.crashed = new Promise<never>((_, reject) => {
@@ -61,11 +77,13 @@ export class Service {
   static async start(options: ServiceOptions): Promise<Service> {
     const port = await freePort()
     const service = new Service(`http://127.0.0.1:${port}`)
-    const env = serviceEnv(options, port)
+    service.env = serviceEnv(options, port)
     try {
-      service.spawn(options.mode === 'queue' ? 'api' : 'all', 'api', env)
-      for (let i = 1; i <= options.workers; i++) service.spawn('worker', `worker-${i}`, env)
+      const spawned = performance.now()
+      service.spawn(options.mode === 'queue' ? 'api' : 'all', 'api')
+      for (let i = 1; i <= options.workers; i++) service.spawn('worker', `worker-${i}`)
       await Promise.race([service.waitHealthy(), service.crashed])
+      service.startupMs = performance.now() - spawned
       if (options.waitIdle !== false) await Promise.race([service.waitIdle(), service.crashed])
     } catch (err) {
       await service.stop()
@@ -79,11 +97,32 @@ export class Service {
     return Object.fromEntries(this.processes.map((p) => [p.role, p.child.pid!]))
   }
 
-  /** Peak memory of every process; read from /proc, so call it before stop(). */
+  /** Peak memory of every process (over all its incarnations); read from /proc, so call it before stop(). */
   async usage(): Promise<ProcessUsage[]> {
     return Promise.all(this.processes.map(async (p) => ({
-      role: p.role, pid: p.child.pid!, peakRssMb: await peakRssMb(p.child.pid!), logLines: p.logLines,
+      role: p.role,
+      pid: p.child.pid!,
+      peakRssMb: maxDefined(await peakRssMb(p.child.pid!), p.pastPeakMb),
+      logLines: p.logLines,
+      restarts: p.restarts,
     })))
+  }
+
+  /**
+   * SIGKILL, as a crash or an OOM kill would: no shutdown code runs. Then a new
+   * process in the same role, as a supervisor would start one.
+   */
+  async killAndRestart(role: string): Promise<void> {
+    const proc = this.processes.find((p) => p.role === role)
+    if (!proc) throw new Error(`no service process named ${role}`)
+    const victim = proc.child
+    this.killedOnPurpose.add(victim)
+    proc.pastPeakMb = maxDefined(await peakRssMb(victim.pid!), proc.pastPeakMb)
+    const exited = once(victim, 'exit')
+    victim.kill('SIGKILL')
+    await exited
+    proc.restarts++
+    this.launch(proc)
   }
 
   /**
@@ -110,23 +149,30 @@ export class Service {
     }))
   }
 
-  private spawn(role: string, name: string, env: NodeJS.ProcessEnv): void {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
+  private spawn(command: string, role: string): void {
+    // launch() sets child.
+    const proc = { role, command, logLines: 0, pastPeakMb: undefined, restarts: 0 } as ServiceProcess
+    this.processes.push(proc)
+    this.launch(proc)
+  }
+
+  private launch(proc: ServiceProcess): void {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', proc.command], {
       cwd: PROJECT_ROOT,
-      env,
+      env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    const proc: ServiceProcess = { role: name, child, logLines: 0 }
-    this.processes.push(proc)
+    proc.child = child
     for (const stream of [child.stdout!, child.stderr!]) {
       // With LOG_LEVEL=warn every line is worth seeing; count them for the report too.
       createInterface({ input: stream }).on('line', (line) => {
         proc.logLines++
-        console.error(`[${name}] ${line}`)
+        console.error(`[${proc.role}] ${line}`)
       })
     }
     child.on('exit', (code, signal) => {
-      if (!this.stopping) this.reportCrash(new Error(`service process ${name} (pid ${child.pid}) exited early: code ${code}, signal ${signal}`))
+      if (this.stopping || this.killedOnPurpose.has(child)) return
+      this.reportCrash(new Error(`service process ${proc.role} (pid ${child.pid}) exited early: code ${code}, signal ${signal}`))
     })
   }
 
@@ -182,12 +228,15 @@ export class Service {
  * stray MAX_BATCH_SIZE or USE_QUEUE change what is measured.
  */
 function serviceEnv(options: ServiceOptions, port: number): NodeJS.ProcessEnv {
+  // Embedded mode is `npm start` with nothing configured: no PostgreSQL, no Redis.
+  const servers = options.mode === 'embedded'
+    ? {}
+    : { DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, REDIS_KEY_PREFIX: options.redisPrefix }
   return {
     PATH: process.env.PATH,
-    DATABASE_URL: options.databaseUrl,
-    REDIS_URL: options.redisUrl,
-    REDIS_KEY_PREFIX: options.redisPrefix,
-    ...(options.dataDir ? { DATA_DIR: options.dataDir } : {}),
+    ...servers,
+    DATA_DIR: options.dataDir,
+    DUCKDB_PATH: options.duckdbPath,
     USE_QUEUE: String(options.mode === 'queue'),
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -196,6 +245,10 @@ function serviceEnv(options: ServiceOptions, port: number): NodeJS.ProcessEnv {
     RATE_LIMIT_REQUESTS: '1000000000',
     ...options.extraEnv,
   }
+}
+
+function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b)
 }
 
 async function freePort(): Promise<number> {

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
 import type { Logger } from '../logger.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { EventStore } from './event-store.ts'
@@ -78,4 +79,116 @@ export class PostgresEventStore implements EventStore {
   async close(): Promise<void> {
     await this.db.end()
   }
+}
+
+// Bulk loading for the CSV import (server mode): COPY, far cheaper per row than
+// an INSERT's bound arrays on both sides of the wire. COPY has no ON CONFLICT,
+// so a batch is first tried straight into events, which succeeds whenever none
+// of its ids is stored yet (a first import); on a unique violation it goes
+// through a staging table and the same INSERT ... ON CONFLICT (event_id) DO
+// NOTHING as every other writer. Either way the first stored version wins.
+const CREATE_STAGING = `
+CREATE TEMP TABLE import_staging (
+  event_id uuid, occurred_at timestamptz, user_id text, event_type text, properties jsonb
+) ON COMMIT DELETE ROWS`
+const COPY_EVENTS = 'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN'
+const COPY_STAGING = 'COPY import_staging (event_id, occurred_at, user_id, event_type, properties) FROM STDIN'
+// ORDER BY: the same key order as every other writer, so none of them deadlock.
+const INSERT_STAGED = `
+INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
+SELECT event_id, occurred_at, user_id, event_type, properties FROM import_staging
+ORDER BY event_id
+ON CONFLICT (event_id) DO NOTHING`
+
+/** Inserts like PostgresEventStore.insert, through COPY on a connection of its own. */
+export class PostgresBulkLoader {
+  // Whether the next batch is tried straight into events; cleared by a batch
+  // holding stored ids, set again by one that held none.
+  private direct = true
+
+  private constructor(private readonly client: pg.Client) {}
+
+  static async connect(options: Omit<PostgresOptions, 'poolSize'>, log: Logger): Promise<PostgresBulkLoader> {
+    const client = new pg.Client({
+      connectionString: options.url,
+      connectionTimeoutMillis: 5_000,
+      query_timeout: options.queryTimeoutMs,
+      application_name: 'event-analytics-import',
+    })
+    // A dropped connection fails the next query; unhandled, it would crash the process first.
+    client.on('error', (err) => log.warn({ err: err.message }, 'import connection lost'))
+    await client.connect()
+    await client.query(CREATE_STAGING)
+    return new PostgresBulkLoader(client)
+  }
+
+  async insert(events: readonly NormalizedEvent[]): Promise<number> {
+    const { text, rows } = copyText(events)
+    if (rows === 0) return 0
+    if (this.direct) {
+      try {
+        await this.transaction(async () => this.copy(COPY_EVENTS, text))
+        return rows
+      } catch (err) {
+        if ((err as { code?: string }).code !== '23505') throw err
+        this.direct = false
+      }
+    }
+    const inserted = await this.transaction(async () => {
+      await this.copy(COPY_STAGING, text)
+      return (await this.client.query(INSERT_STAGED)).rowCount ?? 0
+    })
+    this.direct = inserted === rows
+    return inserted
+  }
+
+  async close(): Promise<void> {
+    await this.client.end()
+  }
+
+  private async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.client.query('BEGIN')
+    try {
+      const result = await work()
+      await this.client.query('COMMIT')
+      return result
+    } catch (err) {
+      await this.client.query('ROLLBACK').catch(() => {})
+      throw err
+    }
+  }
+
+  private copy(sql: string, text: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stream = this.client.query(copyFrom(sql))
+      stream.on('finish', resolve).on('error', reject)
+      stream.end(text)
+    })
+  }
+}
+
+/**
+ * A batch as COPY text: the first version of each id, sorted by id (the lock
+ * order of every writer, and a btree filled in key order touches fewer pages).
+ */
+function copyText(events: readonly NormalizedEvent[]): { text: string; rows: number } {
+  const first = new Map<string, NormalizedEvent>()
+  for (const e of events) if (!first.has(e.event_id)) first.set(e.event_id, e)
+  // Lower-case canonical UUIDs sort as text exactly as PostgreSQL sorts them as uuid.
+  const ids = [...first.keys()].sort()
+  let text = ''
+  for (const id of ids) {
+    const e = first.get(id)!
+    text += `${id}\t${e.occurred_at}\t${copyEscape(e.user_id)}\t${copyEscape(e.event_type)}\t${copyEscape(JSON.stringify(e.properties))}\n`
+  }
+  return { text, rows: ids.length }
+}
+
+// COPY's text format gives meaning to backslash, tab, newline and carriage return.
+const COPY_SPECIAL = /[\\\t\n\r]/
+const COPY_SPECIAL_ALL = /[\\\t\n\r]/g
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
+
+function copyEscape(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value
 }

@@ -1,0 +1,70 @@
+// The benchmark (DESIGN.md §6): ingests a generated data set through HTTP into
+// the real service (or seeds PostgreSQL in SQL for 10M events), waits until it
+// is queryable, measures freshness and every /stats query, and puts each figure
+// beside the raw engine's (COPY into PostgreSQL; the same query functions on
+// the DuckDB replica; plain SQL on PostgreSQL). Every run ends with an
+// exactly-once check of the store and the replica, and exits 1 if it fails.
+// --soak runs mixed load while killing workers instead. Everything lives in a
+// fresh database, Redis key prefix and data directory, removed unless --keep.
+//   npm run bench -- --events 100000
+import { backgroundLoadPercent } from './lib/machine.ts'
+import { parseOptions, type BenchOptions } from './lib/options.ts'
+import { renderMarkdown } from './lib/markdown.ts'
+import { ratiosOf, saveReport, type BenchReport } from './lib/report.ts'
+import { runBench, type RunResult } from './lib/run.ts'
+import { runSoakBench } from './lib/run-soak.ts'
+import { createSandbox } from './lib/sandbox.ts'
+import { sourceDigest } from './lib/source-digest.ts'
+
+const BUSY_WARNING_PERCENT = 10
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2), process.env)
+  const startedAt = new Date().toISOString()
+  // Taken before the service starts: src/ may change while the run goes on.
+  const serviceSource = await sourceDigest()
+  const busyBefore = await backgroundLoadPercent()
+  if (busyBefore > BUSY_WARNING_PERCENT) progress(`WARNING: the machine is ${busyBefore}% busy before the run starts; every figure will be lower than on a quiet machine`)
+  const sandbox = await createSandbox({
+    embedded: options.mode === 'embedded',
+    databaseUrl: options.database,
+    adminDatabaseUrl: options.adminDatabaseUrl,
+    redisUrl: options.redisUrl,
+  })
+  progress(`database ${sandbox.databaseName ?? '(embedded)'}, Redis prefix ${sandbox.redisPrefix}, data directory ${sandbox.dataDir}`)
+  let result: RunResult
+  try {
+    result = options.soakSeconds > 0 ? await runSoakBench(options, sandbox, progress, busyBefore) : await runBench(options, sandbox, progress, busyBefore)
+  } finally {
+    if (options.keep) progress(`kept database ${sandbox.databaseName ?? '(embedded)'}, Redis keys ${sandbox.redisPrefix}* and ${sandbox.dataDir}`)
+    else await sandbox.destroy()
+  }
+  // maxRSS is in KiB.
+  const benchPeakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
+  const partial = { startedAt, serviceSource, settings: settingsOf(options), ...result, benchPeakRssMb }
+  const report: BenchReport = { ...partial, ratios: ratiosOf(partial) }
+  const markdown = renderMarkdown(report)
+  console.log(`\n${markdown}`)
+  const files = await saveReport(options.outDir, report, markdown)
+  progress(`results written to ${files.join(' and ')}`)
+  const c = report.correctness
+  if (!c.ok) throw new Error(`correctness check: ${[...c.store.problems, ...c.replica.problems, ...c.answers].join('; ')}`)
+}
+
+function settingsOf(o: BenchOptions): BenchReport['settings'] {
+  return {
+    events: o.events, users: o.users, days: o.days, batch: o.batch, concurrency: o.concurrency, mode: o.mode, workers: o.workers,
+    runs: o.runs, pgRuns: o.pgRuns, seedSql: o.seedSql, soakSeconds: o.soakSeconds, serviceEnv: o.serviceEnv,
+  }
+}
+
+const benchStarted = performance.now()
+
+function progress(message: string): void {
+  console.error(`bench [${((performance.now() - benchStarted) / 1000).toFixed(1)} s]: ${message}`)
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: FAILED: ${err instanceof Error ? err.message : String(err)}`)
+  process.exitCode = 1
+})

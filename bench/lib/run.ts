@@ -1,0 +1,215 @@
+import { join } from 'node:path'
+import pg from 'pg'
+import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
+import { createLogger } from '../../src/logger.ts'
+import { BASELINE_TABLES, copyBaseline, COPY_TABLE, singleInsertLatency, toCopyChunks, unnestBaseline, EVENT_COLUMNS } from './baseline.ts'
+import { CpuProbe, type CpuBreakdown } from './cpu-probe.ts'
+import { checkExactlyOnce, type CheckResult, type Expected } from './check.ts'
+import { generateEvents, toRequestBodies, type BenchEvent } from './dataset.ts'
+import { openPglite, openPostgres, type Engine } from './engine.ts'
+import { measureFreshness, MARKER_TYPE, type FreshnessResult } from './freshness.ts'
+import { waitQueryable } from './http.ts'
+import { measureIngest, type IngestResult } from './ingest.ts'
+import { describeMachine } from './machine.ts'
+import type { BenchOptions } from './options.ts'
+import { statsQueries, timeDuckDb, timeHttp, timePostgres, type QueryTiming } from './queries.ts'
+import type { BenchReport } from './report.ts'
+import type { Sandbox } from './sandbox.ts'
+import { seedEvents } from './seed.ts'
+import type { Percentiles } from './stats.ts'
+import { Service, type ProcessUsage, type ServiceOptions } from './service.ts'
+
+export type Progress = (message: string) => void
+export type RunResult = Omit<BenchReport, 'ratios' | 'startedAt' | 'serviceSource' | 'settings' | 'benchPeakRssMb'>
+
+/**
+ * The benchmark the issue describes: data in (over HTTP, or seeded in SQL),
+ * freshness, every /stats query over HTTP, then with the service stopped the
+ * raw engines on the same data and the exactly-once check.
+ */
+export async function runBench(options: BenchOptions, sandbox: Sandbox, progress: Progress, busyBefore: number): Promise<RunResult> {
+  const serviceOptions = serviceOptionsFor(options, sandbox)
+  const data = options.seedSql ? await seedData(options, sandbox.databaseUrl!, progress) : generateData(options, progress)
+  if (sandbox.reused && !options.seedSql) await assertEmpty(sandbox.databaseUrl!)
+  const queries = statsQueries(data.lastDay)
+
+  progress(`starting the service: ${options.mode} mode${options.workers ? `, ${options.workers} worker process(es)` : ''}`)
+  const startedAt = performance.now()
+  // With --seed-sql the start-up is the replica build, which is what is measured: do not wait for it to go idle.
+  const service = await Service.start({ ...serviceOptions, waitIdle: !options.seedSql })
+  let ingest: IngestResult | undefined
+  let seed: BenchReport['seed']
+  let freshness: FreshnessResult
+  let http: Awaited<ReturnType<typeof timeHttp>>
+  let processes: ProcessUsage[]
+  let restartMs: number | undefined
+  try {
+    if (data.events) {
+      progress(`sending ${data.bodies.length} requests from ${options.concurrency} clients`)
+      ingest = await measureIngest(service, options.mode, sandbox.databaseUrl, options.mode === 'embedded' ? undefined : options.redisUrl, data.bodies, options.concurrency)
+      progress(`stored at ${Math.round(ingest.storedEventsPerSecond)} events/s; queryable after ${(ingest.queryableDurationMs / 1000).toFixed(1)} s`)
+    } else {
+      const { at: queryableAt, cpu } = await withCpuProbe(service, sandbox.databaseUrl!, options.redisUrl, () => waitQueryable(service.baseUrl, data.count, 200))
+      const replicaBuildMs = queryableAt - startedAt
+      seed = { events: data.count, seededMs: data.seededMs, replicaBuildMs, replicaRowsPerSecond: data.count / (replicaBuildMs / 1000), cpu }
+      progress(`replica built from ${data.count} rows in ${(replicaBuildMs / 1000).toFixed(1)} s`)
+    }
+    progress(`freshness: ${options.markers} markers`)
+    freshness = await Promise.race([measureFreshness(service.baseUrl, options.markers, options.mode === 'queue' ? 202 : 201), service.crashed])
+    progress(`timing ${queries.length} /stats queries over HTTP, ${options.runs} runs each`)
+    http = await Promise.race([timeHttp(service.baseUrl, queries, options.runs), service.crashed])
+    processes = await service.usage()
+  } finally {
+    await service.stop()
+  }
+  if (options.mode === 'embedded') {
+    // What a laptop user waits for after a reboot: opening the store and replica as they now are.
+    const again = await Service.start({ ...serviceOptions, waitIdle: false })
+    restartMs = again.startupMs
+    await again.stop()
+  }
+
+  const engine = options.mode === 'embedded' ? await openPglite(sandbox.dataDir) : openPostgres(sandbox.databaseUrl!, options.concurrency)
+  try {
+    const machine = await describeMachine(engine, options.mode === 'embedded' ? undefined : options.redisUrl, busyBefore)
+    if (options.injectMissingEvent) await deleteOneEvent(engine, progress)
+    let raw: NonNullable<BenchReport['ingest']>['raw'] | undefined
+    let expected: Expected
+    if (data.events) {
+      progress('raw engine: COPY, then INSERT … unnest')
+      raw = { copy: await copyBaseline(engine, data.events), unnest: await unnestBaseline(engine, data.events, options.batch, options.concurrency) }
+      // The COPY table holds every event as sent; with the markers it is everything the service accepted.
+      await engine.copyIn(COPY_TABLE, EVENT_COLUMNS, toCopyChunks(freshness.markers))
+      expected = { table: COPY_TABLE, compareContent: true, count: data.events.length + freshness.markers.length }
+    } else {
+      expected = { count: data.count + freshness.markers.length, markerIds: freshness.markers.map((m) => m.event_id) }
+    }
+    const rawFreshness = await singleInsertLatency(engine, options.markers)
+
+    const replica = await openReplica(serviceOptions)
+    let duckdb: Percentiles[]
+    let check: CheckResult
+    try {
+      progress('timing the same query functions on the replica file, directly')
+      duckdb = await timeDuckDb(replica, queries, options.runs)
+      progress('checking: every accepted event exactly once, in PostgreSQL and in the replica')
+      check = await checkExactlyOnce(engine, replica, expected)
+    } finally {
+      replica.close()
+    }
+    progress(`plain SQL on ${engine.kind}: ${options.pgRuns} runs per query`)
+    const pg = await timePostgres(engine, queries, options.pgRuns, http.map((h) => h.answer), (name, p) => progress(`  ${name}: p50 ${p.p50} ms`))
+    const timings: QueryTiming[] = queries.map((q, i) => ({ name: q.name, path: q.path, http: http[i]!.http, duckdb: duckdb[i]!, ...pg[i]! }))
+    const answers = timings.filter((t) => !t.sameAnswer).map((t) => `/stats answers ${t.name} differently from plain SQL on ${engine.kind}`)
+    if (sandbox.reused) await restoreReused(engine, freshness.markers)
+    return {
+      machine,
+      lastDay: data.lastDay,
+      ...(ingest && raw ? { ingest: { ...ingest, raw } } : {}),
+      ...(seed ? { seed } : {}),
+      freshness: { ms: freshness.ms, raw: rawFreshness, markers: freshness.markers.length },
+      queries: timings,
+      startup: { firstMs: service.startupMs, ...(restartMs === undefined ? {} : { restartMs }) },
+      processes,
+      correctness: { ...check, ok: check.ok && answers.length === 0, answers },
+    }
+  } finally {
+    await engine.close()
+  }
+}
+
+/** Who used the CPU while `wait` ran (from /health on, for the replica build): where a rebuild's time goes. */
+async function withCpuProbe(service: Service, databaseUrl: string, redisUrl: string, wait: () => Promise<number>): Promise<{ at: number; cpu: CpuBreakdown }> {
+  const db = new pg.Client({ connectionString: databaseUrl })
+  await db.connect()
+  try {
+    const probe = await CpuProbe.start(db, service.pids, redisUrl)
+    const at = await Promise.race([wait(), service.crashed])
+    return { at, cpu: await probe.stop() }
+  } finally {
+    await db.end()
+  }
+}
+
+export function serviceOptionsFor(options: BenchOptions, sandbox: Sandbox): ServiceOptions {
+  return {
+    mode: options.mode,
+    workers: options.workers,
+    databaseUrl: sandbox.databaseUrl,
+    redisUrl: options.redisUrl,
+    redisPrefix: sandbox.redisPrefix,
+    dataDir: sandbox.dataDir,
+    duckdbPath: join(sandbox.dataDir, 'analytics.duckdb'),
+    extraEnv: options.serviceEnv,
+  }
+}
+
+/** The replica file, opened here once the service has stopped, with the service's DuckDB limits. */
+export function openReplica(s: ServiceOptions): Promise<DuckDbReplica> {
+  return DuckDbReplica.open(
+    s.duckdbPath,
+    { memoryLimit: s.extraEnv.DUCKDB_MEMORY_LIMIT ?? '512MB', threads: Number(s.extraEnv.DUCKDB_THREADS ?? 2) },
+    createLogger('warn'),
+  )
+}
+
+type Data =
+  | { events: BenchEvent[]; bodies: Array<{ body: string; count: number }>; lastDay: string; count: number; seededMs?: undefined }
+  | { events: undefined; bodies: []; lastDay: string; count: number; seededMs: number | undefined }
+
+function generateData(options: BenchOptions, progress: Progress): Data {
+  progress(`generating ${options.events} events for ${options.users} users over ${options.days} days`)
+  const events = generateEvents(options)
+  const lastDay = events.reduce((max, e) => (e.occurred_at > max ? e.occurred_at : max), '').slice(0, 10)
+  return { events, bodies: toRequestBodies(events, options.batch), lastDay, count: events.length }
+}
+
+/** Seeds an empty database, or reuses the events of one seeded before (--database). */
+async function seedData(options: BenchOptions, databaseUrl: string, progress: Progress): Promise<Data> {
+  const engine = openPostgres(databaseUrl, 1)
+  try {
+    let count = Number((await engine.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n)
+    let seededMs: number | undefined
+    if (count === 0) {
+      // Ends yesterday: an event later today would be in the future for the API's rules.
+      const lastDay = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
+      progress(`seeding ${options.events} events into PostgreSQL (INSERT … SELECT, 1M rows per transaction)`)
+      const started = performance.now()
+      await seedEvents(databaseUrl, { events: options.events, users: options.users, days: options.days, lastDay }, (done) => progress(`  ${done} rows`))
+      seededMs = performance.now() - started
+      count = options.events
+    } else {
+      // The check then expects exactly these plus the run's markers.
+      progress(`reusing the ${count} events already in the database${count === options.events ? '' : ` (not --events ${options.events})`}`)
+    }
+    const [{ day }] = (await engine.query<{ day: string }>(`SELECT max(occurred_at AT TIME ZONE 'UTC')::date::text AS day FROM events`)) as [{ day: string }]
+    return { events: undefined, bodies: [], lastDay: day, count, seededMs }
+  } finally {
+    await engine.close()
+  }
+}
+
+async function assertEmpty(databaseUrl: string): Promise<void> {
+  const engine = openPostgres(databaseUrl, 1)
+  try {
+    const n = Number((await engine.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n)
+    if (n > 0) throw new Error(`--database without --seed-sql needs an empty events table; it holds ${n}`)
+  } finally {
+    await engine.close()
+  }
+}
+
+/** --inject-missing-event: what a lost write looks like, for the test that proves the check sees it. */
+async function deleteOneEvent(engine: Engine, progress: Progress): Promise<void> {
+  const [row] = await engine.query<{ event_id: string }>(
+    `DELETE FROM events WHERE event_id = (SELECT event_id FROM events WHERE event_type <> $1 LIMIT 1) RETURNING event_id::text`,
+    [MARKER_TYPE],
+  )
+  progress(`--inject-missing-event: deleted event ${row?.event_id} from the store`)
+}
+
+/** A database given with --database is left as found: no baseline tables, no markers. */
+async function restoreReused(engine: Engine, markers: readonly BenchEvent[]): Promise<void> {
+  for (const table of BASELINE_TABLES) await engine.query(`DROP TABLE IF EXISTS ${table}`)
+  await engine.query('DELETE FROM events WHERE event_id = ANY($1::uuid[])', [markers.map((m) => m.event_id)])
+}

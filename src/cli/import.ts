@@ -1,0 +1,168 @@
+import { stat } from 'node:fs/promises'
+import { basename, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { ConfigError, loadConfig, type Config } from '../config.ts'
+import { importCsv, type ImportSummary } from '../import/import-csv.ts'
+import { formatInt, Progress } from '../import/progress.ts'
+import { DataDirLockedError, openStore } from '../store/open-store.ts'
+import { PostgresBulkLoader, PostgresEventStore } from '../store/postgres-event-store.ts'
+
+// npm run import -- events.csv [--skip-invalid] [--rejects PATH] [--json] ...
+const USAGE = `usage: import FILE.csv [options]
+  the file: a header row naming event_id,occurred_at,user_id,event_type,properties_json
+  --skip-invalid          load the valid rows; write the others, with line and reason, to a side file
+  --rejects PATH          that side file (default FILE.csv.rejects.csv)
+  --batch-size N          rows validated and inserted together (default 10000)
+  --json                  print the summary as JSON
+  --quiet                 no progress on stderr
+  --progress-interval S   seconds between progress lines when stderr is not a terminal (default 2)
+exit status: 0 done, 1 stopped (a bad row, an unreadable file, the store), 2 usage, 130 interrupted`
+
+// 130 for Ctrl-C, as shells report a SIGINT.
+const EXIT = { ok: 0, stopped: 1, usage: 2, interrupted: 130 } as const
+
+class ExitError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message)
+  }
+}
+
+function usage(message: string): never {
+  throw new ExitError(EXIT.usage, `${message}\n${USAGE}`)
+}
+
+function parseCommandLine() {
+  let parsed
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        'skip-invalid': { type: 'boolean', default: false },
+        rejects: { type: 'string' },
+        'batch-size': { type: 'string', default: '10000' },
+        json: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+        'progress-interval': { type: 'string', default: '2' },
+        help: { type: 'boolean', default: false },
+      },
+    })
+  } catch (err) {
+    usage((err as Error).message)
+  }
+  const { values, positionals } = parsed
+  if (values.help) throw new ExitError(EXIT.ok, USAGE)
+  if (positionals.length !== 1) usage(positionals.length === 0 ? 'no file given' : 'one file at a time')
+  const batchSize = Number(values['batch-size'])
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) usage('--batch-size must be an integer from 1 to 100000')
+  const interval = Number(values['progress-interval'])
+  if (!Number.isFinite(interval) || interval < 0) usage('--progress-interval must be a number of seconds')
+  if (values.rejects !== undefined && !values['skip-invalid']) usage('--rejects only makes sense with --skip-invalid')
+  const file = positionals[0]!
+  const rejects = values.rejects ?? `${file}.rejects.csv`
+  // The rejects file is rewritten from the start: it must never be the file being read.
+  if (resolve(rejects) === resolve(file)) usage('--rejects must not name the file being imported')
+  return { ...values, file, batchSize, interval, rejects }
+}
+
+async function main(): Promise<number> {
+  const args = parseCommandLine()
+  // Before the store: opening an embedded one takes seconds, a typo should not.
+  const info = await stat(args.file).catch((err: Error) => {
+    throw new ExitError(EXIT.stopped, `cannot read ${args.file}: ${err.message}`)
+  })
+  if (!info.isFile()) throw new ExitError(EXIT.stopped, `cannot read ${args.file}: not a file`)
+  let config: Config
+  try {
+    config = loadConfig(process.env, { dotenv: true })
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ExitError(EXIT.stopped, err.message)
+    throw err
+  }
+  // Logs go to stderr: stdout carries the summary, which --json makes machine-readable.
+  // Info-level start-up lines (migrations, store open) are noise for a command-line tool.
+  const log = pino(
+    { level: config.logLevel === 'info' ? 'warn' : config.logLevel, base: { service: 'event-analytics' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination(2),
+  ).child({ component: 'import' })
+
+  const db = await openStore(config, log).catch((err: Error) => {
+    if (err instanceof DataDirLockedError) {
+      throw new ExitError(EXIT.stopped, `cannot import: ${err.message}.\nAn embedded store is written by one process at a time: ` +
+        'stop the service, import, then start it again (or run it on PostgreSQL with DATABASE_URL, where imports and the service run side by side).')
+    }
+    throw new ExitError(EXIT.stopped, `cannot open the event store: ${err.message}`)
+  })
+  const store = new PostgresEventStore(db)
+  // PostgreSQL takes the rows through COPY on a connection of its own; the
+  // embedded store, in this process anyway, through the same insert as the API.
+  let bulk: PostgresBulkLoader | undefined
+  try {
+    bulk = config.databaseUrl ? await PostgresBulkLoader.connect({ url: config.databaseUrl, queryTimeoutMs: config.db.queryTimeoutMs }, log) : undefined
+  } catch (err) {
+    await store.close()
+    throw new ExitError(EXIT.stopped, `cannot open the event store: ${(err as Error).message}`)
+  }
+
+  // The first Ctrl-C lets the batch being inserted commit and reports what was
+  // stored; a second one quits at once. Either way a re-run skips what is stored.
+  const abort = new AbortController()
+  process.on('SIGINT', () => {
+    if (abort.signal.aborted) process.exit(EXIT.interrupted)
+    process.stderr.write('\nstopping after the batch being inserted (Ctrl-C again to quit at once)\n')
+    abort.abort()
+  })
+
+  let summary: ImportSummary
+  try {
+    summary = await importCsv(bulk ?? store, {
+      file: args.file,
+      batchSize: args.batchSize,
+      skipInvalid: args['skip-invalid'],
+      rejectsPath: args.rejects,
+      limits: { maxPropertiesBytes: config.limits.maxPropertiesBytes, maxFutureSkewMs: config.limits.maxFutureSkewMs },
+      progress: new Progress({ out: process.stderr, intervalSeconds: args.interval, enabled: !args.quiet }),
+      signal: abort.signal,
+    })
+  } catch (err) {
+    throw new ExitError(EXIT.stopped, `import of ${args.file} failed: ${(err as Error).message}\n` +
+      'Rows of the batches before the failure are stored; running the same import again skips them.')
+  } finally {
+    await bulk?.close().catch(() => {})
+    await store.close().catch(() => {})
+  }
+
+  const replica = db.kind === 'server'
+    ? 'the analytics replica of a running service catches up within seconds'
+    : 'the analytics replica catches up when the service next starts'
+  process.stdout.write(args.json ? `${JSON.stringify({ ...summary, store: db.kind, replica })}\n` : `${textSummary(summary, replica)}\n`)
+  if (summary.stopped) {
+    const s = summary.stopped
+    process.stderr.write(
+      `error: ${basename(args.file)}, line ${s.line}${s.field ? `, field ${s.field}` : ''}: ${s.message}\n` +
+      `The import stopped there. Nothing from that row's batch was stored; rows of earlier batches were (${formatInt(summary.inserted)} inserted).\n` +
+      'Fix the row and run the same import again (rows already stored are skipped), or use --skip-invalid to load the valid rows and set the bad ones aside.\n',
+    )
+    return EXIT.stopped
+  }
+  return summary.interrupted ? EXIT.interrupted : EXIT.ok
+}
+
+function textSummary(s: ImportSummary, replica: string): string {
+  const lines = [
+    `${s.interrupted ? 'interrupted' : s.stopped ? 'stopped' : 'imported'} ${s.file}: ` +
+    `${formatInt(s.read)} rows read, ${formatInt(s.inserted)} inserted, ${formatInt(s.duplicates)} duplicates, ` +
+    `${formatInt(s.rejected)} rejected in ${s.seconds.toFixed(1)} s (${formatInt(s.rows_per_second)} rows/s)`,
+  ]
+  if (s.rejects_file) lines.push(`rejected rows, with their line and reason: ${s.rejects_file}`)
+  if (s.inserted > 0) lines.push(replica)
+  return lines.join('\n')
+}
+
+try {
+  process.exit(await main())
+} catch (err) {
+  if (!(err instanceof ExitError)) throw err
+  ;(err.code === EXIT.ok ? process.stdout : process.stderr).write(`${err.message}\n`)
+  process.exit(err.code)
+}

@@ -1,0 +1,138 @@
+import { stat } from 'node:fs/promises'
+import type { BatchLimits } from '../events/validate-batch.ts'
+import type { EventStore } from '../store/event-store.ts'
+import { CsvFileError, openCsv, type CsvRow, type CsvSource } from './csv-source.ts'
+import type { Progress } from './progress.ts'
+import { RejectsFile } from './rejects-file.ts'
+import { validateRows, type RowError } from './validate-rows.ts'
+
+export interface ImportOptions {
+  file: string
+  /** rows validated and inserted together */
+  batchSize: number
+  /** load the good rows and write the bad ones to `rejectsPath`, instead of stopping at the first */
+  skipInvalid: boolean
+  rejectsPath: string
+  limits: Omit<BatchLimits, 'maxBatchSize'>
+  progress?: Progress
+  /** aborted (Ctrl-C): stop after the batch being inserted has committed */
+  signal?: AbortSignal
+}
+
+export interface ImportSummary {
+  file: string
+  /** data rows read (blank lines and the header are not rows) */
+  read: number
+  inserted: number
+  /** valid rows that were already stored, or repeated earlier in the file */
+  duplicates: number
+  rejected: number
+  seconds: number
+  rows_per_second: number
+  rejects_file?: string
+  /** why the import stopped before the end of the file */
+  stopped?: { line: number; field?: string; message: string }
+  interrupted?: boolean
+}
+
+type Outcome = { inserted: number } | { error: unknown }
+
+/**
+ * Streams a CSV file into the event store in batches. Each batch is validated
+ * in full before any of it is inserted, and while one batch is being inserted
+ * the next is read and validated, so the database and the parser work at the
+ * same time with at most two batches in memory.
+ */
+export async function importCsv(store: Pick<EventStore, 'insert'>, options: ImportOptions): Promise<ImportSummary> {
+  const started = performance.now()
+  const totalBytes = (await stat(options.file)).size
+  let read = 0, submitted = 0, inserted = 0, rejected = 0
+  let stopped: ImportSummary['stopped']
+  let source: CsvSource | undefined
+  let rejects: RejectsFile | undefined
+  let inFlight: Promise<Outcome> | undefined
+  let interrupted = false
+
+  // Waits for the batch in flight; a store error ends the import (re-running it is safe).
+  const settle = async () => {
+    if (!inFlight) return
+    const outcome = await inFlight
+    inFlight = undefined
+    if ('error' in outcome) throw outcome.error
+    inserted += outcome.inserted
+  }
+
+  /** Validates a batch and hands its events to the store; false when the import must stop. */
+  const submit = async (rows: CsvRow[], src: CsvSource): Promise<boolean> => {
+    const batch = validateRows(rows, src.columns, options.limits)
+    rejected += batch.rejects.length
+    if (batch.rejects.length > 0) {
+      if (!rejects) {
+        const first = batch.rejects[0]!
+        const error = first.errors[0]!
+        stopped = { line: first.row.line, field: error.field, message: describe(first.errors) }
+        await settle()
+        return false
+      }
+      await rejects.write(batch.rejects)
+    }
+    await settle()
+    submitted += batch.events.length
+    inFlight = batch.events.length === 0
+      ? undefined
+      : store.insert(batch.events).then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
+    return true
+  }
+
+  const state = () => ({ rows: read, bytes: source?.bytesRead() ?? 0, totalBytes })
+  try {
+    // Room for the largest valid row (its properties, quoted and escaped) and then some.
+    source = await openCsv(options.file, { maxRecordChars: Math.max(1 << 20, 4 * options.limits.maxPropertiesBytes) })
+    if (options.skipInvalid) rejects = new RejectsFile(options.rejectsPath, source.header)
+    for (;;) {
+      const rows = await source.nextBatch(options.batchSize)
+      if (!rows) break
+      // Checked with rows in hand, so that a Ctrl-C after the last batch is no interruption.
+      if (options.signal?.aborted) {
+        interrupted = true
+        break
+      }
+      read += rows.length
+      if (!(await submit(rows, source))) break
+      options.progress?.update(state())
+    }
+    await settle()
+  } catch (err) {
+    // A file that cannot be read past (bad header, broken quoting) stops the
+    // import like a bad row does, after what was already sent has committed.
+    if (!(err instanceof CsvFileError)) {
+      await inFlight
+      throw err
+    }
+    await settle()
+    stopped = { line: err.line, message: err.message }
+  } finally {
+    source?.close()
+    await rejects?.close()
+  }
+  // The file may have ended during the last batch: report it whole.
+  options.progress?.finish(stopped || interrupted ? state() : { rows: read, bytes: totalBytes, totalBytes })
+  const seconds = (performance.now() - started) / 1000
+  return {
+    file: options.file,
+    read,
+    inserted,
+    duplicates: submitted - inserted,
+    rejected,
+    seconds: Math.round(seconds * 1000) / 1000,
+    rows_per_second: seconds > 0 ? Math.round(read / seconds) : 0,
+    ...(rejects ? { rejects_file: rejects.path } : {}),
+    ...(stopped ? { stopped } : {}),
+    ...(interrupted ? { interrupted: true } : {}),
+  }
+}
+
+function describe(errors: readonly RowError[]): string {
+  const [first, ...more] = errors
+  return more.length === 0 ? first!.message : `${first!.message} (and: ${more.map((e) => `${e.field} ${e.message}`).join('; ')})`
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { after, describe, test } from 'node:test'
+import { ADMIN_DATABASE_URL, skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+// A few thousand events: enough for every section to have data, small enough to run in seconds.
+const TINY = ['--events', '3000', '--users', '200', '--markers', '5', '--pg-runs', '1']
+
+/** `npm run bench -- ...` as a real child process, in a results directory of its own. */
+async function bench(args: string[]): Promise<{ code: number | null; output: string; outDir: string }> {
+  const outDir = mkdtempSync(join(tmpdir(), 'ea-bench-test-'))
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bench.ts', ...args, '--out', outDir], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, BENCH_DATABASE_URL: ADMIN_DATABASE_URL, BENCH_REDIS_URL: TEST_REDIS_URL },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  return { code, output, outDir }
+}
+
+describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurrency: true }, () => {
+  const dirs: string[] = []
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  })
+
+  test('a tiny run goes end to end: exit 0, JSON and Markdown written with every section', { timeout: 120_000 }, async () => {
+    const run = await bench(TINY)
+    dirs.push(run.outDir)
+    assert.equal(run.code, 0, run.output)
+    const files = readdirSync(run.outDir)
+    const json = files.find((f) => f.endsWith('.json'))
+    assert.ok(json && files.includes(json.replace(/\.json$/, '.md')), `results: ${files.join(', ')}`)
+    const report = JSON.parse(readFileSync(join(run.outDir, json), 'utf8'))
+
+    assert.equal(report.settings.events, 3000)
+    assert.equal(report.ingest.events, 3000)
+    for (const figure of ['acceptedEventsPerSecond', 'storedEventsPerSecond', 'queryableEventsPerSecond']) assert.ok(report.ingest[figure] > 0, figure)
+    assert.ok(report.ingest.latencyMs.p50 > 0 && report.ingest.latencyMs.p99 >= report.ingest.latencyMs.p50)
+    assert.ok(report.ingest.raw.copy.rowsPerSecond > 0)
+    assert.equal(report.freshness.markers, 5)
+    assert.ok(report.freshness.ms.p50 > 0 && report.freshness.raw.p50 > 0)
+    assert.deepEqual(report.queries.map((q: { name: string }) => q.name), ['DAU 7 days', 'DAU 30 days', 'top events 10', 'top events 100', 'retention 3 weeks'])
+    for (const q of report.queries) {
+      assert.equal(q.http.n, 50, q.name)
+      assert.equal(q.duckdb.n, 50, q.name)
+      assert.equal(q.postgres.n, 1, q.name)
+      assert.equal(q.sameAnswer, true, q.name)
+    }
+    assert.equal(report.ratios.queries.length, 5)
+    assert.ok(report.ratios.ingest.stored > 0 && report.ratios.freshness.p50 > 0)
+    assert.deepEqual(report.processes.map((p: { role: string }) => p.role), ['api', 'worker-1'])
+    for (const p of report.processes) assert.ok(p.peakRssMb > 0, p.role)
+    assert.equal(report.correctness.ok, true)
+    assert.equal(report.correctness.store.events, 3005)
+    assert.equal(report.correctness.replica.rows, 3005)
+
+    const markdown = readFileSync(join(run.outDir, json.replace(/\.json$/, '.md')), 'utf8')
+    assert.match(markdown, /\| stored events\/s, end to end \|/)
+    assert.match(markdown, /\| retention 3 weeks \|/)
+    assert.match(markdown, /Correctness: .*\*\*PASS\*\*/)
+  })
+
+  test('the correctness check fails the run, naming the problem, when a stored event goes missing', { timeout: 120_000 }, async () => {
+    const run = await bench([...TINY, '--inject-missing-event'])
+    dirs.push(run.outDir)
+    assert.equal(run.code, 1, run.output)
+    assert.match(run.output, /bench: FAILED: correctness check: PostgreSQL is missing 1 of the 3,005 accepted events/)
+    assert.match(run.output, /the DuckDB replica holds 3,005 events, PostgreSQL 3,004/)
+  })
+})
