@@ -1,6 +1,6 @@
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
-export const REPLICA_VERSION = 4
+export const REPLICA_VERSION = 5
 
 /**
  * Users are counted with bitmaps: user keys are dense integers, split into
@@ -55,7 +55,8 @@ export const REPLICA_DDL = [
   `CREATE TABLE IF NOT EXISTS type_day_counts (
      day DATE NOT NULL,
      event_type VARCHAR NOT NULL,
-     events BIGINT NOT NULL
+     events BIGINT NOT NULL,
+     PRIMARY KEY (day, event_type)
    )`,
 ]
 

@@ -36,8 +36,10 @@ const APPLY_CHUNK = [
    SELECT day, event_type, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
    FROM sync_keyed GROUP BY ALL
    ON CONFLICT DO UPDATE SET users = users | excluded.users`,
-  // Counts add up, so each chunk simply appends its own.
-  `INSERT INTO type_day_counts SELECT day, event_type, count(*) FROM sync_keyed GROUP BY ALL`,
+  // One row per (day, type), added to: appending a row per chunk would grow
+  // the table with every chunk of a steady trickle rather than with the data.
+  `INSERT INTO type_day_counts SELECT day, event_type, count(*) FROM sync_keyed GROUP BY ALL
+   ON CONFLICT DO UPDATE SET events = events + excluded.events`,
 ]
 
 /**
