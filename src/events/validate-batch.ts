@@ -1,5 +1,4 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import addFormatsModule from 'ajv-formats'
 import { ValidationError, type FieldError } from '../errors.ts'
 import { EventInput, type NormalizedEvent } from './event-schema.ts'
 import { parseTimestamp, RFC3339_SHAPE } from './timestamps.ts'
@@ -13,16 +12,19 @@ export interface BatchLimits {
 // A request with thousands of bad events should not answer with thousands of lines.
 const MAX_REPORTED_ERRORS = 100
 
-// ajv-formats ships as CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
 
 // Our own strict instance: every error at once, no type coercion, and unknown
 // fields rejected rather than silently removed (Fastify's defaults do both).
 // date-time is only shape-checked here; parseTimestamp checks the calendar.
 const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, strict: false })
-addFormats(ajv, ['uuid'])
+// ajv-formats' uuid also accepts a "urn:uuid:" prefix, which PostgreSQL's uuid type refuses.
+ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
 ajv.addFormat('date-time', RFC3339_SHAPE)
 const validateEvent: ValidateFunction = ajv.compile(EventInput)
+
+// JSON.stringify writes a lone surrogate as a \udXXX escape (an odd run of
+// backslashes before it: an even run is an escaped backslash followed by text).
+const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/
 
 /**
  * Checks a whole request body and returns the normalised events, or throws one
@@ -94,14 +96,15 @@ function normalizeEvent(
   }
   // PostgreSQL text and jsonb cannot hold NUL; refusing it here keeps a poison
   // event from ever reaching the queue.
-  if (raw.user_id.includes('\u0000')) errors.push({ index, field: 'user_id', message: 'must not contain NUL characters' })
-  if (raw.event_type.includes('\u0000')) errors.push({ index, field: 'event_type', message: 'must not contain NUL characters' })
+  // Nor can they hold lone UTF-16 surrogates, which are not Unicode text.
+  if (raw.user_id.includes('\u0000') || LONE_SURROGATE.test(JSON.stringify(raw.user_id))) errors.push({ index, field: 'user_id', message: 'must be Unicode text without NUL characters' })
+  if (raw.event_type.includes('\u0000') || LONE_SURROGATE.test(JSON.stringify(raw.event_type))) errors.push({ index, field: 'event_type', message: 'must be Unicode text without NUL characters' })
   const properties = raw.properties ?? {}
   const serialized = JSON.stringify(properties)
   if (Buffer.byteLength(serialized) > limits.maxPropertiesBytes) {
     errors.push({ index, field: 'properties', message: `must be at most ${limits.maxPropertiesBytes} bytes as JSON` })
-  } else if (serialized.includes('\\u0000')) {
-    errors.push({ index, field: 'properties', message: 'must not contain NUL characters' })
+  } else if (serialized.includes('\\u0000') || LONE_SURROGATE.test(serialized)) {
+    errors.push({ index, field: 'properties', message: 'must be Unicode text without NUL characters' })
   }
   if (errors.length > before || !time) return undefined
   return {

@@ -82,6 +82,13 @@ describe('validateBatch', () => {
     assert.equal(errorsOf([makeEvent({ properties: { k: 'a\u0000' } })])[0]!.field, 'properties')
   })
 
+  test('ids PostgreSQL cannot store (urn:uuid: prefix) and lone surrogates are refused', () => {
+    assert.equal(errorsOf([makeEvent({ event_id: 'urn:uuid:a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' })])[0]!.field, 'event_id')
+    assert.equal(errorsOf([makeEvent({ user_id: 'a\ud800' })])[0]!.field, 'user_id')
+    assert.equal(errorsOf([makeEvent({ properties: { k: '\udfff' } })])[0]!.field, 'properties')
+    assert.equal(validateBatch([makeEvent({ user_id: 'emoji 😀', properties: { k: 'text \\ud800 as text', e: '😀' } })], limits, NOW).length, 1)
+  })
+
   test('required fields are named when missing', () => {
     const { user_id: _, ...noUser } = makeEvent()
     assert.deepEqual(errorsOf([noUser]), [{ index: 0, field: 'user_id', message: 'is required' }])
