@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { spawnService, type ServiceProcess } from '../helpers/child.ts'
+import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
 import { makeEvents, waitFor } from '../helpers/events.ts'
 import { freePort } from '../helpers/services.ts'
 
@@ -18,7 +18,7 @@ describe('embedded mode, as a real process', () => {
     return child
   }
   const url = (path: string) => `http://127.0.0.1:${port}${path}`
-  const healthy = () => waitFor('the service to answer', () => fetch(url('/health')).then((r) => r.status, () => 0), (s) => s === 200, 60_000, 100)
+  const healthy = () => untilHealthy(port)
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'ea-embedded-process-'))

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { waitFor } from './events.ts'
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
 
@@ -21,4 +22,9 @@ export function spawnService(role: 'all' | 'api' | 'worker', env: Record<string,
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   return { child, output: () => out, exited }
+}
+
+/** Resolves once a service on this port answers /health with 200. */
+export async function untilHealthy(port: number): Promise<void> {
+  await waitFor('the service to answer /health', () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0), (s) => s === 200, 60_000, 100)
 }

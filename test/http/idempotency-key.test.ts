@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { ApiKeyStore } from '../../src/auth/api-keys.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { spawnService, type ServiceProcess } from '../helpers/child.ts'
+import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvents, waitFor } from '../helpers/events.ts'
+import { makeEvents } from '../helpers/events.ts'
 import { freePort, skipUnless } from '../helpers/services.ts'
 
 describe('Idempotency-Key on POST /events (embedded)', () => {
@@ -81,7 +81,7 @@ describe('Idempotency-Key across two API processes', { skip: await skipUnless('p
       }))
     }
     for (const port of ports) {
-      await waitFor('the API to start', () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0), (s) => s === 200, 60_000, 100)
+      await untilHealthy(port)
     }
     for (let round = 0; round < 5; round++) {
       const body = JSON.stringify(makeEvents(500))

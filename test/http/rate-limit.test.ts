@@ -4,9 +4,9 @@ import { Redis } from 'ioredis'
 import { RedisRateLimitStore } from '../../src/http/rate-limit/redis-token-bucket.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from '../../src/http/rate-limit/token-bucket.ts'
 import { deleteKeys, startTestApp, uniquePrefix, type TestApp } from '../helpers/app.ts'
-import { spawnService, type ServiceProcess } from '../helpers/child.ts'
+import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvents, waitFor } from '../helpers/events.ts'
+import { makeEvents } from '../helpers/events.ts'
 import { freePort, skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
 
 describe('token bucket arithmetic', () => {
@@ -105,7 +105,7 @@ describe('rate limits shared by two API processes through Redis', { skip: await 
       }))
     }
     for (const port of ports) {
-      await waitFor('the API to start', () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0), (s) => s === 200, 60_000, 100)
+      await untilHealthy(port)
     }
     const statuses = []
     for (let i = 0; i < 8; i++) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { startTestApp, uniquePrefix, deleteKeys } from '../helpers/app.ts'
-import { spawnService, type ServiceProcess } from '../helpers/child.ts'
+import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents, waitFor } from '../helpers/events.ts'
 import { freePort, skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
@@ -27,7 +27,7 @@ describe('SIGTERM during ingestion', { skip: await skipUnless('postgres', 'redis
     }
     const service = spawnService('all', env)
     children.push(service)
-    await waitFor('the service to start', () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0), (s) => s === 200, 60_000, 100)
+    await untilHealthy(port)
 
     const accepted: string[] = []
     let sent = 0
