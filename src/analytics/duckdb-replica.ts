@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
+import { PropertySlots } from './property-slots.ts'
 import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
 
 export interface SyncCursor {
@@ -23,6 +24,8 @@ export class ReplicaLockedError extends Error {}
 export class DuckDbReplica {
   private readers: DuckDBConnection[] = []
   private next = 0
+  /** the property paths with typed columns; the sync adds to it */
+  readonly slots = new PropertySlots()
 
   private constructor(
     readonly path: string,
@@ -67,6 +70,7 @@ export class DuckDbReplica {
       log.warn({ found: rows[0]!.version, expected: REPLICA_VERSION }, 'replica layout changed; rebuilding it from PostgreSQL')
       await this.reset()
     }
+    await this.slots.load(this.writer)
   }
 
   /** Empties the replica; the sync then refills it from the beginning, from `sourceId`. */
@@ -74,6 +78,7 @@ export class DuckDbReplica {
     for (const table of REPLICA_TABLES) await this.writer.run(`DROP TABLE IF EXISTS ${table}`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
     await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, $2, 0, 0, 0, NULL)', [REPLICA_VERSION, sourceId])
+    await this.slots.load(this.writer)
   }
 
   async cursor(): Promise<SyncCursor> {

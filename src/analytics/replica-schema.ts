@@ -1,6 +1,8 @@
+import { PROPERTY_SLOTS_DDL, slotColumnsDdl } from './property-slots.ts'
+
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
-export const REPLICA_VERSION = 5
+export const REPLICA_VERSION = 6
 
 /**
  * Users are counted with bitmaps: user keys are dense integers, split into
@@ -17,7 +19,9 @@ export const BLOCK_BITS = 65_536
 // - day_users: who was active each day (DAU, retention), one bitmap per (day, block);
 // - day_type_users and type_day_counts: who did each event type each day, and how
 //   often (top events);
-// - events keeps every row in columnar form for questions the rollups do not answer.
+// - events keeps every row in columnar form for questions the rollups do not
+//   answer (filters, breakdowns), with its properties as JSON text and the
+//   first property paths in typed slot columns (property-slots.ts).
 export const REPLICA_DDL = [
   `CREATE TABLE IF NOT EXISTS replica_meta (
      id INTEGER PRIMARY KEY,
@@ -37,8 +41,11 @@ export const REPLICA_DDL = [
      day DATE NOT NULL,
      user_key INTEGER NOT NULL,
      event_type VARCHAR NOT NULL,
-     occurred_at TIMESTAMP NOT NULL
+     occurred_at TIMESTAMP NOT NULL,
+     properties VARCHAR,
+     ${slotColumnsDdl()}
    )`,
+  PROPERTY_SLOTS_DDL,
   `CREATE TABLE IF NOT EXISTS day_users (
      day DATE NOT NULL,
      block INTEGER NOT NULL,
@@ -60,4 +67,4 @@ export const REPLICA_DDL = [
    )`,
 ]
 
-export const REPLICA_TABLES = ['type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']
+export const REPLICA_TABLES = ['property_slots', 'type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']

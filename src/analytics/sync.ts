@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { dateValue, timestampValue } from '@duckdb/node-api'
+import { dateValue, listValue, timestampValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
 import type { ChangedRow, PostgresChangeFeed } from '../store/change-feed.ts'
 import type { DuckDbReplica } from './duckdb-replica.ts'
+import { pathsOfStructures, slotFill } from './property-slots.ts'
 import { BLOCK_BITS } from './replica-schema.ts'
 
 export interface SyncOptions {
@@ -13,7 +14,7 @@ export interface SyncOptions {
 // Applied in one DuckDB transaction per chunk, together with the cursor: a
 // crash at any point leaves the replica and its cursor consistent, so the next
 // run neither skips nor repeats a row.
-const APPLY_CHUNK = [
+const KEY_USERS = [
   // New users get the next dense keys; a user seen again keeps theirs.
   `INSERT INTO users
    SELECT (SELECT coalesce(max(user_key), 0) FROM users) + row_number() OVER (ORDER BY s.user_id), s.user_id, s.first_day
@@ -24,9 +25,15 @@ const APPLY_CHUNK = [
    FROM (SELECT user_id, min(day) AS first_day FROM sync_stage GROUP BY user_id) s
    WHERE users.user_id = s.user_id AND s.first_day < users.first_day`,
   `CREATE OR REPLACE TEMP TABLE sync_keyed AS
-   SELECT s.day, s.event_type, s.occurred_at, u.user_key
+   SELECT s.day, s.event_type, s.occurred_at, s.properties, u.user_key
    FROM sync_stage s JOIN users u USING (user_id)`,
-  `INSERT INTO events SELECT day, user_key, event_type, occurred_at FROM sync_keyed`,
+]
+
+// One json_structure per distinct shape of properties, not per row: a chunk
+// rarely holds more than a few dozen shapes.
+const CHUNK_STRUCTURES = `SELECT DISTINCT json_structure(properties)::VARCHAR AS structure FROM sync_stage WHERE properties IS NOT NULL`
+
+const ROLLUPS = [
   // The chunk's users per (day, block), OR-ed into the bitmaps already there.
   `INSERT INTO day_users
    SELECT day, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
@@ -62,7 +69,7 @@ export class AnalyticsSync {
   /** Prepares the staging table, and starts over if the replica was filled from another event store. */
   async init(): Promise<void> {
     await this.replica.writer.run(
-      `CREATE TEMP TABLE IF NOT EXISTS sync_stage (day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR)`,
+      `CREATE TEMP TABLE IF NOT EXISTS sync_stage (day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
     )
     const [source, cursor] = await Promise.all([this.feed.source(), this.replica.cursor()])
     // A cursor ahead of the next transaction id means ids went back (a new
@@ -142,7 +149,9 @@ export class AnalyticsSync {
     const appendedAt = performance.now()
     await conn.run('BEGIN TRANSACTION')
     try {
-      for (const sql of APPLY_CHUNK) await conn.run(sql)
+      for (const sql of KEY_USERS) await conn.run(sql)
+      await this.insertEvents()
+      for (const sql of ROLLUPS) await conn.run(sql)
       await conn.run(
         `UPDATE replica_meta SET cursor_xact = $1::UBIGINT, cursor_seq = $2::BIGINT,
            synced_rows = synced_rows + $3, synced_at_ms = $4 WHERE id = 1`,
@@ -151,6 +160,7 @@ export class AnalyticsSync {
       await conn.run('COMMIT')
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => {})
+      await this.replica.slots.load(conn) // slots given in the rolled-back transaction are gone
       throw err
     }
     const done = performance.now()
@@ -159,6 +169,25 @@ export class AnalyticsSync {
       'analytics chunk synced',
     )
     return rows.length
+  }
+
+  /** The chunk's rows into `events`, with every property path it holds in its slot (new paths get one first). */
+  private async insertEvents(): Promise<void> {
+    const conn = this.replica.writer
+    const structures = await this.replica.rows<{ structure: string }>(conn, CHUNK_STRUCTURES)
+    const slots = await this.replica.slots.assign(conn, pathsOfStructures(structures.map((r) => r.structure)))
+    if (slots.length === 0) {
+      await conn.run('INSERT INTO events (day, user_key, event_type, occurred_at, properties) SELECT day, user_key, event_type, occurred_at, properties FROM sync_keyed')
+      return
+    }
+    // One JSON parse per row for all of the chunk's paths; each slot then reads its list item.
+    const fill = slotFill(slots)
+    await conn.run(
+      `INSERT INTO events (day, user_key, event_type, occurred_at, properties${fill.columns})
+       SELECT day, user_key, event_type, occurred_at, properties${fill.values}
+       FROM (SELECT *, json_extract(properties, $1::VARCHAR[]) AS props FROM sync_keyed)`,
+      [listValue(slots.map((s) => s.path))],
+    )
   }
 
   private async pause(ms: number): Promise<void> {
@@ -170,10 +199,12 @@ const APPEND_SLICE = 2_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
 
-function appendRow(appender: Appender, [, , day, micros, userId, eventType]: ChangedRow): void {
+function appendRow(appender: Appender, [, , day, micros, userId, eventType, properties]: ChangedRow): void {
   appender.appendDate(dateValue(day))
   appender.appendTimestamp(timestampValue(BigInt(micros)))
   appender.appendVarchar(userId)
   appender.appendVarchar(eventType)
+  if (properties === null) appender.appendNull()
+  else appender.appendVarchar(properties)
   appender.endRow()
 }
