@@ -1,6 +1,8 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay } from './params.ts'
+import type { Segment } from './segment.ts'
+import { segmentsWhere, SqlParams } from './segment-sql.ts'
 
 // The cohort is a range filter on users.first_day (kept current by the sync),
 // turned into one bitmap per block of user keys; each window's retained users
@@ -8,24 +10,55 @@ import { formatDay } from './params.ts'
 // query touches raw events, and the cost depends on days and blocks, not
 // events. $3 is the period in days: 7 for weekly cohorts, 1 for daily ones.
 // Windows without anyone are filled with zeros.
-const SQL = `
-WITH cohort AS (
-  SELECT user_key // ${BLOCK_BITS} AS block, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
-  FROM users
-  WHERE first_day >= DATE '1970-01-01' + $1::INTEGER AND first_day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER
-  GROUP BY 1
-), windows AS (
+const COHORT_USERS = `
+  SELECT user_key FROM users
+  WHERE first_day >= DATE '1970-01-01' + $1::INTEGER AND first_day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER`
+
+const WINDOWS = `
   SELECT ((day - DATE '1970-01-01') - $1::INTEGER) // $3::INTEGER AS k, block, bit_or(users) AS users
   FROM day_users
   WHERE day >= DATE '1970-01-01' + $1::INTEGER + $3::INTEGER
     AND day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER * ($2::INTEGER + 1)
-  GROUP BY 1, 2
-)
+  GROUP BY 1, 2`
+
+// With a cohort filter, "first seen" means the first matching event: users
+// with a matching event in the period and none before it. Only events up to
+// the period's end are read.
+const filteredCohortUsers = (where: string) => `
+  SELECT e.user_key FROM events e
+  WHERE e.day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER AND ${where}
+  GROUP BY e.user_key
+  HAVING min(e.day) >= DATE '1970-01-01' + $1::INTEGER`
+
+// With a return filter, a window's users are those with a matching event in it.
+const filteredWindows = (where: string) => `
+  SELECT ((e.day - DATE '1970-01-01') - $1::INTEGER) // $3::INTEGER AS k,
+         e.user_key // ${BLOCK_BITS} AS block, bitstring_agg(e.user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+  FROM events e
+  WHERE e.day >= DATE '1970-01-01' + $1::INTEGER + $3::INTEGER
+    AND e.day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER * ($2::INTEGER + 1)
+    AND ${where}
+  GROUP BY 1, 2`
+
+const retentionSql = (cohortUsers: string, windows: string) => `
+WITH cohort AS (
+  SELECT user_key // ${BLOCK_BITS} AS block, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+  FROM (${cohortUsers}) cohort_users
+  GROUP BY 1
+), windows AS (${windows})
 SELECT -1 AS k, sum(bit_count(users))::INTEGER AS users FROM cohort
 UNION ALL
 SELECT w.k, sum(bit_count(w.users & c.users))::INTEGER AS users
 FROM windows w JOIN cohort c USING (block)
 GROUP BY w.k`
+
+/** Filters on who joins the cohort and on what counts as coming back; either may be empty. */
+export interface RetentionSegments {
+  cohort: readonly Segment[]
+  return: readonly Segment[]
+}
+
+const NO_SEGMENTS: RetentionSegments = { cohort: [], return: [] }
 
 export type Period = 'week' | 'day'
 
@@ -43,8 +76,14 @@ export interface DailyRetention {
 }
 
 /** Cohort size and, for windows 1..n, the users retained and the rate (one decimal, from integers, so 1/8 is exactly 12.5). */
-async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: number, periodDays: number) {
-  const rows = await replica.query<{ k: number | bigint; users: number | null }>(SQL, [startDay, windows, periodDays])
+async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: number, periodDays: number, segments: RetentionSegments) {
+  const params = new SqlParams()
+  params.add(startDay)
+  params.add(windows)
+  params.add(periodDays)
+  const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(segmentsWhere(segments.cohort, replica.slots, params))
+  const windowUsers = segments.return.length === 0 ? WINDOWS : filteredWindows(segmentsWhere(segments.return, replica.slots, params))
+  const rows = await replica.query<{ k: number | bigint; users: number | null }>(retentionSql(cohortUsers, windowUsers), params.values)
   const byWindow = new Map(rows.map((r) => [Number(r.k), r.users ?? 0]))
   const cohortSize = byWindow.get(-1) ?? 0
   const out = []
@@ -55,8 +94,8 @@ async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: 
   return { cohortSize, windows: out }
 }
 
-export async function weeklyRetention(replica: DuckDbReplica, startDay: number, windows: number): Promise<WeeklyRetention> {
-  const r = await cohortWindows(replica, startDay, windows, 7)
+export async function weeklyRetention(replica: DuckDbReplica, startDay: number, windows: number, segments = NO_SEGMENTS): Promise<WeeklyRetention> {
+  const r = await cohortWindows(replica, startDay, windows, 7, segments)
   return {
     start_date: formatDay(startDay),
     cohort_size: r.cohortSize,
@@ -65,8 +104,8 @@ export async function weeklyRetention(replica: DuckDbReplica, startDay: number, 
 }
 
 /** Users first seen on start_date; window k is day start_date + k. */
-export async function dailyRetention(replica: DuckDbReplica, startDay: number, windows: number): Promise<DailyRetention> {
-  const r = await cohortWindows(replica, startDay, windows, 1)
+export async function dailyRetention(replica: DuckDbReplica, startDay: number, windows: number, segments = NO_SEGMENTS): Promise<DailyRetention> {
+  const r = await cohortWindows(replica, startDay, windows, 1, segments)
   return {
     start_date: formatDay(startDay),
     period: 'day',

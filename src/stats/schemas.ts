@@ -11,6 +11,16 @@ const Range = {
   to: day('last UTC day, inclusive; at most MAX_RANGE_DAYS (default 366) days from `from`', '2026-11-03'),
 }
 
+const SEGMENT_HELP =
+  'A filter, repeatable (all must hold): field[:op]:value. field is event_type, user_id or properties.<path> ' +
+  '(keys of letters, digits, _ and -, dots between, e.g. properties.device.os); op is eq (the default), ne, in ' +
+  '(comma-separated values), gt, gte, lt, lte, or exists (properties only, no value). A property value compares as ' +
+  'the JSON type it has in the event: strings as text, numbers numerically when the filter value is a number, ' +
+  'true/false/null only with that literal. ne also keeps events without the property.'
+const segmentParam = (description: string) =>
+  Type.Optional(Type.Array(Type.String({ examples: ['properties.country:UA'] }), { maxItems: 10, description }))
+const Segments = { segment: segmentParam(SEGMENT_HELP) }
+
 function statsRoute(route: {
   example: string
   operationId: string
@@ -37,7 +47,7 @@ export const dauRouteSchema = statsRoute({
   operationId: 'getDailyActiveUsers',
   summary: 'Daily active users',
   description: 'Daily active users: distinct user_id with at least one event that UTC day, one row per day, zeros included.',
-  querystring: Type.Object(Range),
+  querystring: Type.Object({ ...Range, ...Segments }),
   ok: jsonResponse('One row per day of the range', Type.Array(Type.Object({ date: Day, unique_users: Type.Integer() })), {
     example: [{ date: '2026-11-01', unique_users: 1520 }, { date: '2026-11-02', unique_users: 1488 }, { date: '2026-11-03', unique_users: 0 }],
   }),
@@ -52,6 +62,7 @@ export const topEventsRouteSchema = statsRoute({
   querystring: Type.Object({
     ...Range,
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10, examples: [10] })),
+    ...Segments,
   }),
   ok: jsonResponse('At most `limit` rows', Type.Array(Type.Object({ event_type: Type.String(), count: Type.Integer(), unique_users: Type.Integer() })), {
     example: [{ event_type: 'page_view', count: 18230, unique_users: 2411 }, { event_type: 'signup', count: 312, unique_users: 312 }],
@@ -68,11 +79,16 @@ export const retentionRouteSchema = statsRoute({
     'week k counts cohort users with an event in [start_date + 7k, start_date + 7(k+1)) days; windows 1..52. ' +
     'period=day: the cohort is the users first seen on start_date; day k counts cohort users with an event on start_date + k days; ' +
     'windows 1..90, and the answer carries period "day" with day/date instead of week/week_start. ' +
-    'retention_rate = 100 × retained_users / cohort_size, one decimal (0.0 for an empty cohort).',
+    'retention_rate = 100 × retained_users / cohort_size, one decimal (0.0 for an empty cohort). ' +
+    'cohort_segment filters define who joins the cohort: the users whose first matching event falls in the cohort period. ' +
+    'return_segment filters define what counts as coming back: a matching event in the window. segment applies to both.',
   querystring: Type.Object({
     start_date: day('first day of the cohort', '2026-11-01'),
     period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('day')], { default: 'week' })),
     windows: Type.Optional(Type.Integer({ minimum: 1, maximum: 90, default: 3, examples: [3], description: 'at most 52 weeks or 90 days' })),
+    ...Segments,
+    cohort_segment: segmentParam('A filter on the events that make a user part of the cohort (same syntax as segment)'),
+    return_segment: segmentParam('A filter on the events that count as a return (same syntax as segment)'),
   }),
   ok: jsonResponse(
     'The cohort and one row per week (or per day with period=day)',
@@ -102,4 +118,41 @@ export const retentionRouteSchema = statsRoute({
     },
   ),
   badParameter: { field: 'windows', message: 'must be an integer from 1 to 52' },
+})
+
+const Count = { count: Type.Integer(), unique_users: Type.Integer() }
+
+export const breakdownRouteSchema = statsRoute({
+  example: '/stats/breakdown?from=2026-11-01&to=2026-11-03&by=country',
+  operationId: 'getBreakdown',
+  summary: 'Events and users per value of a property',
+  description:
+    'Events of the range grouped by the value of `by` (a property path, event_type or user_id): the top `limit` values by count ' +
+    '(then unique users, then value), with the rest folded into `other` (its unique_users counted across those values) and the ' +
+    'events without the property in `not_set`. Values keep their JSON type: the number 5 and the string "5" are two values.',
+  querystring: Type.Object({
+    ...Range,
+    by: Type.String({ description: 'properties.<path>, event_type or user_id', examples: ['properties.country'] }),
+    event_type: Type.Optional(Type.String({ description: 'only events of this type (the same as segment=event_type:<type>)', examples: ['purchase'] })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10, examples: [10] })),
+    ...Segments,
+  }),
+  ok: jsonResponse(
+    'The top values, the rest, and the events without the property',
+    Type.Object({
+      by: Type.String(),
+      values: Type.Array(Type.Object({ value: Type.Unknown({ description: 'the JSON value' }), ...Count })),
+      other: Type.Object({ values: Type.Integer({ description: 'how many values were folded in' }), ...Count }),
+      not_set: Type.Object(Count),
+    }),
+    {
+      example: {
+        by: 'properties.country',
+        values: [{ value: 'UA', count: 1200, unique_users: 310 }, { value: 'PL', count: 950, unique_users: 280 }],
+        other: { values: 14, count: 600, unique_users: 190 },
+        not_set: { count: 75, unique_users: 30 },
+      },
+    },
+  ),
+  badParameter: { field: 'by', message: 'the field must be event_type, user_id or properties.<path>' },
 })

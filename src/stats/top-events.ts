@@ -1,5 +1,7 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { DayRange } from './params.ts'
+import type { Segment } from './segment.ts'
+import { segmentsWhere, SqlParams } from './segment-sql.ts'
 
 // Counts are sums over (day, type); unique users are the union (bit_or) of a
 // type's daily bitmaps over the range, counted per block of user keys. Neither
@@ -25,13 +27,29 @@ FROM counts JOIN users USING (event_type)
 ORDER BY count DESC, event_type ASC
 LIMIT $3::INTEGER`
 
+// With filters: the range's matching events, scanned once.
+function filteredSql(where: string): string {
+  return `
+SELECT e.event_type, count(*)::BIGINT AS count, count(DISTINCT e.user_key)::BIGINT AS unique_users
+FROM events e
+WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+GROUP BY e.event_type
+ORDER BY count DESC, e.event_type ASC
+LIMIT $3::INTEGER`
+}
+
 export interface TopEventRow {
   event_type: string
   count: number
   unique_users: number
 }
 
-export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: number): Promise<TopEventRow[]> {
-  const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(SQL, [range.from, range.to, limit])
+export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: number, segments: readonly Segment[] = []): Promise<TopEventRow[]> {
+  const params = new SqlParams()
+  params.add(range.from)
+  params.add(range.to)
+  params.add(limit)
+  const sql = segments.length === 0 ? SQL : filteredSql(segmentsWhere(segments, replica.slots, params))
+  const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(sql, params.values)
   return rows.map((r) => ({ event_type: r.event_type, count: Number(r.count), unique_users: Number(r.unique_users) }))
 }

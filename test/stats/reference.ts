@@ -27,6 +27,7 @@ export interface ReferenceEvent {
   occurred_at: string
   user_id: string
   event_type: string
+  properties?: Record<string, unknown>
 }
 
 export interface DauRow { date: string; unique_users: number }
@@ -100,14 +101,23 @@ export function referenceTopEvents(events: readonly ReferenceEvent[], from: stri
   return rows.slice(0, limit)
 }
 
-/** GET /stats/retention: the cohort of users first seen in [start, start+7d) and their return in each later week. */
-export function referenceRetention(events: readonly ReferenceEvent[], startDate: string, windows: number): RetentionResponse {
+/**
+ * GET /stats/retention: the cohort of users first seen in [start, start+7d) and their return in each later week.
+ * With filters, "first seen" is the first event matching `cohort`, and a return is an event matching `return`.
+ */
+export function referenceRetention(
+  events: readonly ReferenceEvent[],
+  startDate: string,
+  windows: number,
+  filters: { cohort?: (e: ReferenceEvent) => boolean; return?: (e: ReferenceEvent) => boolean } = {},
+): RetentionResponse {
   parseDate(startDate)
   if (!Number.isInteger(windows) || windows < 1) throw new Error(`reference: bad windows ${windows}`)
   const kept = dedupe(events)
   // The first event ever of each user, over ALL events (not only those near start_date).
   const firstDay = new Map<string, string>()
   for (const e of kept) {
+    if (filters.cohort && !filters.cohort(e)) continue
     const day = utcDay(e.occurred_at)
     const known = firstDay.get(e.user_id)
     if (known === undefined || day < known) firstDay.set(e.user_id, day)
@@ -122,7 +132,7 @@ export function referenceRetention(events: readonly ReferenceEvent[], startDate:
     const weekEnd = addDays(startDate, 7 * week + 6)
     const retained = new Set<string>()
     for (const e of kept) {
-      if (!cohort.has(e.user_id)) continue
+      if (!cohort.has(e.user_id) || (filters.return && !filters.return(e))) continue
       const day = utcDay(e.occurred_at)
       if (day >= weekStart && day <= weekEnd) retained.add(e.user_id)
     }
