@@ -48,14 +48,17 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     assert.ok(report.ingest.raw.copy.rowsPerSecond > 0)
     assert.equal(report.freshness.markers, 5)
     assert.ok(report.freshness.ms.p50 > 0 && report.freshness.raw.p50 > 0)
-    assert.deepEqual(report.queries.map((q: { name: string }) => q.name), ['DAU 7 days', 'DAU 30 days', 'top events 10', 'top events 100', 'retention 3 weeks'])
+    assert.deepEqual(report.queries.map((q: { name: string }) => q.name), [
+      'DAU 7 days', 'DAU 30 days', 'top events 10', 'top events 100', 'retention 3 weeks',
+      'DAU 30 days, country=UA', 'top events 10, plan=pro', 'retention 3 weeks, country=UA', 'breakdown by country',
+    ])
     for (const q of report.queries) {
       assert.equal(q.http.n, 50, q.name)
       assert.equal(q.duckdb.n, 50, q.name)
       assert.equal(q.postgres.n, 1, q.name)
       assert.equal(q.sameAnswer, true, q.name)
     }
-    assert.equal(report.ratios.queries.length, 5)
+    assert.equal(report.ratios.queries.length, 9)
     assert.ok(report.ratios.ingest.stored > 0 && report.ratios.freshness.p50 > 0)
     assert.deepEqual(report.processes.map((p: { role: string }) => p.role), ['api', 'worker-1'])
     for (const p of report.processes) assert.ok(p.peakRssMb > 0, p.role)
