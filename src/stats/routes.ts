@@ -1,10 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { FieldError } from '../errors.ts'
+import { weeklyCohorts } from './cohorts.ts'
 import { dailyActiveUsers } from './dau.ts'
+import { dataRange } from './data-range.ts'
 import { parseDay, parseInteger, parseRange, rejectUnknown, throwIfAny } from './params.ts'
 import { dailyRetention, weeklyRetention } from './retention.ts'
-import { dauRouteSchema, retentionRouteSchema, topEventsRouteSchema } from './schemas.ts'
+import { cohortsRouteSchema, dataRangeRouteSchema, dauRouteSchema, retentionRouteSchema, topEventsRouteSchema } from './schemas.ts'
 import { topEvents } from './top-events.ts'
 
 export interface StatsRoutesOptions {
@@ -69,4 +71,20 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
       return period === 'day' ? dailyRetention(replica, start!, windows) : weeklyRetention(replica, start!, windows)
     },
   )
+
+  app.get('/stats/range', { schema: dataRangeRouteSchema, validatorCompiler: passThrough }, async (request) => {
+    const errors: FieldError[] = []
+    rejectUnknown(request.query as Record<string, unknown>, [], errors)
+    throwIfAny(errors)
+    return dataRange(replica)
+  })
+
+  app.get('/stats/cohorts', { schema: cohortsRouteSchema, validatorCompiler: passThrough }, async (request) => {
+    const query = request.query as Record<string, unknown>
+    const errors: FieldError[] = []
+    rejectUnknown(query, ['from', 'to'], errors)
+    const range = parseRange(query, maxRangeDays, errors)
+    throwIfAny(errors)
+    return weeklyCohorts(replica, range)
+  })
 }
