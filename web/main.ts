@@ -2,7 +2,7 @@ import 'uplot/dist/uPlot.min.css'
 import './style.css'
 import { ApiError, getJson, storedKey, storeKey } from './api.ts'
 import { Panel } from './panel.ts'
-import { followWidth, loadDau } from './panels/dau.ts'
+import { fetchDau, followWidth, loadDau } from './panels/dau.ts'
 import { renderFilters, segmentsSupported } from './panels/filters.ts'
 import { LivePanel } from './panels/live.ts'
 import { loadRetention } from './panels/retention.ts'
@@ -44,6 +44,7 @@ async function openFromUrl(): Promise<void> {
   let to = url.to
   let from = url.from
   if (!to || !from) {
+    for (const p of Object.values(panels)) p.loading()
     try {
       to ??= await lastDay()
     } catch (err) {
@@ -67,9 +68,12 @@ function show(next: View, history: 'push' | 'replace' | 'none'): void {
   inFlight = new AbortController()
   const { signal } = inFlight
   const v = view
-  void panels.dau.load(v, () => loadDau(panels.dau, v, signal))
+  const dau = fetchDau(v, signal)
+  dau.catch(() => {}) // its panel shows the error
+  const rangeHasEvents = () => dau.then((rows) => rows.some((r) => r.unique_users > 0), () => true)
+  void panels.dau.load(v, () => loadDau(panels.dau, dau))
   void panels.top.load(v, () => loadTopEvents(panels.top, v, signal))
-  void panels.retention.load(v, () => loadRetention(panels.retention, v, signal))
+  void panels.retention.load(v, () => loadRetention(panels.retention, v, signal, rangeHasEvents))
 }
 
 function askForKey(): void {

@@ -2,7 +2,8 @@ import { ApiError } from './api.ts'
 import { formatDuration } from './format.ts'
 import type { View } from './view.ts'
 
-export type Outcome = 'ready' | 'empty'
+/** What a load found: figures, nothing in the range, or nothing to show for another reason (said in words). */
+export type Outcome = 'ready' | 'empty' | { empty: string }
 
 /**
  * One panel's frame: its state is in data-state (loading, ready, empty,
@@ -26,12 +27,12 @@ export class Panel {
   /** Runs one load: shows progress, then the figures, "no events", or the error's message. */
   async load(view: View | undefined, render: () => Promise<Outcome>): Promise<void> {
     const started = performance.now()
-    this.root.dataset.state = 'loading'
-    this.root.setAttribute('aria-busy', 'true')
+    this.loading()
     try {
       const outcome = await render()
       const ms = performance.now() - started
-      this.show(outcome, outcome === 'empty' ? 'No events in this range.' : '')
+      if (outcome === 'ready') this.show('ready', '')
+      else this.show('empty', outcome === 'empty' ? 'No events in this range.' : outcome.empty)
       if (view) this.root.dataset.range = `${view.from}..${view.to}`
       this.root.dataset.ms = String(Math.round(ms))
       if (this.timing) this.timing.textContent = `loaded in ${formatDuration(ms)}`
@@ -39,6 +40,12 @@ export class Panel {
       if ((err as Error).name === 'AbortError') return // a newer load replaced this one
       this.fail(err)
     }
+  }
+
+  /** Marks the panel busy: what it shows is about to be replaced. */
+  loading(): void {
+    this.root.dataset.state = 'loading'
+    this.root.setAttribute('aria-busy', 'true')
   }
 
   fail(err: unknown): void {
@@ -49,7 +56,7 @@ export class Panel {
     this.onError(err)
   }
 
-  private show(state: Outcome | 'error', text: string): void {
+  private show(state: 'ready' | 'empty' | 'error', text: string): void {
     this.root.dataset.state = state
     this.root.removeAttribute('aria-busy')
     if (state !== 'error') delete this.root.dataset.status

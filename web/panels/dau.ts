@@ -4,16 +4,21 @@ import { formatDay, formatInt, h } from '../format.ts'
 import type { Outcome, Panel } from '../panel.ts'
 import { statsParams, type View } from '../view.ts'
 
-interface DauRow {
+export interface DauRow {
   date: string
   unique_users: number
 }
 
 let chart: uPlot | undefined
 
+/** The range's daily active users; other panels ask it whether the range has any event at all. */
+export function fetchDau(view: View, signal: AbortSignal): Promise<DauRow[]> {
+  return getJson<DauRow[]>('/stats/dau', statsParams(view), signal)
+}
+
 /** Daily active users: a line chart, a one-line summary, and the numbers in a table. */
-export async function loadDau(panel: Panel, view: View, signal: AbortSignal): Promise<Outcome> {
-  const rows = await getJson<DauRow[]>('/stats/dau', statsParams(view), signal)
+export async function loadDau(panel: Panel, rowsLoading: Promise<DauRow[]>): Promise<Outcome> {
+  const rows = await rowsLoading
   chart?.destroy()
   chart = undefined
   if (rows.every((r) => r.unique_users === 0)) return 'empty'

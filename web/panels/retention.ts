@@ -13,9 +13,12 @@ interface Cohort {
  * Weekly cohorts as a heat map: one row per cohort week of the range, one
  * column per week after it, each cell the rate and the users behind it.
  */
-export async function loadRetention(panel: Panel, view: View, signal: AbortSignal): Promise<Outcome> {
+export async function loadRetention(panel: Panel, view: View, signal: AbortSignal, rangeHasEvents: () => Promise<boolean>): Promise<Outcome> {
   const { cohorts } = await getJson<{ cohorts: Cohort[] }>('/stats/cohorts', statsParams(view), signal)
-  if (cohorts.every((c) => c.cohort_size === 0)) return 'empty'
+  if (cohorts.every((c) => c.cohort_size === 0)) {
+    // Events in the range but no cohort: everyone active then was first seen before it.
+    return (await rangeHasEvents()) ? { empty: 'No cohorts: no user was seen for the first time in this range.' } : 'empty'
+  }
   const weeks = Math.max(0, ...cohorts.map((c) => c.retention.length))
   // Shade against the best cell, so low but different rates stay apart.
   const top = Math.max(1, ...cohorts.flatMap((c) => c.retention.map((w) => w.retention_rate)))

@@ -22,12 +22,12 @@ export async function loadTopEvents(panel: Panel, view: View, signal: AbortSigna
     ...rows.map((r) => {
       const bar = h('span', { class: 'bar' })
       // Set through CSSOM, which a strict Content-Security-Policy allows (a style attribute it would not).
-      bar.style.width = `${Math.max(1, (80 * r.count) / max)}%` // room for the label
+      bar.style.width = `${Math.max(1, (70 * r.count) / max)}%` // room for the label
       return h(
         'tr',
         { 'data-event-type': r.event_type, 'data-count': r.count, 'data-unique-users': r.unique_users },
         h('th', { scope: 'row', class: 'name' }, r.event_type),
-        h('td', { class: 'bar-cell' }, bar, h('span', { class: 'bar-label num' }, formatInt(r.count))),
+        h('td', { class: 'bar-cell' }, h('div', { class: 'bar-wrap' }, bar, h('span', { class: 'bar-label num' }, formatInt(r.count)))),
         h('td', { class: 'num' }, formatInt(r.unique_users)),
       )
     }),
