@@ -9,6 +9,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json ./
 COPY src ./src
+# The dashboard's page sources, bundled by esbuild (a runtime dependency) on first request.
+COPY web ./web
 
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -6,6 +6,7 @@ import { IdempotencyStore } from './events/idempotency.ts'
 import { eventRoutes } from './events/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
+import { dashboardPlugin } from './dashboard/plugin.ts'
 import { countEvents } from './events/validate-batch.ts'
 import { metricsPlugin } from './http/metrics.ts'
 import { openApiPlugin } from './http/openapi.ts'
@@ -79,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, {
     store: deps.store, engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite', queue: deps.queue, analytics: deps.analytics,
   })
+  await app.register(dashboardPlugin)
   if (deps.analytics) await app.register(statsRoutes, { replica: deps.analytics.replica, maxRangeDays: deps.config.analytics.maxRangeDays })
   return app
 }

@@ -58,7 +58,7 @@ export interface RetentionSegments {
   return: readonly Segment[]
 }
 
-const NO_SEGMENTS: RetentionSegments = { cohort: [], return: [] }
+export const NO_SEGMENTS: RetentionSegments = { cohort: [], return: [] }
 
 export type Period = 'week' | 'day'
 
@@ -75,6 +75,11 @@ export interface DailyRetention {
   retention: Array<{ day: number; date: string; retained_users: number; retention_rate: number }>
 }
 
+/** 100 × retained / size to one decimal, from integers so 1/8 is exactly 12.5; 0 for an empty cohort. */
+export function retentionRate(retained: number, size: number): number {
+  return size === 0 ? 0 : Math.round((retained * 1000) / size) / 10
+}
+
 /** Cohort size and, for windows 1..n, the users retained and the rate (one decimal, from integers, so 1/8 is exactly 12.5). */
 async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: number, periodDays: number, segments: RetentionSegments) {
   const params = new SqlParams()
@@ -89,7 +94,7 @@ async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: 
   const out = []
   for (let k = 1; k <= windows; k++) {
     const retained = byWindow.get(k) ?? 0
-    out.push({ k, start: formatDay(startDay + periodDays * k), retained, rate: cohortSize === 0 ? 0 : Math.round((retained * 1000) / cohortSize) / 10 })
+    out.push({ k, start: formatDay(startDay + periodDays * k), retained, rate: retentionRate(retained, cohortSize) })
   }
   return { cohortSize, windows: out }
 }

@@ -2,10 +2,12 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { FieldError } from '../errors.ts'
 import { breakdown } from './breakdown.ts'
+import { weeklyCohorts } from './cohorts.ts'
 import { dailyActiveUsers } from './dau.ts'
+import { dataRange } from './data-range.ts'
 import { parseDay, parseInteger, parseRange, rejectUnknown, throwIfAny } from './params.ts'
-import { dailyRetention, weeklyRetention } from './retention.ts'
-import { breakdownRouteSchema, dauRouteSchema, retentionRouteSchema, topEventsRouteSchema } from './schemas.ts'
+import { dailyRetention, weeklyRetention, type RetentionSegments } from './retention.ts'
+import { breakdownRouteSchema, cohortsRouteSchema, dataRangeRouteSchema, dauRouteSchema, retentionRouteSchema, topEventsRouteSchema } from './schemas.ts'
 import { parseField, parseSegments, type Segment } from './segment.ts'
 import { topEvents } from './top-events.ts'
 
@@ -69,12 +71,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
       if (period !== 'week' && period !== 'day') errors.push({ field: 'period', message: 'must be week or day' })
       // Up to a year of windows either way: 52 weeks, or 90 days.
       const windows = parseInteger('windows', query.windows, 1, period === 'day' ? 90 : 52, 3, errors)
-      // segment= narrows both who joins the cohort and what counts as coming back.
-      const both = parseSegments('segment', query.segment, errors)
-      const segments = {
-        cohort: [...both, ...parseSegments('cohort_segment', query.cohort_segment, errors)],
-        return: [...both, ...parseSegments('return_segment', query.return_segment, errors)],
-      }
+      const segments = retentionSegments(query, errors)
       throwIfAny(errors)
       return period === 'day' ? dailyRetention(replica, start!, windows, segments) : weeklyRetention(replica, start!, windows, segments)
     },
@@ -102,4 +99,30 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
       return breakdown(replica, range, { text: query.by as string, field: by as Exclude<typeof by, string> }, limit, segments)
     },
   )
+
+  app.get('/stats/range', { schema: dataRangeRouteSchema, validatorCompiler: passThrough }, async (request) => {
+    const errors: FieldError[] = []
+    rejectUnknown(request.query as Record<string, unknown>, [], errors)
+    throwIfAny(errors)
+    return dataRange(replica)
+  })
+
+  app.get('/stats/cohorts', { schema: cohortsRouteSchema, validatorCompiler: passThrough }, async (request) => {
+    const query = request.query as Record<string, unknown>
+    const errors: FieldError[] = []
+    rejectUnknown(query, ['from', 'to', 'segment', 'cohort_segment', 'return_segment'], errors)
+    const range = parseRange(query, maxRangeDays, errors)
+    const segments = retentionSegments(query, errors)
+    throwIfAny(errors)
+    return weeklyCohorts(replica, range, segments)
+  })
+}
+
+/** segment= narrows both who joins a cohort and what counts as coming back; the other two, one each. */
+function retentionSegments(query: Record<string, unknown>, errors: FieldError[]): RetentionSegments {
+  const both = parseSegments('segment', query.segment, errors)
+  return {
+    cohort: [...both, ...parseSegments('cohort_segment', query.cohort_segment, errors)],
+    return: [...both, ...parseSegments('return_segment', query.return_segment, errors)],
+  }
 }

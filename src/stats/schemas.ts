@@ -20,6 +20,11 @@ const SEGMENT_HELP =
 const segmentParam = (description: string) =>
   Type.Optional(Type.Array(Type.String({ examples: ['properties.country:UA'] }), { maxItems: 10, description }))
 const Segments = { segment: segmentParam(SEGMENT_HELP) }
+const RetentionSegments = {
+  ...Segments,
+  cohort_segment: segmentParam('A filter on the events that make a user part of the cohort (same syntax as segment)'),
+  return_segment: segmentParam('A filter on the events that count as a return (same syntax as segment)'),
+}
 
 function statsRoute(route: {
   example: string
@@ -86,9 +91,7 @@ export const retentionRouteSchema = statsRoute({
     start_date: day('first day of the cohort', '2026-11-01'),
     period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('day')], { default: 'week' })),
     windows: Type.Optional(Type.Integer({ minimum: 1, maximum: 90, default: 3, examples: [3], description: 'at most 52 weeks or 90 days' })),
-    ...Segments,
-    cohort_segment: segmentParam('A filter on the events that make a user part of the cohort (same syntax as segment)'),
-    return_segment: segmentParam('A filter on the events that count as a return (same syntax as segment)'),
+    ...RetentionSegments,
   }),
   ok: jsonResponse(
     'The cohort and one row per week (or per day with period=day)',
@@ -155,4 +158,47 @@ export const breakdownRouteSchema = statsRoute({
     },
   ),
   badParameter: { field: 'by', message: 'the field must be event_type, user_id or properties.<path>' },
+})
+
+export const dataRangeRouteSchema = statsRoute({
+  example: '/stats/range?from=2026-11-01',
+  operationId: 'getDataRange',
+  summary: 'First and last day with events',
+  description: 'The first and last UTC day holding at least one event in the analytics replica (both null when it holds none). The dashboard opens on the last 30 days of this range.',
+  querystring: Type.Object({}),
+  ok: jsonResponse('The days with data', Type.Object({ first_day: Type.Union([Day, Type.Null()]), last_day: Type.Union([Day, Type.Null()]) }), {
+    example: { first_day: '2026-08-14', last_day: '2026-11-03' },
+  }),
+  badParameter: { field: 'from', message: 'unknown parameter' },
+})
+
+const CohortRow = Type.Object({
+  start_date: Day,
+  cohort_size: Type.Integer(),
+  retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+})
+
+export const cohortsRouteSchema = statsRoute({
+  example: '/stats/cohorts?from=2026-11-01&to=2026-10-01',
+  operationId: 'getWeeklyCohorts',
+  summary: 'Weekly retention of every cohort in a range',
+  description:
+    'One weekly cohort per 7 days of the range, starting on `from`: cohort c starts on from + 7c and is defined as in ' +
+    '/stats/retention (users whose first event ever falls in its week). Cohort c carries weeks 1..(n - 1 - c), n being the ' +
+    'number of weeks starting in the range, so the answer is a triangle and each cell equals /stats/retention?start_date=' +
+    '<cohort start>&windows=<its weeks>. Weeks are whole: the last one may end after `to`. ' +
+    'segment, cohort_segment and return_segment filter as on /stats/retention.',
+  querystring: Type.Object({ ...Range, ...RetentionSegments }),
+  ok: jsonResponse('One row per cohort week', Type.Object({ from: Day, to: Day, cohorts: Type.Array(CohortRow) }), {
+    example: {
+      from: '2026-11-01',
+      to: '2026-11-20',
+      cohorts: [
+        { start_date: '2026-11-01', cohort_size: 200, retention: [{ week: 1, week_start: '2026-11-08', retained_users: 84, retention_rate: 42 }, { week: 2, week_start: '2026-11-15', retained_users: 61, retention_rate: 30.5 }] },
+        { start_date: '2026-11-08', cohort_size: 150, retention: [{ week: 1, week_start: '2026-11-15', retained_users: 45, retention_rate: 30 }] },
+        { start_date: '2026-11-15', cohort_size: 90, retention: [] },
+      ],
+    },
+  }),
+  badParameter: { field: 'from', message: 'must not be after to' },
 })

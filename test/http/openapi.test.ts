@@ -10,7 +10,7 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 type Json = Record<string, any>
 interface Operation { method: string; path: string; op: Json }
 
-/** Every method and path the app answers, read from Fastify's own route tree (HEAD twins and Swagger UI's files left out). */
+/** Every method and path the app answers, read from Fastify's own route tree (HEAD twins, Swagger UI's files and the dashboard page left out). */
 function appRoutes(tree: string): string[] {
   const stack: string[] = []
   const routes: string[] = []
@@ -22,7 +22,8 @@ function appRoutes(tree: string): string[] {
     stack.push(m[2]!)
     const path = stack.join('')
     for (const method of m[3]?.split(', ') ?? []) {
-      if (method !== 'HEAD' && path !== '/docs' && !path.startsWith('/docs/')) routes.push(`${method} ${path}`)
+      const page = path === '/docs' || path.startsWith('/docs/') || path === '/' || path.startsWith('/dashboard/')
+      if (method !== 'HEAD' && !page) routes.push(`${method} ${path}`)
     }
   }
   return routes.sort()

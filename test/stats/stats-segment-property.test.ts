@@ -65,7 +65,7 @@ const runArb = fc.record({
   queries: fc.array(
     fc.record({
       from: fc.integer({ min: 0, max: 15 }),
-      days: fc.integer({ min: 1, max: 10 }),
+      days: fc.integer({ min: 1, max: 20 }),
       segment: fc.array(filter, { minLength: 1, maxLength: 2 }),
       cohort: fc.array(filter, { maxLength: 1 }),
       return: fc.array(filter, { maxLength: 1 }),
@@ -91,7 +91,7 @@ describe('filtered stats agree with the reference on random data', () => {
     assert.ok(isDeepStrictEqual(res.json(), expected), `GET ${decodeURIComponent(url)}\n got ${res.body}\nwant ${JSON.stringify(expected)}`)
   }
 
-  test('segment=, cohort_segment= and return_segment= equal the reference', { timeout: 180_000 }, async () => {
+  test('segment=, cohort_segment= and return_segment= equal the reference, on /stats/cohorts too', { timeout: 180_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(runArb, async (input) => {
         const events: ReferenceEvent[] = input.events.map((g) => ({
@@ -115,10 +115,21 @@ describe('filtered stats agree with the reference on random data', () => {
           const kept = posted.filter(matchesAll(q.segment))
           await check(`/stats/dau?from=${from}&to=${to}${params('segment', q.segment)}`, referenceDau(kept, from, to))
           await check(`/stats/top-events?from=${from}&to=${to}&limit=1000${params('segment', q.segment)}`, referenceTopEvents(kept, from, to, 1000))
+          const filters = { cohort: matchesAll(q.cohort), return: matchesAll(q.return) }
           await check(
             `/stats/retention?start_date=${from}&windows=2${params('cohort_segment', q.cohort)}${params('return_segment', q.return)}`,
-            referenceRetention(posted, from, 2, { cohort: matchesAll(q.cohort), return: matchesAll(q.return) }),
+            referenceRetention(posted, from, 2, filters),
           )
+          // every weekly cohort of the range at once, each as /stats/retention would answer it
+          const weeks = Math.floor((q.days - 1) / 7) + 1
+          await check(`/stats/cohorts?from=${from}&to=${to}${params('cohort_segment', q.cohort)}${params('return_segment', q.return)}`, {
+            from,
+            to,
+            cohorts: Array.from({ length: weeks }, (_, c) => {
+              const r = referenceRetention(posted, addDays(from, 7 * c), Math.max(1, weeks - 1 - c), filters)
+              return { ...r, retention: r.retention.slice(0, weeks - 1 - c) }
+            }),
+          })
         }
       }),
       { numRuns: 80, endOnFailure: true, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) },

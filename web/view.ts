@@ -1,0 +1,45 @@
+// What the page shows (the range and the filters) lives in the URL's query
+// string, so a view can be shared by its link and the back button works.
+
+export interface View {
+  from: string
+  to: string
+  segments: string[]
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/
+const DAY_MS = 86_400_000
+
+export function readUrl(): { from?: string; to?: string; segments: string[] } {
+  const q = new URLSearchParams(location.search)
+  const from = q.get('from') ?? undefined
+  const to = q.get('to') ?? undefined
+  return { from: from && DAY.test(from) ? from : undefined, to: to && DAY.test(to) ? to : undefined, segments: q.getAll('segment') }
+}
+
+export function writeUrl(view: View, mode: 'push' | 'replace'): void {
+  const url = `${location.pathname}?${statsParams(view).toString()}`
+  if (url === `${location.pathname}${location.search}`) return
+  if (mode === 'push') history.pushState(null, '', url)
+  else history.replaceState(null, '', url)
+}
+
+/** from, to and every segment, as the stats endpoints take them. */
+export function statsParams(view: View): URLSearchParams {
+  const q = new URLSearchParams({ from: view.from, to: view.to })
+  for (const s of view.segments) q.append('segment', s)
+  return q
+}
+
+export function addDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10)
+}
+
+export function today(): string {
+  return new Date().toISOString().slice(0, 10)
+}
+
+/** Days from `from` to `to`, both included. */
+export function spanDays(from: string, to: string): number {
+  return Math.round((Date.parse(to) - Date.parse(from)) / DAY_MS) + 1
+}
