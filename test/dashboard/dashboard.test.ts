@@ -50,13 +50,14 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
   }
 
   /** Every number the three stats panels show, read from the page, equals the API's answer for the range. */
-  async function assertPageMatchesApi(from: string, to: string): Promise<void> {
-    const dau = await api<Array<{ date: string; unique_users: number }>>(`/stats/dau?from=${from}&to=${to}`)
+  async function assertPageMatchesApi(from: string, to: string, segments: string[] = []): Promise<void> {
+    const filters = segments.map((f) => `&segment=${encodeURIComponent(f)}`).join('')
+    const dau = await api<Array<{ date: string; unique_users: number }>>(`/stats/dau?from=${from}&to=${to}${filters}`)
     const shownDau = await page.$$eval('#dau table.data tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)))
     assert.deepEqual(shownDau.map(([date, users]) => ({ date, unique_users: int(users!) })), dau)
     assert.ok(dau.some((d) => d.unique_users > 0))
 
-    const top = await api<Array<{ event_type: string; count: number; unique_users: number }>>(`/stats/top-events?from=${from}&to=${to}&limit=10`)
+    const top = await api<Array<{ event_type: string; count: number; unique_users: number }>>(`/stats/top-events?from=${from}&to=${to}&limit=10${filters}`)
     const shownTop = await page.$$eval('#top-events table.bars tbody tr', (rows) =>
       rows.map((r) => [r.querySelector('.name')!.textContent, r.querySelector('.bar-label')!.textContent, r.querySelector('td:last-child')!.textContent]),
     )
@@ -75,7 +76,7 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
     for (const [c, shown] of shownCohorts.entries()) {
       const windows = weeks - 1 - c
       assert.equal(shown.cells.length, windows, `${shown.start_date}: one cell per later week of the range`)
-      const expected = await api<Cohort>(`/stats/retention?start_date=${shown.start_date}&windows=${Math.max(1, windows)}`)
+      const expected = await api<Cohort>(`/stats/retention?start_date=${shown.start_date}&windows=${Math.max(1, windows)}${filters}`)
       assert.equal(shown.start_date, new Date(Date.parse(from) + 7 * c * 86_400_000).toISOString().slice(0, 10))
       assert.equal(int(shown.size), expected.cohort_size, `${shown.start_date} cohort size`)
       assert.deepEqual(
@@ -209,6 +210,44 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling')
     assert.ok((await page.evaluate(() => document.querySelector('#dau canvas')!.getBoundingClientRect().width)) <= 390)
     await page.screenshot({ path: `${ARTIFACTS}phone.png`, fullPage: true })
+  })
+
+  test('the filter bar applies segment= to every panel, and the link keeps the filters', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 })
+    const [from, to] = ['2026-01-05', '2026-02-15']
+    const ua = 'properties.country:UA'
+    const types = 'event_type:in:click,purchase'
+    const chips = () => page.$$eval('#filter-list li', (items) => items.map((li) => (li as HTMLElement).dataset.segment))
+    const segmentsInUrl = () => new URL(page.url()).searchParams.getAll('segment')
+    const ready = { dau: 'ready', 'top-events': 'ready', retention: 'ready' }
+
+    // A shared link opens with its filters.
+    await page.goto(`${base}/?from=${from}&to=${to}&segment=${encodeURIComponent(ua)}`)
+    await page.waitForSelector('#filters', { state: 'visible' })
+    assert.deepEqual(await settled(`${from}..${to}`), ready)
+    assert.deepEqual(await chips(), [ua])
+    await assertPageMatchesApi(from, to, [ua])
+
+    // Adding one through the form narrows every panel further.
+    await page.fill('#filter-form input[name="segment"]', types)
+    await page.click('#filter-form button[type="submit"]')
+    assert.deepEqual(await settled(`${from}..${to}`), ready)
+    assert.deepEqual(await chips(), [ua, types])
+    assert.deepEqual(segmentsInUrl(), [ua, types])
+    await assertPageMatchesApi(from, to, [ua, types])
+    await page.screenshot({ path: `${ARTIFACTS}filtered.png`, fullPage: true })
+
+    // Removing a chip reloads without it.
+    await page.click(`#filter-list li[data-segment="${ua}"] .chip-remove`)
+    assert.deepEqual(await settled(`${from}..${to}`), ready)
+    assert.deepEqual(segmentsInUrl(), [types])
+    await assertPageMatchesApi(from, to, [types])
+
+    // A malformed filter shows the API's reason in the panels.
+    await page.fill('#filter-form input[name="segment"]', 'country:UA')
+    await page.click('#filter-form button[type="submit"]')
+    assert.deepEqual(await settled(`${from}..${to}`), { dau: 'error', 'top-events': 'error', retention: 'error' })
+    assert.match((await page.textContent('#dau .panel-message'))!, /the field must be event_type, user_id or properties/)
   })
 
   test('no Content-Security-Policy violation on any of these pages', () => {

@@ -1,6 +1,7 @@
 import type { ReferenceEvent } from '../stats/reference.ts'
 
 const TYPES = ['page_view', 'page_view', 'page_view', 'click', 'click', 'search', 'signup', 'purchase']
+const COUNTRIES = ['UA', 'PL', 'DE']
 
 /**
  * A deterministic data set with shape: users join over the weeks from `first`
@@ -25,6 +26,7 @@ export function activity(first: string, days: number, users = 60): ReferenceEven
           occurred_at: at.toISOString(),
           user_id: `user-${u}`,
           event_type: TYPES[Math.floor(random() * TYPES.length)]!,
+          properties: { country: COUNTRIES[u % COUNTRIES.length]! },
         })
       }
     }
