@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay, type DayRange } from './params.ts'
 import { NO_SEGMENTS, retentionRate, type RetentionSegments, type WeeklyRetention } from './retention.ts'
-import { segmentsWhere, SqlParams } from './segment-sql.ts'
+import { onlyEventType, segmentsWhere, SqlParams } from './segment-sql.ts'
 
 // Every weekly cohort of a range at once, as a triangle: cohort c starts on
 // from + 7c (for each c whose start lies in the range) and is the users whose
@@ -18,14 +18,15 @@ const COHORT_USERS = `
   SELECT first_day, user_key FROM users
   WHERE first_day >= DATE '1970-01-01' + $1::INTEGER AND first_day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER`
 
-const WEEKS = `
-  SELECT ((day - DATE '1970-01-01') - $1::INTEGER) // 7 AS w, block, bit_or(users) AS users
-  FROM day_users
-  WHERE day >= DATE '1970-01-01' + $1::INTEGER + 7 AND day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER
+const rollupWeeks = (table = 'day_users', where = 'TRUE') => `
+  SELECT ((e.day - DATE '1970-01-01') - $1::INTEGER) // 7 AS w, e.block, bit_or(e.users) AS users
+  FROM ${table} e
+  WHERE e.day >= DATE '1970-01-01' + $1::INTEGER + 7 AND e.day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER AND ${where}
   GROUP BY 1, 2`
 
 // With filters, as in retention.ts: a user's first day is that of their first
-// matching event, and a week's users those with a matching event in it.
+// matching event, and a week's users those with a matching event in it
+// (read from the (day, type) bitmaps when the filter is on event_type alone).
 const filteredCohortUsers = (where: string) => `
   SELECT min(e.day) AS first_day, e.user_key FROM events e
   WHERE e.day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER AND ${where}
@@ -65,7 +66,10 @@ export async function weeklyCohorts(replica: DuckDbReplica, range: DayRange, seg
   params.add(range.from)
   params.add(weeks)
   const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(segmentsWhere(segments.cohort, replica.slots, params))
-  const weekUsers = segments.return.length === 0 ? WEEKS : filteredWeeks(segmentsWhere(segments.return, replica.slots, params))
+  const weekUsers =
+    segments.return.length === 0 ? rollupWeeks()
+    : onlyEventType(segments.return) ? rollupWeeks('day_type_users', segmentsWhere(segments.return, replica.slots, params))
+    : filteredWeeks(segmentsWhere(segments.return, replica.slots, params))
   const rows = await replica.query<{ c: number | bigint; k: number | bigint; users: number | null }>(cohortsSql(cohortUsers, weekUsers), params.values)
   const cell = new Map(rows.map((r) => [`${Number(r.c)}:${Number(r.k)}`, r.users ?? 0]))
   const cohorts: WeeklyRetention[] = []

@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay } from './params.ts'
 import type { Segment } from './segment.ts'
-import { segmentsWhere, SqlParams } from './segment-sql.ts'
+import { onlyEventType, segmentsWhere, SqlParams } from './segment-sql.ts'
 
 // The cohort is a range filter on users.first_day (kept current by the sync),
 // turned into one bitmap per block of user keys; each window's retained users
@@ -14,11 +14,14 @@ const COHORT_USERS = `
   SELECT user_key FROM users
   WHERE first_day >= DATE '1970-01-01' + $1::INTEGER AND first_day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER`
 
-const WINDOWS = `
-  SELECT ((day - DATE '1970-01-01') - $1::INTEGER) // $3::INTEGER AS k, block, bit_or(users) AS users
-  FROM day_users
-  WHERE day >= DATE '1970-01-01' + $1::INTEGER + $3::INTEGER
-    AND day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER * ($2::INTEGER + 1)
+// From day_users, or, when the return filter is on event_type alone, from the
+// (day, type) bitmaps narrowed by it.
+const rollupWindows = (table = 'day_users', where = 'TRUE') => `
+  SELECT ((e.day - DATE '1970-01-01') - $1::INTEGER) // $3::INTEGER AS k, e.block, bit_or(e.users) AS users
+  FROM ${table} e
+  WHERE e.day >= DATE '1970-01-01' + $1::INTEGER + $3::INTEGER
+    AND e.day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER * ($2::INTEGER + 1)
+    AND ${where}
   GROUP BY 1, 2`
 
 // With a cohort filter, "first seen" means the first matching event: users
@@ -87,7 +90,10 @@ async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: 
   params.add(windows)
   params.add(periodDays)
   const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(segmentsWhere(segments.cohort, replica.slots, params))
-  const windowUsers = segments.return.length === 0 ? WINDOWS : filteredWindows(segmentsWhere(segments.return, replica.slots, params))
+  const windowUsers =
+    segments.return.length === 0 ? rollupWindows()
+    : onlyEventType(segments.return) ? rollupWindows('day_type_users', segmentsWhere(segments.return, replica.slots, params))
+    : filteredWindows(segmentsWhere(segments.return, replica.slots, params))
   const rows = await replica.query<{ k: number | bigint; users: number | null }>(retentionSql(cohortUsers, windowUsers), params.values)
   const byWindow = new Map(rows.map((r) => [Number(r.k), r.users ?? 0]))
   const cohortSize = byWindow.get(-1) ?? 0

@@ -46,6 +46,15 @@ export function segmentsWhere(segments: readonly Segment[], slots: PropertySlots
   return segments.map((s) => `(${segmentWhere(s, slots, params)})`).join(' AND ')
 }
 
+/**
+ * Filters on event_type alone can be answered from the per-(day, type)
+ * rollups instead of the events: those tables have an event_type column too,
+ * so the same condition (over alias `e`) applies to them.
+ */
+export function onlyEventType(segments: readonly Segment[]): boolean {
+  return segments.length > 0 && segments.every((s) => s.field.kind === 'event_type')
+}
+
 function segmentWhere(segment: Segment, slots: PropertySlots, params: SqlParams): string {
   const { field, op, values } = segment
   if (field.kind === 'property') {

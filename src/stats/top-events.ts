@@ -1,24 +1,25 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { DayRange } from './params.ts'
 import type { Segment } from './segment.ts'
-import { segmentsWhere, SqlParams } from './segment-sql.ts'
+import { onlyEventType, segmentsWhere, SqlParams } from './segment-sql.ts'
 
 // Counts are sums over (day, type); unique users are the union (bit_or) of a
 // type's daily bitmaps over the range, counted per block of user keys. Neither
 // touches raw events. Ties on count are broken by name so the answer is stable.
-const SQL = `
+// A filter on event_type alone narrows the rollups the same way (`where`, over alias e).
+const rollupSql = (where = 'TRUE') => `
 WITH counts AS (
-  SELECT event_type, sum(events) AS count
-  FROM type_day_counts
-  WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
-  GROUP BY event_type
+  SELECT e.event_type, sum(e.events) AS count
+  FROM type_day_counts e
+  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+  GROUP BY e.event_type
 ), users AS (
   SELECT event_type, sum(bit_count(users)) AS unique_users
   FROM (
-    SELECT event_type, block, bit_or(users) AS users
-    FROM day_type_users
-    WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
-    GROUP BY event_type, block
+    SELECT e.event_type, e.block, bit_or(e.users) AS users
+    FROM day_type_users e
+    WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+    GROUP BY e.event_type, e.block
   ) per_block
   GROUP BY event_type
 )
@@ -49,7 +50,10 @@ export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: 
   params.add(range.from)
   params.add(range.to)
   params.add(limit)
-  const sql = segments.length === 0 ? SQL : filteredSql(segmentsWhere(segments, replica.slots, params))
+  const sql =
+    segments.length === 0 ? rollupSql()
+    : onlyEventType(segments) ? rollupSql(segmentsWhere(segments, replica.slots, params))
+    : filteredSql(segmentsWhere(segments, replica.slots, params))
   const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(sql, params.values)
   return rows.map((r) => ({ event_type: r.event_type, count: Number(r.count), unique_users: Number(r.unique_users) }))
 }
