@@ -34,6 +34,7 @@ const EnvSchema = Type.Object({
   DUCKDB_MEMORY_LIMIT: Type.String({ default: '512MB', pattern: '^[0-9.]+\\s*[KMGT]i?B$' }),
   DUCKDB_THREADS: Type.Integer({ default: 2, minimum: 1, maximum: 256 }),
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
+  MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
   SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
   MAX_RANGE_DAYS: Type.Integer({ default: 366, minimum: 1 }),
   API_KEY: Type.Optional(Type.String({ minLength: 16, description: 'an admin key; at least 16 characters' })),
@@ -82,6 +83,7 @@ export interface Config {
     memoryLimit: string
     threads: number
     syncChunkRows: number
+    maxPropertyPaths: number
     syncIntervalMs: number
     maxRangeDays: number
   }
@@ -143,6 +145,7 @@ export function loadConfig(
       memoryLimit: env.DUCKDB_MEMORY_LIMIT,
       threads: env.DUCKDB_THREADS,
       syncChunkRows: env.SYNC_CHUNK_ROWS,
+      maxPropertyPaths: env.MAX_PROPERTY_PATHS,
       syncIntervalMs: env.SYNC_INTERVAL_MS,
       maxRangeDays: env.MAX_RANGE_DAYS,
     },

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
-import { PropertySlots } from './property-slots.ts'
+import { MAX_PROPERTY_PATHS, PropertyPaths } from './property-paths.ts'
 import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
 
 export interface SyncCursor {
@@ -24,17 +24,17 @@ export class ReplicaLockedError extends Error {}
 export class DuckDbReplica {
   private readers: DuckDBConnection[] = []
   private next = 0
-  /** the property paths with typed columns; the sync adds to it */
-  readonly slots = new PropertySlots()
 
   private constructor(
     readonly path: string,
     private readonly instance: DuckDBInstance,
     /** the connection the sync writes through */
     readonly writer: DuckDBConnection,
+    /** the numbered property paths; the sync adds to them */
+    readonly paths: PropertyPaths,
   ) {}
 
-  static async open(path: string, options: { memoryLimit: string; threads: number; readers?: number }, log: Logger): Promise<DuckDbReplica> {
+  static async open(path: string, options: { memoryLimit: string; threads: number; readers?: number; maxPropertyPaths?: number }, log: Logger): Promise<DuckDbReplica> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     let instance: DuckDBInstance
     try {
@@ -55,7 +55,7 @@ export class DuckDbReplica {
       throw err
     }
     const writer = await instance.connect()
-    const replica = new DuckDbReplica(path, instance, writer)
+    const replica = new DuckDbReplica(path, instance, writer, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS))
     for (let i = 0; i < (options.readers ?? 2); i++) replica.readers.push(await instance.connect())
     await replica.ensureSchema(log)
     return replica
@@ -70,7 +70,7 @@ export class DuckDbReplica {
       log.warn({ found: rows[0]!.version, expected: REPLICA_VERSION }, 'replica layout changed; rebuilding it from PostgreSQL')
       await this.reset()
     }
-    await this.slots.load(this.writer)
+    await this.paths.load(this.writer)
   }
 
   /** Empties the replica; the sync then refills it from the beginning, from `sourceId`. */
@@ -78,7 +78,7 @@ export class DuckDbReplica {
     for (const table of REPLICA_TABLES) await this.writer.run(`DROP TABLE IF EXISTS ${table}`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
     await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, $2, 0, 0, 0, NULL)', [REPLICA_VERSION, sourceId])
-    await this.slots.load(this.writer)
+    await this.paths.load(this.writer)
   }
 
   async cursor(): Promise<SyncCursor> {

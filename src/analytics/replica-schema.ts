@@ -1,4 +1,4 @@
-import { PROPERTY_SLOTS_DDL, slotColumnsDdl } from './property-slots.ts'
+import { PROPERTY_DDL } from './property-paths.ts'
 
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
@@ -20,8 +20,9 @@ export const BLOCK_BITS = 65_536
 // - day_type_users and type_day_counts: who did each event type each day, and how
 //   often (top events);
 // - events keeps every row in columnar form for questions the rollups do not
-//   answer (filters, breakdowns), with its properties as JSON text and the
-//   first property paths in typed slot columns (property-slots.ts).
+//   answer (filters, breakdowns), with the store's seq as its id and its
+//   properties as JSON text; event_props holds the property values typed, one
+//   row per (event, path) (property-paths.ts).
 export const REPLICA_DDL = [
   `CREATE TABLE IF NOT EXISTS replica_meta (
      id INTEGER PRIMARY KEY,
@@ -38,14 +39,14 @@ export const REPLICA_DDL = [
      first_day DATE NOT NULL
    )`,
   `CREATE TABLE IF NOT EXISTS events (
+     seq BIGINT NOT NULL,
      day DATE NOT NULL,
      user_key INTEGER NOT NULL,
      event_type VARCHAR NOT NULL,
      occurred_at TIMESTAMP NOT NULL,
-     properties VARCHAR,
-     ${slotColumnsDdl()}
+     properties VARCHAR
    )`,
-  PROPERTY_SLOTS_DDL,
+  ...PROPERTY_DDL,
   `CREATE TABLE IF NOT EXISTS day_users (
      day DATE NOT NULL,
      block INTEGER NOT NULL,
@@ -67,4 +68,4 @@ export const REPLICA_DDL = [
    )`,
 ]
 
-export const REPLICA_TABLES = ['property_slots', 'type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']
+export const REPLICA_TABLES = ['event_props', 'property_paths', 'type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']

@@ -3,7 +3,7 @@ import { dateValue, listValue, timestampValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
 import type { ChangedRow, PostgresChangeFeed } from '../store/change-feed.ts'
 import type { DuckDbReplica } from './duckdb-replica.ts'
-import { pathsOfStructures, slotFill } from './property-slots.ts'
+import { NUMBER_TYPES, pathsOfStructures } from './property-paths.ts'
 import { BLOCK_BITS } from './replica-schema.ts'
 
 export interface SyncOptions {
@@ -25,7 +25,7 @@ const KEY_USERS = [
    FROM (SELECT user_id, min(day) AS first_day FROM sync_stage GROUP BY user_id) s
    WHERE users.user_id = s.user_id AND s.first_day < users.first_day`,
   `CREATE OR REPLACE TEMP TABLE sync_keyed AS
-   SELECT s.day, s.event_type, s.occurred_at, s.properties, u.user_key
+   SELECT s.seq, s.day, s.event_type, s.occurred_at, s.properties, u.user_key
    FROM sync_stage s JOIN users u USING (user_id)`,
 ]
 
@@ -69,7 +69,7 @@ export class AnalyticsSync {
   /** Prepares the staging table, and starts over if the replica was filled from another event store. */
   async init(): Promise<void> {
     await this.replica.writer.run(
-      `CREATE TEMP TABLE IF NOT EXISTS sync_stage (day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
+      `CREATE TEMP TABLE IF NOT EXISTS sync_stage (seq BIGINT, day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
     )
     const [source, cursor] = await Promise.all([this.feed.source(), this.replica.cursor()])
     // A cursor ahead of the next transaction id means ids went back (a new
@@ -160,7 +160,7 @@ export class AnalyticsSync {
       await conn.run('COMMIT')
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => {})
-      await this.replica.slots.load(conn) // slots given in the rolled-back transaction are gone
+      await this.replica.paths.load(conn) // paths numbered in the rolled-back transaction are gone
       throw err
     }
     const done = performance.now()
@@ -171,22 +171,24 @@ export class AnalyticsSync {
     return rows.length
   }
 
-  /** The chunk's rows into `events`, with every property path it holds in its slot (new paths get one first). */
+  /** The chunk's rows into `events`, and their property values into `event_props` (new paths numbered first). */
   private async insertEvents(): Promise<void> {
     const conn = this.replica.writer
+    await conn.run('INSERT INTO events SELECT seq, day, user_key, event_type, occurred_at, properties FROM sync_keyed')
     const structures = await this.replica.rows<{ structure: string }>(conn, CHUNK_STRUCTURES)
-    const slots = await this.replica.slots.assign(conn, pathsOfStructures(structures.map((r) => r.structure)))
-    if (slots.length === 0) {
-      await conn.run('INSERT INTO events (day, user_key, event_type, occurred_at, properties) SELECT day, user_key, event_type, occurred_at, properties FROM sync_keyed')
-      return
-    }
-    // One JSON parse per row for all of the chunk's paths; each slot then reads its list item.
-    const fill = slotFill(slots)
+    const paths = await this.replica.paths.assign(conn, pathsOfStructures(structures.map((r) => r.structure)))
+    if (paths.length === 0) return
+    // One JSON parse per row for all of the chunk's paths; the two lists unnest side by side.
     await conn.run(
-      `INSERT INTO events (day, user_key, event_type, occurred_at, properties${fill.columns})
-       SELECT day, user_key, event_type, occurred_at, properties${fill.values}
-       FROM (SELECT *, json_extract(properties, $1::VARCHAR[]) AS props FROM sync_keyed)`,
-      [listValue(slots.map((s) => s.path))],
+      `INSERT INTO event_props
+       SELECT seq, path_id, day, user_key, event_type, json_type(value), value ->> '$',
+              CASE WHEN json_type(value) IN ${NUMBER_TYPES} THEN TRY_CAST(value ->> '$' AS DOUBLE) END
+       FROM (
+         SELECT seq, day, user_key, event_type, unnest($1::INTEGER[]) AS path_id, unnest(json_extract(properties, $2::VARCHAR[])) AS value
+         FROM sync_keyed WHERE properties IS NOT NULL
+       )
+       WHERE value IS NOT NULL`,
+      [listValue(paths.map((p) => p.id)), listValue(paths.map((p) => p.path))],
     )
   }
 
@@ -199,7 +201,8 @@ const APPEND_SLICE = 2_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
 
-function appendRow(appender: Appender, [, , day, micros, userId, eventType, properties]: ChangedRow): void {
+function appendRow(appender: Appender, [, seq, day, micros, userId, eventType, properties]: ChangedRow): void {
+  appender.appendBigInt(BigInt(seq))
   appender.appendDate(dateValue(day))
   appender.appendTimestamp(timestampValue(BigInt(micros)))
   appender.appendVarchar(userId)

@@ -1,19 +1,22 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { DayRange } from './params.ts'
-import type { Segment, SegmentField } from './segment.ts'
-import { propertyColumns, segmentsWhere, SqlParams } from './segment-sql.ts'
+import type { PropertyPaths } from '../analytics/property-paths.ts'
+import { jsonPath, type Segment, type SegmentField } from './segment.ts'
+import { filteredEvents, fromJson, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // Events of the range grouped by the value of one field: the top `limit`
 // values by count (then unique users, then value), everything else folded into
 // one "other" row whose unique users are counted across those values, not
 // added up, and the events without the property as "not set". A value is
 // grouped with its JSON type, so the number 5 and the string "5" stay apart.
-function breakdownSql(value: string, type: string, where: string): string {
+// `value` names the (type, text) of the field for each filtered event `e`,
+// through `join` when it comes from event_props.
+function breakdownSql(f: FilteredEvents, value: { join: string; type: string; text: string }): string {
   return `
 WITH matching AS (
-  SELECT ${type} AS type, ${value} AS value, e.user_key
-  FROM events e
-  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+  SELECT ${value.type} AS type, ${value.text} AS value, e.user_key
+  FROM ${f.from} ${value.join}
+  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
 ), per_value AS (
   SELECT type, value, count(*) AS count, count(DISTINCT user_key) AS unique_users
   FROM matching WHERE type IS NOT NULL GROUP BY ALL
@@ -27,6 +30,26 @@ FROM matching m ANTI JOIN top t ON m.type = t.type AND m.value IS NOT DISTINCT F
 WHERE m.type IS NOT NULL
 UNION ALL
 SELECT 'not_set', NULL, NULL, count(*)::BIGINT, count(DISTINCT user_key)::BIGINT, 0 FROM matching WHERE type IS NULL`
+}
+
+/** Where the grouped value comes from for each event `e`. */
+function valueOf(by: SegmentField, paths: PropertyPaths, params: SqlParams): { join: string; type: string; text: string } {
+  if (by.kind === 'event_type') return { join: '', type: `'VARCHAR'`, text: 'e.event_type' }
+  if (by.kind === 'user_id') return { join: 'JOIN users u ON u.user_key = e.user_key', type: `'VARCHAR'`, text: 'u.user_id' }
+  const path = jsonPath(by.path)
+  const id = paths.get(path)
+  if (id === undefined) {
+    // A path without a number is in no event, unless numbers ran out: then read the raw JSON.
+    if (paths.complete) return { join: '', type: 'NULL::VARCHAR', text: 'NULL::VARCHAR' }
+    const json = fromJson(path, params)
+    return { join: '', type: json.type, text: json.text }
+  }
+  return {
+    join: `LEFT JOIN event_props b ON b.seq = e.seq AND b.path_id = ${params.add(id)}
+             AND b.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`,
+    type: 'b.type',
+    text: 'b.text',
+  }
 }
 
 export interface BreakdownRow {
@@ -62,11 +85,8 @@ export async function breakdown(
   params.add(range.from)
   params.add(range.to)
   params.add(limit)
-  const column =
-    by.field.kind === 'property'
-      ? propertyColumns(by.field.path, replica.slots, params)
-      : { text: by.field.kind === 'event_type' ? 'e.event_type' : '(SELECT u.user_id FROM users u WHERE u.user_key = e.user_key)', type: `'VARCHAR'` }
-  const sql = breakdownSql(column.text, column.type, segmentsWhere(segments, replica.slots, params))
+  const value = valueOf(by.field, replica.paths, params)
+  const sql = breakdownSql(filteredEvents(segments, replica.paths, params), value)
   const rows = await replica.query<Row>(sql, params.values)
   const part = (name: Row['part']) => rows.filter((r) => r.part === name)
   const other = part('other')[0]

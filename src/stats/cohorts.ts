@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay, type DayRange } from './params.ts'
 import { NO_SEGMENTS, retentionRate, type RetentionSegments, type WeeklyRetention } from './retention.ts'
-import { onlyEventType, segmentsWhere, SqlParams } from './segment-sql.ts'
+import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // Every weekly cohort of a range at once, as a triangle: cohort c starts on
 // from + 7c (for each c whose start lies in the range) and is the users whose
@@ -27,17 +27,17 @@ const rollupWeeks = (table = 'day_users', where = 'TRUE') => `
 // With filters, as in retention.ts: a user's first day is that of their first
 // matching event, and a week's users those with a matching event in it
 // (read from the (day, type) bitmaps when the filter is on event_type alone).
-const filteredCohortUsers = (where: string) => `
-  SELECT min(e.day) AS first_day, e.user_key FROM events e
-  WHERE e.day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER AND ${where}
+const filteredCohortUsers = (f: FilteredEvents) => `
+  SELECT min(e.day) AS first_day, e.user_key FROM ${f.from}
+  WHERE e.day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER AND ${f.where}
   GROUP BY e.user_key
   HAVING min(e.day) >= DATE '1970-01-01' + $1::INTEGER`
 
-const filteredWeeks = (where: string) => `
+const filteredWeeks = (f: FilteredEvents) => `
   SELECT ((e.day - DATE '1970-01-01') - $1::INTEGER) // 7 AS w,
          e.user_key // ${BLOCK_BITS} AS block, bitstring_agg(e.user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
-  FROM events e
-  WHERE e.day >= DATE '1970-01-01' + $1::INTEGER + 7 AND e.day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER AND ${where}
+  FROM ${f.from}
+  WHERE e.day >= DATE '1970-01-01' + $1::INTEGER + 7 AND e.day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER AND ${f.where}
   GROUP BY 1, 2`
 
 const cohortsSql = (cohortUsers: string, weeks: string) => `
@@ -65,11 +65,11 @@ export async function weeklyCohorts(replica: DuckDbReplica, range: DayRange, seg
   const params = new SqlParams()
   params.add(range.from)
   params.add(weeks)
-  const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(segmentsWhere(segments.cohort, replica.slots, params))
+  const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params))
   const weekUsers =
     segments.return.length === 0 ? rollupWeeks()
-    : onlyEventType(segments.return) ? rollupWeeks('day_type_users', segmentsWhere(segments.return, replica.slots, params))
-    : filteredWeeks(segmentsWhere(segments.return, replica.slots, params))
+    : onlyEventType(segments.return) ? rollupWeeks('day_type_users', filteredEvents(segments.return, replica.paths, params).where)
+    : filteredWeeks(filteredEvents(segments.return, replica.paths, params))
   const rows = await replica.query<{ c: number | bigint; k: number | bigint; users: number | null }>(cohortsSql(cohortUsers, weekUsers), params.values)
   const cell = new Map(rows.map((r) => [`${Number(r.c)}:${Number(r.k)}`, r.users ?? 0]))
   const cohorts: WeeklyRetention[] = []

@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay, type DayRange } from './params.ts'
 import type { Segment } from './segment.ts'
-import { onlyEventType, segmentsWhere, SqlParams } from './segment-sql.ts'
+import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // A day's active users are the set bits of its bitmaps (one row per block of
 // user keys), so the cost depends on days, not events. Days without rows are
@@ -17,13 +17,13 @@ GROUP BY day`
 // but users are still gathered into per-block bitmaps (bitstring_agg sets a
 // bit; no hash table of distinct users), which is several times faster than
 // count(DISTINCT) at millions of rows.
-function filteredSql(where: string): string {
+function filteredSql(f: FilteredEvents): string {
   return `
 SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER AS users
 FROM (
   SELECT e.day, e.user_key // ${BLOCK_BITS} AS block, bitstring_agg(e.user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
-  FROM events e
-  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+  FROM ${f.from}
+  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
   GROUP BY ALL
 ) per_block
 GROUP BY day`
@@ -53,8 +53,8 @@ export async function dailyActiveUsers(replica: DuckDbReplica, range: DayRange, 
   params.add(range.to)
   const sql =
     segments.length === 0 ? SQL
-    : onlyEventType(segments) ? eventTypeSql(segmentsWhere(segments, replica.slots, params))
-    : filteredSql(segmentsWhere(segments, replica.slots, params))
+    : onlyEventType(segments) ? eventTypeSql(filteredEvents(segments, replica.paths, params).where)
+    : filteredSql(filteredEvents(segments, replica.paths, params))
   const rows = await replica.query<{ day: number; users: number }>(sql, params.values)
   const byDay = new Map(rows.map((r) => [r.day, r.users]))
   const out: DauRow[] = []

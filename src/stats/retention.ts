@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay } from './params.ts'
 import type { Segment } from './segment.ts'
-import { onlyEventType, segmentsWhere, SqlParams } from './segment-sql.ts'
+import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // The cohort is a range filter on users.first_day (kept current by the sync),
 // turned into one bitmap per block of user keys; each window's retained users
@@ -27,20 +27,20 @@ const rollupWindows = (table = 'day_users', where = 'TRUE') => `
 // With a cohort filter, "first seen" means the first matching event: users
 // with a matching event in the period and none before it. Only events up to
 // the period's end are read.
-const filteredCohortUsers = (where: string) => `
-  SELECT e.user_key FROM events e
-  WHERE e.day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER AND ${where}
+const filteredCohortUsers = (f: FilteredEvents) => `
+  SELECT e.user_key FROM ${f.from}
+  WHERE e.day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER AND ${f.where}
   GROUP BY e.user_key
   HAVING min(e.day) >= DATE '1970-01-01' + $1::INTEGER`
 
 // With a return filter, a window's users are those with a matching event in it.
-const filteredWindows = (where: string) => `
+const filteredWindows = (f: FilteredEvents) => `
   SELECT ((e.day - DATE '1970-01-01') - $1::INTEGER) // $3::INTEGER AS k,
          e.user_key // ${BLOCK_BITS} AS block, bitstring_agg(e.user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
-  FROM events e
+  FROM ${f.from}
   WHERE e.day >= DATE '1970-01-01' + $1::INTEGER + $3::INTEGER
     AND e.day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER * ($2::INTEGER + 1)
-    AND ${where}
+    AND ${f.where}
   GROUP BY 1, 2`
 
 const retentionSql = (cohortUsers: string, windows: string) => `
@@ -89,11 +89,11 @@ async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: 
   params.add(startDay)
   params.add(windows)
   params.add(periodDays)
-  const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(segmentsWhere(segments.cohort, replica.slots, params))
+  const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params))
   const windowUsers =
     segments.return.length === 0 ? rollupWindows()
-    : onlyEventType(segments.return) ? rollupWindows('day_type_users', segmentsWhere(segments.return, replica.slots, params))
-    : filteredWindows(segmentsWhere(segments.return, replica.slots, params))
+    : onlyEventType(segments.return) ? rollupWindows('day_type_users', filteredEvents(segments.return, replica.paths, params).where)
+    : filteredWindows(filteredEvents(segments.return, replica.paths, params))
   const rows = await replica.query<{ k: number | bigint; users: number | null }>(retentionSql(cohortUsers, windowUsers), params.values)
   const byWindow = new Map(rows.map((r) => [Number(r.k), r.users ?? 0]))
   const cohortSize = byWindow.get(-1) ?? 0

@@ -1,5 +1,5 @@
 import type { DuckDBValue } from '@duckdb/node-api'
-import { NUMBER_TYPES, type PropertySlots } from '../analytics/property-slots.ts'
+import { NUMBER_TYPES, type PropertyPaths } from '../analytics/property-paths.ts'
 import { jsonPath, type Segment } from './segment.ts'
 
 /** Bound parameters collected while a query is written: add() returns the placeholder. */
@@ -12,38 +12,81 @@ export class SqlParams {
   }
 }
 
+/**
+ * The events a list of filters keeps: the relation to read them from (alias
+ * `e`, with seq, day, user_key and event_type) and a condition over it. Values
+ * are always bound.
+ */
+export interface FilteredEvents {
+  from: string
+  where: string
+}
+
 // A JSON number as the filter writes it; anything else never equals a number.
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/
 
-/** How one property reads in SQL: from its slot's typed columns, or parsed from the raw JSON when it has none. */
-interface PropertyColumns {
-  text: string
+/** A property value in SQL: its JSON type (NULL when absent), its text, and its number. */
+export interface PropertyValue {
   type: string
+  text: string
   number: string
 }
 
-export function propertyColumns(path: string[], slots: PropertySlots, params: SqlParams): PropertyColumns {
-  const json = jsonPath(path)
-  const slot = slots.get(json)
-  if (slot !== undefined) return { text: `e.v${slot}`, type: `e.k${slot}`, number: `e.n${slot}` }
-  const p = params.add(json)
+const columnsOf = (alias: string): PropertyValue => ({ type: `${alias}.type`, text: `${alias}.text`, number: `${alias}.number` })
+
+/** The value read from an event's raw JSON, for a path that has no number (past MAX_PROPERTY_PATHS). */
+export function fromJson(path: string, params: SqlParams): PropertyValue {
+  const p = params.add(path)
   return {
-    text: `json_extract_string(e.properties, ${p})`,
     type: `json_type(e.properties, ${p})`,
+    text: `json_extract_string(e.properties, ${p})`,
     number: `TRY_CAST(json_extract_string(e.properties, ${p}) AS DOUBLE)`,
   }
 }
 
 /**
- * The events a list of filters keeps, as one SQL condition over `events e`
- * (all filters must hold; TRUE when there are none). Values are always bound.
+ * All filters must hold. A filter on a property reads its rows of
+ * event_props; when one such filter keeps only events that have the
+ * property, those rows are the relation itself (they carry day, user and
+ * type), so the common one-filter query never touches `events`. Other
+ * property filters join on seq.
  * A property value compares as the JSON type it has in the event: a string as
  * text, a number as a number (when the filter's value is a JSON number),
- * true/false/null only with that literal.
+ * true/false/null only with that literal. `ne` keeps events without it.
  */
-export function segmentsWhere(segments: readonly Segment[], slots: PropertySlots, params: SqlParams): string {
-  if (segments.length === 0) return 'TRUE'
-  return segments.map((s) => `(${segmentWhere(s, slots, params)})`).join(' AND ')
+export function filteredEvents(segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): FilteredEvents {
+  const conditions: string[] = []
+  let driver: string | undefined
+  const needsJson = segments.some((s) => s.field.kind === 'property' && paths.get(jsonPath(s.field.path)) === undefined && !paths.complete)
+  for (const segment of segments) {
+    const { field, op, values } = segment
+    if (field.kind !== 'property') {
+      const column = field.kind === 'event_type' ? 'e.event_type' : 'u.user_id'
+      const condition = textCondition(column, op, values, params)
+      conditions.push(field.kind === 'event_type' ? condition : `e.user_key IN (SELECT u.user_key FROM users u WHERE ${condition})`)
+      continue
+    }
+    const path = jsonPath(field.path)
+    const id = paths.get(path)
+    if (id === undefined) {
+      // Every path met so far has a number: this one is in no event.
+      if (paths.complete) conditions.push(op === 'ne' ? 'TRUE' : 'FALSE')
+      else conditions.push(propertyCondition(fromJson(path, params), op, values, params))
+      continue
+    }
+    if (op !== 'ne' && driver === undefined && !needsJson) {
+      driver = 'event_props e'
+      conditions.push(`e.path_id = ${params.add(id)}`, propertyCondition(columnsOf('e'), op, values, params))
+      continue
+    }
+    const rows = `SELECT p.seq FROM event_props p WHERE p.path_id = ${params.add(id)}`
+    conditions.push(
+      op === 'ne'
+        ? `e.seq NOT IN (${rows} AND ${propertyCondition(columnsOf('p'), 'eq', values, params)})`
+        : `e.seq IN (${rows} AND ${propertyCondition(columnsOf('p'), op, values, params)})`,
+    )
+  }
+  return { from: driver ?? 'events e', where: conditions.length === 0 ? 'TRUE' : conditions.map((c) => `(${c})`).join(' AND ') }
 }
 
 /**
@@ -53,21 +96,6 @@ export function segmentsWhere(segments: readonly Segment[], slots: PropertySlots
  */
 export function onlyEventType(segments: readonly Segment[]): boolean {
   return segments.length > 0 && segments.every((s) => s.field.kind === 'event_type')
-}
-
-function segmentWhere(segment: Segment, slots: PropertySlots, params: SqlParams): string {
-  const { field, op, values } = segment
-  if (field.kind === 'property') {
-    const col = propertyColumns(field.path, slots, params)
-    if (op === 'exists') return `${col.type} IS NOT NULL`
-    if (op === 'eq' || op === 'in') return anyOf(values.map((v) => propertyEquals(col, v, params)))
-    // Events without the property count as "not equal".
-    if (op === 'ne') return `NOT coalesce(${propertyEquals(col, values[0]!, params)}, FALSE)`
-    return propertyOrder(col, ORDER[op], values[0]!, params)
-  }
-  const column = field.kind === 'event_type' ? 'e.event_type' : 'u.user_id'
-  const condition = textCondition(column, op, values, params)
-  return field.kind === 'event_type' ? condition : `e.user_key IN (SELECT u.user_key FROM users u WHERE ${condition})`
 }
 
 const ORDER = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
@@ -82,7 +110,16 @@ function textCondition(column: string, op: Segment['op'], values: string[], para
   }
 }
 
-function propertyEquals(col: PropertyColumns, value: string, params: SqlParams): string {
+function propertyCondition(col: PropertyValue, op: Segment['op'], values: string[], params: SqlParams): string {
+  switch (op) {
+    case 'exists': return `${col.type} IS NOT NULL`
+    case 'eq': case 'in': return anyOf(values.map((v) => propertyEquals(col, v, params)))
+    case 'ne': return `NOT coalesce(${propertyEquals(col, values[0]!, params)}, FALSE)`
+    default: return propertyOrder(col, ORDER[op], values[0]!, params)
+  }
+}
+
+function propertyEquals(col: PropertyValue, value: string, params: SqlParams): string {
   const cases = [`(${col.type} = 'VARCHAR' AND ${col.text} = ${params.add(value)})`]
   if (JSON_NUMBER.test(value)) cases.push(`(${col.type} IN ${NUMBER_TYPES} AND ${col.number} = ${params.add(Number(value))}::DOUBLE)`)
   if (value === 'true' || value === 'false') cases.push(`(${col.type} = 'BOOLEAN' AND ${col.text} = ${params.add(value)})`)
@@ -91,7 +128,7 @@ function propertyEquals(col: PropertyColumns, value: string, params: SqlParams):
 }
 
 /** Strings order as text; numbers as numbers when the filter's value is one; nothing else has an order. */
-function propertyOrder(col: PropertyColumns, operator: string, value: string, params: SqlParams): string {
+function propertyOrder(col: PropertyValue, operator: string, value: string, params: SqlParams): string {
   const cases = [`(${col.type} = 'VARCHAR' AND ${col.text} ${operator} ${params.add(value)})`]
   if (JSON_NUMBER.test(value)) cases.push(`(${col.type} IN ${NUMBER_TYPES} AND ${col.number} ${operator} ${params.add(Number(value))}::DOUBLE)`)
   return anyOf(cases)

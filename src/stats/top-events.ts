@@ -1,7 +1,7 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { DayRange } from './params.ts'
 import type { Segment } from './segment.ts'
-import { onlyEventType, segmentsWhere, SqlParams } from './segment-sql.ts'
+import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // Counts are sums over (day, type); unique users are the union (bit_or) of a
 // type's daily bitmaps over the range, counted per block of user keys. Neither
@@ -29,11 +29,11 @@ ORDER BY count DESC, event_type ASC
 LIMIT $3::INTEGER`
 
 // With filters: the range's matching events, scanned once.
-function filteredSql(where: string): string {
+function filteredSql(f: FilteredEvents): string {
   return `
 SELECT e.event_type, count(*)::BIGINT AS count, count(DISTINCT e.user_key)::BIGINT AS unique_users
-FROM events e
-WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+FROM ${f.from}
+WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
 GROUP BY e.event_type
 ORDER BY count DESC, e.event_type ASC
 LIMIT $3::INTEGER`
@@ -52,8 +52,8 @@ export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: 
   params.add(limit)
   const sql =
     segments.length === 0 ? rollupSql()
-    : onlyEventType(segments) ? rollupSql(segmentsWhere(segments, replica.slots, params))
-    : filteredSql(segmentsWhere(segments, replica.slots, params))
+    : onlyEventType(segments) ? rollupSql(filteredEvents(segments, replica.paths, params).where)
+    : filteredSql(filteredEvents(segments, replica.paths, params))
   const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(sql, params.values)
   return rows.map((r) => ({ event_type: r.event_type, count: Number(r.count), unique_users: Number(r.unique_users) }))
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import { after, before, describe, test } from 'node:test'
 import fc from 'fast-check'
-import { PROPERTY_SLOTS } from '../../src/analytics/property-slots.ts'
+import { MAX_PROPERTY_PATHS } from '../../src/analytics/property-paths.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { addDays, referenceDau, referenceRetention, referenceTopEvents, type ReferenceEvent } from './reference.ts'
 import { matchesAll, renderFilter, type Filter, type Op } from './reference-segment.ts'
@@ -12,11 +12,12 @@ import { matchesAll, renderFilter, type Filter, type Op } from './reference-segm
 // ./reference-segment.ts, on random events with random properties. As in
 // stats-property.test.ts, one app for the file and each run only adds events;
 // the reference sees every event posted so far. The property keys come from a
-// pool larger than the replica's typed slots, so filters are answered both
-// from slot columns and from the raw JSON, and must agree.
+// pool of 40, and the suite runs twice: with every path numbered (filters read
+// event_props), and with MAX_PROPERTY_PATHS=3 (past the first 3 paths they
+// read the raw JSON). Both must agree with the reference.
 
 const BASE_DAY = '2026-07-01'
-const KEYS = Array.from({ length: PROPERTY_SLOTS + 8 }, (_, i) => `k${i}`)
+const KEYS = Array.from({ length: 40 }, (_, i) => `k${i}`)
 const TYPES = ['view', 'buy', 'Buy', 'signup']
 const USERS = ['a', 'b', 'c', 'd', 'e', 'f']
 const TEXTS = ['a', 'b', 'A', '5', '10', '2.5', '5.0', '1e1', '05', 'true', 'false', 'null', 'é', '', '-1']
@@ -74,12 +75,12 @@ const runArb = fc.record({
   ),
 })
 
-describe('filtered stats agree with the reference on random data', () => {
+for (const maxPaths of [undefined, 3]) describe(`filtered stats agree with the reference on random data (MAX_PROPERTY_PATHS=${maxPaths ?? 'default'})`, () => {
   let t: TestApp
   const posted: ReferenceEvent[] = []
 
   before(async () => {
-    t = await startTestApp({ queue: false })
+    t = await startTestApp({ queue: false, env: maxPaths === undefined ? {} : { MAX_PROPERTY_PATHS: String(maxPaths) } })
   })
   after(async () => {
     await t?.close()
@@ -136,7 +137,10 @@ describe('filtered stats agree with the reference on random data', () => {
     )
   })
 
-  test('paths beyond the typed slots were among those asked about', async () => {
-    assert.equal(t.deps.analytics!.replica.slots.size, PROPERTY_SLOTS)
+  test(maxPaths ? 'the paths ran out, so some filters read the raw JSON' : 'every path met was numbered', async () => {
+    const paths = t.deps.analytics!.replica.paths
+    assert.equal(paths.complete, maxPaths === undefined)
+    if (maxPaths) assert.equal(paths.size, maxPaths)
+    else assert.ok(paths.size > 30, `${paths.size} paths`)
   })
 })

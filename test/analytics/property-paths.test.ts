@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { pathsOfStructures } from '../../src/analytics/property-slots.ts'
+import { pathsOfStructures } from '../../src/analytics/property-paths.ts'
 
 test('pathsOfStructures: every key, objects included, arrays not descended, unnameable keys skipped', () => {
   const paths = pathsOfStructures([

@@ -1,0 +1,105 @@
+import type { DuckDBConnection } from '@duckdb/node-api'
+
+/**
+ * Event properties are free-form JSON, but filters and breakdowns read them
+ * over millions of rows, and parsing JSON per row per query takes seconds. So
+ * the sync gives every property path it meets a number (`property_paths`) and
+ * writes each event's property values, one row per (event, path), into
+ * `event_props`: the value's text, its JSON type and, for numbers, the number,
+ * beside the event's day, user and type. A filter on a property then reads a
+ * narrow, typed slice of that table instead of every event's JSON. (Columns
+ * per path on `events` were tried first: DuckDB's appends and commits slowed
+ * down about 20× with a hundred mostly empty columns.)
+ *
+ * Past MAX_PROPERTY_PATHS distinct paths (a client using ids as keys, say) new
+ * paths are not numbered; a filter on one is answered from the raw JSON that
+ * `events` keeps, only slower.
+ */
+export const MAX_PROPERTY_PATHS = 1024
+
+export const NUMBER_TYPES = `('UBIGINT', 'BIGINT', 'DOUBLE')`
+
+export const PROPERTY_DDL = [
+  `CREATE TABLE IF NOT EXISTS property_paths (
+     path VARCHAR PRIMARY KEY,
+     id INTEGER NOT NULL UNIQUE
+   )`,
+  `CREATE TABLE IF NOT EXISTS event_props (
+     seq BIGINT NOT NULL,
+     path_id INTEGER NOT NULL,
+     day DATE NOT NULL,
+     user_key INTEGER NOT NULL,
+     event_type VARCHAR NOT NULL,
+     type VARCHAR NOT NULL,
+     text VARCHAR,
+     number DOUBLE
+   )`,
+]
+
+/** Which path has which number: kept in memory by the process that owns the replica. */
+export class PropertyPaths {
+  private readonly ids = new Map<string, number>()
+
+  constructor(private readonly max = MAX_PROPERTY_PATHS) {}
+
+  get size(): number {
+    return this.ids.size
+  }
+
+  /** Whether every path met so far has a number, so a path without one is in no event. */
+  get complete(): boolean {
+    return this.ids.size < this.max
+  }
+
+  get(path: string): number | undefined {
+    return this.ids.get(path)
+  }
+
+  async load(conn: DuckDBConnection): Promise<void> {
+    const reader = await conn.runAndReadAll('SELECT path, id FROM property_paths')
+    this.ids.clear()
+    for (const [path, id] of reader.getRows()) this.ids.set(path as string, Number(id))
+  }
+
+  /**
+   * Numbers each new path (while there is room), inside the caller's
+   * transaction; returns the numbered ones among `paths`. The caller calls
+   * load() after a rollback, so memory never runs ahead of the file.
+   */
+  async assign(conn: DuckDBConnection, paths: Iterable<string>): Promise<Array<{ path: string; id: number }>> {
+    const out: Array<{ path: string; id: number }> = []
+    for (const path of paths) {
+      let id = this.ids.get(path)
+      if (id === undefined && this.ids.size < this.max) {
+        id = this.ids.size
+        await conn.run('INSERT INTO property_paths VALUES ($1, $2)', [path, id])
+        this.ids.set(path, id)
+      }
+      if (id !== undefined) out.push({ path, id })
+    }
+    return out
+  }
+}
+
+const KEY = /^[A-Za-z0-9_-]{1,64}$/
+
+/**
+ * The JSON paths (`$."a"."b"`) of every key in the given json_structure()
+ * documents, objects included, so `exists` on an object is answered too.
+ * Arrays are values, not descended into. Keys a filter could never name are
+ * skipped.
+ */
+export function pathsOfStructures(structures: Iterable<string>): Set<string> {
+  const paths = new Set<string>()
+  const walk = (node: unknown, prefix: string) => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return
+    for (const [key, child] of Object.entries(node)) {
+      if (!KEY.test(key)) continue
+      const path = `${prefix}."${key}"`
+      paths.add(path)
+      walk(child, path)
+    }
+  }
+  for (const structure of structures) walk(JSON.parse(structure), '$')
+  return paths
+}
