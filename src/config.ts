@@ -35,6 +35,7 @@ const EnvSchema = Type.Object({
   DUCKDB_THREADS: Type.Integer({ default: 2, minimum: 1, maximum: 256 }),
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
+  MAX_ROLLUP_VALUES: Type.Integer({ default: 200, minimum: 0, maximum: 10_000 }),
   SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
   MAX_RANGE_DAYS: Type.Integer({ default: 366, minimum: 1 }),
   API_KEY: Type.Optional(Type.String({ minLength: 16, description: 'an admin key; at least 16 characters' })),
@@ -84,6 +85,7 @@ export interface Config {
     threads: number
     syncChunkRows: number
     maxPropertyPaths: number
+    maxRollupValues: number
     syncIntervalMs: number
     maxRangeDays: number
   }
@@ -146,6 +148,7 @@ export function loadConfig(
       threads: env.DUCKDB_THREADS,
       syncChunkRows: env.SYNC_CHUNK_ROWS,
       maxPropertyPaths: env.MAX_PROPERTY_PATHS,
+      maxRollupValues: env.MAX_ROLLUP_VALUES,
       syncIntervalMs: env.SYNC_INTERVAL_MS,
       maxRangeDays: env.MAX_RANGE_DAYS,
     },

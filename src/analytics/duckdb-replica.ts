@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
-import { MAX_PROPERTY_PATHS, PropertyPaths } from './property-paths.ts'
+import { MAX_PROPERTY_PATHS, MAX_ROLLUP_VALUES, PropertyPaths } from './property-paths.ts'
 import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
 
 export interface SyncCursor {
@@ -34,7 +34,7 @@ export class DuckDbReplica {
     readonly paths: PropertyPaths,
   ) {}
 
-  static async open(path: string, options: { memoryLimit: string; threads: number; readers?: number; maxPropertyPaths?: number }, log: Logger): Promise<DuckDbReplica> {
+  static async open(path: string, options: { memoryLimit: string; threads: number; readers?: number; maxPropertyPaths?: number; maxRollupValues?: number }, log: Logger): Promise<DuckDbReplica> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     let instance: DuckDBInstance
     try {
@@ -55,7 +55,7 @@ export class DuckDbReplica {
       throw err
     }
     const writer = await instance.connect()
-    const replica = new DuckDbReplica(path, instance, writer, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS))
+    const replica = new DuckDbReplica(path, instance, writer, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS, options.maxRollupValues ?? MAX_ROLLUP_VALUES))
     for (let i = 0; i < (options.readers ?? 2); i++) replica.readers.push(await instance.connect())
     await replica.ensureSchema(log)
     return replica

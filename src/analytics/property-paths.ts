@@ -1,4 +1,4 @@
-import type { DuckDBConnection } from '@duckdb/node-api'
+import { listValue, type DuckDBConnection } from '@duckdb/node-api'
 
 /**
  * Event properties are free-form JSON, but filters and breakdowns read them
@@ -19,10 +19,40 @@ export const MAX_PROPERTY_PATHS = 1024
 
 export const NUMBER_TYPES = `('UBIGINT', 'BIGINT', 'DOUBLE')`
 
+/**
+ * A path with few distinct values (country, plan) also gets rollups, like
+ * event types do: events and user bitmaps per (day, path, value, event type),
+ * so a filter on it answers in milliseconds. When a path passes
+ * MAX_ROLLUP_VALUES distinct values (amounts, urls) its rollups are dropped
+ * for good and its filters read event_props.
+ */
+export const MAX_ROLLUP_VALUES = 200
+
 export const PROPERTY_DDL = [
   `CREATE TABLE IF NOT EXISTS property_paths (
      path VARCHAR PRIMARY KEY,
-     id INTEGER NOT NULL UNIQUE
+     id INTEGER NOT NULL UNIQUE,
+     rolled_up BOOLEAN NOT NULL
+   )`,
+  // text is '' for a JSON null (type 'NULL'): key columns cannot be NULL.
+  `CREATE TABLE IF NOT EXISTS prop_day_counts (
+     day DATE NOT NULL,
+     path_id INTEGER NOT NULL,
+     type VARCHAR NOT NULL,
+     text VARCHAR NOT NULL,
+     event_type VARCHAR NOT NULL,
+     events BIGINT NOT NULL,
+     PRIMARY KEY (day, path_id, type, text, event_type)
+   )`,
+  `CREATE TABLE IF NOT EXISTS prop_day_users (
+     day DATE NOT NULL,
+     path_id INTEGER NOT NULL,
+     type VARCHAR NOT NULL,
+     text VARCHAR NOT NULL,
+     event_type VARCHAR NOT NULL,
+     block INTEGER NOT NULL,
+     users BIT NOT NULL,
+     PRIMARY KEY (day, path_id, type, text, event_type, block)
    )`,
   `CREATE TABLE IF NOT EXISTS event_props (
      seq BIGINT NOT NULL,
@@ -39,8 +69,12 @@ export const PROPERTY_DDL = [
 /** Which path has which number: kept in memory by the process that owns the replica. */
 export class PropertyPaths {
   private readonly ids = new Map<string, number>()
+  private readonly notRolledUp = new Set<number>()
 
-  constructor(private readonly max = MAX_PROPERTY_PATHS) {}
+  constructor(
+    private readonly max = MAX_PROPERTY_PATHS,
+    private readonly maxRollupValues = MAX_ROLLUP_VALUES,
+  ) {}
 
   get size(): number {
     return this.ids.size
@@ -55,10 +89,36 @@ export class PropertyPaths {
     return this.ids.get(path)
   }
 
+  /** Whether the path's rollups hold all of its values. */
+  rolledUp(id: number): boolean {
+    return !this.notRolledUp.has(id)
+  }
+
   async load(conn: DuckDBConnection): Promise<void> {
-    const reader = await conn.runAndReadAll('SELECT path, id FROM property_paths')
+    const reader = await conn.runAndReadAll('SELECT path, id, rolled_up FROM property_paths')
     this.ids.clear()
-    for (const [path, id] of reader.getRows()) this.ids.set(path as string, Number(id))
+    this.notRolledUp.clear()
+    for (const [path, id, rolledUp] of reader.getRows()) {
+      this.ids.set(path as string, Number(id))
+      if (!rolledUp) this.notRolledUp.add(Number(id))
+    }
+  }
+
+  /** Drops the rollups of paths that now have too many values, inside the caller's transaction. */
+  async retireCrowdedRollups(conn: DuckDBConnection, ids: readonly number[]): Promise<void> {
+    const candidates = ids.filter((id) => this.rolledUp(id))
+    if (candidates.length === 0) return
+    const reader = await conn.runAndReadAll(
+      `SELECT path_id FROM prop_day_counts WHERE list_contains($1::INTEGER[], path_id)
+       GROUP BY path_id HAVING count(DISTINCT (type, text)) > $2`,
+      [listValue(candidates), this.maxRollupValues],
+    )
+    for (const row of reader.getRows()) {
+      const id = Number(row[0])
+      for (const table of ['prop_day_counts', 'prop_day_users']) await conn.run(`DELETE FROM ${table} WHERE path_id = $1`, [id])
+      await conn.run('UPDATE property_paths SET rolled_up = false WHERE id = $1', [id])
+      this.notRolledUp.add(id)
+    }
   }
 
   /**
@@ -72,7 +132,7 @@ export class PropertyPaths {
       let id = this.ids.get(path)
       if (id === undefined && this.ids.size < this.max) {
         id = this.ids.size
-        await conn.run('INSERT INTO property_paths VALUES ($1, $2)', [path, id])
+        await conn.run('INSERT INTO property_paths VALUES ($1, $2, true)', [path, id])
         this.ids.set(path, id)
       }
       if (id !== undefined) out.push({ path, id })

@@ -2,7 +2,7 @@ import { PROPERTY_DDL } from './property-paths.ts'
 
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
-export const REPLICA_VERSION = 6
+export const REPLICA_VERSION = 7
 
 /**
  * Users are counted with bitmaps: user keys are dense integers, split into
@@ -68,4 +68,4 @@ export const REPLICA_DDL = [
    )`,
 ]
 
-export const REPLICA_TABLES = ['event_props', 'property_paths', 'type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']
+export const REPLICA_TABLES = ['prop_day_users', 'prop_day_counts', 'event_props', 'property_paths', 'type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']

@@ -33,6 +33,18 @@ const KEY_USERS = [
 // rarely holds more than a few dozen shapes.
 const CHUNK_STRUCTURES = `SELECT DISTINCT json_structure(properties)::VARCHAR AS structure FROM sync_stage WHERE properties IS NOT NULL`
 
+// The property rollups of the paths that still have them ($1).
+const PROPERTY_ROLLUPS = [
+  `INSERT INTO prop_day_counts
+   SELECT day, path_id, type, coalesce(text, ''), event_type, count(*)
+   FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
+   ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+  `INSERT INTO prop_day_users
+   SELECT day, path_id, type, coalesce(text, ''), event_type, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
+   FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
+   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+]
+
 const ROLLUPS = [
   // The chunk's users per (day, block), OR-ed into the bitmaps already there.
   `INSERT INTO day_users
@@ -171,7 +183,7 @@ export class AnalyticsSync {
     return rows.length
   }
 
-  /** The chunk's rows into `events`, and their property values into `event_props` (new paths numbered first). */
+  /** The chunk's rows into `events`, and their property values into `event_props` and the rollups (new paths numbered first). */
   private async insertEvents(): Promise<void> {
     const conn = this.replica.writer
     await conn.run('INSERT INTO events SELECT seq, day, user_key, event_type, occurred_at, properties FROM sync_keyed')
@@ -180,9 +192,9 @@ export class AnalyticsSync {
     if (paths.length === 0) return
     // One JSON parse per row for all of the chunk's paths; the two lists unnest side by side.
     await conn.run(
-      `INSERT INTO event_props
-       SELECT seq, path_id, day, user_key, event_type, json_type(value), value ->> '$',
-              CASE WHEN json_type(value) IN ${NUMBER_TYPES} THEN TRY_CAST(value ->> '$' AS DOUBLE) END
+      `CREATE OR REPLACE TEMP TABLE sync_props AS
+       SELECT seq, path_id, day, user_key, event_type, json_type(value) AS type, value ->> '$' AS text,
+              CASE WHEN json_type(value) IN ${NUMBER_TYPES} THEN TRY_CAST(value ->> '$' AS DOUBLE) END AS number
        FROM (
          SELECT seq, day, user_key, event_type, unnest($1::INTEGER[]) AS path_id, unnest(json_extract(properties, $2::VARCHAR[])) AS value
          FROM sync_keyed WHERE properties IS NOT NULL
@@ -190,6 +202,11 @@ export class AnalyticsSync {
        WHERE value IS NOT NULL`,
       [listValue(paths.map((p) => p.id)), listValue(paths.map((p) => p.path))],
     )
+    await conn.run('INSERT INTO event_props SELECT * FROM sync_props')
+    const rolled = paths.map((p) => p.id).filter((id) => this.replica.paths.rolledUp(id))
+    if (rolled.length === 0) return
+    for (const sql of PROPERTY_ROLLUPS) await conn.run(sql, [listValue(rolled)])
+    await this.replica.paths.retireCrowdedRollups(conn, rolled)
   }
 
   private async pause(ms: number): Promise<void> {

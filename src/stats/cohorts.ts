@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay, type DayRange } from './params.ts'
 import { NO_SEGMENTS, retentionRate, type RetentionSegments, type WeeklyRetention } from './retention.ts'
-import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // Every weekly cohort of a range at once, as a triangle: cohort c starts on
 // from + 7c (for each c whose start lies in the range) and is the users whose
@@ -66,9 +66,10 @@ export async function weeklyCohorts(replica: DuckDbReplica, range: DayRange, seg
   params.add(range.from)
   params.add(weeks)
   const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params))
+  const returnRollup = segments.return.length === 0 ? undefined : rollupFor(segments.return, replica.paths, params)
   const weekUsers =
     segments.return.length === 0 ? rollupWeeks()
-    : onlyEventType(segments.return) ? rollupWeeks('day_type_users', filteredEvents(segments.return, replica.paths, params).where)
+    : returnRollup ? rollupWeeks(returnRollup.users, returnRollup.where)
     : filteredWeeks(filteredEvents(segments.return, replica.paths, params))
   const rows = await replica.query<{ c: number | bigint; k: number | bigint; users: number | null }>(cohortsSql(cohortUsers, weekUsers), params.values)
   const cell = new Map(rows.map((r) => [`${Number(r.c)}:${Number(r.k)}`, r.users ?? 0]))

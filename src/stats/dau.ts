@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay, type DayRange } from './params.ts'
 import type { Segment } from './segment.ts'
-import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // A day's active users are the set bits of its bitmaps (one row per block of
 // user keys), so the cost depends on days, not events. Days without rows are
@@ -29,13 +29,14 @@ FROM (
 GROUP BY day`
 }
 
-// Filtered by event type only: the union of those types' daily bitmaps.
-function eventTypeSql(where: string): string {
+// Filters the rollups can answer (event_type alone, or one property that has
+// rollups): the union of the matching rows' daily bitmaps.
+function rollupSql(table: string, where: string): string {
   return `
 SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER AS users
 FROM (
   SELECT e.day, e.block, bit_or(e.users) AS users
-  FROM day_type_users e
+  FROM ${table} e
   WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
   GROUP BY ALL
 ) per_block
@@ -51,9 +52,10 @@ export async function dailyActiveUsers(replica: DuckDbReplica, range: DayRange, 
   const params = new SqlParams()
   params.add(range.from)
   params.add(range.to)
+  const rollup = segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params)
   const sql =
     segments.length === 0 ? SQL
-    : onlyEventType(segments) ? eventTypeSql(filteredEvents(segments, replica.paths, params).where)
+    : rollup ? rollupSql(rollup.users, rollup.where)
     : filteredSql(filteredEvents(segments, replica.paths, params))
   const rows = await replica.query<{ day: number; users: number }>(sql, params.values)
   const byDay = new Map(rows.map((r) => [r.day, r.users]))

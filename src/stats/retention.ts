@@ -2,7 +2,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { BLOCK_BITS } from '../analytics/replica-schema.ts'
 import { formatDay } from './params.ts'
 import type { Segment } from './segment.ts'
-import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // The cohort is a range filter on users.first_day (kept current by the sync),
 // turned into one bitmap per block of user keys; each window's retained users
@@ -90,9 +90,10 @@ async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: 
   params.add(windows)
   params.add(periodDays)
   const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params))
+  const returnRollup = segments.return.length === 0 ? undefined : rollupFor(segments.return, replica.paths, params)
   const windowUsers =
     segments.return.length === 0 ? rollupWindows()
-    : onlyEventType(segments.return) ? rollupWindows('day_type_users', filteredEvents(segments.return, replica.paths, params).where)
+    : returnRollup ? rollupWindows(returnRollup.users, returnRollup.where)
     : filteredWindows(filteredEvents(segments.return, replica.paths, params))
   const rows = await replica.query<{ k: number | bigint; users: number | null }>(retentionSql(cohortUsers, windowUsers), params.values)
   const byWindow = new Map(rows.map((r) => [Number(r.k), r.users ?? 0]))

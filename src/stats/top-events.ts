@@ -1,23 +1,23 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import type { DayRange } from './params.ts'
 import type { Segment } from './segment.ts'
-import { filteredEvents, onlyEventType, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
 // Counts are sums over (day, type); unique users are the union (bit_or) of a
 // type's daily bitmaps over the range, counted per block of user keys. Neither
 // touches raw events. Ties on count are broken by name so the answer is stable.
-// A filter on event_type alone narrows the rollups the same way (`where`, over alias e).
-const rollupSql = (where = 'TRUE') => `
+// Filters the rollups can answer narrow them the same way (`where`, over alias e).
+const rollupSql = (where = 'TRUE', counts = 'type_day_counts', users = 'day_type_users') => `
 WITH counts AS (
   SELECT e.event_type, sum(e.events) AS count
-  FROM type_day_counts e
+  FROM ${counts} e
   WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
   GROUP BY e.event_type
 ), users AS (
   SELECT event_type, sum(bit_count(users)) AS unique_users
   FROM (
     SELECT e.event_type, e.block, bit_or(e.users) AS users
-    FROM day_type_users e
+    FROM ${users} e
     WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
     GROUP BY e.event_type, e.block
   ) per_block
@@ -50,9 +50,10 @@ export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: 
   params.add(range.from)
   params.add(range.to)
   params.add(limit)
+  const rollup = segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params)
   const sql =
     segments.length === 0 ? rollupSql()
-    : onlyEventType(segments) ? rollupSql(filteredEvents(segments, replica.paths, params).where)
+    : rollup ? rollupSql(rollup.where, rollup.counts, rollup.users)
     : filteredSql(filteredEvents(segments, replica.paths, params))
   const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(sql, params.values)
   return rows.map((r) => ({ event_type: r.event_type, count: Number(r.count), unique_users: Number(r.unique_users) }))

@@ -12,9 +12,11 @@ import { matchesAll, renderFilter, type Filter, type Op } from './reference-segm
 // ./reference-segment.ts, on random events with random properties. As in
 // stats-property.test.ts, one app for the file and each run only adds events;
 // the reference sees every event posted so far. The property keys come from a
-// pool of 40, and the suite runs twice: with every path numbered (filters read
-// event_props), and with MAX_PROPERTY_PATHS=3 (past the first 3 paths they
-// read the raw JSON). Both must agree with the reference.
+// pool of 40, and the suite runs three times: as configured by default (one
+// property filter reads the rollups, more read event_props); with
+// MAX_PROPERTY_PATHS=3 (past the first 3 paths filters read the raw JSON); and
+// with MAX_ROLLUP_VALUES=4 (paths lose their rollups as runs add values, and
+// filters on them go back to event_props). All must agree with the reference.
 
 const BASE_DAY = '2026-07-01'
 const KEYS = Array.from({ length: 40 }, (_, i) => `k${i}`)
@@ -75,12 +77,14 @@ const runArb = fc.record({
   ),
 })
 
-for (const maxPaths of [undefined, 3]) describe(`filtered stats agree with the reference on random data (MAX_PROPERTY_PATHS=${maxPaths ?? 'default'})`, () => {
+const VARIANTS: Array<Record<string, string>> = [{}, { MAX_PROPERTY_PATHS: '3' }, { MAX_ROLLUP_VALUES: '4' }]
+for (const variant of VARIANTS) describe(`filtered stats agree with the reference on random data (${JSON.stringify(variant)})`, () => {
+  const maxPaths = variant.MAX_PROPERTY_PATHS ? Number(variant.MAX_PROPERTY_PATHS) : undefined
   let t: TestApp
   const posted: ReferenceEvent[] = []
 
   before(async () => {
-    t = await startTestApp({ queue: false, env: maxPaths === undefined ? {} : { MAX_PROPERTY_PATHS: String(maxPaths) } })
+    t = await startTestApp({ queue: false, env: variant })
   })
   after(async () => {
     await t?.close()
@@ -142,5 +146,8 @@ for (const maxPaths of [undefined, 3]) describe(`filtered stats agree with the r
     assert.equal(paths.complete, maxPaths === undefined)
     if (maxPaths) assert.equal(paths.size, maxPaths)
     else assert.ok(paths.size > 30, `${paths.size} paths`)
+    const retired = Array.from({ length: paths.size }, (_, id) => id).filter((id) => !paths.rolledUp(id)).length
+    if (variant.MAX_ROLLUP_VALUES) assert.ok(retired > 0 && retired < paths.size, `${retired} of ${paths.size} paths lost their rollups`)
+    else assert.equal(retired, 0)
   })
 })
