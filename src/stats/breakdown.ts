@@ -1,56 +1,110 @@
-import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
-import type { DayRange } from './params.ts'
 import type { PropertyPaths } from '../analytics/property-paths.ts'
+import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
+import { BLOCK_BITS } from '../analytics/replica-schema.ts'
+import type { DayRange } from './params.ts'
 import { jsonPath, type Segment, type SegmentField } from './segment.ts'
-import { filteredEvents, fromJson, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { filteredEvents, SqlParams } from './segment-sql.ts'
 
-// Events of the range grouped by the value of one field: the top `limit`
-// values by count (then unique users, then value), everything else folded into
-// one "other" row whose unique users are counted across those values, not
-// added up, and the events without the property as "not set". A value is
-// grouped with its JSON type, so the number 5 and the string "5" stay apart.
-// `value` names the (type, text) of the field for each filtered event `e`,
-// through `join` when it comes from event_props.
-function breakdownSql(f: FilteredEvents, value: { join: string; type: string; text: string }): string {
-  return `
-WITH matching AS (
-  SELECT ${value.type} AS type, ${value.text} AS value, e.user_key
-  FROM ${f.from} ${value.join}
-  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
-), per_value AS (
-  SELECT type, value, count(*) AS count, count(DISTINCT user_key) AS unique_users
-  FROM matching WHERE type IS NOT NULL GROUP BY ALL
-), top AS (
-  SELECT * FROM per_value ORDER BY count DESC, unique_users DESC, type, value LIMIT $3::INTEGER
-)
-SELECT 'top' AS part, type, value, count::BIGINT AS count, unique_users::BIGINT AS unique_users, 1::BIGINT AS "values" FROM top
-UNION ALL
-SELECT 'other', NULL, NULL, count(*)::BIGINT, count(DISTINCT m.user_key)::BIGINT, count(DISTINCT (m.type, m.value))::BIGINT
-FROM matching m ANTI JOIN top t ON m.type = t.type AND m.value IS NOT DISTINCT FROM t.value
-WHERE m.type IS NOT NULL
-UNION ALL
-SELECT 'not_set', NULL, NULL, count(*)::BIGINT, count(DISTINCT user_key)::BIGINT, 0 FROM matching WHERE type IS NULL`
+const RANGE = (alias: string) => `${alias}.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`
+const ALL_EVENTS = `SELECT sum(e.events) FROM type_day_counts e WHERE ${RANGE('e')}`
+
+/**
+ * Where the grouped values come from: `counts` gives (type, text, count) and
+ * `users` (type, text, block, users) per value, `total` the events the filters
+ * keep (NULL when every event has a value). A value is its JSON type and text,
+ * so the number 5 and the string "5" stay apart; text is '' for JSON null.
+ */
+interface Values {
+  counts: string
+  users: string
+  total: string
 }
 
-/** Where the grouped value comes from for each event `e`. */
-function valueOf(by: SegmentField, paths: PropertyPaths, params: SqlParams): { join: string; type: string; text: string } {
-  if (by.kind === 'event_type') return { join: '', type: `'VARCHAR'`, text: 'e.event_type' }
-  if (by.kind === 'user_id') return { join: 'JOIN users u ON u.user_key = e.user_key', type: `'VARCHAR'`, text: 'u.user_id' }
+// From (type, text, user_key) rows: the values counted and their users as bitmaps.
+function fromRows(rows: string, total: string): Values {
+  return {
+    counts: `SELECT type, text, count(*) AS count FROM (${rows}) r GROUP BY ALL`,
+    users: `SELECT type, text, user_key // ${BLOCK_BITS} AS block, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+            FROM (${rows}) r GROUP BY ALL`,
+    total,
+  }
+}
+
+// From rollups already grouped by value (alias e), narrowed by `where`.
+function fromRollups(counts: string, users: string, value: { type: string; text: string }, where: string, total: string): Values {
+  return {
+    counts: `SELECT ${value.type} AS type, ${value.text} AS text, sum(e.events) AS count FROM ${counts} e WHERE ${RANGE('e')} AND ${where} GROUP BY ALL`,
+    users: `SELECT ${value.type} AS type, ${value.text} AS text, e.block, bit_or(e.users) AS users FROM ${users} e WHERE ${RANGE('e')} AND ${where} GROUP BY ALL`,
+    total,
+  }
+}
+
+/**
+ * Picks the cheapest source: the rollups when the filters are none or on
+ * event_type alone (and, for a property, while it has rollups); otherwise the
+ * property's rows of event_props, narrowed to the events the filters keep.
+ */
+function valuesOf(by: SegmentField, segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): Values {
+  const rollable = segments.every((s) => s.field.kind === 'event_type')
+  const typeWhere = () => filteredEvents(segments, paths, params).where
+  const filtered = () => {
+    const f = filteredEvents(segments, paths, params)
+    return { ...f, seqs: `SELECT e.seq FROM ${f.from} WHERE ${RANGE('e')} AND ${f.where}` }
+  }
+  if (by.kind === 'event_type') {
+    if (rollable) return fromRollups('type_day_counts', 'day_type_users', { type: `'VARCHAR'`, text: 'e.event_type' }, typeWhere(), 'NULL')
+    const f = filtered()
+    return fromRows(`SELECT 'VARCHAR' AS type, e.event_type AS text, e.user_key FROM ${f.from} WHERE ${RANGE('e')} AND ${f.where}`, 'NULL')
+  }
+  if (by.kind === 'user_id') {
+    const f = filtered()
+    return fromRows(`SELECT 'VARCHAR' AS type, u.user_id AS text, e.user_key FROM ${f.from} JOIN users u USING (user_key) WHERE ${RANGE('e')} AND ${f.where}`, 'NULL')
+  }
   const path = jsonPath(by.path)
   const id = paths.get(path)
-  if (id === undefined) {
-    // A path without a number is in no event, unless numbers ran out: then read the raw JSON.
-    if (paths.complete) return { join: '', type: 'NULL::VARCHAR', text: 'NULL::VARCHAR' }
-    const json = fromJson(path, params)
-    return { join: '', type: json.type, text: json.text }
+  if (id !== undefined && rollable && paths.rolledUp(id)) {
+    const where = `e.path_id = ${params.add(id)} AND ${typeWhere()}`
+    return fromRollups('prop_day_counts', 'prop_day_users', { type: 'e.type', text: 'e.text' }, where, `${ALL_EVENTS} AND ${typeWhere()}`)
   }
-  return {
-    join: `LEFT JOIN event_props b ON b.seq = e.seq AND b.path_id = ${params.add(id)}
-             AND b.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`,
-    type: 'b.type',
-    text: 'b.text',
+  const f = filtered()
+  const total = `SELECT count(*) FROM (${f.seqs})`
+  const narrowed = (alias: string) => (segments.length === 0 ? '' : `AND ${alias}.seq IN (${f.seqs})`)
+  if (id !== undefined) {
+    return fromRows(
+      `SELECT b.type, coalesce(b.text, '') AS text, b.user_key FROM event_props b
+       WHERE b.path_id = ${params.add(id)} AND ${RANGE('b')} ${narrowed('b')}`,
+      total,
+    )
   }
+  // No number: in no event while numbers last, else read from the raw JSON.
+  if (paths.complete) return fromRows(`SELECT NULL::VARCHAR AS type, NULL::VARCHAR AS text, NULL::INTEGER AS user_key WHERE FALSE`, total)
+  const p = params.add(path)
+  return fromRows(
+    `SELECT json_type(x.properties, ${p}) AS type, coalesce(json_extract_string(x.properties, ${p}), '') AS text, x.user_key
+     FROM events x WHERE ${RANGE('x')} AND json_type(x.properties, ${p}) IS NOT NULL ${narrowed('x')}`,
+    total,
+  )
 }
+
+// The top `limit` values by count (then unique users, then value); the rest
+// folded into "other", whose unique users are counted across those values, not
+// added up; and the events without the property ("not set": the events the
+// filters keep minus those with a value).
+const breakdownSql = (v: Values) => `
+WITH value_counts AS (${v.counts}),
+value_users AS (${v.users}),
+per_value AS (
+  SELECT c.type, c.text, c.count, coalesce(u.unique_users, 0) AS unique_users
+  FROM value_counts c LEFT JOIN (SELECT type, text, sum(bit_count(users)) AS unique_users FROM value_users GROUP BY ALL) u USING (type, text)
+),
+top AS (SELECT * FROM per_value ORDER BY count DESC, unique_users DESC, type, text LIMIT $3::INTEGER),
+rest AS (SELECT * FROM per_value ANTI JOIN top USING (type, text)),
+rest_users AS (SELECT block, bit_or(users) AS users FROM value_users ANTI JOIN top USING (type, text) GROUP BY block)
+SELECT 'top' AS part, type, text, count::BIGINT AS count, unique_users::BIGINT AS unique_users FROM top
+UNION ALL SELECT 'other', NULL, NULL, (SELECT coalesce(sum(count), 0) FROM rest)::BIGINT, (SELECT coalesce(sum(bit_count(users)), 0) FROM rest_users)::BIGINT
+UNION ALL SELECT 'values', NULL, NULL, (SELECT count(*) FROM rest)::BIGINT, 0
+UNION ALL SELECT 'all', NULL, NULL, (SELECT coalesce(sum(count), 0) FROM per_value)::BIGINT, 0
+UNION ALL SELECT 'total', NULL, NULL, (${v.total})::BIGINT, 0`
 
 export interface BreakdownRow {
   value: unknown
@@ -62,16 +116,15 @@ export interface Breakdown {
   by: string
   values: BreakdownRow[]
   other: { values: number; count: number; unique_users: number }
-  not_set: { count: number; unique_users: number }
+  not_set: { count: number }
 }
 
 interface Row {
-  part: 'top' | 'other' | 'not_set'
+  part: 'top' | 'other' | 'values' | 'all' | 'total'
   type: string | null
-  value: string | null
-  count: bigint
+  text: string | null
+  count: bigint | null
   unique_users: bigint
-  values: bigint
 }
 
 export async function breakdown(
@@ -85,24 +138,22 @@ export async function breakdown(
   params.add(range.from)
   params.add(range.to)
   params.add(limit)
-  const value = valueOf(by.field, replica.paths, params)
-  const sql = breakdownSql(filteredEvents(segments, replica.paths, params), value)
-  const rows = await replica.query<Row>(sql, params.values)
-  const part = (name: Row['part']) => rows.filter((r) => r.part === name)
-  const other = part('other')[0]
-  const notSet = part('not_set')[0]
+  const rows = await replica.query<Row>(breakdownSql(valuesOf(by.field, segments, replica.paths, params)), params.values)
+  const one = (part: Row['part']) => rows.find((r) => r.part === part)!
+  const withValue = Number(one('all').count)
+  const total = one('total').count
   return {
     by: by.text,
-    values: part('top').map((r) => ({ value: jsonValue(r.type!, r.value), count: Number(r.count), unique_users: Number(r.unique_users) })),
-    other: { values: Number(other?.values ?? 0), count: Number(other?.count ?? 0), unique_users: Number(other?.unique_users ?? 0) },
-    not_set: { count: Number(notSet?.count ?? 0), unique_users: Number(notSet?.unique_users ?? 0) },
+    values: rows.filter((r) => r.part === 'top').map((r) => ({ value: jsonValue(r.type!, r.text!), count: Number(r.count), unique_users: Number(r.unique_users) })),
+    other: { values: Number(one('values').count), count: Number(one('other').count), unique_users: Number(one('other').unique_users) },
+    not_set: { count: total === null ? 0 : Number(total) - withValue },
   }
 }
 
 /** A grouped value back as the JSON value it was in the events. */
-function jsonValue(type: string, text: string | null): unknown {
-  if (text === null || type === 'NULL') return null
+function jsonValue(type: string, text: string): unknown {
   switch (type) {
+    case 'NULL': return null
     case 'VARCHAR': return text
     case 'BOOLEAN': return text === 'true'
     case 'UBIGINT': case 'BIGINT': case 'DOUBLE': return Number(text)

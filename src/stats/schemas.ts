@@ -146,14 +146,14 @@ export const breakdownRouteSchema = statsRoute({
       by: Type.String(),
       values: Type.Array(Type.Object({ value: Type.Unknown({ description: 'the JSON value' }), ...Count })),
       other: Type.Object({ values: Type.Integer({ description: 'how many values were folded in' }), ...Count }),
-      not_set: Type.Object(Count),
+      not_set: Type.Object({ count: Type.Integer({ description: 'events without the property' }) }),
     }),
     {
       example: {
         by: 'properties.country',
         values: [{ value: 'UA', count: 1200, unique_users: 310 }, { value: 'PL', count: 950, unique_users: 280 }],
         other: { values: 14, count: 600, unique_users: 190 },
-        not_set: { count: 75, unique_users: 30 },
+        not_set: { count: 75 },
       },
     },
   ),

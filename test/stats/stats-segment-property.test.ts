@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { MAX_PROPERTY_PATHS } from '../../src/analytics/property-paths.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { addDays, referenceDau, referenceRetention, referenceTopEvents, type ReferenceEvent } from './reference.ts'
-import { matchesAll, renderFilter, type Filter, type Op } from './reference-segment.ts'
+import { matchesAll, referenceBreakdown, renderFilter, type Filter, type Op } from './reference-segment.ts'
 
 // Filtered DAU, top events and retention against the plain computation of
 // ./reference-segment.ts, on random events with random properties. As in
@@ -72,6 +72,12 @@ const runArb = fc.record({
       segment: fc.array(filter, { minLength: 1, maxLength: 2 }),
       cohort: fc.array(filter, { maxLength: 1 }),
       return: fc.array(filter, { maxLength: 1 }),
+      by: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...KEYS.slice(0, 6), 'o').map((k): Filter['field'] => [k]) },
+        { weight: 1, arbitrary: fc.constantFrom<Filter['field']>(['o', 'x'], [KEYS[30]!], 'event_type', 'user_id') },
+      ),
+      limit: fc.integer({ min: 1, max: 4 }),
+      breakdownFilters: fc.array(filter, { maxLength: 2 }),
     }),
     { minLength: 3, maxLength: 3 },
   ),
@@ -96,7 +102,7 @@ for (const variant of VARIANTS) describe(`filtered stats agree with the referenc
     assert.ok(isDeepStrictEqual(res.json(), expected), `GET ${decodeURIComponent(url)}\n got ${res.body}\nwant ${JSON.stringify(expected)}`)
   }
 
-  test('segment=, cohort_segment= and return_segment= equal the reference, on /stats/cohorts too', { timeout: 180_000 }, async () => {
+  test('segment=, cohort_segment= and return_segment= equal the reference, on /stats/cohorts and /stats/breakdown too', { timeout: 180_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(runArb, async (input) => {
         const events: ReferenceEvent[] = input.events.map((g) => ({
@@ -124,6 +130,11 @@ for (const variant of VARIANTS) describe(`filtered stats agree with the referenc
           await check(
             `/stats/retention?start_date=${from}&windows=2${params('cohort_segment', q.cohort)}${params('return_segment', q.return)}`,
             referenceRetention(posted, from, 2, filters),
+          )
+          const by = Array.isArray(q.by) ? `properties.${q.by.join('.')}` : q.by
+          await check(
+            `/stats/breakdown?from=${from}&to=${to}&by=${by}&limit=${q.limit}${params('segment', q.breakdownFilters)}`,
+            referenceBreakdown(posted, from, to, q.by, q.limit, matchesAll(q.breakdownFilters)),
           )
           // every weekly cohort of the range at once, each as /stats/retention would answer it
           const weeks = Math.floor((q.days - 1) / 7) + 1
