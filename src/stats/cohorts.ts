@@ -18,6 +18,7 @@ const COHORT_USERS = `
   SELECT first_day, user_key FROM users
   WHERE first_day >= DATE '1970-01-01' + $1::INTEGER AND first_day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER`
 
+// Each week's users from a table of daily user bitmaps (alias e), narrowed by `where`.
 const rollupWeeks = (table = 'day_users', where = 'TRUE') => `
   SELECT ((e.day - DATE '1970-01-01') - $1::INTEGER) // 7 AS w, e.block, bit_or(e.users) AS users
   FROM ${table} e
@@ -25,8 +26,8 @@ const rollupWeeks = (table = 'day_users', where = 'TRUE') => `
   GROUP BY 1, 2`
 
 // With filters, as in retention.ts: a user's first day is that of their first
-// matching event, and a week's users those with a matching event in it
-// (read from the (day, type) bitmaps when the filter is on event_type alone).
+// matching event, and a week's users those with a matching event in it (from
+// the rollups when they can answer the filter: rollupWeeks over their users table).
 const filteredCohortUsers = (f: FilteredEvents) => `
   SELECT min(e.day) AS first_day, e.user_key FROM ${f.from}
   WHERE e.day < DATE '1970-01-01' + $1::INTEGER + 7 * $2::INTEGER AND ${f.where}

@@ -14,8 +14,8 @@ const COHORT_USERS = `
   SELECT user_key FROM users
   WHERE first_day >= DATE '1970-01-01' + $1::INTEGER AND first_day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER`
 
-// From day_users, or, when the return filter is on event_type alone, from the
-// (day, type) bitmaps narrowed by it.
+// From day_users, or, when the rollups can answer the return filter (event_type
+// alone, or one property that has rollups), from their user bitmaps narrowed by it.
 const rollupWindows = (table = 'day_users', where = 'TRUE') => `
   SELECT ((e.day - DATE '1970-01-01') - $1::INTEGER) // $3::INTEGER AS k, e.block, bit_or(e.users) AS users
   FROM ${table} e
