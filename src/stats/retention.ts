@@ -43,12 +43,29 @@ const filteredWindows = (f: FilteredEvents) => `
     AND ${f.where}
   GROUP BY 1, 2`
 
-const retentionSql = (cohortUsers: string, windows: string) => `
-WITH cohort AS (
+// The cohort as bitmaps, from the users in it.
+const cohortOfUsers = (cohortUsers: string) => `
   SELECT user_key // ${BLOCK_BITS} AS block, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
   FROM (${cohortUsers}) cohort_users
-  GROUP BY 1
-), windows AS (${windows})
+  GROUP BY 1`
+
+// The cohort straight from rollup bitmaps (alias e, narrowed by `where`): the
+// users with a matching event in the period and none before it, i.e. the
+// period's union minus the union of every earlier day.
+const cohortOfRollup = (table: string, where: string) => `
+  SELECT block, CASE WHEN before IS NULL THEN during ELSE during & ~before END AS users
+  FROM (
+    SELECT e.block,
+           bit_or(e.users) FILTER (WHERE e.day >= DATE '1970-01-01' + $1::INTEGER) AS during,
+           bit_or(e.users) FILTER (WHERE e.day < DATE '1970-01-01' + $1::INTEGER) AS before
+    FROM ${table} e
+    WHERE e.day < DATE '1970-01-01' + $1::INTEGER + $3::INTEGER AND ${where}
+    GROUP BY e.block
+  ) per_block
+  WHERE during IS NOT NULL`
+
+const retentionSql = (cohort: string, windows: string) => `
+WITH cohort AS (${cohort}), windows AS (${windows})
 SELECT -1 AS k, sum(bit_count(users))::INTEGER AS users FROM cohort
 UNION ALL
 SELECT w.k, sum(bit_count(w.users & c.users))::INTEGER AS users
@@ -89,13 +106,17 @@ async function cohortWindows(replica: DuckDbReplica, startDay: number, windows: 
   params.add(startDay)
   params.add(windows)
   params.add(periodDays)
-  const cohortUsers = segments.cohort.length === 0 ? COHORT_USERS : filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params))
+  const cohortRollup = segments.cohort.length === 0 ? undefined : rollupFor(segments.cohort, replica.paths, params)
+  const cohort =
+    segments.cohort.length === 0 ? cohortOfUsers(COHORT_USERS)
+    : cohortRollup ? cohortOfRollup(cohortRollup.users, cohortRollup.where)
+    : cohortOfUsers(filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params)))
   const returnRollup = segments.return.length === 0 ? undefined : rollupFor(segments.return, replica.paths, params)
   const windowUsers =
     segments.return.length === 0 ? rollupWindows()
     : returnRollup ? rollupWindows(returnRollup.users, returnRollup.where)
     : filteredWindows(filteredEvents(segments.return, replica.paths, params))
-  const rows = await replica.query<{ k: number | bigint; users: number | null }>(retentionSql(cohortUsers, windowUsers), params.values)
+  const rows = await replica.query<{ k: number | bigint; users: number | null }>(retentionSql(cohort, windowUsers), params.values)
   const byWindow = new Map(rows.map((r) => [Number(r.k), r.users ?? 0]))
   const cohortSize = byWindow.get(-1) ?? 0
   const out = []
