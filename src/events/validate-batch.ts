@@ -25,12 +25,16 @@ const validateEvent: ValidateFunction = ajv.compile(EventInput)
 // JSON.stringify writes a lone surrogate as a \udXXX escape (an odd run of
 // backslashes before it: an even run is an escaped backslash followed by text).
 const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/
+// Cheap pre-checks, run for every event: a lone surrogate needs a surrogate
+// code unit, and JSON.stringify writes both NUL and a lone surrogate as "\u".
+const ANY_SURROGATE = /[\uD800-\uDFFF]/
+const hasLoneSurrogate = (text: string) => ANY_SURROGATE.test(text) && LONE_SURROGATE.test(JSON.stringify(text))
 
 /**
  * Checks a whole request body and returns the normalised events, or throws one
  * ValidationError listing every bad field with the index of its event.
  */
-export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now()): NormalizedEvent[] {
+export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now(), propertiesJson?: string[]): NormalizedEvent[] {
   const events = extractEvents(body)
   if (events.length === 0) {
     throw new ValidationError('the batch is empty', [{ field: 'events', message: 'must contain at least 1 event' }])
@@ -48,7 +52,7 @@ export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now
       for (const e of validateEvent.errors ?? []) errors.push(toFieldError(index, e))
       continue
     }
-    const event = normalizeEvent(raw as EventInput, index, limits, now, errors)
+    const event = normalizeEvent(raw as EventInput, index, limits, now, errors, propertiesJson)
     if (event) normalized.push(event)
   }
   if (errors.length > 0) {
@@ -86,6 +90,7 @@ function normalizeEvent(
   limits: BatchLimits,
   now: number,
   errors: FieldError[],
+  propertiesJson: string[] | undefined,
 ): NormalizedEvent | undefined {
   const before = errors.length
   const time = parseTimestamp(raw.occurred_at)
@@ -97,16 +102,17 @@ function normalizeEvent(
   // PostgreSQL text and jsonb cannot hold NUL; refusing it here keeps a poison
   // event from ever reaching the queue.
   // Nor can they hold lone UTF-16 surrogates, which are not Unicode text.
-  if (raw.user_id.includes('\u0000') || LONE_SURROGATE.test(JSON.stringify(raw.user_id))) errors.push({ index, field: 'user_id', message: 'must be Unicode text without NUL characters' })
-  if (raw.event_type.includes('\u0000') || LONE_SURROGATE.test(JSON.stringify(raw.event_type))) errors.push({ index, field: 'event_type', message: 'must be Unicode text without NUL characters' })
+  if (raw.user_id.includes('\u0000') || hasLoneSurrogate(raw.user_id)) errors.push({ index, field: 'user_id', message: 'must be Unicode text without NUL characters' })
+  if (raw.event_type.includes('\u0000') || hasLoneSurrogate(raw.event_type)) errors.push({ index, field: 'event_type', message: 'must be Unicode text without NUL characters' })
   const properties = raw.properties ?? {}
   const serialized = JSON.stringify(properties)
   if (Buffer.byteLength(serialized) > limits.maxPropertiesBytes) {
     errors.push({ index, field: 'properties', message: `must be at most ${limits.maxPropertiesBytes} bytes as JSON` })
-  } else if (serialized.includes('\\u0000') || LONE_SURROGATE.test(serialized)) {
+  } else if (serialized.includes('\\u') && (serialized.includes('\\u0000') || LONE_SURROGATE.test(serialized))) {
     errors.push({ index, field: 'properties', message: 'must be Unicode text without NUL characters' })
   }
   if (errors.length > before || !time) return undefined
+  propertiesJson?.push(serialized)
   return {
     event_id: raw.event_id.toLowerCase(),
     occurred_at: time.utc,

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import type { BatchLimits } from '../events/validate-batch.ts'
-import type { EventStore } from '../store/event-store.ts'
+import type { NormalizedEvent } from '../events/event-schema.ts'
 import { CsvFileError, openCsv, type CsvRow, type CsvSource } from './csv-source.ts'
 import type { Progress } from './progress.ts'
 import { RejectsFile } from './rejects-file.ts'
@@ -35,7 +35,13 @@ export interface ImportSummary {
   interrupted?: boolean
 }
 
-type Outcome = { inserted: number } | { error: unknown }
+/** Where the rows go: the event store, or a bulk loader with the same contract. */
+export interface ImportTarget {
+  /** like EventStore.insert; `propertiesJson[i]` is `events[i].properties` serialised, when the loader can use it */
+  insert(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): Promise<number>
+}
+
+type Outcome =  { inserted: number } | { error: unknown }
 
 /**
  * Streams a CSV file into the event store in batches. Each batch is validated
@@ -43,7 +49,7 @@ type Outcome = { inserted: number } | { error: unknown }
  * the next is read and validated, so the database and the parser work at the
  * same time with at most two batches in memory.
  */
-export async function importCsv(store: Pick<EventStore, 'insert'>, options: ImportOptions): Promise<ImportSummary> {
+export async function importCsv(store: ImportTarget, options: ImportOptions): Promise<ImportSummary> {
   const started = performance.now()
   const totalBytes = (await stat(options.file)).size
   let read = 0, submitted = 0, inserted = 0, rejected = 0
@@ -80,7 +86,7 @@ export async function importCsv(store: Pick<EventStore, 'insert'>, options: Impo
     submitted += batch.events.length
     inFlight = batch.events.length === 0
       ? undefined
-      : store.insert(batch.events).then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
+      : store.insert(batch.events, batch.propertiesJson).then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
     return true
   }
 
