@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises'
 import type { BatchLimits } from '../events/validate-batch.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
-import { CsvFileError, openCsv, type CsvRow, type CsvSource } from './csv-source.ts'
+import { CsvFileError, openCsv, type CsvSource } from './csv-source.ts'
 import type { Progress } from './progress.ts'
 import { RejectsFile } from './rejects-file.ts'
-import { validateRows, type RowError } from './validate-rows.ts'
+import { validateRows, type RejectedRow, type RowError } from './validate-rows.ts'
 
 export interface ImportOptions {
   file: string
@@ -39,9 +39,25 @@ export interface ImportSummary {
 export interface ImportTarget {
   /** like EventStore.insert; `propertiesJson[i]` is `events[i].properties` serialised, when the loader can use it */
   insert(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): Promise<number>
+  /** a batch that keeps what is added in a form of its own (COPY text), so the events need not stay in memory */
+  newBatch?(): ImportBatch
 }
 
-type Outcome =  { inserted: number } | { error: unknown }
+export interface ImportBatch {
+  /** events added */
+  readonly size: number
+  add(events: readonly NormalizedEvent[], propertiesJson: readonly string[]): void
+  /** inserts the batch like ImportTarget.insert: how many events were new */
+  store(): Promise<number>
+}
+
+// Rows read and validated at a time within a batch. Each chunk's events go
+// into the batch (as COPY text, on PostgreSQL) and are dropped: a whole batch
+// of live row objects made the garbage collector copy them over and over,
+// which cost more CPU than validating them.
+const CHUNK_ROWS = 1000
+
+type Outcome = { inserted: number } | { error: unknown }
 
 /**
  * Streams a CSV file into the event store in batches. Each batch is validated
@@ -58,6 +74,7 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
   let rejects: RejectsFile | undefined
   let inFlight: Promise<Outcome> | undefined
   let interrupted = false
+  const newBatch = () => store.newBatch?.() ?? collectingBatch(store)
 
   // Waits for the batch in flight; a store error ends the import (re-running it is safe).
   const settle = async () => {
@@ -68,43 +85,47 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
     inserted += outcome.inserted
   }
 
-  /** Validates a batch and hands its events to the store; false when the import must stop. */
-  const submit = async (rows: CsvRow[], src: CsvSource): Promise<boolean> => {
-    const batch = validateRows(rows, src.columns, options.limits)
-    rejected += batch.rejects.length
-    if (batch.rejects.length > 0) {
-      if (!rejects) {
-        const first = batch.rejects[0]!
-        const error = first.errors[0]!
-        stopped = { line: first.row.line, field: error.field, message: describe(first.errors) }
-        await settle()
-        return false
-      }
-      await rejects.write(batch.rejects)
-    }
-    await settle()
-    submitted += batch.events.length
-    inFlight = batch.events.length === 0
-      ? undefined
-      : store.insert(batch.events, batch.propertiesJson).then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
-    return true
-  }
-
   const state = () => ({ rows: read, bytes: source?.bytesRead() ?? 0, totalBytes })
   try {
     // Room for the largest valid row (its properties, quoted and escaped) and then some.
     source = await openCsv(options.file, { maxRecordChars: Math.max(1 << 20, 4 * options.limits.maxPropertiesBytes) })
     if (options.skipInvalid) rejects = new RejectsFile(options.rejectsPath, source.header)
-    for (;;) {
-      const rows = await source.nextBatch(options.batchSize)
-      if (!rows) break
-      // Checked with rows in hand, so that a Ctrl-C after the last batch is no interruption.
-      if (options.signal?.aborted) {
-        interrupted = true
-        break
+    for (let end = false; !end;) {
+      const batch = newBatch()
+      const batchRejects: RejectedRow[] = []
+      let batchRead = 0
+      while (batchRead < options.batchSize) {
+        const rows = await source.nextBatch(Math.min(CHUNK_ROWS, options.batchSize - batchRead))
+        if (!rows) {
+          end = true
+          break
+        }
+        // Checked with a batch's first rows in hand, so that a Ctrl-C after the last batch is no interruption.
+        if (batchRead === 0 && options.signal?.aborted) {
+          interrupted = end = true
+          break
+        }
+        batchRead += rows.length
+        const checked = validateRows(rows, source.columns, options.limits)
+        for (const r of checked.rejects) batchRejects.push(r)
+        // Without --skip-invalid a batch with a bad row is not stored: its rows are only counted.
+        if (rejects || batchRejects.length === 0) batch.add(checked.events, checked.propertiesJson)
       }
-      read += rows.length
-      if (!(await submit(rows, source))) break
+      if (batchRead === 0) break
+      read += batchRead
+      rejected += batchRejects.length
+      if (batchRejects.length > 0) {
+        if (!rejects) {
+          const first = batchRejects[0]!
+          stopped = { line: first.row.line, field: first.errors[0]!.field, message: describe(first.errors) }
+          await settle()
+          break
+        }
+        await rejects.write(batchRejects)
+      }
+      await settle()
+      submitted += batch.size
+      inFlight = batch.size === 0 ? undefined : batch.store().then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
       options.progress?.update(state())
     }
     await settle()
@@ -135,6 +156,24 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
     ...(rejects ? { rejects_file: rejects.path } : {}),
     ...(stopped ? { stopped } : {}),
     ...(interrupted ? { interrupted: true } : {}),
+  }
+}
+
+/** A batch for a target without batches of its own: the events, kept until stored. */
+function collectingBatch(target: ImportTarget): ImportBatch {
+  const events: NormalizedEvent[] = []
+  const json: string[] = []
+  return {
+    get size() {
+      return events.length
+    },
+    add(more, moreJson) {
+      for (let i = 0; i < more.length; i++) {
+        events.push(more[i]!)
+        json.push(moreJson[i]!)
+      }
+    },
+    store: () => target.insert(events, json),
   }
 }
 

@@ -3,7 +3,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import type { Logger } from '../logger.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
-import { copyText } from './copy-text.ts'
+import { CopyBatch, copyText } from './copy-text.ts'
 import type { EventStore } from './event-store.ts'
 import type { SqlClient } from './sql-client.ts'
 
@@ -129,7 +129,22 @@ export class PostgresBulkLoader {
 
   /** `propertiesJson[i]`, when given, is `JSON.stringify(events[i].properties)`, already done by validation. */
   async insert(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): Promise<number> {
-    const { data, rows } = copyText(events, propertiesJson)
+    return this.insertCopy(copyText(events, propertiesJson))
+  }
+
+  /** A batch that holds its rows as COPY text as they are added; store() inserts it like insert(). */
+  newBatch(): { readonly size: number; add: CopyBatch['add']; store(): Promise<number> } {
+    const batch = new CopyBatch()
+    return {
+      get size() {
+        return batch.size
+      },
+      add: (events, propertiesJson) => batch.add(events, propertiesJson),
+      store: () => this.insertCopy(batch.finish()),
+    }
+  }
+
+  private async insertCopy({ data, rows }: { data: Buffer; rows: number }): Promise<number> {
     if (rows === 0) return 0
     if (this.direct) {
       try {
