@@ -3,7 +3,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import type { Logger } from '../logger.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
-import { CopyBatch, copyText } from './copy-text.ts'
+import { CopyBatch, copyBinary } from './copy-batch.ts'
 import type { EventStore } from './event-store.ts'
 import type { SqlClient } from './sql-client.ts'
 
@@ -93,8 +93,8 @@ const CREATE_STAGING = `
 CREATE TEMP TABLE import_staging (
   event_id uuid, occurred_at timestamptz, user_id text, event_type text, properties jsonb
 ) ON COMMIT DELETE ROWS`
-const COPY_EVENTS = 'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN'
-const COPY_STAGING = 'COPY import_staging (event_id, occurred_at, user_id, event_type, properties) FROM STDIN'
+const COPY_EVENTS = 'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
+const COPY_STAGING = 'COPY import_staging (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
 // ORDER BY: the same key order as every other writer, so none of them deadlock.
 const INSERT_STAGED = `
 INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
@@ -129,10 +129,10 @@ export class PostgresBulkLoader {
 
   /** `propertiesJson[i]`, when given, is `JSON.stringify(events[i].properties)`, already done by validation. */
   async insert(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): Promise<number> {
-    return this.insertCopy(copyText(events, propertiesJson))
+    return this.insertCopy(copyBinary(events, propertiesJson))
   }
 
-  /** A batch that holds its rows as COPY text as they are added; store() inserts it like insert(). */
+  /** A batch that holds its rows as COPY data as they are added; store() inserts it like insert(). */
   newBatch(): { readonly size: number; add: CopyBatch['add']; store(): Promise<number> } {
     const batch = new CopyBatch()
     return {
