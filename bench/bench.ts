@@ -63,7 +63,7 @@ async function importBench(options: BenchOptions, sandbox: Sandbox, startedAt: s
     if (options.keep) progress(`kept database ${sandbox.databaseName}, Redis keys ${sandbox.redisPrefix}* and ${sandbox.dataDir}`)
     else await sandbox.destroy()
   }
-  const settings = { events: options.events, users: options.users, days: options.days, serviceEnv: options.serviceEnv }
+  const settings = { events: options.events, users: options.users, days: options.days, rounds: options.rounds, serviceEnv: options.serviceEnv }
   const report: ImportBenchReport = { startedAt, serviceSource, settings, ...result, benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }
   const markdown = renderImportMarkdown(report)
   console.log(`\n${markdown}`)

@@ -17,7 +17,8 @@ export function renderImportMarkdown(r: ImportBenchReport): string {
     `Method: one generated file (${int(r.settings.users)} users, ${r.settings.days} days, properties JSON quoted, one user_id in ten quoted); ` +
       'a plain `COPY events (...) FROM STDIN (FORMAT csv, HEADER)` of it into a fresh migrated database, then `npm run import -- FILE --json --quiet` ' +
       'as a child process (start-up included) into another, and the same into a third while the service (server mode) runs on it; ' +
-      'then the time until its replica (behind /stats) holds every row.',
+      'then the time until its replica (behind /stats) holds every row. ' +
+      `${r.rounds.length} round(s), the three loads in turn in each, every database fresh; each row below is that load's median round.`,
     '',
     '| load | rows/s | time | machine busy before / during |',
     '| --- | ---: | ---: | ---: |',
@@ -27,6 +28,8 @@ export function renderImportMarkdown(r: ImportBenchReport): string {
     `| \`npm run import\` while the service runs (its sync used ${w.serviceCpuSeconds.toFixed(1)} s of CPU meanwhile) | ${int(w.rowsPerSecond)} | ${sec(w.ms)} | ${w.busyBeforePercent}% / ${w.busyDuringPercent}% |`,
     `| import with the service running ÷ COPY | ${r.ratioWithService.toFixed(2)}× | | |`,
     `| replica caught up, after that import ended | | ${sec(w.replicaCatchUpMs)} | |`,
+    '',
+    `Rounds (COPY / import / beside the service, rows/s): ${r.rounds.map((x) => `${int(x.copy.rowsPerSecond)} / ${int(x.import.rowsPerSecond)} / ${int(x.withService.rowsPerSecond)}`).join('; ')}.`,
     '',
     `The import's own summary: ${int(Number(s.rows_per_second))} rows/s over ${Number(s.seconds).toFixed(1)} s (without process start-up); ` +
       `its process used ${r.import.cpuSeconds === undefined ? '?' : r.import.cpuSeconds.toFixed(1)} s of CPU.`,

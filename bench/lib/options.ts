@@ -20,6 +20,8 @@ export interface BenchOptions {
   markers: number
   /** time the CSV import against a plain COPY of the same file instead (issue 6) */
   importMode: boolean
+  /** --import: rounds of the three loads, each load's median reported */
+  rounds: number
   /** seed PostgreSQL inside SQL instead of sending over HTTP; no ingestion section */
   seedSql: boolean
   keep: boolean
@@ -51,6 +53,7 @@ const USAGE = `usage: npm run bench -- [options]
   --pg-runs N        timed runs per plain-SQL query on PostgreSQL (3)
   --markers N        freshness probes: single events posted, then polled in /stats (20)
   --import           time the CSV import CLI against a plain COPY of the same generated file, and the replica catching up
+  --rounds N         with --import: rounds of COPY, import, import beside the service; medians reported (3)
   --seed-sql         seed PostgreSQL with INSERT … SELECT instead of HTTP (for 10M); skips the ingestion section
   --database URL     use this existing database (migrated if needed, never dropped)
   --keep             keep the database, Redis keys and data directory afterwards
@@ -76,6 +79,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'pg-runs': { type: 'string', default: '3' },
       markers: { type: 'string', default: '20' },
       import: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '3' },
       'seed-sql': { type: 'boolean', default: false },
       database: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -106,6 +110,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     pgRuns: positiveInt('pg-runs', values['pg-runs']),
     markers: positiveInt('markers', values.markers),
     importMode: values.import,
+    rounds: positiveInt('rounds', values.rounds),
     seedSql: values['seed-sql'],
     keep: values.keep,
     database: values.database,

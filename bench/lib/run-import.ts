@@ -40,7 +40,7 @@ export interface ImportBenchReport {
   startedAt: string
   serviceSource: string
   machine: Machine
-  settings: { events: number; users: number; days: number; serviceEnv: Record<string, string> }
+  settings: { events: number; users: number; days: number; rounds: number; serviceEnv: Record<string, string> }
   file: { rows: number; bytes: number }
   /** `COPY events (...) FROM STDIN (FORMAT csv, HEADER)` of the file, into a fresh migrated database */
   copy: LoadTiming
@@ -53,7 +53,9 @@ export interface ImportBenchReport {
     /** from the import's exit until the service's replica held every row */
     replicaCatchUpMs: number
   }
-  /** import rows/s ÷ COPY rows/s */
+  /** every round's three loads, in the order run; the figures above are each load's median round */
+  rounds: Array<{ copy: LoadTiming; import: ImportTiming; withService: ImportBenchReport['withService'] }>
+  /** import rows/s ÷ COPY rows/s, medians */
   ratio: number
   ratioWithService: number
   benchPeakRssMb: number
@@ -65,62 +67,71 @@ const COPY_SQL = 'COPY events (event_id, occurred_at, user_id, event_type, prope
  * The import against the bare engine (issue 6): one generated file, a plain
  * COPY of it into a fresh `events` table, the real import CLI into another,
  * and the import once more into a third while the service runs on it, as it
- * would in use, with how long its replica then took to hold every row.
+ * would in use, with how long its replica then took to hold every row. In
+ * rounds, each load in turn, so that load from other work on the machine
+ * falls on all three alike; the report takes each one's median.
  */
 export async function runImportBench(options: BenchOptions, sandbox: Sandbox, progress: Progress, busyBefore: number): Promise<Omit<ImportBenchReport, 'startedAt' | 'serviceSource' | 'settings' | 'benchPeakRssMb'>> {
   const file = join(sandbox.dataDir, 'import.csv')
   progress(`generating ${options.events} events for ${options.users} users over ${options.days} days into ${file}`)
   const bytes = await writeEventsCsv(file, generateEvents(options))
   const rows = options.events
-
-  // Databases of their own, with the real migrations: the same table, key and index each time.
-  const copy = await inFreshDatabase(options, async (databaseUrl, name) => {
-    progress(`plain COPY of the file (${(bytes / 2 ** 20).toFixed(0)} MiB) into ${name}`)
-    const timing = await timed(rows, () => copyFile(databaseUrl, file))
-    await assertRows(databaseUrl, rows)
-    progress(`COPY: ${Math.round(timing.rowsPerSecond)} rows/s`)
-    return timing
-  })
-  const alone = await inFreshDatabase(options, async (databaseUrl, name) => {
-    progress(`the import CLI as a child process into ${name}, nothing else running`)
-    const timing = await timedImport(rows, file, databaseUrl)
-    progress(`import: ${Math.round(timing.rowsPerSecond)} rows/s`)
-    return timing
-  })
-
-  progress(`starting the service (server mode, direct) on ${sandbox.databaseName}`)
-  const service = await Service.start({
-    mode: 'direct', workers: 0, databaseUrl: sandbox.databaseUrl, redisUrl: options.redisUrl, redisPrefix: sandbox.redisPrefix,
-    dataDir: sandbox.dataDir, duckdbPath: join(sandbox.dataDir, 'analytics.duckdb'), extraEnv: options.serviceEnv,
-  })
-  let withService: ImportBenchReport['withService']
-  try {
-    progress('the import CLI again, into the service\'s database while it runs')
-    const serviceCpuBefore = (await processCpuSeconds(service.pids.api!)) ?? 0
-    const timing = await timedImport(rows, file, sandbox.databaseUrl!, service.crashed)
-    const ended = performance.now()
-    const serviceCpuSeconds = round1(((await processCpuSeconds(service.pids.api!)) ?? 0) - serviceCpuBefore)
-    progress(`import: ${Math.round(timing.rowsPerSecond)} rows/s; waiting for the replica`)
-    const replicaCatchUpMs = (await Promise.race([waitQueryable(service.baseUrl, rows, 50), service.crashed])) - ended
-    progress(`replica caught up ${(replicaCatchUpMs / 1000).toFixed(1)} s after the import ended`)
-    withService = { ...timing, serviceCpuSeconds, replicaCatchUpMs }
-  } finally {
-    await service.stop()
+  progress(`the file: ${(bytes / 2 ** 20).toFixed(0)} MiB; ${options.rounds} round(s) of COPY, import, import beside the service`)
+  const rounds: ImportBenchReport['rounds'] = []
+  for (let round = 1; round <= options.rounds; round++) {
+    // Databases of their own, with the real migrations: the same table, key and index each time.
+    const copy = await inFreshSandbox(options, async ({ databaseUrl }) => {
+      const timing = await timed(rows, () => copyFile(databaseUrl!, file))
+      await assertRows(databaseUrl!, rows)
+      return timing
+    })
+    const alone = await inFreshSandbox(options, ({ databaseUrl }) => timedImport(rows, file, databaseUrl!))
+    const withService = await inFreshSandbox(options, (fresh) => importBesideService(options, fresh, file, rows))
+    progress(`round ${round}: COPY ${int(copy.rowsPerSecond)} rows/s, import ${int(alone.rowsPerSecond)} rows/s, ` +
+      `beside the service ${int(withService.rowsPerSecond)} rows/s (replica caught up ${(withService.replicaCatchUpMs / 1000).toFixed(1)} s later)`)
+    rounds.push({ copy, import: alone, withService })
   }
+  const copy = median(rounds.map((r) => r.copy))
+  const alone = median(rounds.map((r) => r.import))
+  const withService = median(rounds.map((r) => r.withService))
   const engine = openPostgres(sandbox.databaseUrl!, 1)
   try {
     const machine = await describeMachine(engine, options.redisUrl, busyBefore)
     const ratio = (t: LoadTiming) => Number((t.rowsPerSecond / copy.rowsPerSecond).toPrecision(3))
-    return { machine, file: { rows, bytes }, copy, import: alone, withService, ratio: ratio(alone), ratioWithService: ratio(withService) }
+    return { machine, file: { rows, bytes }, rounds, copy, import: alone, withService, ratio: ratio(alone), ratioWithService: ratio(withService) }
   } finally {
     await engine.close()
   }
 }
 
-async function inFreshDatabase<T>(options: BenchOptions, work: (databaseUrl: string, name: string) => Promise<T>): Promise<T> {
+async function importBesideService(options: BenchOptions, sandbox: Sandbox, file: string, rows: number): Promise<ImportBenchReport['withService']> {
+  const service = await Service.start({
+    mode: 'direct', workers: 0, databaseUrl: sandbox.databaseUrl, redisUrl: options.redisUrl, redisPrefix: sandbox.redisPrefix,
+    dataDir: sandbox.dataDir, duckdbPath: join(sandbox.dataDir, 'analytics.duckdb'), extraEnv: options.serviceEnv,
+  })
+  try {
+    const serviceCpuBefore = (await processCpuSeconds(service.pids.api!)) ?? 0
+    const timing = await timedImport(rows, file, sandbox.databaseUrl!, service.crashed)
+    const ended = performance.now()
+    const serviceCpuSeconds = round1(((await processCpuSeconds(service.pids.api!)) ?? 0) - serviceCpuBefore)
+    const replicaCatchUpMs = (await Promise.race([waitQueryable(service.baseUrl, rows, 50), service.crashed])) - ended
+    return { ...timing, serviceCpuSeconds, replicaCatchUpMs }
+  } finally {
+    await service.stop()
+  }
+}
+
+/** The round with the median rate (the lower middle one of an even count). */
+function median<T extends LoadTiming>(timings: T[]): T {
+  return [...timings].sort((a, b) => a.rowsPerSecond - b.rowsPerSecond)[Math.floor((timings.length - 1) / 2)]!
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US')
+
+async function inFreshSandbox<T>(options: BenchOptions, work: (sandbox: Sandbox) => Promise<T>): Promise<T> {
   const sandbox = await createSandbox({ embedded: false, databaseUrl: undefined, adminDatabaseUrl: options.adminDatabaseUrl, redisUrl: options.redisUrl })
   try {
-    return await work(sandbox.databaseUrl!, sandbox.databaseName!)
+    return await work(sandbox)
   } finally {
     await sandbox.destroy()
   }

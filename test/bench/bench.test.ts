@@ -70,7 +70,7 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
   })
 
   test('--import: COPY, the import alone and the import beside the service, all of the same file, with the ratio and the replica catching up', { timeout: 120_000 }, async () => {
-    const run = await bench(['--import', '--events', '2000', '--users', '100'])
+    const run = await bench(['--import', '--events', '2000', '--users', '100', '--rounds', '2'])
     dirs.push(run.outDir)
     assert.equal(run.code, 0, run.output)
     const files = readdirSync(run.outDir)
@@ -84,6 +84,10 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     }
     for (const load of [report.import, report.withService]) {
       assert.deepEqual([load.summary.read, load.summary.inserted, load.summary.duplicates, load.summary.rejected], [2000, 2000, 0, 0])
+    }
+    assert.equal(report.rounds.length, 2)
+    for (const kind of ['copy', 'import', 'withService']) {
+      assert.ok(report.rounds.some((r: Record<string, { rowsPerSecond: number }>) => r[kind]!.rowsPerSecond === report[kind].rowsPerSecond), `${kind} is one of the rounds`)
     }
     assert.equal(report.ratio, Number((report.import.rowsPerSecond / report.copy.rowsPerSecond).toPrecision(3)))
     assert.ok(report.withService.replicaCatchUpMs >= 0)
