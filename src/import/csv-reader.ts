@@ -37,6 +37,12 @@ export class CsvReader {
   // records pass below them, so counting a record's lines costs two compares.
   private nextCr = -1
   private nextLf = -1
+  // The same for the ends of unquoted fields, apart: these are looked up from
+  // positions inside records, past line breaks in quoted fields that the
+  // counting above must still see.
+  private fieldComma = -1
+  private fieldLf = -1
+  private fieldQuote = -1
   private eof = false
   private started = false
   private bytes = 0
@@ -119,7 +125,7 @@ export class CsvReader {
     }
     this.text = this.text.slice(this.pos) + more
     this.pos = 0
-    this.nextCr = this.nextLf = -1
+    this.nextCr = this.nextLf = this.fieldComma = this.fieldLf = this.fieldQuote = -1
   }
 
   /**
@@ -162,21 +168,20 @@ export class CsvReader {
         }
         throw new CsvSyntaxError(`a closing quote must be followed by a comma or the end of the line, got ${JSON.stringify(text[i])}`)
       }
-      let j = i
-      let c = 0
-      for (; j < n; j++) {
-        c = text.charCodeAt(j)
-        if (c === COMMA || c === LF) break
-        if (c === QUOTE) {
-          throw new CsvSyntaxError(`a quote inside field ${fields.length + 1}, which does not start with one: quote the whole field and double the quotes inside it`)
-        }
+      // The field ends at the next comma or LF, whichever comes first; a quote before that is an error.
+      if (this.fieldComma < i) this.fieldComma = text.indexOf(',', i) >>> 0
+      if (this.fieldLf < i) this.fieldLf = text.indexOf('\n', i) >>> 0
+      if (this.fieldQuote < i) this.fieldQuote = text.indexOf('"', i) >>> 0
+      const j = Math.min(this.fieldComma, this.fieldLf, n)
+      if (this.fieldQuote < j) {
+        throw new CsvSyntaxError(`a quote inside field ${fields.length + 1}, which does not start with one: quote the whole field and double the quotes inside it`)
       }
       if (j === n) {
         if (!this.eof) return MORE
         fields.push(text.slice(i, j))
         return j
       }
-      if (c === COMMA) {
+      if (j === this.fieldComma) {
         fields.push(text.slice(i, j))
         i = j + 1
         continue
