@@ -110,6 +110,10 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
         for (const r of checked.rejects) batchRejects.push(r)
         // Without --skip-invalid a batch with a bad row is not stored: its rows are only counted.
         if (rejects || batchRejects.length === 0) batch.add(checked.events, checked.propertiesJson)
+        // Rows already read are parsed without a pause, but the batch in flight
+        // is written to PostgreSQL only when the event loop runs: let it, or
+        // the database waits for its data while the next batch is parsed.
+        if (inFlight) await new Promise(setImmediate)
       }
       if (batchRead === 0) break
       read += batchRead

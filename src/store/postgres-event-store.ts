@@ -148,7 +148,9 @@ export class PostgresBulkLoader {
     if (rows === 0) return 0
     if (this.direct) {
       try {
-        await this.transaction(async () => this.copy(COPY_EVENTS, data))
+        // One statement is one transaction: no BEGIN and COMMIT round trips,
+        // each of which waited for the event loop while the next batch was parsed.
+        await this.copy(COPY_EVENTS, data)
         return rows
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err
