@@ -15,17 +15,17 @@ export function renderImportMarkdown(r: ImportBenchReport): string {
       `the import, PostgreSQL and the service on the same machine, ${m.busyBeforeRunPercent}% busy before the run. ${r.startedAt.slice(0, 10)}, src ${r.serviceSource}.`,
     '',
     `Method: one generated file (${int(r.settings.users)} users, ${r.settings.days} days, properties JSON quoted, one user_id in ten quoted); ` +
-      'a plain `COPY events (...) FROM STDIN (FORMAT csv, HEADER)` of it into a fresh migrated database, then `npm run import -- FILE --json --quiet` ' +
-      'as a child process (start-up included) into another, and the same into a third while the service (server mode) runs on it; ' +
+      'a plain `COPY events (...) FROM STDIN (FORMAT csv, HEADER)` of it into a fresh migrated database, then the import CLI ' +
+      '(`node --import tsx src/cli/import.ts FILE --json --quiet`, what `npm run import` runs) as a child process, start-up included, into another, and the same into a third while the service (server mode) runs on it; ' +
       'then the time until its replica (behind /stats) holds every row. ' +
       `${r.rounds.length} round(s), the three loads in turn in each, every database fresh; each row below is that load's median round.`,
     '',
     '| load | rows/s | time | machine busy before / during |',
     '| --- | ---: | ---: | ---: |',
     `| plain COPY (FORMAT csv), 1 connection | ${int(r.copy.rowsPerSecond)} | ${sec(r.copy.ms)} | ${r.copy.busyBeforePercent}% / ${r.copy.busyDuringPercent}% |`,
-    `| \`npm run import\`, process start to exit | ${int(r.import.rowsPerSecond)} | ${sec(r.import.ms)} | ${r.import.busyBeforePercent}% / ${r.import.busyDuringPercent}% |`,
+    `| import CLI, process start to exit | ${int(r.import.rowsPerSecond)} | ${sec(r.import.ms)} | ${r.import.busyBeforePercent}% / ${r.import.busyDuringPercent}% |`,
     `| import ÷ COPY | **${r.ratio.toFixed(2)}×** | | |`,
-    `| \`npm run import\` while the service runs (its sync used ${w.serviceCpuSeconds.toFixed(1)} s of CPU meanwhile) | ${int(w.rowsPerSecond)} | ${sec(w.ms)} | ${w.busyBeforePercent}% / ${w.busyDuringPercent}% |`,
+    `| import CLI while the service runs (its sync used ${w.serviceCpuSeconds.toFixed(1)} s of CPU meanwhile) | ${int(w.rowsPerSecond)} | ${sec(w.ms)} | ${w.busyBeforePercent}% / ${w.busyDuringPercent}% |`,
     `| import with the service running ÷ COPY | ${r.ratioWithService.toFixed(2)}× | | |`,
     `| replica caught up, after that import ended | | ${sec(w.replicaCatchUpMs)} | |`,
     '',

@@ -181,7 +181,7 @@ async function assertRows(databaseUrl: string, expected: number): Promise<void> 
   }
 }
 
-/** `npm run import -- FILE --json --quiet`, as an operator runs it; its CPU is read from /proc while it runs. */
+/** The import CLI as `npm run import` runs it (without npm itself), --json --quiet; its CPU is read from /proc while it runs. */
 async function runImportCli(file: string, databaseUrl: string): Promise<{ summary: Record<string, unknown>; cpuSeconds: number | undefined }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/import.ts', file, '--json', '--quiet'], {
     cwd: PROJECT_ROOT,
