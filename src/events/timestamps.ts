@@ -25,11 +25,12 @@ export function parseTimestamp(text: string): Timestamp | undefined {
   return canonicalUtc(text) ?? parseTimestampByPattern(text)
 }
 
-const ZERO = 0x30
-const digit = (text: string, i: number) => text.charCodeAt(i) - ZERO
-const isDigit = (text: string, i: number) => (text.charCodeAt(i) - ZERO) >>> 0 < 10
-// Where the digits of YYYY-MM-DDTHH:MM:SS.mmmZ are.
-const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22]
+/** The number the two ASCII digits at i and i + 1 spell, or NaN if either is not a digit. */
+function twoDigits(text: string, i: number): number {
+  const a = text.charCodeAt(i) - 0x30
+  const b = text.charCodeAt(i + 1) - 0x30
+  return a >>> 0 < 10 && b >>> 0 < 10 ? a * 10 + b : NaN
+}
 
 /**
  * The form JavaScript's toISOString writes and most clients send,
@@ -40,15 +41,17 @@ const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22]
 function canonicalUtc(text: string): Timestamp | undefined {
   if (text.length !== 24 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54 ||
     text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return undefined
-  for (const i of DIGITS) if (!isDigit(text, i)) return undefined
-  const year = digit(text, 0) * 1000 + digit(text, 1) * 100 + digit(text, 2) * 10 + digit(text, 3)
-  const month = digit(text, 5) * 10 + digit(text, 6)
-  const day = digit(text, 8) * 10 + digit(text, 9)
-  const hour = digit(text, 11) * 10 + digit(text, 12)
-  const minute = digit(text, 14) * 10 + digit(text, 15)
-  const second = digit(text, 17) * 10 + digit(text, 18)
-  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) return undefined
-  const millis = digit(text, 20) * 100 + digit(text, 21) * 10 + digit(text, 22)
+  const year = twoDigits(text, 0) * 100 + twoDigits(text, 2)
+  const month = twoDigits(text, 5)
+  const day = twoDigits(text, 8)
+  const hour = twoDigits(text, 11)
+  const minute = twoDigits(text, 14)
+  const second = twoDigits(text, 17)
+  const lastDigit = text.charCodeAt(22) - 0x30
+  const millis = twoDigits(text, 20) * 10 + lastDigit
+  // NaN fails every comparison below: a non-digit anywhere takes the general path.
+  if (!(year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
+    lastDigit >>> 0 < 10 && millis >= 0)) return undefined
   return { ms: Date.UTC(year, month - 1, day, hour, minute, second, millis), utc: text }
 }
 
