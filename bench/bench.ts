@@ -6,6 +6,7 @@
 // exactly-once check of the store and the replica, and exits 1 if it fails.
 // --soak runs mixed load while killing workers instead. Everything lives in a
 // fresh database, Redis key prefix and data directory, removed unless --keep.
+// --import times the CSV import CLI against a plain COPY of the same file.
 //   npm run bench -- --events 100000
 import { backgroundLoadPercent } from './lib/machine.ts'
 import { parseOptions, type BenchOptions } from './lib/options.ts'
@@ -13,7 +14,9 @@ import { renderMarkdown } from './lib/markdown.ts'
 import { ratiosOf, saveReport, type BenchReport } from './lib/report.ts'
 import { runBench, type RunResult } from './lib/run.ts'
 import { runSoakBench } from './lib/run-soak.ts'
-import { createSandbox } from './lib/sandbox.ts'
+import { renderImportMarkdown } from './lib/import-markdown.ts'
+import { runImportBench, type ImportBenchReport } from './lib/run-import.ts'
+import { createSandbox, type Sandbox } from './lib/sandbox.ts'
 import { sourceDigest } from './lib/source-digest.ts'
 
 const BUSY_WARNING_PERCENT = 10
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
     redisUrl: options.redisUrl,
   })
   progress(`database ${sandbox.databaseName ?? '(embedded)'}, Redis prefix ${sandbox.redisPrefix}, data directory ${sandbox.dataDir}`)
+  if (options.importMode) return importBench(options, sandbox, startedAt, serviceSource, busyBefore)
   let result: RunResult
   try {
     result = options.soakSeconds > 0 ? await runSoakBench(options, sandbox, progress, busyBefore) : await runBench(options, sandbox, progress, busyBefore)
@@ -49,6 +53,22 @@ async function main(): Promise<void> {
   progress(`results written to ${files.join(' and ')}`)
   const c = report.correctness
   if (!c.ok) throw new Error(`correctness check: ${[...c.store.problems, ...c.replica.problems, ...c.answers].join('; ')}`)
+}
+
+async function importBench(options: BenchOptions, sandbox: Sandbox, startedAt: string, serviceSource: string, busyBefore: number): Promise<void> {
+  let result: Awaited<ReturnType<typeof runImportBench>>
+  try {
+    result = await runImportBench(options, sandbox, progress, busyBefore)
+  } finally {
+    if (options.keep) progress(`kept database ${sandbox.databaseName}, Redis keys ${sandbox.redisPrefix}* and ${sandbox.dataDir}`)
+    else await sandbox.destroy()
+  }
+  const settings = { events: options.events, users: options.users, days: options.days, rounds: options.rounds, serviceEnv: options.serviceEnv }
+  const report: ImportBenchReport = { startedAt, serviceSource, settings, ...result, benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }
+  const markdown = renderImportMarkdown(report)
+  console.log(`\n${markdown}`)
+  const files = await saveReport(options.outDir, report, markdown, 'bench-import')
+  progress(`results written to ${files.join(' and ')}`)
 }
 
 function settingsOf(o: BenchOptions): BenchReport['settings'] {

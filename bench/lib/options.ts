@@ -18,6 +18,10 @@ export interface BenchOptions {
   pgRuns: number
   /** single-event batches posted after the load to measure ingest → visible */
   markers: number
+  /** time the CSV import against a plain COPY of the same file instead (issue 6) */
+  importMode: boolean
+  /** --import: rounds of the three loads, each load's median reported */
+  rounds: number
   /** seed PostgreSQL inside SQL instead of sending over HTTP; no ingestion section */
   seedSql: boolean
   keep: boolean
@@ -48,6 +52,8 @@ const USAGE = `usage: npm run bench -- [options]
   --runs N           timed runs per /stats query, at least ${MIN_RUNS} (50)
   --pg-runs N        timed runs per plain-SQL query on PostgreSQL (3)
   --markers N        freshness probes: single events posted, then polled in /stats (20)
+  --import           time the CSV import CLI against a plain COPY of the same generated file, and the replica catching up
+  --rounds N         with --import: rounds of COPY, import, import beside the service; medians reported (3)
   --seed-sql         seed PostgreSQL with INSERT … SELECT instead of HTTP (for 10M); skips the ingestion section
   --database URL     use this existing database (migrated if needed, never dropped)
   --keep             keep the database, Redis keys and data directory afterwards
@@ -72,6 +78,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       runs: { type: 'string', default: String(MIN_RUNS) },
       'pg-runs': { type: 'string', default: '3' },
       markers: { type: 'string', default: '20' },
+      import: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '3' },
       'seed-sql': { type: 'boolean', default: false },
       database: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -101,6 +109,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     runs: positiveInt('runs', values.runs),
     pgRuns: positiveInt('pg-runs', values['pg-runs']),
     markers: positiveInt('markers', values.markers),
+    importMode: values.import,
+    rounds: positiveInt('rounds', values.rounds),
     seedSql: values['seed-sql'],
     keep: values.keep,
     database: values.database,
@@ -124,6 +134,8 @@ function validate(o: BenchOptions): void {
   if (o.soakSeconds > 0 && o.mode !== 'queue') throw new Error('--soak kills worker processes, which only queue mode has')
   if (o.soakSeconds > 0 && o.seedSql) throw new Error('--soak sends its own events: not with --seed-sql')
   if (o.soakSeconds > 0 && o.killEverySeconds >= o.soakSeconds) throw new Error('--kill-every must be shorter than --soak, or no worker is ever killed')
+  // The import is timed into fresh databases of PostgreSQL, with nothing else running.
+  if (o.importMode && (o.mode === 'embedded' || o.seedSql || o.soakSeconds > 0 || o.database)) throw new Error('--import runs on its own fresh PostgreSQL databases: not with --mode embedded, --seed-sql, --soak or --database')
   if (o.database !== undefined && !/^postgres(ql)?:\/\//.test(o.database)) throw new Error(`--database must be a postgres:// URL, got "${o.database}"`)
 }
 

@@ -77,10 +77,10 @@ export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
   return { ...(ingest ? { ingest } : {}), ...(freshness ? { freshness } : {}), ...(queries ? { queries } : {}) }
 }
 
-/** Writes bench-<timestamp>.json and .md into `dir`; returns both paths. */
-export async function saveReport(dir: string, report: BenchReport, markdown: string): Promise<string[]> {
+/** Writes <name>-<timestamp>.json and .md into `dir`; returns both paths. */
+export async function saveReport(dir: string, report: { startedAt: string }, markdown: string, name = 'bench'): Promise<string[]> {
   await mkdir(dir, { recursive: true })
-  const base = join(dir, `bench-${report.startedAt.replace(/[:.]/g, '-')}`)
+  const base = join(dir, `${name}-${report.startedAt.replace(/[:.]/g, '-')}`)
   await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(`${base}.md`, markdown)
   return [`${base}.json`, `${base}.md`]

@@ -3,6 +3,8 @@ import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { ConfigError, loadConfig, type Config } from '../config.ts'
+import { IDEMPOTENCY_KEY, IdempotencyStore, KEEP_HOURS } from '../events/idempotency.ts'
+import { fileDigest } from '../import/file-digest.ts'
 import { importCsv, type ImportSummary } from '../import/import-csv.ts'
 import { formatInt, Progress } from '../import/progress.ts'
 import { DataDirLockedError, openStore } from '../store/open-store.ts'
@@ -17,6 +19,7 @@ const USAGE = `usage: import FILE.csv [options]
   --json                  print the summary as JSON
   --quiet                 no progress on stderr
   --progress-interval S   seconds between progress lines when stderr is not a terminal (default 2)
+  --idempotency-key KEY   run once per KEY: again with the same file, print the first run's summary instead
 exit status: 0 done, 1 stopped (a bad row, an unreadable file, the store), 2 usage, 130 interrupted`
 
 // 130 for Ctrl-C, as shells report a SIGINT.
@@ -44,6 +47,7 @@ function parseCommandLine() {
         json: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         'progress-interval': { type: 'string', default: '2' },
+        'idempotency-key': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     })
@@ -58,11 +62,14 @@ function parseCommandLine() {
   const interval = Number(values['progress-interval'])
   if (!Number.isFinite(interval) || interval < 0) usage('--progress-interval must be a number of seconds')
   if (values.rejects !== undefined && !values['skip-invalid']) usage('--rejects only makes sense with --skip-invalid')
+  const key = values['idempotency-key']
+  // The same rule as the API's Idempotency-Key header.
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) usage('--idempotency-key must be 1 to 255 printable ASCII characters')
   const file = positionals[0]!
   const rejects = values.rejects ?? `${file}.rejects.csv`
   // The rejects file is rewritten from the start: it must never be the file being read.
   if (resolve(rejects) === resolve(file)) usage('--rejects must not name the file being imported')
-  return { ...values, file, batchSize, interval, rejects }
+  return { ...values, file, batchSize, interval, rejects, key }
 }
 
 async function main(): Promise<number> {
@@ -104,15 +111,50 @@ async function main(): Promise<number> {
     throw new ExitError(EXIT.stopped, `cannot open the event store: ${(err as Error).message}`)
   }
 
+  // With a key, the file's digest decides: the same key and file again replay
+  // the first run's summary; a different file under the key is refused.
+  const keys = new IdempotencyStore(db)
+  let keyClaimed = false
+  if (args.key !== undefined) {
+    const outcome = await claimKey(keys, args.key, args.file).catch(async (err: unknown) => {
+      await closeAll(bulk, store)
+      throw err
+    })
+    if (outcome !== 'claimed') {
+      await closeAll(bulk, store)
+      process.stdout.write(args.json ? `${JSON.stringify({ ...outcome, replayed: true })}\n` :
+        `replayed: ${outcome.file} was already imported with idempotency key ${args.key}; nothing was imported now. That import's summary:\n${textSummary(outcome, outcome.replica)}\n`)
+      return EXIT.ok
+    }
+    keyClaimed = true
+  }
+  // Until the run is done (exit 0) the key is only claimed: a run that fails or
+  // is interrupted gives it back, so the same command can be run again.
+  const releaseKey = async () => {
+    if (!keyClaimed) return
+    keyClaimed = false
+    await keys.release(KEY_OWNER, args.key!).catch((err: Error) => {
+      process.stderr.write(`warning: could not release idempotency key ${args.key}: ${err.message}; it stays in use for ${KEEP_HOURS} hours\n`)
+    })
+  }
+
   // The first Ctrl-C lets the batch being inserted commit and reports what was
   // stored; a second one quits at once. Either way a re-run skips what is stored.
   const abort = new AbortController()
   process.on('SIGINT', () => {
-    if (abort.signal.aborted) process.exit(EXIT.interrupted)
+    if (abort.signal.aborted) {
+      // Still give the key back, but never wait long for it.
+      setTimeout(() => process.exit(EXIT.interrupted), 2_000).unref()
+      void releaseKey().finally(() => process.exit(EXIT.interrupted))
+      return
+    }
     process.stderr.write('\nstopping after the batch being inserted (Ctrl-C again to quit at once)\n')
     abort.abort()
   })
 
+  const replica = db.kind === 'server'
+    ? 'the analytics replica of a running service catches up within seconds'
+    : 'the analytics replica catches up when the service next starts'
   let summary: ImportSummary
   try {
     summary = await importCsv(bulk ?? store, {
@@ -125,17 +167,21 @@ async function main(): Promise<number> {
       signal: abort.signal,
     })
   } catch (err) {
+    await releaseKey()
+    await closeAll(bulk, store)
     throw new ExitError(EXIT.stopped, `import of ${args.file} failed: ${(err as Error).message}\n` +
       'Rows of the batches before the failure are stored; running the same import again skips them.')
-  } finally {
-    await bulk?.close().catch(() => {})
-    await store.close().catch(() => {})
   }
+  const output: PrintedSummary = { ...summary, store: db.kind, replica }
+  if (keyClaimed && !summary.stopped && !summary.interrupted) {
+    await keys.complete(KEY_OWNER, args.key!, EXIT.ok, output).then(() => (keyClaimed = false), (err: Error) => {
+      process.stderr.write(`warning: the import is done but idempotency key ${args.key} could not be recorded (${err.message}); running it again stores nothing twice\n`)
+    })
+  }
+  await releaseKey()
+  await closeAll(bulk, store)
 
-  const replica = db.kind === 'server'
-    ? 'the analytics replica of a running service catches up within seconds'
-    : 'the analytics replica catches up when the service next starts'
-  process.stdout.write(args.json ? `${JSON.stringify({ ...summary, store: db.kind, replica })}\n` : `${textSummary(summary, replica)}\n`)
+  process.stdout.write(args.json ? `${JSON.stringify(output)}\n` : `${textSummary(summary, replica)}\n`)
   if (summary.stopped) {
     const s = summary.stopped
     process.stderr.write(
@@ -146,6 +192,39 @@ async function main(): Promise<number> {
     return EXIT.stopped
   }
   return summary.interrupted ? EXIT.interrupted : EXIT.ok
+}
+
+/** What stdout gets with --json, and what a replay prints again. */
+type PrintedSummary = ImportSummary & { store: 'server' | 'embedded'; replica: string }
+
+// Its own owner: keys given on the command line never meet an API key's.
+const KEY_OWNER = 'cli:import'
+
+/** 'claimed' to go ahead; the first run's summary to replay; otherwise an ExitError saying why not. */
+async function claimKey(keys: IdempotencyStore, key: string, file: string): Promise<'claimed' | PrintedSummary> {
+  let claim
+  try {
+    claim = await keys.claim(KEY_OWNER, key, await fileDigest(file))
+  } catch (err) {
+    throw new ExitError(EXIT.stopped, `cannot check idempotency key ${key}: ${(err as Error).message}`)
+  }
+  switch (claim.kind) {
+    case 'claimed':
+      return 'claimed'
+    case 'replay':
+      return claim.response as PrintedSummary
+    case 'mismatch':
+      throw new ExitError(EXIT.stopped, `idempotency key ${key} was already used to import a different file (the content differs from ${file}'s).\n` +
+        'Nothing was imported. Use a new key for a new file.')
+    case 'in-progress':
+      throw new ExitError(EXIT.stopped, `an import with idempotency key ${key} is still running; nothing was imported.\n` +
+        `Run this again once it has finished to see its summary. (If that import was killed, the key stays in use for ${KEEP_HOURS} hours: use a new one.)`)
+  }
+}
+
+async function closeAll(bulk: PostgresBulkLoader | undefined, store: PostgresEventStore): Promise<void> {
+  await bulk?.close().catch(() => {})
+  await store.close().catch(() => {})
 }
 
 function textSummary(s: ImportSummary, replica: string): string {

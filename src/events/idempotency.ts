@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto'
 import type { SqlClient } from '../store/sql-client.ts'
 
 export const KEEP_HOURS = 24
+// Printable ASCII, as the IETF Idempotency-Key draft allows, bounded in length.
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
 export type Claim =
   | { kind: 'claimed' }

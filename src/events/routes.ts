@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError, ValidationError } from '../errors.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
-import { bodyDigest, type IdempotencyStore } from './idempotency.ts'
+import { bodyDigest, IDEMPOTENCY_KEY, type IdempotencyStore } from './idempotency.ts'
 import type { IngestResult, IngestService } from './ingest-service.ts'
 import { ingestRouteSchema } from './route-schema.ts'
 import { validateBatch, type BatchLimits } from './validate-batch.ts'
@@ -12,8 +12,6 @@ export interface EventRoutesOptions {
   idempotency: IdempotencyStore
 }
 
-// Printable ASCII, as the IETF Idempotency-Key draft allows, bounded in length.
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
 export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency }) => {
   const run = async (events: ReturnType<typeof validateBatch>, requestId: string): Promise<IngestResult> => {

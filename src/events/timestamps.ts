@@ -22,6 +22,41 @@ function daysIn(year: number, month: number): number {
 }
 
 export function parseTimestamp(text: string): Timestamp | undefined {
+  return canonicalUtc(text) ?? parseTimestampByPattern(text)
+}
+
+/** The number the two ASCII digits at i and i + 1 spell, or NaN if either is not a digit. */
+function twoDigits(text: string, i: number): number {
+  const a = text.charCodeAt(i) - 0x30
+  const b = text.charCodeAt(i + 1) - 0x30
+  return a >>> 0 < 10 && b >>> 0 < 10 ? a * 10 + b : NaN
+}
+
+/**
+ * The form JavaScript's toISOString writes and most clients send,
+ * YYYY-MM-DDTHH:MM:SS.mmmZ, is its own canonical UTC form: read with char
+ * codes, without the regex's match array and strings. Undefined for anything
+ * else, valid or not, which then takes the general path.
+ */
+function canonicalUtc(text: string): Timestamp | undefined {
+  if (text.length !== 24 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54 ||
+    text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return undefined
+  const year = twoDigits(text, 0) * 100 + twoDigits(text, 2)
+  const month = twoDigits(text, 5)
+  const day = twoDigits(text, 8)
+  const hour = twoDigits(text, 11)
+  const minute = twoDigits(text, 14)
+  const second = twoDigits(text, 17)
+  const lastDigit = text.charCodeAt(22) - 0x30
+  const millis = twoDigits(text, 20) * 10 + lastDigit
+  // NaN fails every comparison below: a non-digit anywhere takes the general path.
+  if (!(year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
+    lastDigit >>> 0 < 10 && millis >= 0)) return undefined
+  return { ms: Date.UTC(year, month - 1, day, hour, minute, second, millis), utc: text }
+}
+
+/** Any RFC 3339 date-time; exported for the test that holds the fast path to it. */
+export function parseTimestampByPattern(text: string): Timestamp | undefined {
   const m = RFC3339.exec(text)
   if (!m) return undefined
   const [, y, mo, d, h, mi, s, fraction = '', zulu, sign, oh, om] = m

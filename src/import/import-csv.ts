@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises'
 import type { BatchLimits } from '../events/validate-batch.ts'
-import type { EventStore } from '../store/event-store.ts'
-import { CsvFileError, openCsv, type CsvRow, type CsvSource } from './csv-source.ts'
+import type { NormalizedEvent } from '../events/event-schema.ts'
+import { CsvFileError, openCsv, type CsvSource } from './csv-source.ts'
 import type { Progress } from './progress.ts'
 import { RejectsFile } from './rejects-file.ts'
-import { validateRows, type RowError } from './validate-rows.ts'
+import { validateRows, type RejectedRow, type RowError } from './validate-rows.ts'
 
 export interface ImportOptions {
   file: string
@@ -35,6 +35,28 @@ export interface ImportSummary {
   interrupted?: boolean
 }
 
+/** Where the rows go: the event store, or a bulk loader with the same contract. */
+export interface ImportTarget {
+  /** like EventStore.insert; `propertiesJson[i]` is `events[i].properties` serialised, when the loader can use it */
+  insert(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): Promise<number>
+  /** a batch that keeps what is added in a form of its own (COPY text), so the events need not stay in memory */
+  newBatch?(): ImportBatch
+}
+
+export interface ImportBatch {
+  /** events added */
+  readonly size: number
+  add(events: readonly NormalizedEvent[], propertiesJson: readonly string[]): void
+  /** inserts the batch like ImportTarget.insert: how many events were new */
+  store(): Promise<number>
+}
+
+// Rows read and validated at a time within a batch. Each chunk's events go
+// into the batch (as COPY text, on PostgreSQL) and are dropped: a whole batch
+// of live row objects made the garbage collector copy them over and over,
+// which cost more CPU than validating them.
+const CHUNK_ROWS = 1000
+
 type Outcome = { inserted: number } | { error: unknown }
 
 /**
@@ -43,7 +65,7 @@ type Outcome = { inserted: number } | { error: unknown }
  * the next is read and validated, so the database and the parser work at the
  * same time with at most two batches in memory.
  */
-export async function importCsv(store: Pick<EventStore, 'insert'>, options: ImportOptions): Promise<ImportSummary> {
+export async function importCsv(store: ImportTarget, options: ImportOptions): Promise<ImportSummary> {
   const started = performance.now()
   const totalBytes = (await stat(options.file)).size
   let read = 0, submitted = 0, inserted = 0, rejected = 0
@@ -52,6 +74,7 @@ export async function importCsv(store: Pick<EventStore, 'insert'>, options: Impo
   let rejects: RejectsFile | undefined
   let inFlight: Promise<Outcome> | undefined
   let interrupted = false
+  const newBatch = () => store.newBatch?.() ?? collectingBatch(store)
 
   // Waits for the batch in flight; a store error ends the import (re-running it is safe).
   const settle = async () => {
@@ -62,43 +85,51 @@ export async function importCsv(store: Pick<EventStore, 'insert'>, options: Impo
     inserted += outcome.inserted
   }
 
-  /** Validates a batch and hands its events to the store; false when the import must stop. */
-  const submit = async (rows: CsvRow[], src: CsvSource): Promise<boolean> => {
-    const batch = validateRows(rows, src.columns, options.limits)
-    rejected += batch.rejects.length
-    if (batch.rejects.length > 0) {
-      if (!rejects) {
-        const first = batch.rejects[0]!
-        const error = first.errors[0]!
-        stopped = { line: first.row.line, field: error.field, message: describe(first.errors) }
-        await settle()
-        return false
-      }
-      await rejects.write(batch.rejects)
-    }
-    await settle()
-    submitted += batch.events.length
-    inFlight = batch.events.length === 0
-      ? undefined
-      : store.insert(batch.events).then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
-    return true
-  }
-
   const state = () => ({ rows: read, bytes: source?.bytesRead() ?? 0, totalBytes })
   try {
     // Room for the largest valid row (its properties, quoted and escaped) and then some.
     source = await openCsv(options.file, { maxRecordChars: Math.max(1 << 20, 4 * options.limits.maxPropertiesBytes) })
     if (options.skipInvalid) rejects = new RejectsFile(options.rejectsPath, source.header)
-    for (;;) {
-      const rows = await source.nextBatch(options.batchSize)
-      if (!rows) break
-      // Checked with rows in hand, so that a Ctrl-C after the last batch is no interruption.
-      if (options.signal?.aborted) {
-        interrupted = true
-        break
+    for (let end = false; !end;) {
+      const batch = newBatch()
+      const batchRejects: RejectedRow[] = []
+      let batchRead = 0
+      while (batchRead < options.batchSize) {
+        const rows = await source.nextBatch(Math.min(CHUNK_ROWS, options.batchSize - batchRead))
+        if (!rows) {
+          end = true
+          break
+        }
+        // Checked with a batch's first rows in hand, so that a Ctrl-C after the last batch is no interruption.
+        if (batchRead === 0 && options.signal?.aborted) {
+          interrupted = end = true
+          break
+        }
+        batchRead += rows.length
+        const checked = validateRows(rows, source.columns, options.limits)
+        for (const r of checked.rejects) batchRejects.push(r)
+        // Without --skip-invalid a batch with a bad row is not stored: its rows are only counted.
+        if (rejects || batchRejects.length === 0) batch.add(checked.events, checked.propertiesJson)
+        // Rows already read are parsed without a pause, but the batch in flight
+        // is written to PostgreSQL only when the event loop runs: let it, or
+        // the database waits for its data while the next batch is parsed.
+        if (inFlight) await new Promise(setImmediate)
       }
-      read += rows.length
-      if (!(await submit(rows, source))) break
+      if (batchRead === 0) break
+      read += batchRead
+      rejected += batchRejects.length
+      if (batchRejects.length > 0) {
+        if (!rejects) {
+          const first = batchRejects[0]!
+          stopped = { line: first.row.line, field: first.errors[0]!.field, message: describe(first.errors) }
+          await settle()
+          break
+        }
+        await rejects.write(batchRejects)
+      }
+      await settle()
+      submitted += batch.size
+      inFlight = batch.size === 0 ? undefined : batch.store().then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
       options.progress?.update(state())
     }
     await settle()
@@ -129,6 +160,24 @@ export async function importCsv(store: Pick<EventStore, 'insert'>, options: Impo
     ...(rejects ? { rejects_file: rejects.path } : {}),
     ...(stopped ? { stopped } : {}),
     ...(interrupted ? { interrupted: true } : {}),
+  }
+}
+
+/** A batch for a target without batches of its own: the events, kept until stored. */
+function collectingBatch(target: ImportTarget): ImportBatch {
+  const events: NormalizedEvent[] = []
+  const json: string[] = []
+  return {
+    get size() {
+      return events.length
+    },
+    add(more, moreJson) {
+      for (let i = 0; i < more.length; i++) {
+        events.push(more[i]!)
+        json.push(moreJson[i]!)
+      }
+    },
+    store: () => target.insert(events, json),
   }
 }
 

@@ -16,6 +16,8 @@ export interface RejectedRow {
 
 export interface ValidatedBatch {
   events: NormalizedEvent[]
+  /** each event's properties as validation serialised them, for the store not to do it again */
+  propertiesJson: string[]
   /** in file order */
   rejects: RejectedRow[]
 }
@@ -37,8 +39,9 @@ export function validateRows(rows: readonly CsvRow[], columns: ColumnIndex, limi
   const batchLimits = { ...limits, maxBatchSize: Math.max(1, rows.length) }
   if (early.size === 0) {
     // The common case: one call for the whole batch, as the API makes one per request.
+    const propertiesJson: string[] = []
     try {
-      return { events: validateBatch(inputs, batchLimits, now), rejects: [] }
+      return { events: validateBatch(inputs, batchLimits, now, propertiesJson), propertiesJson, rejects: [] }
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err
     }
@@ -46,6 +49,7 @@ export function validateRows(rows: readonly CsvRow[], columns: ColumnIndex, limi
   // Something is wrong: check row by row, so that every bad row is known with all
   // its errors (validateBatch stops listing after 100) and every good one is kept.
   const events: NormalizedEvent[] = []
+  const propertiesJson: string[] = []
   const rejects: RejectedRow[] = []
   rows.forEach((row, i) => {
     const errors = [...(early.get(i) ?? [])]
@@ -55,15 +59,19 @@ export function validateRows(rows: readonly CsvRow[], columns: ColumnIndex, limi
       return
     }
     try {
-      const [event] = validateBatch([inputs[i]], { ...limits, maxBatchSize: 1 }, now)
-      if (errors.length === 0) events.push(event!)
+      const json: string[] = []
+      const [event] = validateBatch([inputs[i]], { ...limits, maxBatchSize: 1 }, now, json)
+      if (errors.length === 0) {
+        events.push(event!)
+        propertiesJson.push(json[0]!)
+      }
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err
       for (const e of err.extra.errors ?? []) errors.push(toRowError(e))
     }
     if (errors.length > 0) rejects.push({ row, errors })
   })
-  return { events, rejects }
+  return { events, propertiesJson, rejects }
 }
 
 function toEventInput(row: CsvRow, columns: ColumnIndex, width: number): { input: Record<string, unknown>; errors: RowError[] } {

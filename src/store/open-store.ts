@@ -1,7 +1,5 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import lockfile from 'proper-lockfile'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { migrate } from './migrate.ts'
@@ -28,6 +26,9 @@ export async function openStore(config: Config, log: Logger): Promise<SqlClient>
 }
 
 async function openEmbedded(dataDir: string, log: Logger): Promise<SqlClient> {
+  // Loaded only here: through tsx's loader hooks PGlite alone took ~130 ms of
+  // every server-mode start (the import CLI's included), which never uses it.
+  const [{ PGlite }, { default: lockfile }] = await Promise.all([import('@electric-sql/pglite'), import('proper-lockfile')])
   const dir = resolve(dataDir)
   mkdirSync(dir, { recursive: true })
   // PGlite takes no lock of its own, and two processes writing one data

@@ -72,6 +72,34 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     assert.match(markdown, /Correctness: .*\*\*PASS\*\*/)
   })
 
+  test('--import: COPY, the import alone and the import beside the service, all of the same file, with the ratio and the replica catching up', { timeout: 120_000 }, async () => {
+    const run = await bench(['--import', '--events', '2000', '--users', '100', '--rounds', '2'])
+    dirs.push(run.outDir)
+    assert.equal(run.code, 0, run.output)
+    const files = readdirSync(run.outDir)
+    const json = files.find((f) => /^bench-import-.*\.json$/.test(f))
+    assert.ok(json && files.includes(json.replace(/\.json$/, '.md')), `results: ${files.join(', ')}`)
+    const report = JSON.parse(readFileSync(join(run.outDir, json), 'utf8'))
+    assert.equal(report.file.rows, 2000)
+    for (const load of [report.copy, report.import, report.withService]) {
+      assert.equal(load.rows, 2000)
+      assert.ok(load.rowsPerSecond > 0 && load.ms > 0)
+    }
+    for (const load of [report.import, report.withService]) {
+      assert.deepEqual([load.summary.read, load.summary.inserted, load.summary.duplicates, load.summary.rejected], [2000, 2000, 0, 0])
+    }
+    assert.equal(report.rounds.length, 2)
+    for (const kind of ['copy', 'import', 'withService']) {
+      assert.ok(report.rounds.some((r: Record<string, { rowsPerSecond: number }>) => r[kind]!.rowsPerSecond === report[kind].rowsPerSecond), `${kind} is one of the rounds`)
+    }
+    assert.equal(report.ratio, Number((report.import.rowsPerSecond / report.copy.rowsPerSecond).toPrecision(3)))
+    assert.ok(report.withService.replicaCatchUpMs >= 0)
+    const markdown = readFileSync(join(run.outDir, json.replace(/\.json$/, '.md')), 'utf8')
+    assert.match(markdown, /\| plain COPY \(FORMAT csv\), 1 connection \| [\d,]+ \|/)
+    assert.match(markdown, /\| import ÷ COPY \| \*\*[\d.]+×\*\* \|/)
+    assert.match(markdown, /\| replica caught up, after that import ended \| \| [\d.]+ s \|/)
+  })
+
   test('the correctness check fails the run, naming the problem, when a stored event goes missing', { timeout: 120_000 }, async () => {
     const run = await bench([...TINY, '--inject-missing-event'])
     dirs.push(run.outDir)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { parseTimestamp } from '../../src/events/timestamps.ts'
+import { parseTimestamp, parseTimestampByPattern } from '../../src/events/timestamps.ts'
 
 test('UTC and offset times become the same canonical UTC form', () => {
   assert.deepEqual(parseTimestamp('2026-03-01T00:00:00Z'), { ms: Date.UTC(2026, 2, 1), utc: '2026-03-01T00:00:00.000Z' })
@@ -36,4 +36,22 @@ test('agrees with Date for any valid time and offset', () => {
       },
     ),
   )
+})
+
+test('the fast path for YYYY-MM-DDTHH:MM:SS.mmmZ answers exactly as the general pattern does', () => {
+  const d = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: n, maxLength: n })
+  const upTo = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'))
+  // Calendar values just inside and just outside their ranges, and near misses of the shape (other separators, lengths, letters).
+  const shaped = fc.tuple(fc.oneof(d(4), fc.constantFrom('2024', '2100', '2000', '0000')), upTo(13), upTo(32), fc.constantFrom('T', 't', ' '), upTo(24), upTo(60), upTo(60),
+    fc.constantFrom('.123', '.5', '.000', '.999999', ''), fc.constantFrom('Z', 'Z', 'z', '+00:00'))
+    .map(([y, mo, day, t, h, mi, s, f, z]) => `${y}-${mo}-${day}${t}${h}:${mi}:${s}${f}${z}`)
+  const near = fc.tuple(fc.date({ noInvalidDate: true, min: new Date('0000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }), fc.nat(23), fc.constantFrom('a', '/', '٣', '-', ':'))
+    .map(([date, at, c]) => {
+      const iso = date.toISOString()
+      return iso.length === 24 ? iso.slice(0, at) + c + iso.slice(at + 1) : iso
+    })
+  const valid = fc.date({ noInvalidDate: true, min: new Date('0000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }).map((date) => date.toISOString())
+  fc.assert(fc.property(fc.oneof(shaped, near, valid), (text) => {
+    assert.deepEqual(parseTimestamp(text), parseTimestampByPattern(text))
+  }), { numRuns: 20_000 })
 })
