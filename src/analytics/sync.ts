@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { dateValue, listValue, timestampValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
-import type { ChangedRow, PostgresChangeFeed } from '../store/change-feed.ts'
+import type { ChangedRow, FeedPosition, PostgresChangeFeed } from '../store/change-feed.ts'
 import type { DuckDbReplica } from './duckdb-replica.ts'
 import { NUMBER_TYPES, pathsOfStructures } from './property-paths.ts'
 import { BLOCK_BITS } from './replica-schema.ts'
@@ -143,8 +143,7 @@ export class AnalyticsSync {
   /** One chunk: read after the cursor, append, apply, move the cursor; all or nothing. */
   async syncChunk(): Promise<number> {
     const started = performance.now()
-    const cursor = await this.replica.cursor()
-    const rows = await this.feed.readAfter(cursor, this.options.chunkRows)
+    const rows = await this.readChunk(await this.replica.cursor())
     if (rows.length === 0) return 0
     const readAt = performance.now()
     const conn = this.replica.writer
@@ -183,6 +182,27 @@ export class AnalyticsSync {
     return rows.length
   }
 
+  /**
+   * Up to chunkRows rows after the cursor, read a page at a time: an embedded
+   * store (PGlite) runs each read on the event loop, so one 50,000-row read
+   * held every request behind it for most of a second. Each page starts after
+   * the last row of the one before, and every row below a page's horizon is
+   * final, so paging neither skips nor repeats a row.
+   */
+  private async readChunk(cursor: FeedPosition): Promise<ChangedRow[]> {
+    const rows: ChangedRow[] = []
+    let after = cursor
+    while (rows.length < this.options.chunkRows) {
+      const want = Math.min(READ_PAGE_ROWS, this.options.chunkRows - rows.length)
+      const page = await this.feed.readAfter(after, want)
+      for (const row of page) rows.push(row)
+      if (page.length < want) break
+      const [xact, seq] = page[page.length - 1]!
+      after = { xact: BigInt(xact), seq: BigInt(seq) }
+    }
+    return rows
+  }
+
   /** The chunk's rows into `events`, and their property values into `event_props` and the rollups (new paths numbered first). */
   private async insertEvents(): Promise<void> {
     const conn = this.replica.writer
@@ -215,6 +235,7 @@ export class AnalyticsSync {
 }
 
 const APPEND_SLICE = 2_000
+const READ_PAGE_ROWS = 10_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
 
