@@ -31,7 +31,7 @@ const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   DUCKDB_PATH: Type.Optional(Type.String({ minLength: 1 })),
   ANALYTICS_ENABLED: Type.Boolean({ default: true }),
-  DUCKDB_MEMORY_LIMIT: Type.String({ default: '512MB', pattern: '^[0-9.]+\\s*[KMGT]i?B$' }),
+  DUCKDB_MEMORY_LIMIT: Type.String({ default: '256MB', pattern: '^[0-9.]+\\s*[KMGT]i?B$' }),
   DUCKDB_THREADS: Type.Integer({ default: 2, minimum: 1, maximum: 256 }),
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),

@@ -148,7 +148,7 @@ export function serviceOptionsFor(options: BenchOptions, sandbox: Sandbox): Serv
 export function openReplica(s: ServiceOptions): Promise<DuckDbReplica> {
   return DuckDbReplica.open(
     s.duckdbPath,
-    { memoryLimit: s.extraEnv.DUCKDB_MEMORY_LIMIT ?? '512MB', threads: Number(s.extraEnv.DUCKDB_THREADS ?? 2) },
+    { memoryLimit: s.extraEnv.DUCKDB_MEMORY_LIMIT ?? '256MB', threads: Number(s.extraEnv.DUCKDB_THREADS ?? 2) },
     createLogger('warn'),
   )
 }
