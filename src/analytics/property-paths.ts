@@ -21,12 +21,14 @@ export const NUMBER_TYPES = `('UBIGINT', 'BIGINT', 'DOUBLE')`
 
 /**
  * A path with few distinct values (country, plan) also gets rollups, like
- * event types do: events and user bitmaps per (day, path, value, event type),
- * so a filter on it answers in milliseconds. When a path passes
- * MAX_ROLLUP_VALUES distinct values (amounts, urls) its rollups are dropped
- * for good and its filters read event_props.
+ * event types do: events per (day, path, value, event type) and user bitmaps
+ * per (day, path, value), so one filter on it answers DAU, retention and a
+ * breakdown in milliseconds. A bitmap is 8 KB however few users it holds, so
+ * values are few by design: a path that would pass MAX_ROLLUP_VALUES distinct
+ * values (amounts, urls) loses its rollups for good, before a chunk would add
+ * them, and its filters read event_props.
  */
-export const MAX_ROLLUP_VALUES = 200
+export const MAX_ROLLUP_VALUES = 32
 
 export const PROPERTY_DDL = [
   `CREATE TABLE IF NOT EXISTS property_paths (
@@ -49,10 +51,9 @@ export const PROPERTY_DDL = [
      path_id INTEGER NOT NULL,
      type VARCHAR NOT NULL,
      text VARCHAR NOT NULL,
-     event_type VARCHAR NOT NULL,
      block INTEGER NOT NULL,
      users BIT NOT NULL,
-     PRIMARY KEY (day, path_id, type, text, event_type, block)
+     PRIMARY KEY (day, path_id, type, text, block)
    )`,
   `CREATE TABLE IF NOT EXISTS event_props (
      seq BIGINT NOT NULL,
@@ -104,13 +105,20 @@ export class PropertyPaths {
     }
   }
 
-  /** Drops the rollups of paths that now have too many values, inside the caller's transaction. */
-  async retireCrowdedRollups(conn: DuckDBConnection, ids: readonly number[]): Promise<void> {
+  /**
+   * Of the given paths, those whose rollups hold all of their values, after
+   * retiring (inside the caller's transaction) any that the chunk in
+   * sync_props would take past maxRollupValues, before it is rolled up.
+   */
+  async keepRollable(conn: DuckDBConnection, ids: readonly number[]): Promise<number[]> {
     const candidates = ids.filter((id) => this.rolledUp(id))
-    if (candidates.length === 0) return
+    if (candidates.length === 0) return []
     const reader = await conn.runAndReadAll(
-      `SELECT path_id FROM prop_day_counts WHERE list_contains($1::INTEGER[], path_id)
-       GROUP BY path_id HAVING count(DISTINCT (type, text)) > $2`,
+      `SELECT path_id FROM (
+         SELECT path_id, type, coalesce(text, '') AS text FROM sync_props WHERE list_contains($1::INTEGER[], path_id)
+         UNION
+         SELECT path_id, type, text FROM prop_day_counts WHERE list_contains($1::INTEGER[], path_id)
+       ) GROUP BY path_id HAVING count(*) > $2`,
       [listValue(candidates), this.maxRollupValues],
     )
     for (const row of reader.getRows()) {
@@ -119,6 +127,7 @@ export class PropertyPaths {
       await conn.run('UPDATE property_paths SET rolled_up = false WHERE id = $1', [id])
       this.notRolledUp.add(id)
     }
+    return candidates.filter((id) => this.rolledUp(id))
   }
 
   /**

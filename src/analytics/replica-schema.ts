@@ -2,7 +2,7 @@ import { PROPERTY_DDL } from './property-paths.ts'
 
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
-export const REPLICA_VERSION = 7
+export const REPLICA_VERSION = 8
 
 /**
  * Users are counted with bitmaps: user keys are dense integers, split into

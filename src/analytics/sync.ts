@@ -40,7 +40,7 @@ const PROPERTY_ROLLUPS = [
    FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
    ON CONFLICT DO UPDATE SET events = events + excluded.events`,
   `INSERT INTO prop_day_users
-   SELECT day, path_id, type, coalesce(text, ''), event_type, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
+   SELECT day, path_id, type, coalesce(text, ''), user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
    FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
    ON CONFLICT DO UPDATE SET users = users | excluded.users`,
 ]
@@ -223,10 +223,9 @@ export class AnalyticsSync {
       [listValue(paths.map((p) => p.id)), listValue(paths.map((p) => p.path))],
     )
     await conn.run('INSERT INTO event_props SELECT * FROM sync_props')
-    const rolled = paths.map((p) => p.id).filter((id) => this.replica.paths.rolledUp(id))
+    const rolled = await this.replica.paths.keepRollable(conn, paths.map((p) => p.id))
     if (rolled.length === 0) return
     for (const sql of PROPERTY_ROLLUPS) await conn.run(sql, [listValue(rolled)])
-    await this.replica.paths.retireCrowdedRollups(conn, rolled)
   }
 
   private async pause(ms: number): Promise<void> {

@@ -40,9 +40,10 @@ function fromRollups(counts: string, users: string, value: { type: string; text:
 }
 
 /**
- * Picks the cheapest source: the rollups when the filters are none or on
- * event_type alone (and, for a property, while it has rollups); otherwise the
- * property's rows of event_props, narrowed to the events the filters keep.
+ * Picks the cheapest source: the rollups when they can answer (by event type
+ * with no filter or filters on event_type alone; by a property that has
+ * rollups, with no filter); otherwise the property's rows of event_props,
+ * narrowed to the events the filters keep.
  */
 function valuesOf(by: SegmentField, segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): Values {
   const rollable = segments.every((s) => s.field.kind === 'event_type')
@@ -62,9 +63,10 @@ function valuesOf(by: SegmentField, segments: readonly Segment[], paths: Propert
   }
   const path = jsonPath(by.path)
   const id = paths.get(path)
-  if (id !== undefined && rollable && paths.rolledUp(id)) {
-    const where = `e.path_id = ${params.add(id)} AND ${typeWhere()}`
-    return fromRollups('prop_day_counts', 'prop_day_users', { type: 'e.type', text: 'e.text' }, where, `${ALL_EVENTS} AND ${typeWhere()}`)
+  // Its user bitmaps are per value, not per event type: only without filters.
+  if (id !== undefined && segments.length === 0 && paths.rolledUp(id)) {
+    const where = `e.path_id = ${params.add(id)}`
+    return fromRollups('prop_day_counts', 'prop_day_users', { type: 'e.type', text: 'e.text' }, where, ALL_EVENTS)
   }
   const f = filtered()
   const total = `SELECT count(*) FROM (${f.seqs})`

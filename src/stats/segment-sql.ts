@@ -90,24 +90,19 @@ export function filteredEvents(segments: readonly Segment[], paths: PropertyPath
 }
 
 /**
- * One filter on a property with rollups (plus any on event_type) can be
- * answered from them: prop_day_counts and prop_day_users have the same day,
- * event_type and block columns as the event-type rollups, and the value's
- * type and text. Returns the condition over those (alias `e`), or undefined.
- * `ne` cannot: events without the property are not in them.
+ * A single filter on a property with rollups can be answered from its user
+ * bitmaps (prop_day_users: day, block and users like day_users, plus the
+ * value's type and text). Returns the condition over them (alias `e`), or
+ * undefined. `ne` cannot: events without the property are not in them.
  */
 function propertyRollupWhere(segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): string | undefined {
-  const properties = segments.filter((s) => s.field.kind === 'property')
-  const others = segments.filter((s) => s.field.kind !== 'property')
-  if (properties.length !== 1 || !others.every((s) => s.field.kind === 'event_type')) return undefined
-  const { field, op, values } = properties[0]!
+  if (segments.length !== 1) return undefined
+  const { field, op, values } = segments[0]!
   if (field.kind !== 'property' || op === 'ne') return undefined
   const id = paths.get(jsonPath(field.path))
   if (id === undefined || !paths.rolledUp(id)) return undefined
   const value = { type: 'e.type', text: 'e.text', number: 'TRY_CAST(e.text AS DOUBLE)' }
-  const conditions = [`e.path_id = ${params.add(id)}`, propertyCondition(value, op, values, params)]
-  for (const s of others) conditions.push(textCondition('e.event_type', s.op, s.values, params))
-  return conditions.map((c) => `(${c})`).join(' AND ')
+  return `(e.path_id = ${params.add(id)}) AND (${propertyCondition(value, op, values, params)})`
 }
 
 /**
@@ -159,9 +154,18 @@ function anyOf(cases: string[]): string {
   return cases.length === 1 ? cases[0]! : `(${cases.join(' OR ')})`
 }
 
-/** The rollup tables that can answer these filters, and the condition over them (alias `e`); undefined when only events can. */
-export function rollupFor(segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): { counts: string; users: string; where: string } | undefined {
+/**
+ * The rollup tables that can answer these filters, and the condition over them
+ * (alias `e`); undefined when only events can. Users per event type (top
+ * events) exist for event types only, not per property value.
+ */
+export function rollupFor(
+  segments: readonly Segment[],
+  paths: PropertyPaths,
+  params: SqlParams,
+  need: 'users' | 'users by type' = 'users',
+): { counts: string; users: string; where: string } | undefined {
   if (onlyEventType(segments)) return { counts: 'type_day_counts', users: 'day_type_users', where: filteredEvents(segments, paths, params).where }
-  const where = propertyRollupWhere(segments, paths, params)
+  const where = need === 'users' ? propertyRollupWhere(segments, paths, params) : undefined
   return where === undefined ? undefined : { counts: 'prop_day_counts', users: 'prop_day_users', where }
 }

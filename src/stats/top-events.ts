@@ -50,7 +50,7 @@ export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: 
   params.add(range.from)
   params.add(range.to)
   params.add(limit)
-  const rollup = segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params)
+  const rollup = segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params, 'users by type')
   const sql =
     segments.length === 0 ? rollupSql()
     : rollup ? rollupSql(rollup.where, rollup.counts, rollup.users)
