@@ -9,10 +9,11 @@ const RANGE = (alias: string) => `${alias}.day BETWEEN DATE '1970-01-01' + $1::I
 const ALL_EVENTS = `SELECT sum(e.events) FROM type_day_counts e WHERE ${RANGE('e')}`
 
 /**
- * Where the grouped values come from: `counts` gives (type, text, count) and
- * `users` (type, text, block, users) per value, `total` the events the filters
- * keep (NULL when every event has a value). A value is its JSON type and text,
- * so the number 5 and the string "5" stay apart; text is '' for JSON null.
+ * Where the grouped values come from: `users` gives (type, text, block,
+ * users) per value, `counts` (type, text, count) and may read `value_users`,
+ * `total` the events the filters keep (NULL when every event has a value). A
+ * value is its JSON type and text, so the number 5 and the string "5" stay
+ * apart; text is '' for JSON null.
  */
 interface Values {
   counts: string
@@ -20,12 +21,14 @@ interface Values {
   total: string
 }
 
-// From (type, text, user_key) rows: the values counted and their users as bitmaps.
+// From (type, text, user_key) rows, scanned once: users as bitmaps per block,
+// with each block's events counted alongside and summed for the value.
 function fromRows(rows: string, total: string): Values {
   return {
-    counts: `SELECT type, text, count(*) AS count FROM (${rows}) r GROUP BY ALL`,
-    users: `SELECT type, text, user_key // ${BLOCK_BITS} AS block, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+    users: `SELECT type, text, user_key // ${BLOCK_BITS} AS block, count(*) AS events,
+                   bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
             FROM (${rows}) r GROUP BY ALL`,
+    counts: 'SELECT type, text, sum(events) AS count FROM value_users GROUP BY ALL',
     total,
   }
 }
@@ -93,8 +96,8 @@ function valuesOf(by: SegmentField, segments: readonly Segment[], paths: Propert
 // added up; and the events without the property ("not set": the events the
 // filters keep minus those with a value).
 const breakdownSql = (v: Values) => `
-WITH value_counts AS (${v.counts}),
-value_users AS (${v.users}),
+WITH value_users AS (${v.users}),
+value_counts AS (${v.counts}),
 per_value AS (
   SELECT c.type, c.text, c.count, coalesce(u.unique_users, 0) AS unique_users
   FROM value_counts c LEFT JOIN (SELECT type, text, sum(bit_count(users)) AS unique_users FROM value_users GROUP BY ALL) u USING (type, text)
