@@ -12,6 +12,10 @@ export const REPLICA_VERSION = 8
  */
 export const BLOCK_BITS = 65_536
 
+/** The block of a user key column, and the bitmap of a group's keys within their block, in SQL. */
+export const blockOf = (key: string) => `${key} // ${BLOCK_BITS}`
+export const usersBitmap = (key: string) => `bitstring_agg(${key} % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})`
+
 // Laid out for the questions asked, not as a copy of PostgreSQL:
 // - `day` is a DATE computed once at sync time (UTC), so no query converts time zones;
 // - users get dense integer keys (the bitmap positions); users.first_day is kept

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts'
 import type { ChangedRow, FeedPosition, PostgresChangeFeed } from '../store/change-feed.ts'
 import type { DuckDbReplica } from './duckdb-replica.ts'
 import { NUMBER_TYPES, pathsOfStructures } from './property-paths.ts'
-import { BLOCK_BITS } from './replica-schema.ts'
+import { blockOf, usersBitmap } from './replica-schema.ts'
 
 export interface SyncOptions {
   chunkRows: number
@@ -40,7 +40,7 @@ const PROPERTY_ROLLUPS = [
    FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
    ON CONFLICT DO UPDATE SET events = events + excluded.events`,
   `INSERT INTO prop_day_users
-   SELECT day, path_id, type, coalesce(text, ''), user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
+   SELECT day, path_id, type, coalesce(text, ''), ${blockOf('user_key')}, ${usersBitmap('user_key')}
    FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
    ON CONFLICT DO UPDATE SET users = users | excluded.users`,
 ]
@@ -48,11 +48,11 @@ const PROPERTY_ROLLUPS = [
 const ROLLUPS = [
   // The chunk's users per (day, block), OR-ed into the bitmaps already there.
   `INSERT INTO day_users
-   SELECT day, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
+   SELECT day, ${blockOf('user_key')}, ${usersBitmap('user_key')}
    FROM sync_keyed GROUP BY ALL
    ON CONFLICT DO UPDATE SET users = users | excluded.users`,
   `INSERT INTO day_type_users
-   SELECT day, event_type, user_key // ${BLOCK_BITS}, bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})
+   SELECT day, event_type, ${blockOf('user_key')}, ${usersBitmap('user_key')}
    FROM sync_keyed GROUP BY ALL
    ON CONFLICT DO UPDATE SET users = users | excluded.users`,
   // One row per (day, type), added to: appending a row per chunk would grow

@@ -1,6 +1,6 @@
 import type { PropertyPaths } from '../analytics/property-paths.ts'
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
-import { BLOCK_BITS } from '../analytics/replica-schema.ts'
+import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
 import { jsonPath, type Segment, type SegmentField } from './segment.ts'
 import { filteredEvents, SqlParams } from './segment-sql.ts'
@@ -25,8 +25,8 @@ interface Values {
 // with each block's events counted alongside and summed for the value.
 function fromRows(rows: string, total: string): Values {
   return {
-    users: `SELECT type, text, user_key // ${BLOCK_BITS} AS block, count(*) AS events,
-                   bitstring_agg(user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+    users: `SELECT type, text, ${blockOf('user_key')} AS block, count(*) AS events,
+                   ${usersBitmap('user_key')} AS users
             FROM (${rows}) r GROUP BY ALL`,
     counts: 'SELECT type, text, sum(events) AS count FROM value_users GROUP BY ALL',
     total,

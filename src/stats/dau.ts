@@ -1,5 +1,5 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
-import { BLOCK_BITS } from '../analytics/replica-schema.ts'
+import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import { formatDay, type DayRange } from './params.ts'
 import type { Segment } from './segment.ts'
 import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
@@ -21,7 +21,7 @@ function filteredSql(f: FilteredEvents): string {
   return `
 SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER AS users
 FROM (
-  SELECT e.day, e.user_key // ${BLOCK_BITS} AS block, bitstring_agg(e.user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+  SELECT e.day, ${blockOf('e.user_key')} AS block, ${usersBitmap('e.user_key')} AS users
   FROM ${f.from}
   WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
   GROUP BY ALL

@@ -1,5 +1,5 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
-import { BLOCK_BITS } from '../analytics/replica-schema.ts'
+import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
 import type { Segment } from './segment.ts'
 import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
@@ -35,8 +35,8 @@ function filteredSql(f: FilteredEvents): string {
   return `
 SELECT event_type, sum(count)::BIGINT AS count, sum(bit_count(users))::BIGINT AS unique_users
 FROM (
-  SELECT e.event_type, e.user_key // ${BLOCK_BITS} AS block, count(*) AS count,
-         bitstring_agg(e.user_key % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1}) AS users
+  SELECT e.event_type, ${blockOf('e.user_key')} AS block, count(*) AS count,
+         ${usersBitmap('e.user_key')} AS users
   FROM ${f.from}
   WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
   GROUP BY ALL
