@@ -3,7 +3,7 @@ import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
 import { jsonPath, type Segment, type SegmentField } from './segment.ts'
-import { filteredEvents, SqlParams } from './segment-sql.ts'
+import { filteredEvents, fromJson, SqlParams } from './segment-sql.ts'
 
 const RANGE = (alias: string) => `${alias}.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`
 const ALL_EVENTS = `SELECT sum(e.events) FROM type_day_counts e WHERE ${RANGE('e')}`
@@ -83,10 +83,10 @@ function valuesOf(by: SegmentField, segments: readonly Segment[], paths: Propert
   }
   // No number: in no event while numbers last, else read from the raw JSON.
   if (paths.complete) return fromRows(`SELECT NULL::VARCHAR AS type, NULL::VARCHAR AS text, NULL::INTEGER AS user_key WHERE FALSE`, total)
-  const p = params.add(path)
+  const json = fromJson(path, params, 'x')
   return fromRows(
-    `SELECT json_type(x.properties, ${p}) AS type, coalesce(json_extract_string(x.properties, ${p}), '') AS text, x.user_key
-     FROM events x WHERE ${RANGE('x')} AND json_type(x.properties, ${p}) IS NOT NULL ${narrowed('x')}`,
+    `SELECT ${json.type} AS type, coalesce(${json.text}, '') AS text, x.user_key
+     FROM events x WHERE ${RANGE('x')} AND ${json.type} IS NOT NULL ${narrowed('x')}`,
     total,
   )
 }

@@ -35,12 +35,12 @@ export interface PropertyValue {
 const columnsOf = (alias: string): PropertyValue => ({ type: `${alias}.type`, text: `${alias}.text`, number: `${alias}.number` })
 
 /** The value read from an event's raw JSON, for a path that has no number (past MAX_PROPERTY_PATHS). */
-export function fromJson(path: string, params: SqlParams): PropertyValue {
+export function fromJson(path: string, params: SqlParams, alias = 'e'): PropertyValue {
   const p = params.add(path)
   return {
-    type: `json_type(e.properties, ${p})`,
-    text: `json_extract_string(e.properties, ${p})`,
-    number: `TRY_CAST(json_extract_string(e.properties, ${p}) AS DOUBLE)`,
+    type: `json_type(${alias}.properties, ${p})`,
+    text: `json_extract_string(${alias}.properties, ${p})`,
+    number: `TRY_CAST(json_extract_string(${alias}.properties, ${p}) AS DOUBLE)`,
   }
 }
 
