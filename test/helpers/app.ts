@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -80,4 +81,11 @@ export async function deleteKeys(prefix: string): Promise<void> {
   } finally {
     redis.disconnect()
   }
+}
+
+/** GET `url` from the app, which must answer 200 (else the body is in the failure); the parsed JSON. */
+export async function getOk(app: FastifyInstance, url: string) {
+  const res = await app.inject({ method: 'GET', url })
+  assert.equal(res.statusCode, 200, `${url}: ${res.body}`)
+  return res.json()
 }

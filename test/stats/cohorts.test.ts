@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { activity } from '../helpers/activity.ts'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { getOk, startTestApp, type TestApp } from '../helpers/app.ts'
 import { addDays, referenceRetention } from './reference.ts'
 
 // The two read endpoints the dashboard opens with, checked against the oracle
@@ -10,11 +10,7 @@ const EVENTS = activity('2026-01-05', 45)
 
 describe('GET /stats/range and /stats/cohorts (embedded)', () => {
   let t: TestApp
-  const ok = async (url: string) => {
-    const res = await t.app.inject({ method: 'GET', url })
-    assert.equal(res.statusCode, 200, `${url}: ${res.body}`)
-    return res.json()
-  }
+  const ok = (url: string) => getOk(t.app, url)
 
   before(async () => {
     t = await startTestApp({ queue: false })

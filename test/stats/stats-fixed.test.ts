@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { getOk, startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { skipUnless } from '../helpers/services.ts'
 
@@ -64,11 +64,7 @@ for (const store of stores) describe(`GET /stats/* on a fixed data set (${store.
   let db: TestDatabase | undefined
   let t: TestApp
   const get = (url: string) => t.app.inject({ method: 'GET', url })
-  async function ok(url: string): Promise<unknown> {
-    const res = await get(url)
-    assert.equal(res.statusCode, 200, `${url}: ${res.body}`)
-    return res.json()
-  }
+  const ok = (url: string): Promise<unknown> => getOk(t.app, url)
 
   before(async () => {
     db = store.server ? await createTestDatabase() : undefined

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { getOk, startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { skipUnless } from '../helpers/services.ts'
 
@@ -38,11 +38,7 @@ for (const store of stores) describe(`stats filters and breakdown (${store.name}
   let db: TestDatabase | undefined
   let t: TestApp
   const get = (url: string) => t.app.inject({ method: 'GET', url })
-  async function ok(url: string): Promise<unknown> {
-    const res = await get(url)
-    assert.equal(res.statusCode, 200, `${url}: ${res.body}`)
-    return res.json()
-  }
+  const ok = (url: string): Promise<unknown> => getOk(t.app, url)
   const top = (segments: string) => ok(`/stats/top-events?from=2026-05-01&to=2026-05-31&${segments}`)
   const s = (...filters: string[]) => filters.map((f) => `segment=${encodeURIComponent(f)}`).join('&')
 
