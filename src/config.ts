@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox'
 
 // The one place that reads the environment. Every value is checked here, so a
 // bad one stops start-up with a message naming the variable.
-const EnvSchema = Type.Object({
+export const EnvSchema = Type.Object({
   PORT: Type.Integer({ default: 8000, minimum: 0, maximum: 65535 }),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   LOG_LEVEL: Type.Union(
@@ -35,7 +35,7 @@ const EnvSchema = Type.Object({
   DUCKDB_THREADS: Type.Integer({ default: 2, minimum: 1, maximum: 256 }),
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
-  MAX_ROLLUP_VALUES: Type.Integer({ default: 200, minimum: 0, maximum: 10_000 }),
+  MAX_ROLLUP_VALUES: Type.Integer({ default: 32, minimum: 0, maximum: 10_000 }),
   SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
   MAX_RANGE_DAYS: Type.Integer({ default: 366, minimum: 1 }),
   API_KEY: Type.Optional(Type.String({ minLength: 16, description: 'an admin key; at least 16 characters' })),

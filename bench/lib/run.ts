@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import pg from 'pg'
 import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
+import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
 import { BASELINE_TABLES, copyBaseline, COPY_TABLE, singleInsertLatency, toCopyChunks, unnestBaseline, EVENT_COLUMNS } from './baseline.ts'
 import { CpuProbe, type CpuBreakdown } from './cpu-probe.ts'
@@ -146,11 +147,7 @@ export function serviceOptionsFor(options: BenchOptions, sandbox: Sandbox): Serv
 
 /** The replica file, opened here once the service has stopped, with the service's DuckDB limits. */
 export function openReplica(s: ServiceOptions): Promise<DuckDbReplica> {
-  return DuckDbReplica.open(
-    s.duckdbPath,
-    { memoryLimit: s.extraEnv.DUCKDB_MEMORY_LIMIT ?? '256MB', threads: Number(s.extraEnv.DUCKDB_THREADS ?? 2) },
-    createLogger('warn'),
-  )
+  return DuckDbReplica.open(s.duckdbPath, loadConfig(s.extraEnv).analytics, createLogger('warn'))
 }
 
 type Data =

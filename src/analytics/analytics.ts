@@ -21,7 +21,7 @@ export class Analytics {
   ) {}
 
   static async open(config: Config['analytics'], db: SqlClient, log: Logger): Promise<Analytics> {
-    const replica = await DuckDbReplica.open(config.duckdbPath, { memoryLimit: config.memoryLimit, threads: config.threads, maxPropertyPaths: config.maxPropertyPaths, maxRollupValues: config.maxRollupValues }, log)
+    const replica = await DuckDbReplica.open(config.duckdbPath, config, log)
     const feed = new PostgresChangeFeed(db)
     const sync = new AnalyticsSync(replica, feed, { chunkRows: config.syncChunkRows, idleIntervalMs: config.syncIntervalMs }, log)
     await sync.init()

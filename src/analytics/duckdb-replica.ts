@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
-import { MAX_PROPERTY_PATHS, MAX_ROLLUP_VALUES, PropertyPaths } from './property-paths.ts'
+import type { Config } from '../config.ts'
+import { PropertyPaths } from './property-paths.ts'
 import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
 
 export interface SyncCursor {
@@ -15,6 +16,11 @@ export interface SyncCursor {
 }
 
 export class ReplicaLockedError extends Error {}
+
+export type ReplicaOptions = Pick<Config['analytics'], 'memoryLimit' | 'threads' | 'maxPropertyPaths' | 'maxRollupValues'>
+
+// Queries run on their own connections so a long one does not wait behind the sync's writes; two let two run at once.
+const READER_CONNECTIONS = 2
 
 /**
  * The columnar replica. One instance per file per process; DuckDB's own file
@@ -34,7 +40,7 @@ export class DuckDbReplica {
     readonly paths: PropertyPaths,
   ) {}
 
-  static async open(path: string, options: { memoryLimit: string; threads: number; readers?: number; maxPropertyPaths?: number; maxRollupValues?: number }, log: Logger): Promise<DuckDbReplica> {
+  static async open(path: string, options: ReplicaOptions, log: Logger): Promise<DuckDbReplica> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     let instance: DuckDBInstance
     try {
@@ -55,8 +61,8 @@ export class DuckDbReplica {
       throw err
     }
     const writer = await instance.connect()
-    const replica = new DuckDbReplica(path, instance, writer, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS, options.maxRollupValues ?? MAX_ROLLUP_VALUES))
-    for (let i = 0; i < (options.readers ?? 2); i++) replica.readers.push(await instance.connect())
+    const replica = new DuckDbReplica(path, instance, writer, new PropertyPaths(options.maxPropertyPaths, options.maxRollupValues))
+    for (let i = 0; i < READER_CONNECTIONS; i++) replica.readers.push(await instance.connect())
     await replica.ensureSchema(log)
     return replica
   }

@@ -15,7 +15,6 @@ import { listValue, type DuckDBConnection } from '@duckdb/node-api'
  * paths are not numbered; a filter on one is answered from the raw JSON that
  * `events` keeps, only slower.
  */
-export const MAX_PROPERTY_PATHS = 1024
 
 export const NUMBER_TYPES = `('UBIGINT', 'BIGINT', 'DOUBLE')`
 
@@ -28,7 +27,6 @@ export const NUMBER_TYPES = `('UBIGINT', 'BIGINT', 'DOUBLE')`
  * values (amounts, urls) loses its rollups for good, before a chunk would add
  * them, and its filters read event_props.
  */
-export const MAX_ROLLUP_VALUES = 32
 
 export const PROPERTY_DDL = [
   `CREATE TABLE IF NOT EXISTS property_paths (
@@ -73,8 +71,8 @@ export class PropertyPaths {
   private readonly notRolledUp = new Set<number>()
 
   constructor(
-    private readonly max = MAX_PROPERTY_PATHS,
-    private readonly maxRollupValues = MAX_ROLLUP_VALUES,
+    private readonly max: number,
+    private readonly maxRollupValues: number,
   ) {}
 
   get size(): number {

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
 import { AnalyticsSync } from '../../src/analytics/sync.ts'
+import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
 import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
@@ -17,7 +18,8 @@ import { ADMIN_DATABASE_URL, skipUnless } from '../helpers/services.ts'
 
 const log = createLogger('silent')
 const limits = { maxBatchSize: 100_000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
-const replicaOptions = { memoryLimit: '256MB', threads: 1 }
+// The service's own defaults, from the environment schema, on one thread.
+const replicaOptions = loadConfig({ DUCKDB_THREADS: '1' }).analytics
 
 async function replicaCounts(replica: DuckDbReplica) {
   const [row] = await replica.query<{ events: bigint; distinct_users: bigint; user_days: bigint; users: bigint }>(
@@ -178,7 +180,8 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
       const { spawnSync } = await import('node:child_process')
       const probe = `import { DuckDbReplica } from ${JSON.stringify(new URL('../../src/analytics/duckdb-replica.ts', import.meta.url).pathname)};
         import { createLogger } from ${JSON.stringify(new URL('../../src/logger.ts', import.meta.url).pathname)};
-        try { await DuckDbReplica.open(${JSON.stringify(path)}, { memoryLimit: '64MB', threads: 1 }, createLogger('silent')); console.log('opened') }
+        const options = ${JSON.stringify({ ...replicaOptions, memoryLimit: '64MB' })};
+        try { await DuckDbReplica.open(${JSON.stringify(path)}, options, createLogger('silent')); console.log('opened') }
         catch (e) { console.log(e.constructor.name + ': ' + e.message) }`
       const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { encoding: 'utf8' })
       assert.match(out.stdout, /ReplicaLockedError: the analytics replica .* is open in another process/)
