@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Deps } from './deps.ts'
 import { AppError, STATUS_TITLES } from './errors.ts'
-import { IdempotencyStore } from './events/idempotency.ts'
 import { eventRoutes } from './events/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
@@ -76,7 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(openApiPlugin)
   // Before the routes, so its onResponse hook times all of them.
   await app.register(metricsPlugin, { metrics: deps.metrics })
-  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits, idempotency: new IdempotencyStore(deps.db) })
+  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits, idempotency: deps.idempotency })
   await app.register(healthRoutes, {
     store: deps.store, engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite', queue: deps.queue, analytics: deps.analytics,
   })

@@ -1,26 +1,40 @@
-import { Redis } from 'ioredis'
 import { Analytics } from './analytics/analytics.ts'
 import { ApiKeyStore } from './auth/api-keys.ts'
 import { Authenticator } from './auth/authenticator.ts'
+import type { Config } from './config.ts'
+import { IdempotencyStore } from './events/idempotency.ts'
+import { IngestService } from './events/ingest-service.ts'
+import type { ImportTarget } from './import/import-csv.ts'
 import { RedisRateLimitStore } from './http/rate-limit/redis-token-bucket.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit/token-bucket.ts'
-import type { Config } from './config.ts'
-import { IngestService } from './events/ingest-service.ts'
 import type { Logger } from './logger.ts'
 import { Metrics } from './metrics.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
+import { redisConnector } from './redis.ts'
 import type { EventStore } from './store/event-store.ts'
 import { openStore } from './store/open-store.ts'
-import { PostgresEventStore } from './store/postgres-event-store.ts'
+import { PostgresBulkLoader, PostgresEventStore } from './store/postgres-event-store.ts'
 import type { SqlClient } from './store/sql-client.ts'
 
-export interface Deps {
+// The composition root: the only place that picks implementations and builds
+// the long-lived parts. main.ts, the tests and the command-line tools all
+// start from here; roles.ts starts and stops what runs.
+
+/** What every process that touches the event store needs, the command-line tools included. */
+export interface Storage {
   config: Config
   log: Logger
   /** the SQL store itself (PostgreSQL or embedded PGlite) */
   db: SqlClient
   store: EventStore
+  apiKeys: ApiKeyStore
+  /** the API's Idempotency-Key records, and the import's */
+  idempotency: IdempotencyStore
+  close(): Promise<void>
+}
+
+export interface Deps extends Storage {
   queue: EventQueue | undefined
   ingest: IngestService
   /** this process's Prometheus registry and metrics */
@@ -30,37 +44,52 @@ export interface Deps {
   authenticator: Authenticator
   /** shared by every API process through Redis when there is one, in memory otherwise */
   rateLimits: RateLimitStore
-  close(): Promise<void>
 }
 
-/** The composition root: the only place that picks implementations. */
-export async function buildDeps(config: Config, log: Logger, options: { analytics: boolean }): Promise<Deps> {
+export async function openStorage(config: Config, log: Logger): Promise<Storage> {
   const db = await openStore(config, log)
   const store = new PostgresEventStore(db)
+  return {
+    config, log, db, store, apiKeys: new ApiKeyStore(db), idempotency: new IdempotencyStore(db),
+    close: () => store.close(),
+  }
+}
+
+/**
+ * The CSV import's writer: on PostgreSQL a COPY on a connection of its own;
+ * embedded, the store itself (the same insert as the API, in this process anyway).
+ */
+export async function bulkWriter(storage: Storage): Promise<{ writer: ImportTarget; close(): Promise<void> }> {
+  const { config, log } = storage
+  if (!config.databaseUrl) return { writer: storage.store, close: async () => {} }
+  const loader = await PostgresBulkLoader.connect({ url: config.databaseUrl, queryTimeoutMs: config.db.queryTimeoutMs }, log)
+  return { writer: loader, close: () => loader.close() }
+}
+
+export async function buildDeps(config: Config, log: Logger, options: { analytics: boolean }): Promise<Deps> {
+  const storage = await openStorage(config, log)
   const analytics = options.analytics && config.analytics.enabled
-    ? await Analytics.open(config.analytics, db, log.child({ component: 'analytics' }))
+    ? await Analytics.open(config.analytics, storage.db, log.child({ component: 'analytics' }))
     : undefined
-  const queue = config.useQueue
-    ? new RedisStreamQueue({
-        url: config.redisUrl!, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength, log: log.child({ component: 'queue' }),
-      })
+  const connect = config.redisUrl ? redisConnector(config.redisUrl, log.child({ component: 'redis' })) : undefined
+  const queue = config.useQueue && connect
+    ? new RedisStreamQueue({ connect, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength })
     : undefined
   const metrics = new Metrics({ queue, analytics })
-  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }), metrics)
-  const authenticator = new Authenticator(new ApiKeyStore(db), config.apiKey)
+  const ingest = new IngestService(storage.store, queue, log.child({ component: 'ingest' }), metrics)
+  const authenticator = new Authenticator(storage.apiKeys, config.apiKey)
   // Known from the start, so an outage of the database later cannot leave it unknown.
   await authenticator.isOpen()
-  const limiterRedis = config.redisUrl
-    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: 1_000 }).on('error', () => {})
-    : undefined
+  // A rate-limit decision must not hold a request up for long: one second at most.
+  const limiterRedis = connect?.(1_000)
   const rateLimits = limiterRedis ? new RedisRateLimitStore(limiterRedis, config.redisKeyPrefix) : new MemoryRateLimitStore()
   return {
-    config, log, db, store, queue, ingest, metrics, analytics, authenticator, rateLimits,
+    ...storage, queue, ingest, metrics, analytics, authenticator, rateLimits,
     async close() {
       await analytics?.close()
       await queue?.close()
       limiterRedis?.disconnect()
-      await store.close()
+      await storage.close()
     },
   }
 }

@@ -1,14 +1,14 @@
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { pino } from 'pino'
 import { ConfigError, loadConfig, type Config } from '../config.ts'
-import { IDEMPOTENCY_KEY, IdempotencyStore, KEEP_HOURS } from '../events/idempotency.ts'
+import { bulkWriter, openStorage } from '../deps.ts'
+import { IDEMPOTENCY_KEY, type IdempotencyStore, KEEP_HOURS } from '../events/idempotency.ts'
 import { fileDigest } from '../import/file-digest.ts'
 import { importCsv, type ImportSummary } from '../import/import-csv.ts'
 import { formatInt, Progress } from '../import/progress.ts'
-import { DataDirLockedError, openStore } from '../store/open-store.ts'
-import { PostgresBulkLoader, PostgresEventStore } from '../store/postgres-event-store.ts'
+import { cliLogger } from '../logger.ts'
+import { DataDirLockedError } from '../store/open-store.ts'
 
 // npm run import -- events.csv [--skip-invalid] [--rejects PATH] [--json] ...
 const USAGE = `usage: import FILE.csv [options]
@@ -86,42 +86,37 @@ async function main(): Promise<number> {
     if (err instanceof ConfigError) throw new ExitError(EXIT.stopped, err.message)
     throw err
   }
-  // Logs go to stderr: stdout carries the summary, which --json makes machine-readable.
-  // Info-level start-up lines (migrations, store open) are noise for a command-line tool.
-  const log = pino(
-    { level: config.logLevel === 'info' ? 'warn' : config.logLevel, base: { service: 'event-analytics' }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination(2),
-  ).child({ component: 'import' })
-
-  const db = await openStore(config, log).catch((err: Error) => {
+  const log = cliLogger(config.logLevel, 'import')
+  const storage = await openStorage(config, log).catch((err: Error) => {
     if (err instanceof DataDirLockedError) {
       throw new ExitError(EXIT.stopped, `cannot import: ${err.message}.\nAn embedded store is written by one process at a time: ` +
         'stop the service, import, then start it again (or run it on PostgreSQL with DATABASE_URL, where imports and the service run side by side).')
     }
     throw new ExitError(EXIT.stopped, `cannot open the event store: ${err.message}`)
   })
-  const store = new PostgresEventStore(db)
-  // PostgreSQL takes the rows through COPY on a connection of its own; the
-  // embedded store, in this process anyway, through the same insert as the API.
-  let bulk: PostgresBulkLoader | undefined
+  let bulk: Awaited<ReturnType<typeof bulkWriter>>
   try {
-    bulk = config.databaseUrl ? await PostgresBulkLoader.connect({ url: config.databaseUrl, queryTimeoutMs: config.db.queryTimeoutMs }, log) : undefined
+    bulk = await bulkWriter(storage)
   } catch (err) {
-    await store.close()
+    await storage.close()
     throw new ExitError(EXIT.stopped, `cannot open the event store: ${(err as Error).message}`)
+  }
+  const closeAll = async () => {
+    await bulk.close().catch(() => {})
+    await storage.close().catch(() => {})
   }
 
   // With a key, the file's digest decides: the same key and file again replay
   // the first run's summary; a different file under the key is refused.
-  const keys = new IdempotencyStore(db)
+  const keys = storage.idempotency
   let keyClaimed = false
   if (args.key !== undefined) {
     const outcome = await claimKey(keys, args.key, args.file).catch(async (err: unknown) => {
-      await closeAll(bulk, store)
+      await closeAll()
       throw err
     })
     if (outcome !== 'claimed') {
-      await closeAll(bulk, store)
+      await closeAll()
       process.stdout.write(args.json ? `${JSON.stringify({ ...outcome, replayed: true })}\n` :
         `replayed: ${outcome.file} was already imported with idempotency key ${args.key}; nothing was imported now. That import's summary:\n${textSummary(outcome, outcome.replica)}\n`)
       return EXIT.ok
@@ -152,12 +147,12 @@ async function main(): Promise<number> {
     abort.abort()
   })
 
-  const replica = db.kind === 'server'
+  const replica = storage.db.kind === 'server'
     ? 'the analytics replica of a running service catches up within seconds'
     : 'the analytics replica catches up when the service next starts'
   let summary: ImportSummary
   try {
-    summary = await importCsv(bulk ?? store, {
+    summary = await importCsv(bulk.writer, {
       file: args.file,
       batchSize: args.batchSize,
       skipInvalid: args['skip-invalid'],
@@ -168,18 +163,18 @@ async function main(): Promise<number> {
     })
   } catch (err) {
     await releaseKey()
-    await closeAll(bulk, store)
+    await closeAll()
     throw new ExitError(EXIT.stopped, `import of ${args.file} failed: ${(err as Error).message}\n` +
       'Rows of the batches before the failure are stored; running the same import again skips them.')
   }
-  const output: PrintedSummary = { ...summary, store: db.kind, replica }
+  const output: PrintedSummary = { ...summary, store: storage.db.kind, replica }
   if (keyClaimed && !summary.stopped && !summary.interrupted) {
     await keys.complete(KEY_OWNER, args.key!, EXIT.ok, output).then(() => (keyClaimed = false), (err: Error) => {
       process.stderr.write(`warning: the import is done but idempotency key ${args.key} could not be recorded (${err.message}); running it again stores nothing twice\n`)
     })
   }
   await releaseKey()
-  await closeAll(bulk, store)
+  await closeAll()
 
   process.stdout.write(args.json ? `${JSON.stringify(output)}\n` : `${textSummary(summary, replica)}\n`)
   if (summary.stopped) {
@@ -220,11 +215,6 @@ async function claimKey(keys: IdempotencyStore, key: string, file: string): Prom
       throw new ExitError(EXIT.stopped, `an import with idempotency key ${key} is still running; nothing was imported.\n` +
         `Run this again once it has finished to see its summary. (If that import was killed, the key stays in use for ${KEEP_HOURS} hours: use a new one.)`)
   }
-}
-
-async function closeAll(bulk: PostgresBulkLoader | undefined, store: PostgresEventStore): Promise<void> {
-  await bulk?.close().catch(() => {})
-  await store.close().catch(() => {})
 }
 
 function textSummary(s: ImportSummary, replica: string): string {

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util'
-import { ApiKeyStore, SCOPES, type Scope } from '../auth/api-keys.ts'
+import { SCOPES, type Scope } from '../auth/api-keys.ts'
 import { loadConfig } from '../config.ts'
-import { createLogger } from '../logger.ts'
-import { openStore } from '../store/open-store.ts'
+import { openStorage } from '../deps.ts'
+import { cliLogger } from '../logger.ts'
 
 // npm run keys -- create --scope read [--name dashboard] | list | revoke <id or prefix>
 const USAGE = 'usage: keys create --scope read|write|admin [--name NAME] | keys list | keys revoke <id or key prefix>'
@@ -13,9 +13,8 @@ const { positionals, values } = parseArgs({
 })
 const [command, target] = positionals
 const config = loadConfig(process.env, { dotenv: true })
-const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel)
-const db = await openStore(config, log)
-const keys = new ApiKeyStore(db)
+const storage = await openStorage(config, cliLogger(config.logLevel, 'keys'))
+const keys = storage.apiKeys
 let exitCode = 0
 try {
   if (command === 'create') {
@@ -36,6 +35,6 @@ try {
   console.error((err as Error).message)
   exitCode = 2
 } finally {
-  await db.end()
+  await storage.close()
 }
 process.exit(exitCode)

@@ -1,18 +1,19 @@
-import { Redis, type RedisOptions } from 'ioredis'
-import type { Logger } from '../logger.ts'
+import type { Redis } from 'ioredis'
+import type { RedisConnector } from '../redis.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import { QueueFullError, type EventQueue, type QueueEntry, type QueueStatus } from './event-queue.ts'
 import { ACK, DEAD_LETTER, ENQUEUE } from './redis-scripts.ts'
 
 export interface RedisQueueOptions {
-  url: string
+  connect: RedisConnector
   /** every key starts with it, so several deployments or test runs can share one Redis */
   prefix: string
   /** most events allowed to wait in the stream */
   maxEvents: number
-  commandTimeoutMs?: number
-  log?: Logger
 }
+
+// Enqueue, ack and status are single commands: seconds are already an outage.
+const COMMAND_TIMEOUT_MS = 5_000
 
 export const GROUP = 'workers'
 
@@ -41,28 +42,13 @@ export class RedisStreamQueue implements EventQueue {
   private readonly blocking = new Map<string, Redis>()
   private readonly keys: { stream: string; counter: string; dlq: string }
   private groupReady: Promise<void> | undefined
-  private lastErrorLogAt = 0
 
   constructor(private readonly options: RedisQueueOptions) {
     this.keys = queueKeys(options.prefix)
-    this.redis = this.connect(options.commandTimeoutMs ?? 5_000) as Redis & Scripts
+    this.redis = options.connect(COMMAND_TIMEOUT_MS) as Redis & Scripts
     this.redis.defineCommand('eaEnqueue', { numberOfKeys: 2, lua: ENQUEUE })
     this.redis.defineCommand('eaAck', { numberOfKeys: 2, lua: ACK })
     this.redis.defineCommand('eaDeadLetter', { numberOfKeys: 3, lua: DEAD_LETTER })
-  }
-
-  private connect(commandTimeout: number): Redis {
-    // Fail a command quickly while Redis is away instead of queueing it in memory:
-    // the API then answers 503 and the worker backs off.
-    const options: RedisOptions = { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout }
-    const conn = new Redis(this.options.url, options)
-    // ioredis reconnects by itself; say so now and then rather than on every attempt.
-    conn.on('error', (err: Error) => {
-      if (Date.now() - this.lastErrorLogAt < 5_000) return
-      this.lastErrorLogAt = Date.now()
-      this.options.log?.warn({ err: err.message }, 'redis connection error; reconnecting')
-    })
-    return conn
   }
 
   async enqueue(events: readonly NormalizedEvent[], meta: { requestId?: string }): Promise<string> {
@@ -191,7 +177,7 @@ export class RedisStreamQueue implements EventQueue {
   private blockingConnection(consumer: string, blockMs: number): Redis {
     let conn = this.blocking.get(consumer)
     if (!conn) {
-      conn = this.connect(blockMs + 5_000)
+      conn = this.options.connect(blockMs + COMMAND_TIMEOUT_MS)
       this.blocking.set(consumer, conn)
     }
     return conn

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { buildApp } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { buildDeps, type Deps } from '../../src/deps.ts'
 import { createLogger } from '../../src/logger.ts'
-import { Worker } from '../../src/worker/worker.ts'
+import { startRole } from '../../src/roles.ts'
+import type { Worker } from '../../src/worker/worker.ts'
 import { TEST_REDIS_URL } from './services.ts'
 
 export interface TestApp {
@@ -28,7 +28,7 @@ export function uniquePrefix(): string {
 }
 
 /**
- * The whole app against real services, configured the way main.ts does it but
+ * The whole app against real services, started the way main.ts does it but
  * with its own database and Redis key prefix; without a databaseUrl, embedded
  * in a DATA_DIR of its own. `env` is what a child process needs to join the
  * same deployment.
@@ -52,21 +52,16 @@ export async function startTestApp(options: {
   const config = loadConfig(env)
   const log = createLogger(config.logLevel)
   const deps = await buildDeps(config, log, { analytics: true })
-  const app = await buildApp(deps)
-  await app.ready()
-  const worker = options.worker && deps.queue ? new Worker(deps.queue, deps.store, config.worker, log, deps.metrics) : undefined
-  worker?.start()
-  deps.analytics?.sync.start()
+  const running = await startRole(deps, options.worker ? 'all' : 'api', { listen: false })
+  const app = running.app!
   return {
-    app, deps, config, env, worker,
+    app, deps, config, env, worker: running.worker,
     async count() {
       const { rows } = await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')
       return rows[0]!.n
     },
     async close() {
-      await app.close()
-      await worker?.stop()
-      await deps.close()
+      await running.stop()
       if (options.queue) await deleteKeys(env.REDIS_KEY_PREFIX!)
       if (dataDir) rmSync(dataDir, { recursive: true, force: true })
     },

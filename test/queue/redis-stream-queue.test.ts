@@ -6,6 +6,8 @@ import { queueKeys, RedisStreamQueue } from '../../src/queue/redis-stream-queue.
 import { deleteKeys, uniquePrefix } from '../helpers/app.ts'
 import { makeEvents } from '../helpers/events.ts'
 import { validateBatch } from '../../src/events/validate-batch.ts'
+import { createLogger } from '../../src/logger.ts'
+import { redisConnector } from '../../src/redis.ts'
 import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
 
 const limits = { maxBatchSize: 1000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
@@ -18,7 +20,7 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
 
   beforeEach(() => {
     prefix = uniquePrefix()
-    queue = new RedisStreamQueue({ url: TEST_REDIS_URL, prefix, maxEvents: 10 })
+    queue = new RedisStreamQueue({ connect: redisConnector(TEST_REDIS_URL, createLogger('silent')), prefix, maxEvents: 10 })
   })
   afterEach(async () => {
     await queue.close()

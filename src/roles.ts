@@ -1,0 +1,65 @@
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './app.ts'
+import type { Deps } from './deps.ts'
+import { Worker } from './worker/worker.ts'
+
+// Roles: `all` (API, worker and sync in one process, the default), `api`
+// (with the sync when analytics is on), `worker`. Several of each may run
+// against the same PostgreSQL and Redis.
+export const ROLES = ['all', 'api', 'worker'] as const
+export type Role = (typeof ROLES)[number]
+
+export class RoleError extends Error {}
+
+export interface Running {
+  app: FastifyInstance | undefined
+  worker: Worker | undefined
+  /**
+   * Stops taking requests first (in-flight ones finish), then lets the worker
+   * finish or hand back its batch, then closes the pools.
+   */
+  stop(): Promise<void>
+}
+
+/** Starts what `role` runs in this process; `listen: false` leaves the app for inject() (the tests). */
+export async function startRole(deps: Deps, role: Role, options: { listen: boolean }): Promise<Running> {
+  const { config, log } = deps
+  if (role === 'worker' && !deps.queue) {
+    throw new RoleError('the worker role needs the queue: set REDIS_URL (and USE_QUEUE unset or true)')
+  }
+  const worker = role !== 'api' && deps.queue
+    ? new Worker(deps.queue, deps.store, config.worker, log.child({ component: 'worker' }), deps.metrics)
+    : undefined
+  const app = role !== 'worker' ? await buildApp(deps) : undefined
+
+  if (app && (await deps.authenticator.isOpen())) {
+    log.warn(
+      'NO API KEYS ARE CONFIGURED: anyone who can reach this port can write and read events. ' +
+        'Create one with `npm run keys -- create --scope admin` or set API_KEY.',
+    )
+  }
+  worker?.start()
+  deps.analytics?.sync.start()
+  if (app && options.listen) {
+    await app.listen({ port: config.port, host: config.host })
+    log.info({ mode: deps.queue ? 'queue' : 'direct' }, 'api ready')
+  } else {
+    await app?.ready()
+  }
+
+  return {
+    app, worker,
+    async stop() {
+      if (app) {
+        // Clients that keep a busy keep-alive connection (each answered 503
+        // while closing) are cut off after a grace period.
+        const closing = app.close()
+        const grace = setTimeout(() => app.server.closeAllConnections(), Math.min(5_000, config.shutdownTimeoutMs / 2))
+        await closing
+        clearTimeout(grace)
+      }
+      await worker?.stop()
+      await deps.close()
+    },
+  }
+}
