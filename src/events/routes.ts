@@ -30,6 +30,7 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
   app.post(
     '/events',
     {
+      config: { scope: 'write' },
       schema: ingestRouteSchema,
       // The body is validated by validateBatch, which reports every bad field of
       // every event at once and checks what a schema cannot (clock skew, sizes).

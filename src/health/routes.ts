@@ -26,7 +26,8 @@ async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down
 }
 
 export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
-  app.get('/health', { schema: healthRouteSchema }, async (_request, reply) => {
+  // Open: load balancers and orchestrators probe it without a key.
+  app.get('/health', { config: { scope: 'open' }, schema: healthRouteSchema }, async (_request, reply) => {
     const [database, redis] = await Promise.all([
       check(() => store.ping()),
       queue ? check(() => queue.ping()) : Promise.resolve(undefined),
@@ -40,7 +41,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     })
   })
 
-  app.get('/events/queue/status', { schema: queueStatusRouteSchema }, async () => {
+  app.get('/events/queue/status', { config: { scope: 'read' }, schema: queueStatusRouteSchema }, async () => {
     // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
     const [status, sync] = await Promise.all([
       queue ? queue.status() : { enabled: false },

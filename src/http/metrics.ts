@@ -22,7 +22,7 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { me
     }
   })
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { scope: 'open' } }, async (_request, reply) => {
     const text = await metrics.registry.metrics()
     return reply.type(metrics.registry.contentType).send(text)
   })

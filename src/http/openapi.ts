@@ -59,11 +59,19 @@ const openApiPlugin: FastifyPluginAsync = async (app) => {
     // Only the document sees the copies; Fastify keeps serializing with the originals.
     transform: ({ schema, url }) => ({ schema: withRefs(schema) as typeof schema, url }),
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+  // Swagger UI declares its own routes; a child context's onRoute hook sees
+  // only those, and opens them like the document they show.
+  await app.register(async (ui) => {
+    ui.addHook('onRoute', (route) => {
+      route.config = { ...route.config, scope: 'open' }
+    })
+    await ui.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+  })
 
   app.get(
     '/openapi.json',
     {
+      config: { scope: 'open' },
       schema: {
         tags: ['operations'],
         operationId: 'getOpenApi',
