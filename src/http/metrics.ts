@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Metrics } from '../metrics.ts'
 import { countEvents } from '../events/validate-batch.ts'
 
@@ -12,7 +13,7 @@ const UNMATCHED = 'unmatched'
 const EVENTS_ROUTE = '/events'
 
 /** Times every request and serves GET /metrics in the Prometheus text format, without auth. */
-const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metrics }) => {
+const plugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metrics }) => {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? UNMATCHED
     metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
@@ -28,8 +29,6 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { me
   })
 }
 
-// Not encapsulated (what fastify-plugin would do): the hook must see every
-// route of the app, not only the ones declared in this plugin.
-Object.assign(metricsPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'metrics' })
-
-export { metricsPlugin }
+// Not encapsulated: the hook must see every route of the app, not only the ones
+// declared in this plugin. After openapi, so /metrics is in the document.
+export const metricsPlugin = fp(plugin, { name: 'metrics', dependencies: ['openapi'] })

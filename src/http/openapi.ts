@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import { EventInput, IngestResponse } from '../events/event-schema.ts'
 import { HealthResponse, QueueStatusResponse } from '../health/schemas.ts'
 import { Problem } from './problem-schema.ts'
@@ -37,7 +38,7 @@ function withRefs(value: unknown, top = true): unknown {
  * /openapi.json, with Swagger UI at /docs from the package's own files (no CDN).
  * Register it before any route: @fastify/swagger collects routes as they are added.
  */
-const openApiPlugin: FastifyPluginAsync = async (app) => {
+const openApi: FastifyPluginAsync = async (app) => {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -84,8 +85,6 @@ const openApiPlugin: FastifyPluginAsync = async (app) => {
   )
 }
 
-// Not encapsulated (what fastify-plugin would do): @fastify/swagger's onRoute
-// hook must see the routes registered on the root after this plugin.
-Object.assign(openApiPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'openapi' })
-
-export { openApiPlugin }
+// Not encapsulated: @fastify/swagger's onRoute hook must see the routes
+// registered on the root after this plugin.
+export const openApiPlugin = fp(openApi, { name: 'openapi' })
