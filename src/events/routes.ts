@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import { AppError, ValidationError } from '../errors.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
+import { EventInput, IngestResponse } from './event-schema.ts'
 import { bodyDigest, IDEMPOTENCY_KEY, type IdempotencyStore } from './idempotency.ts'
 import type { IngestResult, IngestService } from './ingest-service.ts'
 import { ingestRouteSchema } from './route-schema.ts'
@@ -12,8 +14,10 @@ export interface EventRoutesOptions {
   idempotency: IdempotencyStore
 }
 
+const routes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency }) => {
+  app.openApiComponent('EventInput', EventInput)
+  app.openApiComponent('IngestResponse', IngestResponse)
 
-export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency }) => {
   const run = async (events: ReturnType<typeof validateBatch>, requestId: string): Promise<IngestResult> => {
     try {
       return await ingest.ingest(events, requestId)
@@ -74,3 +78,6 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
     },
   )
 }
+
+// Encapsulated, but named: it needs openapi registered first, for its shapes and so its route is documented.
+export const eventRoutes = fp(routes, { name: 'events', dependencies: ['openapi'], encapsulate: true })

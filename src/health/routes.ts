@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Analytics } from '../analytics/analytics.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
-import { healthRouteSchema, queueStatusRouteSchema } from './schemas.ts'
+import { HealthResponse, healthRouteSchema, QueueStatusResponse, queueStatusRouteSchema } from './schemas.ts'
 import { withTimeout } from '../timeout.ts'
 
 export interface HealthRoutesOptions {
@@ -25,7 +26,10 @@ async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down
   }
 }
 
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
+const routes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
+  app.openApiComponent('HealthResponse', HealthResponse)
+  app.openApiComponent('QueueStatus', QueueStatusResponse)
+
   // Open: load balancers and orchestrators probe it without a key.
   app.get('/health', { config: { scope: 'open' }, schema: healthRouteSchema }, async (_request, reply) => {
     const [database, redis] = await Promise.all([
@@ -50,3 +54,6 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     return sync ? { ...status, sync } : status
   })
 }
+
+// Encapsulated, but named: it needs openapi registered first, for its shapes and so its routes are documented.
+export const healthRoutes = fp(routes, { name: 'health', dependencies: ['openapi'], encapsulate: true })

@@ -3,8 +3,6 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { EventInput, IngestResponse } from '../events/event-schema.ts'
-import { HealthResponse, QueueStatusResponse } from '../health/schemas.ts'
 import { Problem } from './problem-schema.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string }
@@ -16,20 +14,24 @@ and the request's \`request_id\`, also sent as the \`X-Request-Id\` header. Secu
 \`Authorization: Bearer <key>\` or \`X-API-Key: <key>\`; every response to an authenticated request carries
 \`X-RateLimit-*\` and \`RateLimit-*\` headers. Timestamps are RFC 3339; days are UTC; ranges are inclusive.`
 
-// Shapes shown once under components.schemas and referenced from the
-// operations. They are found by identity: the routes use these very objects.
-const COMPONENTS = new Map<object, string>([
-  [Problem, 'Problem'], [EventInput, 'EventInput'], [IngestResponse, 'IngestResponse'],
-  [HealthResponse, 'HealthResponse'], [QueueStatusResponse, 'QueueStatus'],
-])
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Shows `schema` once, as components.schemas[name], and makes every route
+     * schema that embeds this very object refer to it. A feature calls it for
+     * the shapes it owns, before the document is first built.
+     */
+    openApiComponent(name: string, schema: object): void
+  }
+}
 
 /** A copy of a route schema (or a component) with every known shape below the top replaced by a $ref. */
-function withRefs(value: unknown, top = true): unknown {
-  if (Array.isArray(value)) return value.map((v) => withRefs(v, false))
+function withRefs(components: Map<object, string>, value: unknown, top = true): unknown {
+  if (Array.isArray(value)) return value.map((v) => withRefs(components, v, false))
   if (value === null || typeof value !== 'object') return value
-  const name = COMPONENTS.get(value)
+  const name = components.get(value)
   if (name && !top) return { $ref: `#/components/schemas/${name}` }
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRefs(v, false)]))
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRefs(components, v, false)]))
 }
 
 /**
@@ -39,6 +41,16 @@ function withRefs(value: unknown, top = true): unknown {
  * Register it before any route: @fastify/swagger collects routes as they are added.
  */
 const openApi: FastifyPluginAsync = async (app) => {
+  // Found by identity: the routes use these very objects.
+  const components = new Map<object, string>()
+  const names = new Set<string>()
+  app.decorate('openApiComponent', (name: string, schema: object) => {
+    if (names.has(name) || components.has(schema)) throw new Error(`OpenAPI component ${name} is registered twice`)
+    components.set(schema, name)
+    names.add(name)
+  })
+  app.openApiComponent('Problem', Problem)
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -50,7 +62,10 @@ const openApi: FastifyPluginAsync = async (app) => {
         { name: 'operations', description: 'health, queue status, metrics and this document' },
       ],
       components: {
-        schemas: Object.fromEntries([...COMPONENTS].map(([schema, name]) => [name, withRefs(schema) as object])),
+        // Read when the document is first built, after every feature has named its shapes.
+        get schemas() {
+          return Object.fromEntries([...components].map(([schema, name]) => [name, withRefs(components, schema) as object]))
+        },
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'the same API key, in its own header' },
@@ -58,7 +73,7 @@ const openApi: FastifyPluginAsync = async (app) => {
       },
     },
     // Only the document sees the copies; Fastify keeps serializing with the originals.
-    transform: ({ schema, url }) => ({ schema: withRefs(schema) as typeof schema, url }),
+    transform: ({ schema, url }) => ({ schema: withRefs(components, schema) as typeof schema, url }),
   })
   // Swagger UI declares its own routes; a child context's onRoute hook sees
   // only those, and opens them like the document they show.
@@ -86,5 +101,5 @@ const openApi: FastifyPluginAsync = async (app) => {
 }
 
 // Not encapsulated: @fastify/swagger's onRoute hook must see the routes
-// registered on the root after this plugin.
+// registered on the root after this plugin, and features call openApiComponent.
 export const openApiPlugin = fp(openApi, { name: 'openapi' })
