@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Metrics } from '../metrics.ts'
-import { countEvents } from '../events/validate-batch.ts'
 
 export interface MetricsPluginOptions {
   metrics: Metrics
@@ -10,17 +9,11 @@ export interface MetricsPluginOptions {
 // Requests no route matched (404s) share one label value: raw URLs would make
 // a new series for every path a scanner tries.
 const UNMATCHED = 'unmatched'
-const EVENTS_ROUTE = '/events'
 
 /** Times every request and serves GET /metrics in the Prometheus text format, without auth. */
 const plugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metrics }) => {
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? UNMATCHED
-    metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
-    // The events of a refused batch never reach the ingest service, so they are counted here.
-    if (reply.statusCode === 422 && request.method === 'POST' && route === EVENTS_ROUTE) {
-      metrics.eventsRejected(countEvents(request.body) ?? 0)
-    }
+    metrics.httpRequest(request.method, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime / 1000)
   })
 
   app.get('/metrics', { config: { scope: 'open' } }, async (_request, reply) => {
