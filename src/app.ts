@@ -75,7 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(openApiPlugin)
   // Before the routes, so its onResponse hook times all of them.
   await app.register(metricsPlugin, { metrics: deps.metrics })
-  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits, idempotency: deps.idempotency })
+  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits, idempotency: deps.idempotency, metrics: deps.metrics })
   await app.register(healthRoutes, {
     store: deps.store, engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite', queue: deps.queue, analytics: deps.analytics,
   })

@@ -52,13 +52,14 @@ export const dashboardPlugin: FastifyPluginAsync = async (app) => {
   // Built once; a failed build is tried again on the next request rather than kept.
   const get = () => (built ??= bundle().catch((err: unknown) => ((built = undefined), Promise.reject(err))))
 
-  // Not API: left out of the OpenAPI document, open without a key (access-control.ts).
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
+  // Not API: left out of the OpenAPI document. Open: the page and its files hold
+  // no data; the page asks the user for a key to read any.
+  app.get('/', { config: { scope: 'open' }, schema: { hide: true } }, async (_request, reply) => {
     const { page } = await get()
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').header('content-security-policy', CSP).send(page)
   })
 
-  app.get<{ Params: { file: string } }>('/dashboard/:file', { schema: { hide: true } }, async (request, reply) => {
+  app.get<{ Params: { file: string } }>('/dashboard/:file', { config: { scope: 'open' }, schema: { hide: true } }, async (request, reply) => {
     const asset = (await get()).assets.get(request.params.file)
     if (!asset) throw new AppError(404, 'NOT_FOUND', `no dashboard file ${request.params.file}`)
     return reply.type(asset.type).header('cache-control', 'public, max-age=31536000, immutable').send(asset.body)

@@ -1,19 +1,25 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import { AppError, ValidationError } from '../errors.ts'
+import type { Metrics } from '../metrics.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
+import { EventInput, IngestResponse } from './event-schema.ts'
 import { bodyDigest, IDEMPOTENCY_KEY, type IdempotencyStore } from './idempotency.ts'
 import type { IngestResult, IngestService } from './ingest-service.ts'
 import { ingestRouteSchema } from './route-schema.ts'
-import { validateBatch, type BatchLimits } from './validate-batch.ts'
+import { countEvents, validateBatch, type BatchLimits } from './validate-batch.ts'
 
 export interface EventRoutesOptions {
   ingest: IngestService
   limits: BatchLimits
   idempotency: IdempotencyStore
+  metrics: Pick<Metrics, 'eventsRejected'>
 }
 
+const routes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency, metrics }) => {
+  app.openApiComponent('EventInput', EventInput)
+  app.openApiComponent('IngestResponse', IngestResponse)
 
-export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency }) => {
   const run = async (events: ReturnType<typeof validateBatch>, requestId: string): Promise<IngestResult> => {
     try {
       return await ingest.ingest(events, requestId)
@@ -30,10 +36,15 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
   app.post(
     '/events',
     {
+      config: { scope: 'write' },
       schema: ingestRouteSchema,
       // The body is validated by validateBatch, which reports every bad field of
       // every event at once and checks what a schema cannot (clock skew, sizes).
       validatorCompiler: () => (value) => ({ value }),
+      // The events of a refused batch never reach the ingest service, so they are counted here.
+      onResponse: async (request, reply) => {
+        if (reply.statusCode === 422) metrics.eventsRejected(countEvents(request.body) ?? 0)
+      },
     },
     async (request, reply) => {
       const events = validateBatch(request.body, limits)
@@ -73,3 +84,6 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
     },
   )
 }
+
+// Encapsulated, but named: it needs openapi registered first, for its shapes and so its route is documented.
+export const eventRoutes = fp(routes, { name: 'events', dependencies: ['openapi'], encapsulate: true })

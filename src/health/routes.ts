@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Analytics } from '../analytics/analytics.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
-import { healthRouteSchema, queueStatusRouteSchema } from './schemas.ts'
+import { HealthResponse, healthRouteSchema, QueueStatusResponse, queueStatusRouteSchema } from './schemas.ts'
 import { withTimeout } from '../timeout.ts'
 
 export interface HealthRoutesOptions {
@@ -25,8 +26,12 @@ async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down
   }
 }
 
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
-  app.get('/health', { schema: healthRouteSchema }, async (_request, reply) => {
+const routes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
+  app.openApiComponent('HealthResponse', HealthResponse)
+  app.openApiComponent('QueueStatus', QueueStatusResponse)
+
+  // Open: load balancers and orchestrators probe it without a key.
+  app.get('/health', { config: { scope: 'open' }, schema: healthRouteSchema }, async (_request, reply) => {
     const [database, redis] = await Promise.all([
       check(() => store.ping()),
       queue ? check(() => queue.ping()) : Promise.resolve(undefined),
@@ -40,7 +45,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     })
   })
 
-  app.get('/events/queue/status', { schema: queueStatusRouteSchema }, async () => {
+  app.get('/events/queue/status', { config: { scope: 'read' }, schema: queueStatusRouteSchema }, async () => {
     // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
     const [status, sync] = await Promise.all([
       queue ? queue.status() : { enabled: false },
@@ -49,3 +54,6 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     return sync ? { ...status, sync } : status
   })
 }
+
+// Encapsulated, but named: it needs openapi registered first, for its shapes and so its routes are documented.
+export const healthRoutes = fp(routes, { name: 'health', dependencies: ['openapi'], encapsulate: true })

@@ -5,22 +5,22 @@ import { AppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { BucketDecision, BucketPolicy, RateLimitStore } from './rate-limit/token-bucket.ts'
 
-// Who may call what, in one place. Routes not listed need an admin key, so a
-// route added later is closed until someone decides otherwise.
-const OPEN = [/^\/health$/, /^\/metrics$/, /^\/openapi\.json$/, /^\/docs(\/.*)?$/, /^\/$/, /^\/dashboard(\/.*)?$/]
-
-export function requiredScope(method: string, route: string): Scope | 'open' {
-  if (OPEN.some((r) => r.test(route))) return 'open'
-  if (method === 'POST' && route === '/events') return 'write'
-  if (method === 'GET' && (route.startsWith('/stats/') || route === '/events/queue/status')) return 'read'
-  return 'admin'
-}
+/** What a route asks of the caller: a key of this scope (admin passes everywhere), or nothing. */
+export type RouteScope = Scope | 'open'
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal
   }
+  interface FastifyContextConfig {
+    /** Declared by each route next to its schema; a route that says nothing needs admin. */
+    scope?: RouteScope
+  }
 }
+
+// Closed by default, so a route added without a thought for access is not
+// open to every key holder, let alone to anyone.
+const DEFAULT_SCOPE: RouteScope = 'admin'
 
 export interface AccessControlOptions {
   authenticator: Authenticator
@@ -58,9 +58,8 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
   let lastLimiterError = 0
 
   app.addHook('onRequest', async (request, reply) => {
-    const route = request.routeOptions.url
-    if (route === undefined) return // no such route: the 404 handler answers
-    const scope = requiredScope(request.method, route)
+    if (request.routeOptions.url === undefined) return // no such route: the 404 handler answers
+    const scope = request.routeOptions.config.scope ?? DEFAULT_SCOPE
     if (scope === 'open') return
 
     const verdict = await authenticator.check(presentedKey(request), scope)

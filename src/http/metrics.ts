@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Metrics } from '../metrics.ts'
-import { countEvents } from '../events/validate-batch.ts'
 
 export interface MetricsPluginOptions {
   metrics: Metrics
@@ -9,27 +9,19 @@ export interface MetricsPluginOptions {
 // Requests no route matched (404s) share one label value: raw URLs would make
 // a new series for every path a scanner tries.
 const UNMATCHED = 'unmatched'
-const EVENTS_ROUTE = '/events'
 
 /** Times every request and serves GET /metrics in the Prometheus text format, without auth. */
-const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metrics }) => {
+const plugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metrics }) => {
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? UNMATCHED
-    metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
-    // The events of a refused batch never reach the ingest service, so they are counted here.
-    if (reply.statusCode === 422 && request.method === 'POST' && route === EVENTS_ROUTE) {
-      metrics.eventsRejected(countEvents(request.body) ?? 0)
-    }
+    metrics.httpRequest(request.method, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime / 1000)
   })
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { scope: 'open' } }, async (_request, reply) => {
     const text = await metrics.registry.metrics()
     return reply.type(metrics.registry.contentType).send(text)
   })
 }
 
-// Not encapsulated (what fastify-plugin would do): the hook must see every
-// route of the app, not only the ones declared in this plugin.
-Object.assign(metricsPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'metrics' })
-
-export { metricsPlugin }
+// Not encapsulated: the hook must see every route of the app, not only the ones
+// declared in this plugin. After openapi, so /metrics is in the document.
+export const metricsPlugin = fp(plugin, { name: 'metrics', dependencies: ['openapi'] })

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
-import { EventInput, IngestResponse } from '../events/event-schema.ts'
-import { HealthResponse, QueueStatusResponse } from '../health/schemas.ts'
+import fp from 'fastify-plugin'
 import { Problem } from './problem-schema.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string }
@@ -15,20 +14,24 @@ and the request's \`request_id\`, also sent as the \`X-Request-Id\` header. Secu
 \`Authorization: Bearer <key>\` or \`X-API-Key: <key>\`; every response to an authenticated request carries
 \`X-RateLimit-*\` and \`RateLimit-*\` headers. Timestamps are RFC 3339; days are UTC; ranges are inclusive.`
 
-// Shapes shown once under components.schemas and referenced from the
-// operations. They are found by identity: the routes use these very objects.
-const COMPONENTS = new Map<object, string>([
-  [Problem, 'Problem'], [EventInput, 'EventInput'], [IngestResponse, 'IngestResponse'],
-  [HealthResponse, 'HealthResponse'], [QueueStatusResponse, 'QueueStatus'],
-])
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Shows `schema` once, as components.schemas[name], and makes every route
+     * schema that embeds this very object refer to it. A feature calls it for
+     * the shapes it owns, before the document is first built.
+     */
+    openApiComponent(name: string, schema: object): void
+  }
+}
 
 /** A copy of a route schema (or a component) with every known shape below the top replaced by a $ref. */
-function withRefs(value: unknown, top = true): unknown {
-  if (Array.isArray(value)) return value.map((v) => withRefs(v, false))
+function withRefs(components: Map<object, string>, value: unknown, top = true): unknown {
+  if (Array.isArray(value)) return value.map((v) => withRefs(components, v, false))
   if (value === null || typeof value !== 'object') return value
-  const name = COMPONENTS.get(value)
+  const name = components.get(value)
   if (name && !top) return { $ref: `#/components/schemas/${name}` }
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRefs(v, false)]))
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRefs(components, v, false)]))
 }
 
 /**
@@ -37,7 +40,17 @@ function withRefs(value: unknown, top = true): unknown {
  * /openapi.json, with Swagger UI at /docs from the package's own files (no CDN).
  * Register it before any route: @fastify/swagger collects routes as they are added.
  */
-const openApiPlugin: FastifyPluginAsync = async (app) => {
+const openApi: FastifyPluginAsync = async (app) => {
+  // Found by identity: the routes use these very objects.
+  const components = new Map<object, string>()
+  const names = new Set<string>()
+  app.decorate('openApiComponent', (name: string, schema: object) => {
+    if (names.has(name) || components.has(schema)) throw new Error(`OpenAPI component ${name} is registered twice`)
+    components.set(schema, name)
+    names.add(name)
+  })
+  app.openApiComponent('Problem', Problem)
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -49,7 +62,10 @@ const openApiPlugin: FastifyPluginAsync = async (app) => {
         { name: 'operations', description: 'health, queue status, metrics and this document' },
       ],
       components: {
-        schemas: Object.fromEntries([...COMPONENTS].map(([schema, name]) => [name, withRefs(schema) as object])),
+        // Read when the document is first built, after every feature has named its shapes.
+        get schemas() {
+          return Object.fromEntries([...components].map(([schema, name]) => [name, withRefs(components, schema) as object]))
+        },
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'the same API key, in its own header' },
@@ -57,13 +73,21 @@ const openApiPlugin: FastifyPluginAsync = async (app) => {
       },
     },
     // Only the document sees the copies; Fastify keeps serializing with the originals.
-    transform: ({ schema, url }) => ({ schema: withRefs(schema) as typeof schema, url }),
+    transform: ({ schema, url }) => ({ schema: withRefs(components, schema) as typeof schema, url }),
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+  // Swagger UI declares its own routes; a child context's onRoute hook sees
+  // only those, and opens them like the document they show.
+  await app.register(async (ui) => {
+    ui.addHook('onRoute', (route) => {
+      route.config = { ...route.config, scope: 'open' }
+    })
+    await ui.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+  })
 
   app.get(
     '/openapi.json',
     {
+      config: { scope: 'open' },
       schema: {
         tags: ['operations'],
         operationId: 'getOpenApi',
@@ -76,8 +100,6 @@ const openApiPlugin: FastifyPluginAsync = async (app) => {
   )
 }
 
-// Not encapsulated (what fastify-plugin would do): @fastify/swagger's onRoute
-// hook must see the routes registered on the root after this plugin.
-Object.assign(openApiPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'openapi' })
-
-export { openApiPlugin }
+// Not encapsulated: @fastify/swagger's onRoute hook must see the routes
+// registered on the root after this plugin, and features call openApiComponent.
+export const openApiPlugin = fp(openApi, { name: 'openapi' })

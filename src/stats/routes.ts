@@ -25,6 +25,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
   app.get(
     '/stats/dau',
     {
+      config: { scope: 'read' },
       schema: dauRouteSchema,
       validatorCompiler: passThrough,
     },
@@ -42,6 +43,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
   app.get(
     '/stats/top-events',
     {
+      config: { scope: 'read' },
       schema: topEventsRouteSchema,
       validatorCompiler: passThrough,
     },
@@ -60,6 +62,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
   app.get(
     '/stats/retention',
     {
+      config: { scope: 'read' },
       schema: retentionRouteSchema,
       validatorCompiler: passThrough,
     },
@@ -81,6 +84,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
   app.get(
     '/stats/breakdown',
     {
+      config: { scope: 'read' },
       schema: breakdownRouteSchema,
       validatorCompiler: passThrough,
     },
@@ -101,14 +105,14 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
     },
   )
 
-  app.get('/stats/range', { schema: dataRangeRouteSchema, validatorCompiler: passThrough }, async (request) => {
+  app.get('/stats/range', { config: { scope: 'read' }, schema: dataRangeRouteSchema, validatorCompiler: passThrough }, async (request) => {
     const errors: FieldError[] = []
     rejectUnknown(request.query as Record<string, unknown>, [], errors)
     throwIfAny(errors)
     return dataRange(replica)
   })
 
-  app.get('/stats/cohorts', { schema: cohortsRouteSchema, validatorCompiler: passThrough }, async (request) => {
+  app.get('/stats/cohorts', { config: { scope: 'read' }, schema: cohortsRouteSchema, validatorCompiler: passThrough }, async (request) => {
     const query = request.query as Record<string, unknown>
     const errors: FieldError[] = []
     rejectUnknown(query, ['from', 'to', 'segment', 'cohort_segment', 'return_segment'], errors)

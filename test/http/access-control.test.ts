@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
-import { ApiKeyStore, hashKey } from '../../src/auth/api-keys.ts'
+import Fastify from 'fastify'
+import { ApiKeyStore, hashKey, type Scope } from '../../src/auth/api-keys.ts'
+import { Authenticator } from '../../src/auth/authenticator.ts'
+import { installAccessControl, type RouteScope } from '../../src/http/access-control.ts'
+import { MemoryRateLimitStore } from '../../src/http/rate-limit/token-bucket.ts'
+import { createLogger } from '../../src/logger.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents } from '../helpers/events.ts'
@@ -29,6 +34,9 @@ describe('API keys and scopes (embedded)', () => {
       ['GET', '/stats/dau?from=2026-11-01&to=2026-11-02', 'read'],
       ['GET', '/stats/top-events?from=2026-11-01&to=2026-11-02', 'read'],
       ['GET', '/stats/retention?start_date=2026-11-01', 'read'],
+      ['GET', '/stats/breakdown?from=2026-11-01&to=2026-11-02&by=event_type', 'read'],
+      ['GET', '/stats/cohorts?from=2026-11-01&to=2026-11-02', 'read'],
+      ['GET', '/stats/range', 'read'],
       ['GET', '/events/queue/status', 'read'],
     ]
     for (const [method, url, needs] of routes) {
@@ -47,8 +55,21 @@ describe('API keys and scopes (embedded)', () => {
     }
   })
 
-  test('/health stays open', async () => {
+  test('HEAD asks for the scope of its GET', async () => {
+    const head = (key: string) => t.app.inject({ method: 'HEAD', url: '/stats/range', headers: { 'x-api-key': key } })
+    assert.equal((await head(keys.read)).statusCode, 200)
+    assert.equal((await head(keys.write)).statusCode, 403)
+    assert.equal((await t.app.inject({ method: 'HEAD', url: '/health' })).statusCode, 200)
+  })
+
+  test('/health, /metrics, the OpenAPI document, Swagger UI and the dashboard stay open', async () => {
     assert.equal((await call('GET', '/health')).statusCode, 200)
+    for (const url of ['/metrics', '/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/swagger-initializer.js', '/']) {
+      assert.equal((await call('GET', url)).statusCode, 200, url)
+    }
+    // Swagger UI's own routes are open too, whichever answer they give.
+    assert.equal((await call('GET', '/docs/static/index.html')).statusCode, 302)
+    assert.equal((await call('GET', '/dashboard/no-such-file.js')).json().code, 'NOT_FOUND')
   })
 
   test('keys are stored as SHA-256 digests, never in clear', async () => {
@@ -59,6 +80,48 @@ describe('API keys and scopes (embedded)', () => {
       assert.ok(!dump.includes(key), 'the key itself is not stored')
       assert.ok(dump.includes(hashKey(key).toString('hex')), 'its digest is')
     }
+  })
+})
+
+describe('the scope a route declares (no servers)', () => {
+  const KEYS: Record<Scope, string> = { read: 'read-key', write: 'write-key', admin: 'admin-key' }
+  const store = {
+    anyEverCreated: async () => true,
+    findActive: async (digest: Buffer) => {
+      const scope = (Object.keys(KEYS) as Scope[]).find((s) => hashKey(KEYS[s]).equals(digest))
+      return scope && { id: scope, scope, key_hash: digest }
+    },
+  } as unknown as ApiKeyStore
+  const app = Fastify()
+  installAccessControl(app, {
+    authenticator: new Authenticator(store, undefined), limiter: new MemoryRateLimitStore(), policy: { capacity: 1000, refillPerMs: 1 },
+    log: createLogger('silent'),
+  })
+  for (const scope of ['open', 'read', 'write', 'admin'] as const satisfies readonly RouteScope[]) {
+    app.get(`/${scope}`, { config: { scope } }, async () => 'ok')
+  }
+  app.get('/undeclared', async () => 'ok')
+  after(() => app.close())
+
+  const status = async (url: string, key?: Scope) =>
+    (await app.inject({ url, headers: key ? { 'x-api-key': KEYS[key] } : {} })).statusCode
+
+  test('open needs no key; read and write need their own scope or admin; admin needs admin', async () => {
+    assert.deepEqual(
+      { none: await status('/open'), read: await status('/open', 'read') },
+      { none: 200, read: 200 },
+    )
+    for (const scope of ['read', 'write', 'admin'] as const) {
+      const got = { none: await status(`/${scope}`), read: await status(`/${scope}`, 'read'), write: await status(`/${scope}`, 'write'), admin: await status(`/${scope}`, 'admin') }
+      assert.deepEqual(got, { none: 401, read: scope === 'read' ? 200 : 403, write: scope === 'write' ? 200 : 403, admin: 200 }, `/${scope}`)
+    }
+  })
+
+  test('a route that declares no scope needs an admin key: closed by default', async () => {
+    assert.deepEqual(
+      { none: await status('/undeclared'), read: await status('/undeclared', 'read'), write: await status('/undeclared', 'write'), admin: await status('/undeclared', 'admin') },
+      { none: 401, read: 403, write: 403, admin: 200 },
+    )
   })
 })
 
