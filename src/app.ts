@@ -7,8 +7,10 @@ import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
 import { dashboardPlugin } from './dashboard/plugin.ts'
 import { countEvents } from './events/validate-batch.ts'
+import { emptyMeansAbsent } from './http/empty-values.ts'
 import { metricsPlugin } from './http/metrics.ts'
 import { openApiPlugin } from './http/openapi.ts'
+import { AJV_OPTIONS, toValidationError } from './http/validation-errors.ts'
 import { statsRoutes } from './stats/routes.ts'
 import { isTransient } from './transient-errors.ts'
 
@@ -31,6 +33,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     return503OnClosing: true,
     trustProxy: deps.config.trustProxy,
+    // Schema failures become the same 422 body as the hand checks' (validation-errors.ts).
+    ajv: { customOptions: AJV_OPTIONS },
+    schemaErrorFormatter: toValidationError,
   })
 
   // Only JSON is accepted; Fastify's built-in text/plain parser would let other bodies through to validation.
@@ -38,6 +43,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  app.addHook('preValidation', emptyMeansAbsent)
   // One line per request, with what an operator looks for.
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -1,10 +1,11 @@
 import type { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
 import { breakdown } from '../../src/stats/breakdown.ts'
-import { dailyActiveUsers, type DauRow } from '../../src/stats/dau.ts'
-import { parseDay } from '../../src/stats/params.ts'
+import { dailyActiveUsers } from '../../src/stats/dau.ts'
+import { dayNumber } from '../../src/stats/params.ts'
 import { weeklyRetention } from '../../src/stats/retention.ts'
+import type { DauRow, TopEventRow } from '../../src/stats/schemas.ts'
 import { parseSegment, type Segment } from '../../src/stats/segment.ts'
-import { topEvents, type TopEventRow } from '../../src/stats/top-events.ts'
+import { topEvents } from '../../src/stats/top-events.ts'
 import type { Engine } from './engine.ts'
 import { getJson } from './http.ts'
 import { timeRuns, type Percentiles } from './stats.ts'
@@ -63,7 +64,6 @@ const PG_BREAKDOWN = `
   GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10`
 
 const shift = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
-const dayNumber = (day: string) => parseDay('day', day, [])!
 
 /** The five queries of the reference table and four filtered ones, over the days ending with `lastDay`. */
 export function statsQueries(lastDay: string): StatsQuery[] {

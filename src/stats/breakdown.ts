@@ -2,6 +2,7 @@ import type { PropertyPaths } from '../analytics/property-paths.ts'
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
+import type { Breakdown } from './schemas.ts'
 import { jsonPath, type Segment, type SegmentField } from './segment.ts'
 import { filteredEvents, fromJson, SqlParams } from './segment-sql.ts'
 
@@ -110,19 +111,6 @@ UNION ALL SELECT 'other', NULL, NULL, (SELECT coalesce(sum(count), 0) FROM rest)
 UNION ALL SELECT 'values', NULL, NULL, (SELECT count(*) FROM rest)::BIGINT, 0
 UNION ALL SELECT 'all', NULL, NULL, (SELECT coalesce(sum(count), 0) FROM per_value)::BIGINT, 0
 UNION ALL SELECT 'total', NULL, NULL, (${v.total})::BIGINT, 0`
-
-export interface BreakdownRow {
-  value: unknown
-  count: number
-  unique_users: number
-}
-
-export interface Breakdown {
-  by: string
-  values: BreakdownRow[]
-  other: { values: number; count: number; unique_users: number }
-  not_set: { count: number }
-}
 
 interface Row {
   part: 'top' | 'other' | 'values' | 'all' | 'total'

@@ -1,7 +1,7 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { formatDay, type DayRange } from './params.ts'
 import { cohortCells, NO_SEGMENTS, retentionRate, type RetentionSegments } from './cohort-cells.ts'
-import type { WeeklyRetention } from './retention.ts'
+import type { Cohorts, WeeklyRetention } from './schemas.ts'
 
 // Every weekly cohort of a range at once, as a triangle: cohort c starts on
 // from + 7c (for each c whose start lies in the range) and is the users whose
@@ -11,12 +11,6 @@ import type { WeeklyRetention } from './retention.ts'
 // range week c + k, and only weeks up to the range's last one are asked for.
 // One query (cohort-cells.ts) instead of one /stats/retention call per cohort.
 // segment=, cohort_segment= and return_segment= mean what they mean there.
-export interface Cohorts {
-  from: string
-  to: string
-  cohorts: WeeklyRetention[]
-}
-
 /** One cohort per week starting in the range; cohort c has weeks 1..(n-1-c) of the n range weeks. */
 export async function weeklyCohorts(replica: DuckDbReplica, range: DayRange, segments: RetentionSegments = NO_SEGMENTS): Promise<Cohorts> {
   const weeks = Math.floor((range.to - range.from) / 7) + 1

@@ -1,6 +1,7 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import { formatDay, type DayRange } from './params.ts'
+import type { DauRow } from './schemas.ts'
 import type { Segment } from './segment.ts'
 import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
@@ -41,11 +42,6 @@ FROM (
   GROUP BY ALL
 ) per_block
 GROUP BY day`
-}
-
-export interface DauRow {
-  date: string
-  unique_users: number
 }
 
 export async function dailyActiveUsers(replica: DuckDbReplica, range: DayRange, segments: readonly Segment[] = []): Promise<DauRow[]> {

@@ -1,42 +1,40 @@
+import type { FastifyRequest } from 'fastify'
+import type { TObject } from 'typebox'
 import { ValidationError, type FieldError } from '../errors.ts'
+import { byParameterOrder } from '../http/validation-errors.ts'
+import { parseSegments, type Segment } from './segment.ts'
+
+// What the querystring schemas cannot say: a range's order and span, and the
+// grammar of filters. The routes attach the schema's errors (attachValidation)
+// and these checks add theirs, so one 422 names every bad parameter; each one
+// skips a parameter the schema has already found at fault.
 
 const DAY_MS = 86_400_000
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 
-/** A UTC calendar day as days since 1970-01-01, or an error naming the parameter. */
-export function parseDay(name: string, value: unknown, errors: FieldError[]): number | undefined {
-  if (value === undefined || value === '') {
-    errors.push({ field: name, message: 'is required (YYYY-MM-DD)' })
-    return undefined
-  }
-  const m = typeof value === 'string' ? DATE.exec(value) : null
-  const time = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN
-  // Date.UTC rolls 2026-02-30 over to March; a real date survives the round trip.
-  if (!m || Number.isNaN(time) || formatDay(time / DAY_MS) !== value) {
-    errors.push({ field: name, message: 'must be a calendar date as YYYY-MM-DD' })
-    return undefined
-  }
-  return time / DAY_MS
+/** The schema's errors for this request, to which the hand checks add. */
+export function schemaErrors(request: FastifyRequest): FieldError[] {
+  const err = request.validationError
+  if (err === undefined) return []
+  if (err instanceof ValidationError) return [...(err.extra.errors ?? [])]
+  throw err
+}
+
+export const failed = (errors: readonly FieldError[], field: string) => errors.some((e) => e.field === field)
+
+/** Sets the one error of a parameter, replacing the schema's where a hand check knows better. */
+export function setError(errors: FieldError[], error: FieldError): void {
+  const at = errors.findIndex((e) => e.field === error.field)
+  if (at < 0) errors.push(error)
+  else errors[at] = error
+}
+
+/** A UTC calendar day (YYYY-MM-DD, already checked by the schema) as days since 1970-01-01. */
+export function dayNumber(day: string): number {
+  return Date.parse(day) / DAY_MS
 }
 
 export function formatDay(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10)
-}
-
-export function parseInteger(name: string, value: unknown, min: number, max: number, fallback: number, errors: FieldError[]): number {
-  if (value === undefined || value === '') return fallback
-  const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN
-  if (!Number.isInteger(n) || n < min || n > max) {
-    errors.push({ field: name, message: `must be an integer from ${min} to ${max}` })
-    return fallback
-  }
-  return n
-}
-
-export function rejectUnknown(query: Record<string, unknown>, allowed: string[], errors: FieldError[]): void {
-  for (const key of Object.keys(query)) {
-    if (!allowed.includes(key)) errors.push({ field: key, message: 'unknown parameter' })
-  }
 }
 
 export interface DayRange {
@@ -44,17 +42,20 @@ export interface DayRange {
   to: number
 }
 
-/** `from` and `to`, inclusive, from ≤ to, at most maxDays days. */
-export function parseRange(query: Record<string, unknown>, maxDays: number, errors: FieldError[]): DayRange {
-  const from = parseDay('from', query.from, errors)
-  const to = parseDay('to', query.to, errors)
-  if (from !== undefined && to !== undefined) {
-    if (from > to) errors.push({ field: 'from', message: 'must not be after to' })
-    else if (to - from + 1 > maxDays) errors.push({ field: 'to', message: `the range may span at most ${maxDays} days` })
-  }
-  return { from: from ?? 0, to: to ?? 0 }
+/** `from` ≤ `to`, inclusive, at most maxDays days. */
+export function checkRange(query: { from: string; to: string }, maxDays: number, errors: FieldError[]): DayRange {
+  if (failed(errors, 'from') || failed(errors, 'to')) return { from: 0, to: 0 }
+  const from = dayNumber(query.from)
+  const to = dayNumber(query.to)
+  if (from > to) errors.push({ field: 'from', message: 'must not be after to' })
+  else if (to - from + 1 > maxDays) errors.push({ field: 'to', message: `the range may span at most ${maxDays} days` })
+  return { from, to }
 }
 
-export function throwIfAny(errors: FieldError[]): void {
-  if (errors.length > 0) throw new ValidationError(`${errors.length} invalid parameter(s)`, errors)
+export function checkSegments(name: string, texts: readonly string[] | undefined, errors: FieldError[]): Segment[] {
+  return failed(errors, name) ? [] : parseSegments(name, texts, errors)
+}
+
+export function throwIfAny(errors: FieldError[], schema: TObject): void {
+  if (errors.length > 0) throw new ValidationError(`${errors.length} invalid parameter(s)`, byParameterOrder(errors, schema))
 }

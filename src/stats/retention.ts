@@ -1,21 +1,8 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { cohortCells, NO_SEGMENTS, retentionRate } from './cohort-cells.ts'
 import { formatDay } from './params.ts'
+import type { DailyRetention, WeeklyRetention } from './schemas.ts'
 
-export type Period = 'week' | 'day'
-
-export interface WeeklyRetention {
-  start_date: string
-  cohort_size: number
-  retention: Array<{ week: number; week_start: string; retained_users: number; retention_rate: number }>
-}
-
-export interface DailyRetention {
-  start_date: string
-  period: 'day'
-  cohort_size: number
-  retention: Array<{ day: number; date: string; retained_users: number; retention_rate: number }>
-}
 
 /**
  * One cohort (users first seen in [start, start + period), or first matching

@@ -1,9 +1,12 @@
-import Type, { type TSchema } from 'typebox'
+import Type, { type Static, type TObject, type TSchema } from 'typebox'
 import { jsonResponse, problemResponses, rateLimited, SECURED, SECURED_STATUSES } from '../http/problem-schema.ts'
+import { ERROR_MESSAGE } from '../http/validation-errors.ts'
+import { MAX_SEGMENTS } from './segment.ts'
 
-// The stats routes' parameters and answers, for the OpenAPI document and the
-// response serializer. The querystring schemas only describe: routes.ts checks
-// parameters by hand.
+// The stats routes' parameters and answers: Fastify validates the querystrings
+// with them (routes.ts adds what a schema cannot say), the serializer writes
+// the answers, the OpenAPI document shows both, and the static types come from
+// them too.
 const Day = Type.String({ format: 'date', description: 'UTC calendar day, YYYY-MM-DD' })
 const day = (description: string, example: string) => Type.String({ format: 'date', description, examples: [example] })
 const Range = {
@@ -18,7 +21,11 @@ const SEGMENT_HELP =
   'the JSON type it has in the event: strings as text, numbers numerically when the filter value is a number, ' +
   'true/false/null only with that literal. ne also keeps events without the property.'
 const segmentParam = (description: string) =>
-  Type.Optional(Type.Array(Type.String({ examples: ['properties.country:UA'] }), { maxItems: 10, description }))
+  Type.Optional(
+    Type.Array(Type.String({ examples: ['properties.country:UA'] }), {
+      maxItems: MAX_SEGMENTS, description, [ERROR_MESSAGE]: `at most ${MAX_SEGMENTS} filters`,
+    }),
+  )
 const Segments = { segment: segmentParam(SEGMENT_HELP) }
 const RetentionSegments = {
   ...Segments,
@@ -26,12 +33,83 @@ const RetentionSegments = {
   return_segment: segmentParam('A filter on the events that count as a return (same syntax as segment)'),
 }
 
-function statsRoute(route: {
+export const DEFAULT_LIMIT = 10
+const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_LIMIT, examples: [10] }))
+// Up to a year of windows either way. The schema holds the larger bound; which
+// one applies depends on the period, which routes.ts checks.
+export const MAX_WEEKS = 52
+export const MAX_DAYS = 90
+export const DEFAULT_WINDOWS = 3
+export const DEFAULT_PERIOD = 'week'
+
+const query = <P extends Record<string, TSchema>>(properties: P) => Type.Object(properties, { additionalProperties: false })
+
+export const DauQuery = query({ ...Range, ...Segments })
+export const TopEventsQuery = query({ ...Range, limit: Limit, ...Segments })
+export const RetentionQuery = query({
+  start_date: day('first day of the cohort', '2026-11-01'),
+  period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('day')], { default: DEFAULT_PERIOD })),
+  windows: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: MAX_DAYS, default: DEFAULT_WINDOWS, examples: [3], description: `at most ${MAX_WEEKS} weeks or ${MAX_DAYS} days` }),
+  ),
+  ...RetentionSegments,
+})
+export const BreakdownQuery = query({
+  ...Range,
+  by: Type.String({
+    description: 'properties.<path>, event_type or user_id', examples: ['properties.country'],
+    [ERROR_MESSAGE]: 'is required: event_type, user_id or properties.<path>',
+  }),
+  limit: Limit,
+  ...Segments,
+  event_type: Type.Optional(
+    Type.String({
+      description: 'only events of this type (the same as segment=event_type:<type>)', examples: ['purchase'],
+      [ERROR_MESSAGE]: 'may be given once; use segment=event_type:in:a,b for several',
+    }),
+  ),
+})
+export const DataRangeQuery = query({})
+export const CohortsQuery = query({ ...Range, ...RetentionSegments })
+
+export const DauRow = Type.Object({ date: Day, unique_users: Type.Integer() })
+export type DauRow = Static<typeof DauRow>
+export const TopEventRow = Type.Object({ event_type: Type.String(), count: Type.Integer(), unique_users: Type.Integer() })
+export type TopEventRow = Static<typeof TopEventRow>
+export const WeeklyRetention = Type.Object({
+  start_date: Day,
+  cohort_size: Type.Integer(),
+  retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+})
+export type WeeklyRetention = Static<typeof WeeklyRetention>
+export const DailyRetention = Type.Object({
+  start_date: Day,
+  period: Type.Literal('day'),
+  cohort_size: Type.Integer(),
+  retention: Type.Array(Type.Object({ day: Type.Integer(), date: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+})
+export type DailyRetention = Static<typeof DailyRetention>
+const Count = { count: Type.Integer(), unique_users: Type.Integer() }
+export const BreakdownRow = Type.Object({ value: Type.Unknown({ description: 'the JSON value' }), ...Count })
+export type BreakdownRow = Static<typeof BreakdownRow>
+export const Breakdown = Type.Object({
+  by: Type.String(),
+  values: Type.Array(BreakdownRow),
+  other: Type.Object({ values: Type.Integer({ description: 'how many values were folded in' }), ...Count }),
+  not_set: Type.Object({ count: Type.Integer({ description: 'events without the property' }) }),
+})
+export type Breakdown = Static<typeof Breakdown>
+export const DataRange = Type.Object({ first_day: Type.Union([Day, Type.Null()]), last_day: Type.Union([Day, Type.Null()]) })
+export type DataRange = Static<typeof DataRange>
+export const Cohorts = Type.Object({ from: Day, to: Day, cohorts: Type.Array(WeeklyRetention) })
+export type Cohorts = Static<typeof Cohorts>
+
+function statsRoute<Q extends TObject>(route: {
   example: string
   operationId: string
   summary: string
   description: string
-  querystring: TSchema
+  querystring: Q
   ok: ReturnType<typeof jsonResponse>
   badParameter: { field: string; message: string }
 }) {
@@ -52,8 +130,8 @@ export const dauRouteSchema = statsRoute({
   operationId: 'getDailyActiveUsers',
   summary: 'Daily active users',
   description: 'Daily active users: distinct user_id with at least one event that UTC day, one row per day, zeros included.',
-  querystring: Type.Object({ ...Range, ...Segments }),
-  ok: jsonResponse('One row per day of the range', Type.Array(Type.Object({ date: Day, unique_users: Type.Integer() })), {
+  querystring: DauQuery,
+  ok: jsonResponse('One row per day of the range', Type.Array(DauRow), {
     example: [{ date: '2026-11-01', unique_users: 1520 }, { date: '2026-11-02', unique_users: 1488 }, { date: '2026-11-03', unique_users: 0 }],
   }),
   badParameter: { field: 'from', message: 'must not be after to' },
@@ -64,12 +142,8 @@ export const topEventsRouteSchema = statsRoute({
   operationId: 'getTopEvents',
   summary: 'Top event types',
   description: 'Event types over the range by count (descending, then name), with distinct users.',
-  querystring: Type.Object({
-    ...Range,
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10, examples: [10] })),
-    ...Segments,
-  }),
-  ok: jsonResponse('At most `limit` rows', Type.Array(Type.Object({ event_type: Type.String(), count: Type.Integer(), unique_users: Type.Integer() })), {
+  querystring: TopEventsQuery,
+  ok: jsonResponse('At most `limit` rows', Type.Array(TopEventRow), {
     example: [{ event_type: 'page_view', count: 18230, unique_users: 2411 }, { event_type: 'signup', count: 312, unique_users: 312 }],
   }),
   badParameter: { field: 'limit', message: 'must be an integer from 1 to 1000' },
@@ -87,27 +161,10 @@ export const retentionRouteSchema = statsRoute({
     'retention_rate = 100 × retained_users / cohort_size, one decimal (0.0 for an empty cohort). ' +
     'cohort_segment filters define who joins the cohort: the users whose first matching event falls in the cohort period. ' +
     'return_segment filters define what counts as coming back: a matching event in the window. segment applies to both.',
-  querystring: Type.Object({
-    start_date: day('first day of the cohort', '2026-11-01'),
-    period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('day')], { default: 'week' })),
-    windows: Type.Optional(Type.Integer({ minimum: 1, maximum: 90, default: 3, examples: [3], description: 'at most 52 weeks or 90 days' })),
-    ...RetentionSegments,
-  }),
+  querystring: RetentionQuery,
   ok: jsonResponse(
     'The cohort and one row per week (or per day with period=day)',
-    Type.Union([
-      Type.Object({
-        start_date: Day,
-        cohort_size: Type.Integer(),
-        retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
-      }),
-      Type.Object({
-        start_date: Day,
-        period: Type.Literal('day'),
-        cohort_size: Type.Integer(),
-        retention: Type.Array(Type.Object({ day: Type.Integer(), date: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
-      }),
-    ]),
+    Type.Union([WeeklyRetention, DailyRetention]),
     {
       example: {
         start_date: '2026-11-01',
@@ -123,8 +180,6 @@ export const retentionRouteSchema = statsRoute({
   badParameter: { field: 'windows', message: 'must be an integer from 1 to 52' },
 })
 
-const Count = { count: Type.Integer(), unique_users: Type.Integer() }
-
 export const breakdownRouteSchema = statsRoute({
   example: '/stats/breakdown?from=2026-11-01&to=2026-11-03&by=country',
   operationId: 'getBreakdown',
@@ -133,21 +188,10 @@ export const breakdownRouteSchema = statsRoute({
     'Events of the range grouped by the value of `by` (a property path, event_type or user_id): the top `limit` values by count ' +
     '(then unique users, then value), with the rest folded into `other` (its unique_users counted across those values) and the ' +
     'events without the property in `not_set`. Values keep their JSON type: the number 5 and the string "5" are two values.',
-  querystring: Type.Object({
-    ...Range,
-    by: Type.String({ description: 'properties.<path>, event_type or user_id', examples: ['properties.country'] }),
-    event_type: Type.Optional(Type.String({ description: 'only events of this type (the same as segment=event_type:<type>)', examples: ['purchase'] })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10, examples: [10] })),
-    ...Segments,
-  }),
+  querystring: BreakdownQuery,
   ok: jsonResponse(
     'The top values, the rest, and the events without the property',
-    Type.Object({
-      by: Type.String(),
-      values: Type.Array(Type.Object({ value: Type.Unknown({ description: 'the JSON value' }), ...Count })),
-      other: Type.Object({ values: Type.Integer({ description: 'how many values were folded in' }), ...Count }),
-      not_set: Type.Object({ count: Type.Integer({ description: 'events without the property' }) }),
-    }),
+    Breakdown,
     {
       example: {
         by: 'properties.country',
@@ -165,17 +209,11 @@ export const dataRangeRouteSchema = statsRoute({
   operationId: 'getDataRange',
   summary: 'First and last day with events',
   description: 'The first and last UTC day holding at least one event in the analytics replica (both null when it holds none). The dashboard opens on the last 30 days of this range.',
-  querystring: Type.Object({}),
-  ok: jsonResponse('The days with data', Type.Object({ first_day: Type.Union([Day, Type.Null()]), last_day: Type.Union([Day, Type.Null()]) }), {
+  querystring: DataRangeQuery,
+  ok: jsonResponse('The days with data', DataRange, {
     example: { first_day: '2026-08-14', last_day: '2026-11-03' },
   }),
   badParameter: { field: 'from', message: 'unknown parameter' },
-})
-
-const CohortRow = Type.Object({
-  start_date: Day,
-  cohort_size: Type.Integer(),
-  retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
 })
 
 export const cohortsRouteSchema = statsRoute({
@@ -188,8 +226,8 @@ export const cohortsRouteSchema = statsRoute({
     'number of weeks starting in the range, so the answer is a triangle and each cell equals /stats/retention?start_date=' +
     '<cohort start>&windows=<its weeks>. Weeks are whole: the last one may end after `to`. ' +
     'segment, cohort_segment and return_segment filter as on /stats/retention.',
-  querystring: Type.Object({ ...Range, ...RetentionSegments }),
-  ok: jsonResponse('One row per cohort week', Type.Object({ from: Day, to: Day, cohorts: Type.Array(CohortRow) }), {
+  querystring: CohortsQuery,
+  ok: jsonResponse('One row per cohort week', Cohorts, {
     example: {
       from: '2026-11-01',
       to: '2026-11-20',

@@ -1,6 +1,7 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
+import type { TopEventRow } from './schemas.ts'
 import type { Segment } from './segment.ts'
 import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
 
@@ -44,12 +45,6 @@ FROM (
 GROUP BY event_type
 ORDER BY count DESC, event_type ASC
 LIMIT $3::INTEGER`
-}
-
-export interface TopEventRow {
-  event_type: string
-  count: number
-  unique_users: number
 }
 
 export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: number, segments: readonly Segment[] = []): Promise<TopEventRow[]> {
