@@ -19,6 +19,17 @@ export function isTransient(err: unknown): boolean {
   )
 }
 
+// SQLSTATE classes 22 (data exception: a bad timestamp, NUL in text, a number
+// out of range) and 23 (integrity constraint violation): the rows themselves
+// cannot be stored, now or on any retry, so the worker sets them aside.
+const DATA_SQLSTATE = /^2[23]/
+
+/** Whether the data refused is at fault, rather than the store or the statement. */
+export function isDataError(err: unknown): boolean {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'string' && DATA_SQLSTATE.test(code)
+}
+
 /** Exponential backoff with full jitter, capped. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30))

@@ -16,10 +16,21 @@ export interface EventRoutesOptions {
   metrics: Pick<Metrics, 'eventsRejected'>
 }
 
+// Compressed bodies are not decoded yet: without this check a gzip body reaches
+// the JSON parser and is answered "not valid JSON", which misleads the client.
+const IDENTITY = /^\s*(identity\s*(,\s*identity\s*)*)?$/i
+
 const routes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency, metrics }) => {
   app.openApiComponent('EventInput', EventInput)
   app.openApiComponent('IngestResponse', IngestResponse)
 
+  app.addHook('preParsing', async (request) => {
+    const encoding = request.headers['content-encoding']
+    if (encoding === undefined || IDENTITY.test(encoding)) return
+    throw new AppError(415, 'UNSUPPORTED_CONTENT_ENCODING', `Content-Encoding ${encoding} is not supported; send the body uncompressed`, {
+      headers: { 'accept-encoding': 'identity' },
+    })
+  })
   const run = async (events: ReturnType<typeof validateBatch>, requestId: string): Promise<IngestResult> => {
     try {
       return await ingest.ingest(events, requestId)

@@ -14,6 +14,21 @@ export interface Timestamp {
   utc: string
 }
 
+// What PostgreSQL's timestamptz can hold and print back in this form: it has no
+// year 0, and beyond 9999 toISOString writes a six-digit year it refuses.
+export const MIN_MS = -62_135_596_800_000 // 0001-01-01T00:00:00Z
+export const MAX_MS = 253_402_300_799_999 // 9999-12-31T23:59:59.999Z
+
+/** Whether a parsed time can be stored as it is. */
+export const storable = (t: Timestamp): boolean => t.ms >= MIN_MS && t.ms <= MAX_MS
+
+// Date.UTC reads years 0 to 99 as 1900 to 1999; 400 years later the calendar
+// repeats exactly (146,097 days), so shifting there and back keeps the year.
+const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000
+function utcMs(year: number, month: number, day: number, hour: number, minute: number, second: number, millis: number): number {
+  return Date.UTC(year + 400, month - 1, day, hour, minute, second, millis) - GREGORIAN_CYCLE_MS
+}
+
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 function daysIn(year: number, month: number): number {
@@ -52,7 +67,7 @@ function canonicalUtc(text: string): Timestamp | undefined {
   // NaN fails every comparison below: a non-digit anywhere takes the general path.
   if (!(year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
     lastDigit >>> 0 < 10 && millis >= 0)) return undefined
-  return { ms: Date.UTC(year, month - 1, day, hour, minute, second, millis), utc: text }
+  return { ms: utcMs(year, month, day, hour, minute, second, millis), utc: text }
 }
 
 /** Any RFC 3339 date-time; exported for the test that holds the fast path to it. */
@@ -67,7 +82,7 @@ export function parseTimestampByPattern(text: string): Timestamp | undefined {
   const digits = fraction.slice(0, 6).padEnd(3, '0')
   const millis = digits.slice(0, 3)
   const micros = digits.slice(3)
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, Number(millis))
+  const local = utcMs(year, month, day, hour, minute, second, Number(millis))
   if (zulu) {
     return { ms: local, utc: `${y}-${mo}-${d}T${h}:${mi}:${s}.${millis}${micros}Z` }
   }

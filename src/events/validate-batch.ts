@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { ValidationError, type FieldError } from '../errors.ts'
 import { EventInput, type NormalizedEvent } from './event-schema.ts'
-import { parseTimestamp, RFC3339_SHAPE } from './timestamps.ts'
+import { propertiesProblem } from './json-values.ts'
+import { parseTimestamp, RFC3339_SHAPE, storable } from './timestamps.ts'
 
 export interface BatchLimits {
   maxBatchSize: number
@@ -59,6 +60,9 @@ function lengthSurelyWithin(value: unknown, min: number, max: number): boolean {
 // JSON.stringify writes a lone surrogate as a \udXXX escape (an odd run of
 // backslashes before it: an even run is an escaped backslash followed by text).
 const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/
+// The same for NUL: a plain substring test would also refuse the six
+// characters \u0000 sent as text (written \\u0000).
+const NUL_OR_LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/
 // Cheap pre-checks, run for every event: a lone surrogate needs a surrogate
 // code unit, and JSON.stringify writes both NUL and a lone surrogate as "\u".
 const ANY_SURROGATE = /[\uD800-\uDFFF]/
@@ -130,6 +134,8 @@ function normalizeEvent(
   const time = parseTimestamp(raw.occurred_at)
   if (!time) {
     errors.push({ index, field: 'occurred_at', message: 'is not a valid date-time' })
+  } else if (!storable(time)) {
+    errors.push({ index, field: 'occurred_at', message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z' })
   } else if (time.ms > now + limits.maxFutureSkewMs) {
     errors.push({ index, field: 'occurred_at', message: `is more than ${limits.maxFutureSkewMs / 1000} s in the future` })
   }
@@ -139,10 +145,14 @@ function normalizeEvent(
   if (raw.user_id.includes('\u0000') || hasLoneSurrogate(raw.user_id)) errors.push({ index, field: 'user_id', message: 'must be Unicode text without NUL characters' })
   if (raw.event_type.includes('\u0000') || hasLoneSurrogate(raw.event_type)) errors.push({ index, field: 'event_type', message: 'must be Unicode text without NUL characters' })
   const properties = raw.properties ?? {}
-  const serialized = JSON.stringify(properties)
-  if (Buffer.byteLength(serialized) > limits.maxPropertiesBytes) {
+  // Checked before serialising: JSON.stringify recurses, and overflows on deep values.
+  const problem = propertiesProblem(properties)
+  const serialized = problem === undefined ? JSON.stringify(properties) : ''
+  if (problem !== undefined) {
+    errors.push({ index, field: 'properties', message: problem })
+  } else if (Buffer.byteLength(serialized) > limits.maxPropertiesBytes) {
     errors.push({ index, field: 'properties', message: `must be at most ${limits.maxPropertiesBytes} bytes as JSON` })
-  } else if (serialized.includes('\\u') && (serialized.includes('\\u0000') || LONE_SURROGATE.test(serialized))) {
+  } else if (serialized.includes('\\u') && NUL_OR_LONE_SURROGATE.test(serialized)) {
     errors.push({ index, field: 'properties', message: 'must be Unicode text without NUL characters' })
   }
   if (errors.length > before || !time) return undefined

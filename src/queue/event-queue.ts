@@ -42,6 +42,11 @@ export interface EventQueue {
   pruneConsumers(maxIdleMs: number): Promise<number>
   /** Gives up on an entry: it moves, with the error, to the dead-letter stream. */
   deadLetter(entry: QueueEntry, error: string): Promise<void>
+  /**
+   * Done with an entry whose other events are stored: these events move to the
+   * dead-letter stream, one record each with its error, and the entry leaves the queue.
+   */
+  deadLetterEvents(entry: QueueEntry, rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>): Promise<void>
   status(): Promise<QueueStatus>
   ping(): Promise<void>
   close(): Promise<void>

@@ -50,3 +50,26 @@ if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
 end
 return 1
 `
+
+/**
+ * KEYS: stream, counter, dead-letter stream. ARGV: group, id, deliveries, failedAt,
+ * then (error, events) pairs. Adds one dead-letter record per pair and removes the
+ * entry, whose other events are stored. Only the consumer whose XACK counts
+ * writes the records, so two workers that both held the entry do not double them.
+ */
+export const DEAD_LETTER_EVENTS = `
+local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1]
+if not entry or redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local fields = entry[2]
+local n, rid = 0, ''
+for j = 1, #fields, 2 do
+  if fields[j] == 'n' then n = tonumber(fields[j + 1]) or 0 end
+  if fields[j] == 'rid' then rid = fields[j + 1] end
+end
+for i = 5, #ARGV, 2 do
+  redis.call('XADD', KEYS[3], '*', 'source_id', ARGV[2], 'error', ARGV[i], 'deliveries', ARGV[3], 'failed_at', ARGV[4], 'n', '1', 'rid', rid, 'events', ARGV[i + 1])
+end
+redis.call('XDEL', KEYS[1], ARGV[2])
+if n > 0 then redis.call('DECRBY', KEYS[2], n) end
+return 1
+`

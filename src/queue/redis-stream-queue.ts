@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import type { RedisConnector } from '../redis.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import { QueueFullError, type EventQueue, type QueueEntry, type QueueStatus } from './event-queue.ts'
-import { ACK, DEAD_LETTER, ENQUEUE } from './redis-scripts.ts'
+import { ACK, DEAD_LETTER, DEAD_LETTER_EVENTS, ENQUEUE } from './redis-scripts.ts'
 
 export interface RedisQueueOptions {
   connect: RedisConnector
@@ -29,6 +29,7 @@ interface Scripts {
   eaEnqueue(stream: string, counter: string, max: number, n: number, rid: string, payload: string): Promise<string | null>
   eaAck(stream: string, counter: string, group: string, ...ids: string[]): Promise<number>
   eaDeadLetter(stream: string, counter: string, dlq: string, group: string, id: string, error: string, deliveries: number, failedAt: string): Promise<number>
+  eaDeadLetterEvents(stream: string, counter: string, dlq: string, group: string, id: string, deliveries: number, failedAt: string, ...pairs: string[]): Promise<number>
 }
 
 /**
@@ -49,6 +50,7 @@ export class RedisStreamQueue implements EventQueue {
     this.redis.defineCommand('eaEnqueue', { numberOfKeys: 2, lua: ENQUEUE })
     this.redis.defineCommand('eaAck', { numberOfKeys: 2, lua: ACK })
     this.redis.defineCommand('eaDeadLetter', { numberOfKeys: 3, lua: DEAD_LETTER })
+    this.redis.defineCommand('eaDeadLetterEvents', { numberOfKeys: 3, lua: DEAD_LETTER_EVENTS })
   }
 
   async enqueue(events: readonly NormalizedEvent[], meta: { requestId?: string }): Promise<string> {
@@ -125,6 +127,13 @@ export class RedisStreamQueue implements EventQueue {
   async deadLetter(entry: QueueEntry, error: string): Promise<void> {
     await this.redis.eaDeadLetter(
       this.keys.stream, this.keys.counter, this.keys.dlq, GROUP, entry.id, error.slice(0, 2000), entry.deliveries, new Date().toISOString(),
+    )
+  }
+
+  async deadLetterEvents(entry: QueueEntry, rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>): Promise<void> {
+    const pairs = rejects.flatMap((r) => [r.error.slice(0, 2000), JSON.stringify([r.event])])
+    await this.redis.eaDeadLetterEvents(
+      this.keys.stream, this.keys.counter, this.keys.dlq, GROUP, entry.id, entry.deliveries, new Date().toISOString(), ...pairs,
     )
   }
 

@@ -6,7 +6,7 @@ import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { Logger } from '../logger.ts'
 import type { EventQueue, QueueEntry } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
-import { backoffDelay, isTransient } from '../transient-errors.ts'
+import { backoffDelay, isDataError, isTransient } from '../transient-errors.ts'
 
 export type WorkerOptions = Config['worker']
 
@@ -20,6 +20,11 @@ export interface BatchObserver {
   batchStored(events: number, seconds: number): void
 }
 
+interface Reject {
+  event: NormalizedEvent
+  error: string
+}
+
 interface ParsedEntry {
   entry: QueueEntry
   events: NormalizedEvent[]
@@ -31,7 +36,8 @@ interface ParsedEntry {
  * anywhere leaves the entries pending, and the idempotent insert makes the
  * retry harmless. Entries idle longer than claimIdleMs (a dead worker's, or
  * ones that failed here) are claimed and tried again; after maxAttempts
- * deliveries a failing entry moves to the dead-letter stream.
+ * deliveries a failing entry moves to the dead-letter stream. Events the store
+ * refuses as data go there at once and alone, the rest of their entry stored.
  */
 export class Worker {
   private stopping = false
@@ -135,13 +141,41 @@ export class Worker {
   private async processOne(consumer: string, p: ParsedEntry): Promise<void> {
     const started = performance.now()
     try {
-      const inserted = await this.withStoreRetry(consumer, [p], () => this.store.insert(p.events))
-      await this.queue.ack([p.entry.id])
-      this.observer.batchStored(p.events.length, (performance.now() - started) / 1000)
-      this.log.info({ consumer, entries: 1, events: p.events.length, inserted, requestId: p.entry.requestId }, 'entry stored')
+      const rejects: Reject[] = []
+      const inserted = await this.insertSettingAside(consumer, p, p.events, rejects)
+      if (rejects.length === 0) await this.queue.ack([p.entry.id])
+      else await this.queue.deadLetterEvents(p.entry, rejects)
+      this.observer.batchStored(p.events.length - rejects.length, (performance.now() - started) / 1000)
+      for (const r of rejects) {
+        this.log.error({ entryId: p.entry.id, eventId: r.event.event_id, error: r.error, requestId: p.entry.requestId }, 'event dead-lettered')
+      }
+      this.log.info({ consumer, entries: 1, events: p.events.length, inserted, deadLettered: rejects.length, requestId: p.entry.requestId }, 'entry stored')
     } catch (err) {
       if (err instanceof StoppedError) return
       await this.failed(p.entry, err)
+    }
+  }
+
+  /**
+   * Inserts the events; when the store refuses their data (not itself being
+   * away), halves them until the refused events stand alone, so those are set
+   * aside into `rejects` and every other event of the entry is stored. Any
+   * other error is thrown and counts against the whole entry as before.
+   */
+  private async insertSettingAside(consumer: string, p: ParsedEntry, events: NormalizedEvent[], rejects: Reject[]): Promise<number> {
+    try {
+      return await this.withStoreRetry(consumer, [p], () => this.store.insert(events))
+    } catch (err) {
+      if (!isDataError(err)) throw err
+      if (events.length === 1) {
+        rejects.push({ event: events[0]!, error: `${(err as Error).message} (SQLSTATE ${(err as { code: string }).code})` })
+        return 0
+      }
+      // Halving can take a while on a large entry: nobody should claim it meanwhile.
+      await this.queue.keepAlive(consumer, [p.entry.id]).catch(() => {})
+      const half = Math.ceil(events.length / 2)
+      return (await this.insertSettingAside(consumer, p, events.slice(0, half), rejects)) +
+        (await this.insertSettingAside(consumer, p, events.slice(half), rejects))
     }
   }
 

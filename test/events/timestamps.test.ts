@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { parseTimestamp, parseTimestampByPattern } from '../../src/events/timestamps.ts'
+import { parseTimestamp, parseTimestampByPattern, storable } from '../../src/events/timestamps.ts'
 
 test('UTC and offset times become the same canonical UTC form', () => {
   assert.deepEqual(parseTimestamp('2026-03-01T00:00:00Z'), { ms: Date.UTC(2026, 2, 1), utc: '2026-03-01T00:00:00.000Z' })
@@ -20,10 +20,22 @@ test('impossible or zone-less times are refused', () => {
   assert.ok(parseTimestamp('2024-02-29T00:00:00Z'), 'a leap day is a day')
 })
 
+test('years 1 to 99 keep their year; only 0001 to 9999 in UTC is storable (PostgreSQL has no year 0)', () => {
+  assert.deepEqual(parseTimestamp('0050-06-15T10:00:00+01:00'), { ms: Date.parse('0050-06-15T09:00:00Z'), utc: '0050-06-15T09:00:00.000Z' })
+  assert.equal(parseTimestamp('0099-12-31T23:59:59.999Z')?.ms, Date.parse('0099-12-31T23:59:59.999Z'))
+  const storableOf = (text: string) => storable(parseTimestamp(text)!)
+  assert.equal(storableOf('0001-01-01T00:00:00Z'), true)
+  assert.equal(storableOf('9999-12-31T23:59:59.999999Z'), true)
+  for (const out of ['0000-06-15T10:00:00Z', '0000-12-31T23:59:59.999Z', '0001-01-01T00:30:00+01:00', '9999-12-31T23:30:00-01:00']) {
+    assert.equal(storableOf(out), false, out)
+  }
+})
+
 test('agrees with Date for any valid time and offset', () => {
   fc.assert(
     fc.property(
-      fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true }),
+      // Years 1 to 99 included: Date.UTC reads them as 1901 to 1999.
+      fc.date({ min: new Date('0001-01-02T00:00:00Z'), max: new Date('9999-12-30T00:00:00Z'), noInvalidDate: true }),
       fc.integer({ min: -14 * 60, max: 14 * 60 }),
       (date, offsetMinutes) => {
         const local = new Date(date.getTime() + offsetMinutes * 60_000).toISOString().slice(0, -1)

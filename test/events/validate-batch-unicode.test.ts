@@ -9,7 +9,10 @@ import { validateBatch } from '../../src/events/validate-batch.ts'
 // run in full, as written before the pre-checks (the rules below).
 const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/
 const badText = (s: string) => s.includes('\u0000') || LONE_SURROGATE.test(JSON.stringify(s))
-const badJson = (s: string) => s.includes('\\u0000') || LONE_SURROGATE.test(s)
+// An escaped NUL is \u0000 after an even run of backslashes; after an odd run
+// it is the text \u0000 itself, which is storable.
+const NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/
+const badJson = (s: string) => NUL_ESCAPE.test(s) || LONE_SURROGATE.test(s)
 
 const limits = { maxBatchSize: 1, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
 // Lone surrogates, NUL, backslashes and text that looks like JSON escapes, mixed with plain text.

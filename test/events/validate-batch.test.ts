@@ -89,6 +89,38 @@ describe('validateBatch', () => {
     assert.equal(validateBatch([makeEvent({ user_id: 'emoji 😀', properties: { k: 'text \\ud800 as text', e: '😀' } })], limits, NOW).length, 1)
   })
 
+  test('a time outside 0001 to 9999 UTC, which PostgreSQL cannot store, is refused', () => {
+    const message = 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z'
+    assert.deepEqual(errorsOf([makeEvent(), makeEvent({ occurred_at: '0000-06-15T10:00:00Z' })]), [{ index: 1, field: 'occurred_at', message }])
+    assert.equal(validateBatch([makeEvent({ occurred_at: '0001-01-01T00:00:00Z' })], limits, NOW)[0]!.occurred_at, '0001-01-01T00:00:00.000Z')
+  })
+
+  test('the text \\u0000 is not a NUL character', () => {
+    assert.equal(validateBatch([makeEvent({ user_id: '\\u0000', properties: { k: '\\u0000', '\\\\\\u0000': 1 } })], limits, NOW).length, 1)
+    assert.equal(errorsOf([makeEvent({ properties: { k: '\\\u0000' } })])[0]!.field, 'properties')
+  })
+
+  test('properties deeper than 32 levels, non-finite numbers and integers past 2^53 are refused', () => {
+    const nest = (levels: number) => {
+      let value: Record<string, unknown> = {}
+      for (let i = 1; i < levels; i++) value = (levels - i) % 2 ? { a: value } : ([value] as unknown as Record<string, unknown>)
+      return value
+    }
+    const depth = 'must nest at most 32 levels of objects and arrays'
+    assert.deepEqual(errorsOf([makeEvent({ properties: nest(33) })]), [{ index: 0, field: 'properties', message: depth }])
+    // Deep enough to overflow any recursive walk.
+    assert.deepEqual(errorsOf([makeEvent({ properties: JSON.parse(`${'{"a":['.repeat(200_000)}1${']}'.repeat(200_000)}`) })]), [{ index: 0, field: 'properties', message: depth }])
+    assert.equal(validateBatch([makeEvent({ properties: nest(32) })], { ...limits, maxPropertiesBytes: 16384 }, NOW).length, 1)
+    const range = 'holds a number beyond the range of a double (such as 1e400)'
+    assert.deepEqual(errorsOf([makeEvent({ properties: JSON.parse('{"a":[1e400]}') }), makeEvent({ properties: { b: -Infinity } })]), [
+      { index: 0, field: 'properties', message: range }, { index: 1, field: 'properties', message: range },
+    ])
+    const big = 'holds a number beyond ±9007199254740991 (2^53 - 1); send larger numbers as strings'
+    assert.deepEqual(errorsOf([makeEvent({ properties: JSON.parse('{"id":12345678901234567890}') })]), [{ index: 0, field: 'properties', message: big }])
+    assert.deepEqual(errorsOf([makeEvent({ properties: { x: { y: -(2 ** 53) } } })]), [{ index: 0, field: 'properties', message: big }])
+    assert.equal(validateBatch([makeEvent({ properties: { n: 2 ** 53 - 1, f: 0.1, e: -1e-300 } })], limits, NOW).length, 1)
+  })
+
   test('required fields are named when missing', () => {
     const { user_id: _, ...noUser } = makeEvent()
     assert.deepEqual(errorsOf([noUser]), [{ index: 0, field: 'user_id', message: 'is required' }])

@@ -183,8 +183,14 @@ for (const impl of implementations) {
         { event_id: id(2), occurred_at: '2026-11-07T25:00:00Z', user_id: 'u', event_type: 't' },
         { event_id: id(3), occurred_at: '2026-11-07T10:00:00Z', user_id: 'nul\u0000', event_type: 't', properties: { big: 'x'.repeat(16_400) } },
         { event_id: id(4), occurred_at: new Date(Date.now() + 2 * 86_400_000).toISOString(), user_id: 'u', event_type: 't' },
-      ]
-      const api = events.map((e) => {
+        // What the store cannot hold as sent (issue 13): year 0, and properties as raw JSON text.
+        { event_id: id(5), occurred_at: '0000-06-15T10:00:00Z', user_id: 'u', event_type: 't' },
+        { event_id: id(6), occurred_at: '2026-11-07T10:00:00Z', user_id: 'u', event_type: 't', json: `${'{"a":'.repeat(40)}1${'}'.repeat(40)}` },
+        { event_id: id(7), occurred_at: '2026-11-07T10:00:00Z', user_id: 'u', event_type: 't', json: '{"n":1e400}' },
+        { event_id: id(8), occurred_at: '2026-11-07T10:00:00Z', user_id: 'u', event_type: 't', json: '{"id":12345678901234567891}' },
+      ].map(({ json, ...e }: { json?: string; properties?: object } & Record<string, unknown>) => (json ? { ...e, properties: JSON.parse(json), json } : e)) as
+        Array<{ event_id: string; occurred_at: string; user_id: string; event_type: string; properties?: object; json?: string }>
+      const api = events.map(({ json: _, ...e }) => {
         try {
           validateBatch([e], { ...limits, maxBatchSize: 1 })
           return ''
@@ -195,7 +201,7 @@ for (const impl of implementations) {
       })
       const quote = (v: string) => `"${v.replaceAll('"', '""')}"`
       const file = writeCsv(dir, 'parity.csv', simpleCsv(events.map((e) =>
-        [e.event_id, e.occurred_at, quote(e.user_id), e.event_type, e.properties ? quote(JSON.stringify(e.properties)) : ''])))
+        [e.event_id, e.occurred_at, quote(e.user_id), e.event_type, e.properties ? quote(e.json ?? JSON.stringify(e.properties)) : ''])))
       const rejectsPath = join(dir, 'parity-rejects.csv')
       await run(file, { skipInvalid: true, rejectsPath })
       const rejects = parse(readFileSync(rejectsPath), { columns: true }) as Array<Record<string, string>>

@@ -85,6 +85,23 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     assert.equal(JSON.parse(dead!.events!).length, 5)
   })
 
+  test('events set aside leave one dead-letter record each and free the whole entry\'s room, once', async () => {
+    const batch = events(5)
+    const id = await queue.enqueue(batch, { requestId: 'req-10' })
+    const [entry] = await queue.read('c1', 10, 10)
+    const rejects = [{ event: batch[1]!, error: 'bad time' }, { event: batch[3]!, error: 'NUL' }]
+    await queue.deadLetterEvents(entry!, rejects)
+    // A second worker that held the entry too must not double the records.
+    await queue.deadLetterEvents(entry!, rejects)
+    const status = await queue.status()
+    assert.deepEqual([status.length, status.pending, status.queued_events, status.dead_lettered], [0, 0, 0, 2])
+    const dead = (await queue.deadLetters()).reverse()
+    assert.deepEqual(dead.map((d) => [d.source_id, d.rid, d.n, d.deliveries, d.error, d.events]), [
+      [id, 'req-10', '1', '1', 'bad time', JSON.stringify([batch[1]])],
+      [id, 'req-10', '1', '1', 'NUL', JSON.stringify([batch[3]])],
+    ])
+  })
+
   test('consumers that hold nothing and have been idle are pruned; those with pending entries stay', async () => {
     await queue.enqueue(events(1), {})
     await queue.read('holder', 10, 10)

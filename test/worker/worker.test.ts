@@ -29,27 +29,63 @@ describe('worker: poison entries', { skip }, () => {
     await db?.drop()
   })
 
-  test('go to the dead-letter stream after MAX_ATTEMPTS while every other entry is stored', async () => {
+  const deadLetters = async () => {
+    const rows = await redis.xrange(queueKeys(t.env.REDIS_KEY_PREFIX!).dlq, '-', '+')
+    return rows.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((a, v, i) => (i % 2 ? a[a.length - 1]!.push(v) : a.push([v]), a), [])))
+  }
+  const enqueueRaw = async (rid: string, payload: string, n: number) => {
     const { stream, counter } = queueKeys(t.env.REDIS_KEY_PREFIX!)
+    await redis.multi().incrby(counter, n).xadd(stream, '*', 'n', String(n), 'rid', rid, 'events', payload).exec()
+  }
+
+  test('an unreadable entry goes to the dead-letter stream after MAX_ATTEMPTS; an event PostgreSQL refuses goes alone, at once', async () => {
     // Two kinds of poison that the API would never enqueue: a payload that is not
-    // JSON, and an event PostgreSQL refuses (an impossible timestamp), placed
-    // between good entries so they share merged batches with them.
+    // JSON, and an event PostgreSQL refuses (an impossible timestamp) beside a
+    // good one, placed between good entries so they share merged batches with them.
     const good = [makeEvents(10), makeEvents(10), makeEvents(10)]
+    const start = await db.count()
     await t.app.inject({ method: 'POST', url: '/events', payload: good[0]! })
-    await redis.multi().incrby(counter, 1).xadd(stream, '*', 'n', '1', 'rid', 'poison-1', 'events', '{not json').exec()
+    await enqueueRaw('poison-1', '{not json', 1)
     const badEvent = { ...makeEvent(), occurred_at: 'not a time', properties: {} }
-    await redis.multi().incrby(counter, 1).xadd(stream, '*', 'n', '1', 'rid', 'poison-2', 'events', JSON.stringify([badEvent, makeEvent()])).exec()
+    await enqueueRaw('poison-2', JSON.stringify([badEvent, makeEvent()]), 2)
     await t.app.inject({ method: 'POST', url: '/events', payload: good[1]! })
     await t.app.inject({ method: 'POST', url: '/events', payload: good[2]! })
 
-    const final = await waitFor('both poison entries dead-lettered', () => status(t), (s) => s.dead_lettered === 2)
+    const final = await waitFor('both poison entries dead-lettered', () => status(t), (s) => s.dead_lettered === 2 && s.length === 0)
     assert.deepEqual([final.length, final.pending, final.queued_events], [0, 0, 0])
-    assert.equal(await db.count(), 30, 'every good event is stored, and nothing from the poison entries')
-    const rows = await redis.xrange(queueKeys(t.env.REDIS_KEY_PREFIX!).dlq, '-', '+')
-    const dead = rows.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((a, v, i) => (i % 2 ? a[a.length - 1]!.push(v) : a.push([v]), a), [])))
-    assert.deepEqual(dead.map((d) => [d.rid, d.deliveries]).sort(), [['poison-1', '3'], ['poison-2', '3']])
-    assert.match(dead.find((d) => d.rid === 'poison-1')!.error!, /JSON/)
-    assert.match(dead.find((d) => d.rid === 'poison-2')!.error!, /timestamp|time/i)
+    assert.equal(await db.count(), start + 31, 'every good event is stored, the one beside the bad event too')
+    const dead = await deadLetters()
+    assert.deepEqual(dead.map((d) => d.rid).sort(), ['poison-1', 'poison-2'])
+    const [unreadable, refused] = [dead.find((d) => d.rid === 'poison-1')!, dead.find((d) => d.rid === 'poison-2')!]
+    assert.equal(unreadable.deliveries, '3')
+    assert.match(unreadable.error!, /JSON/)
+    assert.deepEqual(JSON.parse(refused.events!), [badEvent])
+    assert.equal(refused.n, '1')
+    assert.match(refused.error!, /invalid input syntax for type timestamp with time zone: "not a time" \(SQLSTATE 22007\)/)
+  })
+
+  test('in a large entry only the events the store refuses are set aside, each with its reason', async () => {
+    const events: object[] = makeEvents(200)
+    const poison = [
+      { ...makeEvent(), occurred_at: '0000-06-15T10:00:00.000Z', properties: {} },
+      { ...makeEvent(), user_id: 'nul\u0000', properties: {} },
+      { ...makeEvent(), properties: { k: 'lone \ud800 \u0000' } },
+    ]
+    events.splice(3, 0, poison[0]!)
+    events.splice(120, 0, poison[1]!)
+    events.push(poison[2]!)
+    const before = await status(t)
+    const start = await db.count()
+    await enqueueRaw('mixed', JSON.stringify(events), events.length)
+    const final = await waitFor('the entry settled', () => status(t), (s) => s.dead_lettered === before.dead_lettered + 3 && s.length === 0)
+    assert.deepEqual([final.pending, final.queued_events], [0, 0])
+    assert.equal(await db.count(), start + 200)
+    const dead = (await deadLetters()).filter((d) => d.rid === 'mixed')
+    assert.deepEqual(dead.map((d) => JSON.parse(d.events!)[0].event_id).sort(), poison.map((p) => p.event_id).sort())
+    const reasons = Object.fromEntries(dead.map((d) => [JSON.parse(d.events!)[0].event_id, d.error]))
+    assert.match(reasons[poison[0]!.event_id]!, /date\/time field value out of range.*SQLSTATE 22008/)
+    assert.match(reasons[poison[1]!.event_id]!, /0x00.*SQLSTATE 22021/)
+    assert.match(reasons[poison[2]!.event_id]!, /SQLSTATE 22P05|SQLSTATE 22P02/)
   })
 })
 
