@@ -50,6 +50,7 @@ describe('analytics sync killed with SIGKILL', { skip: await skipUnless('postgre
     children.push(second)
     await waitFor('the replica caught up', status, (s) => s?.synced_rows === 30_000 && s.rows_behind === 0, 60_000, 50)
     const res = await fetch(`http://127.0.0.1:${port}/stats/top-events?from=2026-10-01&to=2026-10-30&limit=100`)
+    assert.equal(res.status, 200, await res.clone().text())
     const top = (await res.json()) as Array<{ event_type: string; count: number; unique_users: number }>
     const { rows } = await db.pool.query(
       `SELECT event_type, count(*)::int AS count, count(DISTINCT user_id)::int AS unique_users

@@ -11,10 +11,14 @@ export interface ServiceProcess {
   exited: Promise<number | null>
 }
 
-/** Runs a role of the real service as its own process, the way `npm run worker` does. */
+/**
+ * Runs a role of the real service as its own process, the way `npm run worker` does.
+ * Like startTestApp, it never meets a rate limit unless `env` sets one: a test that
+ * polls the child must not run out of tokens when the machine is slow.
+ */
 export function spawnService(role: 'all' | 'api' | 'worker', env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, role], {
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, RATE_LIMIT_REQUESTS: '1000000000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
