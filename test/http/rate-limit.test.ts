@@ -104,8 +104,8 @@ describe('rate limits shared by two API processes through Redis', { skip: await 
         ANALYTICS_ENABLED: 'false', RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_PERIOD: '600',
       }))
     }
-    for (const port of ports) {
-      await untilHealthy(port)
+    for (const [i, port] of ports.entries()) {
+      await untilHealthy(port, children[i])
     }
     const statuses = []
     for (let i = 0; i < 8; i++) {
