@@ -24,11 +24,11 @@ describe('freshness: ingest → visible in /stats', { skip: await skipUnless('po
       const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
       assert.equal(res.statusCode, 202)
       // The background sync alone must make them visible; nobody calls catchUp here.
+      // The deadline catches a sync that never runs; how fast it runs is the bench's to measure.
       await waitFor(
         `round ${round} visible`,
         async () => (await t.app.inject('/stats/top-events?from=2026-11-20&to=2026-11-20&limit=100')).json() as Array<{ event_type: string; count: number }>,
         (rows) => rows.some((r) => r.event_type === `round-${round}` && r.count === 200),
-        5_000,
       )
     }
   })

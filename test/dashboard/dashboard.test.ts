@@ -44,7 +44,6 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
         return el.dataset.state !== 'loading' && (range === undefined || el.dataset.range === range || el.dataset.state === 'error')
       }),
       [ids, range] as const,
-      { timeout: 20_000 },
     )
     return page.evaluate((ids) => Object.fromEntries(ids.map((id) => [id, document.getElementById(id)!.dataset.state!])), ids)
   }
@@ -198,7 +197,7 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
     assert.equal(await page.getAttribute('#live [data-field="synced_rows"]', 'data-value'), String(status.sync.synced_rows))
     assert.equal(status.sync.synced_rows, EVENTS.length)
     assert.equal(await page.textContent('#live [data-field="queued_events"] dd'), 'off')
-    await page.waitForFunction(() => Number(document.getElementById('live')!.dataset.polls) >= 2, null, { timeout: 15_000 })
+    await page.waitForFunction(() => Number(document.getElementById('live')!.dataset.polls) >= 2)
     assert.equal(await page.getAttribute('#live [data-field="events_per_second"]', 'data-value'), '0')
   })
 

@@ -18,7 +18,7 @@ describe('embedded mode, as a real process', () => {
     return child
   }
   const url = (path: string) => `http://127.0.0.1:${port}${path}`
-  const healthy = () => untilHealthy(port)
+  const healthy = (child: ServiceProcess) => untilHealthy(port, child)
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'ea-embedded-process-'))
@@ -31,7 +31,7 @@ describe('embedded mode, as a real process', () => {
 
   test('keeps every event and the same stats across a SIGTERM and a restart; a second process on the same DATA_DIR refuses', async () => {
     const first = start()
-    await healthy()
+    await healthy(first)
 
     const second = spawnService('all', { DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: 'info' })
     children.push(second)
@@ -47,8 +47,7 @@ describe('embedded mode, as a real process', () => {
     first.child.kill('SIGTERM')
     assert.equal(await first.exited, 0, first.output())
 
-    start()
-    await healthy()
+    await healthy(start())
     assert.deepEqual(await (await fetch(statsUrl)).json(), before)
     const again = await fetch(url('/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) })
     assert.deepEqual(await again.json(), { total_received: 300, inserted: 0, duplicates: 300, message: 'events stored' })

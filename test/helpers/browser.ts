@@ -26,6 +26,9 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   })
+  // Every wait and action has one deadline, there only to bound a hang: a browser
+  // on a loaded 2-core machine is many times slower than on an idle one.
+  context.setDefaultTimeout(60_000)
   return {
     context,
     async close() {

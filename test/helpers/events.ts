@@ -16,11 +16,15 @@ export function makeEvents(n: number, overrides: Partial<EventInput> = {}): Even
   return Array.from({ length: n }, (_, i) => makeEvent({ user_id: `user-${i % 97}`, ...overrides }))
 }
 
+/**
+ * Probes until `done`; the deadline only bounds a hang (a loaded machine can be
+ * ten times slower than an idle one), so it is generous.
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T>,
   done: (value: T) => boolean,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
   intervalMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs

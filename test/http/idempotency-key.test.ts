@@ -80,8 +80,8 @@ describe('Idempotency-Key across two API processes', { skip: await skipUnless('p
         DATABASE_URL: db.url, USE_QUEUE: 'false', PORT: String(port), LOG_LEVEL: 'warn', ANALYTICS_ENABLED: 'false', RATE_LIMIT_REQUESTS: '100000',
       }))
     }
-    for (const port of ports) {
-      await untilHealthy(port)
+    for (const [i, port] of ports.entries()) {
+      await untilHealthy(port, children[i])
     }
     for (let round = 0; round < 5; round++) {
       const body = JSON.stringify(makeEvents(500))

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, mock, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { RedisRateLimitStore } from '../../src/http/rate-limit/redis-token-bucket.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from '../../src/http/rate-limit/token-bucket.ts'
@@ -57,9 +57,16 @@ describe('rate-limit stores agree (memory and Redis)', { skip: skipRedis }, () =
 describe('rate limits over HTTP (embedded, per client IP)', () => {
   let t: TestApp
   before(async () => {
+    // The clock stands still, as in the arithmetic test above: the headers below are
+    // exact, and a second of a slow machine between requests would refill 1/20 of a
+    // token and turn Retry-After 20 into 19. Timers are not mocked, only Date.
+    mock.timers.enable({ apis: ['Date'], now: Date.now() })
     t = await startTestApp({ queue: false, env: { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_PERIOD: '60' } })
   })
-  after(() => t?.close())
+  after(async () => {
+    await t?.close()
+    mock.timers.reset()
+  })
 
   test('every limited response carries both header sets; past the burst, 429 with Retry-After', async () => {
     const remaining = []
@@ -104,8 +111,8 @@ describe('rate limits shared by two API processes through Redis', { skip: await 
         ANALYTICS_ENABLED: 'false', RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_PERIOD: '600',
       }))
     }
-    for (const port of ports) {
-      await untilHealthy(port)
+    for (const [i, port] of ports.entries()) {
+      await untilHealthy(port, children[i])
     }
     const statuses = []
     for (let i = 0; i < 8; i++) {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { after, afterEach, beforeEach, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { QueueFullError } from '../../src/queue/event-queue.ts'
-import { queueKeys, RedisStreamQueue } from '../../src/queue/redis-stream-queue.ts'
+import { GROUP, queueKeys, RedisStreamQueue } from '../../src/queue/redis-stream-queue.ts'
 import { deleteKeys, uniquePrefix } from '../helpers/app.ts'
-import { makeEvents } from '../helpers/events.ts'
+import { makeEvents, waitFor } from '../helpers/events.ts'
 import { validateBatch } from '../../src/events/validate-batch.ts'
 import { createLogger } from '../../src/logger.ts'
 import { redisConnector } from '../../src/redis.ts'
@@ -27,6 +27,11 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     await deleteKeys(prefix)
   })
   after(() => redis.disconnect())
+  /** how long Redis says a pending entry has been idle */
+  const idleOf = async (id: string) => {
+    const [entry] = (await redis.xpending(queueKeys(prefix).stream, GROUP, id, id, 1)) as Array<[string, string, number, number]>
+    return Number(entry?.[2])
+  }
 
   test('an entry is delivered once to the group and leaves the stream when acknowledged', async () => {
     const batch = events(3)
@@ -66,9 +71,13 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     const [claimed] = await queue.claimStale('c2', 20, 10)
     assert.equal(claimed?.id, id)
     assert.equal(claimed?.deliveries, 2)
-    await new Promise((r) => setTimeout(r, 30))
+    // Stale by this threshold, then kept alive: the claim right after must find it
+    // fresh. The threshold is far above the gap between those two calls, so a
+    // stalled machine cannot make it stale again in between.
+    const idleMs = 1_000
+    await waitFor('the entry idle past the threshold', () => idleOf(id), (ms) => ms >= idleMs, 10_000)
     await queue.keepAlive('c2', [id])
-    assert.deepEqual(await queue.claimStale('c3', 20, 10), [], 'keepAlive reset its idle time')
+    assert.deepEqual(await queue.claimStale('c3', idleMs, 10), [], 'keepAlive reset its idle time')
   })
 
   test('a dead-lettered entry moves with its error and frees its room', async () => {

@@ -27,7 +27,7 @@ describe('SIGTERM during ingestion', { skip: await skipUnless('postgres', 'redis
     }
     const service = spawnService('all', env)
     children.push(service)
-    await untilHealthy(port)
+    await untilHealthy(port, service)
 
     const accepted: string[] = []
     let sent = 0
@@ -50,7 +50,7 @@ describe('SIGTERM during ingestion', { skip: await skipUnless('postgres', 'redis
       }
     }
     const clients = [client(1), client(2), client(3)]
-    await waitFor('some batches accepted', async () => accepted.length, (n) => n >= 5_000, 30_000, 5)
+    await waitFor('some batches accepted', async () => accepted.length, (n) => n >= 5_000, 60_000, 5)
     service.child.kill('SIGTERM')
     assert.equal(await service.exited, 0, 'a clean exit after SIGTERM')
     stopSending = true
@@ -59,7 +59,7 @@ describe('SIGTERM during ingestion', { skip: await skipUnless('postgres', 'redis
     // A new process drains whatever the old one handed back.
     const api = await startTestApp({ databaseUrl: db.url, queue: true, worker: true, env: { REDIS_KEY_PREFIX: prefix, CLAIM_IDLE_MS: '200' } })
     try {
-      await waitFor('the queue drained', async () => (await api.app.inject('/events/queue/status')).json(), (s) => s.queued_events === 0 && s.pending === 0, 30_000)
+      await waitFor('the queue drained', async () => (await api.app.inject('/events/queue/status')).json(), (s) => s.queued_events === 0 && s.pending === 0)
       const { rows } = await db.pool.query(
         'SELECT count(*)::int AS ours, count(DISTINCT event_id)::int AS distinct_ids FROM events WHERE event_id = ANY($1::uuid[])',
         [accepted],

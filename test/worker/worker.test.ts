@@ -51,7 +51,9 @@ describe('worker: poison entries', { skip }, () => {
     await t.app.inject({ method: 'POST', url: '/events', payload: good[1]! })
     await t.app.inject({ method: 'POST', url: '/events', payload: good[2]! })
 
-    const final = await waitFor('both poison entries dead-lettered', () => status(t), (s) => s.dead_lettered === 2 && s.length === 0)
+    // Done once the stream is empty: the poison is dead-lettered quickly (50 ms claims), and
+    // on a slow machine a good entry posted last can still be waiting to be read by then.
+    const final = await waitFor('both poison entries dead-lettered and the stream empty', () => status(t), (s) => s.dead_lettered === 2 && s.length === 0)
     assert.deepEqual([final.length, final.pending, final.queued_events], [0, 0, 0])
     assert.equal(await db.count(), start + 31, 'every good event is stored, the one beside the bad event too')
     const dead = await deadLetters()
@@ -118,8 +120,11 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
       const res = await t.app.inject({ method: 'POST', url: '/events', payload: b })
       assert.equal(res.statusCode, 202, 'the queue takes events while the store is away')
     }
-    // Several backoff rounds, longer than MAX_ATTEMPTS × CLAIM_IDLE_MS: an outage
-    // must not count against the entries.
+    // The worker has taken entries, and retries them against the store that is away...
+    await waitFor('the worker holding entries', () => status(t), (s) => s.pending > 0)
+    // ...for several backoff rounds, longer than MAX_ATTEMPTS × CLAIM_IDLE_MS: an
+    // outage must not count against the entries. This is how long the outage
+    // lasts, not a wait for something; a slow machine only makes it longer.
     await new Promise((r) => setTimeout(r, 1_500))
     assert.equal(await db.count(), 0)
     const during = await status(t)
