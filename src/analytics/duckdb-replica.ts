@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
+import { checkpointThreshold } from './chunk-budget.ts'
 import { MAX_PROPERTY_PATHS, MAX_ROLLUP_VALUES, PropertyPaths } from './property-paths.ts'
 import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
 
@@ -27,6 +28,8 @@ export class DuckDbReplica {
 
   private constructor(
     readonly path: string,
+    /** DuckDB's memory limit, which the sync sizes its chunks by */
+    readonly memoryLimit: string,
     private readonly instance: DuckDBInstance,
     /** the connection the sync writes through */
     readonly writer: DuckDBConnection,
@@ -43,6 +46,8 @@ export class DuckDbReplica {
         autoinstall_known_extensions: 'false',
         autoload_known_extensions: 'false',
         memory_limit: options.memoryLimit,
+        // Committed rollups stay in memory until a checkpoint writes them out.
+        checkpoint_threshold: checkpointThreshold(options.memoryLimit),
         threads: String(options.threads),
       })
     } catch (err) {
@@ -55,7 +60,7 @@ export class DuckDbReplica {
       throw err
     }
     const writer = await instance.connect()
-    const replica = new DuckDbReplica(path, instance, writer, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS, options.maxRollupValues ?? MAX_ROLLUP_VALUES))
+    const replica = new DuckDbReplica(path, options.memoryLimit, instance, writer, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS, options.maxRollupValues ?? MAX_ROLLUP_VALUES))
     for (let i = 0; i < (options.readers ?? 2); i++) replica.readers.push(await instance.connect())
     await replica.ensureSchema(log)
     return replica

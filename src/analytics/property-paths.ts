@@ -131,6 +131,21 @@ export class PropertyPaths {
   }
 
   /**
+   * The numbers assign() will give `paths`, without giving them: the sync
+   * stages a chunk's values under these before its transaction begins.
+   */
+  plan(paths: Iterable<string>): Array<{ path: string; id: number }> {
+    const out: Array<{ path: string; id: number }> = []
+    let next = this.ids.size
+    for (const path of paths) {
+      let id = this.ids.get(path)
+      if (id === undefined && next < this.max) id = next++
+      if (id !== undefined) out.push({ path, id })
+    }
+    return out
+  }
+
+  /**
    * Numbers each new path (while there is room), inside the caller's
    * transaction; returns the numbered ones among `paths`. The caller calls
    * load() after a rollback, so memory never runs ahead of the file.
