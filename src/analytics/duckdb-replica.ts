@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
@@ -17,6 +17,48 @@ export interface SyncCursor {
 
 export class ReplicaLockedError extends Error {}
 
+export interface ReplicaOptions {
+  memoryLimit: string
+  threads: number
+  readers?: number
+  maxPropertyPaths?: number
+  maxRollupValues?: number
+}
+
+/** DuckDB's words for a block that fails its checksum or cannot be read back. */
+export function isCorruption(err: unknown): boolean {
+  return err instanceof Error && /Corrupt database file|checksum|IO Error: Could not read/i.test(err.message)
+}
+
+function moveAside(path: string, cause: Error, log: Logger): void {
+  const aside = `${path}.corrupt-${Date.now()}`
+  log.error({ err: cause, movedTo: aside }, 'the analytics replica file is corrupt; moving it aside and rebuilding it from the store')
+  renameSync(path, aside)
+  if (existsSync(`${path}.wal`)) renameSync(`${path}.wal`, `${aside}.wal`)
+}
+
+async function createInstance(path: string, options: ReplicaOptions): Promise<DuckDBInstance> {
+  try {
+    return await DuckDBInstance.create(path, {
+      // No network here or in most deployments: never try to download extensions.
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      memory_limit: options.memoryLimit,
+      // Committed rollups stay in memory until a checkpoint writes them out.
+      checkpoint_threshold: checkpointThreshold(options.memoryLimit),
+      threads: String(options.threads),
+    })
+  } catch (err) {
+    const message = (err as Error).message
+    if (/lock/i.test(message)) {
+      throw new ReplicaLockedError(
+        `the analytics replica ${path} is open in another process; give each process that serves /stats its own DUCKDB_PATH (${message})`,
+      )
+    }
+    throw err
+  }
+}
+
 /**
  * The columnar replica. One instance per file per process; DuckDB's own file
  * lock makes a second process fail to open it, which we turn into a message
@@ -30,40 +72,55 @@ export class DuckDbReplica {
     readonly path: string,
     /** DuckDB's memory limit, which the sync sizes its chunks by */
     readonly memoryLimit: string,
-    private readonly instance: DuckDBInstance,
-    /** the connection the sync writes through */
-    readonly writer: DuckDBConnection,
+    private instance: DuckDBInstance,
+    private writerConn: DuckDBConnection,
+    private readonly options: ReplicaOptions,
     /** the numbered property paths; the sync adds to them */
     readonly paths: PropertyPaths,
+    private readonly log: Logger,
   ) {}
 
-  static async open(path: string, options: { memoryLimit: string; threads: number; readers?: number; maxPropertyPaths?: number; maxRollupValues?: number }, log: Logger): Promise<DuckDbReplica> {
+  /** the connection the sync writes through */
+  get writer(): DuckDBConnection {
+    return this.writerConn
+  }
+
+  /** A checksum or read error met on the replica file, until the file is replaced. */
+  corruption: Error | undefined
+
+  static async open(path: string, options: ReplicaOptions, log: Logger): Promise<DuckDbReplica> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     let instance: DuckDBInstance
     try {
-      instance = await DuckDBInstance.create(path, {
-        // No network here or in most deployments: never try to download extensions.
-        autoinstall_known_extensions: 'false',
-        autoload_known_extensions: 'false',
-        memory_limit: options.memoryLimit,
-        // Committed rollups stay in memory until a checkpoint writes them out.
-        checkpoint_threshold: checkpointThreshold(options.memoryLimit),
-        threads: String(options.threads),
-      })
+      instance = await createInstance(path, options)
     } catch (err) {
-      const message = (err as Error).message
-      if (/lock/i.test(message)) {
-        throw new ReplicaLockedError(
-          `the analytics replica ${path} is open in another process; give each process that serves /stats its own DUCKDB_PATH (${message})`,
-        )
-      }
-      throw err
+      // Derived data: a damaged file is rebuilt from the store rather than
+      // refused for ever. A file that is not DuckDB at all is still refused.
+      if (!isCorruption(err)) throw err
+      moveAside(path, err as Error, log)
+      instance = await createInstance(path, options)
     }
-    const writer = await instance.connect()
-    const replica = new DuckDbReplica(path, options.memoryLimit, instance, writer, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS, options.maxRollupValues ?? MAX_ROLLUP_VALUES))
-    for (let i = 0; i < (options.readers ?? 2); i++) replica.readers.push(await instance.connect())
+    const replica = new DuckDbReplica(path, options.memoryLimit, instance, await instance.connect(), options, new PropertyPaths(options.maxPropertyPaths ?? MAX_PROPERTY_PATHS, options.maxRollupValues ?? MAX_ROLLUP_VALUES), log)
+    await replica.connectReaders()
     await replica.ensureSchema(log)
     return replica
+  }
+
+  /** Moves a corrupted file aside and starts an empty one in its place; the sync then refills it. */
+  async replaceCorruptFile(): Promise<void> {
+    const cause = this.corruption ?? new Error('corrupt')
+    this.close()
+    moveAside(this.path, cause, this.log)
+    this.instance = await createInstance(this.path, this.options)
+    this.writerConn = await this.instance.connect()
+    this.readers = []
+    await this.connectReaders()
+    this.corruption = undefined
+    await this.ensureSchema(this.log)
+  }
+
+  private async connectReaders(): Promise<void> {
+    for (let i = 0; i < (this.options.readers ?? 2); i++) this.readers.push(await this.instance.connect())
   }
 
   private async ensureSchema(log: Logger): Promise<void> {
@@ -107,8 +164,13 @@ export class DuckDbReplica {
   }
 
   async rows<T>(conn: DuckDBConnection, sql: string, values: DuckDBValue[] = []): Promise<T[]> {
-    const reader = await conn.runAndReadAll(sql, values)
-    return reader.getRowObjects() as T[]
+    try {
+      const reader = await conn.runAndReadAll(sql, values)
+      return reader.getRowObjects() as T[]
+    } catch (err) {
+      if (isCorruption(err)) this.corruption ??= err as Error
+      throw err
+    }
   }
 
   close(): void {

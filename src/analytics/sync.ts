@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { dateValue, listValue, timestampValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
 import type { ChangedRow, FeedPosition, PostgresChangeFeed } from '../store/change-feed.ts'
-import type { DuckDbReplica } from './duckdb-replica.ts'
+import { type DuckDbReplica, isCorruption } from './duckdb-replica.ts'
 import { pathsOfStructures } from './property-paths.ts'
 import { bitmapBudget, cutToBudget } from './chunk-budget.ts'
 import { CHUNK_STRUCTURES, KEY_USERS, PROPERTY_ROLLUPS, ROLLUPS, STAGE_KEYS, STAGE_PROPS } from './sync-sql.ts'
@@ -86,10 +86,17 @@ export class AnalyticsSync {
     for (;;) {
       let copied: number
       try {
+        // A damaged file would fail every chunk and every /stats read; it is
+        // derived data, so it is rebuilt from the store instead.
+        if (this.replica.corruption) {
+          await this.replica.replaceCorruptFile()
+          await this.init()
+        }
         copied = await this.syncChunk()
         this.health.succeeded()
       } catch (err) {
         this.health.failed(err as Error)
+        if (isCorruption(err)) this.replica.corruption ??= err as Error
         // Out of memory despite the budget (very large properties, say): the
         // same chunk would fail the same way forever, a smaller one may not.
         if (isOutOfMemory(err) && this.attempted > 1) {
