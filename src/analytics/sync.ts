@@ -140,14 +140,16 @@ export class AnalyticsSync {
     await this.stage(rows)
     const appendedAt = performance.now()
     const paths = await this.stageProperties()
-    const rolled = paths.map((p) => p.id).filter((id) => this.replica.paths.rolledUp(id))
+    // Paths this chunk retires write no bitmaps: leave them out of the budget.
+    const retire = await this.replica.paths.overLimit(conn, paths.map((p) => p.id))
+    const rolled = paths.map((p) => p.id).filter((id) => this.replica.paths.rolledUp(id) && !retire.includes(id))
     const kept = await cutToBudget(conn, rows.length, rolled, this.bitmapBudget)
     const [lastXact, lastSeq] = rows[kept - 1]!
     await conn.run('BEGIN TRANSACTION')
     try {
       for (const sql of KEY_USERS) await conn.run(sql)
       await conn.run('INSERT INTO events SELECT seq, day, user_key, event_type, occurred_at, properties FROM sync_keyed')
-      await this.insertProperties(paths)
+      await this.insertProperties(paths, retire)
       for (const sql of ROLLUPS) await conn.run(sql)
       await conn.run(
         `UPDATE replica_meta SET cursor_xact = $1::UBIGINT, cursor_seq = $2::BIGINT,
@@ -230,13 +232,13 @@ export class AnalyticsSync {
   }
 
   /** sync_props into event_props and the rollups, after numbering the new paths. */
-  private async insertProperties(planned: Array<{ path: string; id: number }>): Promise<void> {
+  private async insertProperties(planned: Array<{ path: string; id: number }>, retire: number[]): Promise<void> {
     if (planned.length === 0) return
     const conn = this.replica.writer
     const paths = await this.replica.paths.assign(conn, planned.map((p) => p.path))
     if (paths.some((p, i) => p.id !== planned[i]!.id)) throw new Error('property paths were numbered differently than planned')
     await conn.run('INSERT INTO event_props SELECT seq, path_id, day, user_key, event_type, type, text, number FROM sync_props')
-    const rolled = await this.replica.paths.keepRollable(conn, paths.map((p) => p.id))
+    const rolled = await this.replica.paths.keepRollable(conn, paths.map((p) => p.id), retire)
     if (rolled.length === 0) return
     for (const sql of PROPERTY_ROLLUPS) await conn.run(sql, [listValue(rolled)])
   }

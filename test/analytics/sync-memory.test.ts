@@ -103,7 +103,7 @@ describe('analytics sync within its memory limit', { skip: await skipUnless('pos
     return { replica, sync }
   }
 
-  test('a chunk over many (day, type) pairs and users is synced, exactly, in one catch-up', async () => {
+  test('a chunk over many (day, type) pairs and users is synced, exactly, within the limit', async () => {
     // The probe's shape, scaled to the small limit: every row its own (day, type) pair.
     await insert(1, 4_000, { days: 366, types: 55, users: 4_000, plans: 32, keys: 1 })
     const { replica, sync } = await open('pairs.duckdb', 50_000)
