@@ -37,6 +37,9 @@ export const EnvSchema = Type.Object({
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
   MAX_ROLLUP_VALUES: Type.Integer({ default: 32, minimum: 0, maximum: 10_000 }),
   SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
+  SYNC_DEGRADED_FAILURES: Type.Integer({ default: 5, minimum: 1, description: 'consecutive failed sync chunks before /health says degraded' }),
+  SYNC_DEGRADED_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'failing for this long makes /health say degraded' }),
+  SYNC_DEGRADED_LAG_MS: Type.Integer({ default: 300_000, minimum: 1, description: 'a replica this far behind makes /health say degraded' }),
   MAX_RANGE_DAYS: Type.Integer({ default: 366, minimum: 1 }),
   API_KEY: Type.Optional(Type.String({ minLength: 16, description: 'an admin key; at least 16 characters' })),
   RATE_LIMIT_REQUESTS: Type.Integer({ default: 100, minimum: 1 }),
@@ -87,6 +90,7 @@ export interface Config {
     maxPropertyPaths: number
     maxRollupValues: number
     syncIntervalMs: number
+    degraded: { failures: number; failingMs: number; lagMs: number }
     maxRangeDays: number
   }
 }
@@ -150,6 +154,7 @@ export function loadConfig(
       maxPropertyPaths: env.MAX_PROPERTY_PATHS,
       maxRollupValues: env.MAX_ROLLUP_VALUES,
       syncIntervalMs: env.SYNC_INTERVAL_MS,
+      degraded: { failures: env.SYNC_DEGRADED_FAILURES, failingMs: env.SYNC_DEGRADED_AFTER_MS, lagMs: env.SYNC_DEGRADED_LAG_MS },
       maxRangeDays: env.MAX_RANGE_DAYS,
     },
   }

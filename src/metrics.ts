@@ -11,7 +11,7 @@ export interface MetricsSources {
   /** read at scrape time for the queue gauges; absent without a queue */
   queue?: Pick<EventQueue, 'status'>
   /** read at scrape time for the sync lag gauges; absent where /stats is not served */
-  analytics?: Pick<Analytics, 'lag'>
+  analytics?: Pick<Analytics, 'lag' | 'syncFailures'>
   /** how long a scrape waits for one of those reads before leaving its values out */
   readTimeoutMs?: number
 }
@@ -79,6 +79,14 @@ export class Metrics implements IngestObserver, BatchObserver {
       new ScrapedGauge('ea_analytics_sync_lag_seconds', 'age of the oldest stored row not yet in the analytics replica', this.registry, async () => {
         const ms = (await lag())?.ms_behind
         return ms === undefined ? undefined : ms / 1000
+      })
+      // Read from the sync, which counts its own failures: no read of the store, so always present.
+      new Counter({
+        name: 'ea_analytics_sync_failures_total', help: 'analytics sync chunks that failed (each is retried, or split when out of memory)', registers,
+        collect() {
+          this.reset()
+          this.inc(analytics.syncFailures())
+        },
       })
     }
   }

@@ -5,6 +5,18 @@ import type { SqlClient } from '../store/sql-client.ts'
 import { DuckDbReplica } from './duckdb-replica.ts'
 import { AnalyticsSync } from './sync.ts'
 
+/** The sync as /health reports it: degraded once it has failed for a while or fallen far behind. */
+export interface SyncStatus {
+  status: 'ok' | 'degraded'
+  reasons: string[]
+  consecutive_failures: number
+  failures_total: number
+  failing_since: string | null
+  last_error: string | null
+  last_error_at: string | null
+  lag: SyncLag | { error: string }
+}
+
 export interface SyncLag {
   rows_behind: number
   ms_behind: number
@@ -18,6 +30,7 @@ export class Analytics {
     readonly replica: DuckDbReplica,
     readonly sync: AnalyticsSync,
     private readonly feed: PostgresChangeFeed,
+    private readonly degraded: Config['analytics']['degraded'],
   ) {}
 
   static async open(config: Config['analytics'], db: SqlClient, log: Logger): Promise<Analytics> {
@@ -25,7 +38,7 @@ export class Analytics {
     const feed = new PostgresChangeFeed(db)
     const sync = new AnalyticsSync(replica, feed, { chunkRows: config.syncChunkRows, idleIntervalMs: config.syncIntervalMs }, log)
     await sync.init()
-    return new Analytics(replica, sync, feed)
+    return new Analytics(replica, sync, feed, config.degraded)
   }
 
   /** Copies everything committed so far into the replica. */
@@ -41,6 +54,29 @@ export class Analytics {
       ms_behind: behind.ms,
       synced_rows: Number(cursor.syncedRows),
       synced_at: cursor.syncedAt?.toISOString() ?? null,
+    }
+  }
+
+  syncFailures(): number {
+    return this.sync.health.failures.total
+  }
+
+  async syncStatus(): Promise<SyncStatus> {
+    const f = this.sync.health.failures
+    const lag = await this.lag().catch((err: Error) => ({ error: `lag unknown: ${err.message}` }))
+    const reasons: string[] = []
+    if (f.consecutive >= this.degraded.failures) reasons.push(`${f.consecutive} sync chunks failed in a row`)
+    if (f.failingSince && Date.now() - f.failingSince.getTime() >= this.degraded.failingMs) reasons.push(`failing since ${f.failingSince.toISOString()}`)
+    if ('ms_behind' in lag && lag.ms_behind >= this.degraded.lagMs) reasons.push(`${lag.ms_behind} ms behind the store`)
+    return {
+      status: reasons.length > 0 ? 'degraded' : 'ok',
+      reasons,
+      consecutive_failures: f.consecutive,
+      failures_total: f.total,
+      failing_since: f.failingSince?.toISOString() ?? null,
+      last_error: f.lastError,
+      last_error_at: f.lastErrorAt?.toISOString() ?? null,
+      lag,
     }
   }
 

@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
-import type { Logger } from '../logger.ts'
 import type { Config } from '../config.ts'
+import type { Logger } from '../logger.ts'
+import { checkpointThreshold } from './chunk-budget.ts'
 import { PropertyPaths } from './property-paths.ts'
 import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
 
@@ -22,6 +23,40 @@ export type ReplicaOptions = Pick<Config['analytics'], 'memoryLimit' | 'threads'
 // Queries run on their own connections so a long one does not wait behind the sync's writes; two let two run at once.
 const READER_CONNECTIONS = 2
 
+/** DuckDB's words for a block that fails its checksum or cannot be read back. */
+export function isCorruption(err: unknown): boolean {
+  return err instanceof Error && /Corrupt database file|checksum|IO Error: Could not read/i.test(err.message)
+}
+
+function moveAside(path: string, cause: Error, log: Logger): void {
+  const aside = `${path}.corrupt-${Date.now()}`
+  log.error({ err: cause, movedTo: aside }, 'the analytics replica file is corrupt; moving it aside and rebuilding it from the store')
+  renameSync(path, aside)
+  if (existsSync(`${path}.wal`)) renameSync(`${path}.wal`, `${aside}.wal`)
+}
+
+async function createInstance(path: string, options: ReplicaOptions): Promise<DuckDBInstance> {
+  try {
+    return await DuckDBInstance.create(path, {
+      // No network here or in most deployments: never try to download extensions.
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      memory_limit: options.memoryLimit,
+      // Committed rollups stay in memory until a checkpoint writes them out.
+      checkpoint_threshold: checkpointThreshold(options.memoryLimit),
+      threads: String(options.threads),
+    })
+  } catch (err) {
+    const message = (err as Error).message
+    if (/lock/i.test(message)) {
+      throw new ReplicaLockedError(
+        `the analytics replica ${path} is open in another process; give each process that serves /stats its own DUCKDB_PATH (${message})`,
+      )
+    }
+    throw err
+  }
+}
+
 /**
  * The columnar replica. One instance per file per process; DuckDB's own file
  * lock makes a second process fail to open it, which we turn into a message
@@ -33,38 +68,57 @@ export class DuckDbReplica {
 
   private constructor(
     readonly path: string,
-    private readonly instance: DuckDBInstance,
-    /** the connection the sync writes through */
-    readonly writer: DuckDBConnection,
+    /** DuckDB's memory limit, which the sync sizes its chunks by */
+    readonly memoryLimit: string,
+    private instance: DuckDBInstance,
+    private writerConn: DuckDBConnection,
+    private readonly options: ReplicaOptions,
     /** the numbered property paths; the sync adds to them */
     readonly paths: PropertyPaths,
+    private readonly log: Logger,
   ) {}
+
+  /** the connection the sync writes through */
+  get writer(): DuckDBConnection {
+    return this.writerConn
+  }
+
+  /** A checksum or read error met on the replica file, until the file is replaced. */
+  corruption: Error | undefined
 
   static async open(path: string, options: ReplicaOptions, log: Logger): Promise<DuckDbReplica> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     let instance: DuckDBInstance
     try {
-      instance = await DuckDBInstance.create(path, {
-        // No network here or in most deployments: never try to download extensions.
-        autoinstall_known_extensions: 'false',
-        autoload_known_extensions: 'false',
-        memory_limit: options.memoryLimit,
-        threads: String(options.threads),
-      })
+      instance = await createInstance(path, options)
     } catch (err) {
-      const message = (err as Error).message
-      if (/lock/i.test(message)) {
-        throw new ReplicaLockedError(
-          `the analytics replica ${path} is open in another process; give each process that serves /stats its own DUCKDB_PATH (${message})`,
-        )
-      }
-      throw err
+      // Derived data: a damaged file is rebuilt from the store rather than
+      // refused for ever. A file that is not DuckDB at all is still refused.
+      if (!isCorruption(err)) throw err
+      moveAside(path, err as Error, log)
+      instance = await createInstance(path, options)
     }
-    const writer = await instance.connect()
-    const replica = new DuckDbReplica(path, instance, writer, new PropertyPaths(options.maxPropertyPaths, options.maxRollupValues))
-    for (let i = 0; i < READER_CONNECTIONS; i++) replica.readers.push(await instance.connect())
+    const replica = new DuckDbReplica(path, options.memoryLimit, instance, await instance.connect(), options, new PropertyPaths(options.maxPropertyPaths, options.maxRollupValues), log)
+    await replica.connectReaders()
     await replica.ensureSchema(log)
     return replica
+  }
+
+  /** Moves a corrupted file aside and starts an empty one in its place; the sync then refills it. */
+  async replaceCorruptFile(): Promise<void> {
+    const cause = this.corruption ?? new Error('corrupt')
+    this.close()
+    moveAside(this.path, cause, this.log)
+    this.instance = await createInstance(this.path, this.options)
+    this.writerConn = await this.instance.connect()
+    this.readers = []
+    await this.connectReaders()
+    this.corruption = undefined
+    await this.ensureSchema(this.log)
+  }
+
+  private async connectReaders(): Promise<void> {
+    for (let i = 0; i < READER_CONNECTIONS; i++) this.readers.push(await this.instance.connect())
   }
 
   private async ensureSchema(log: Logger): Promise<void> {
@@ -108,8 +162,13 @@ export class DuckDbReplica {
   }
 
   async rows<T>(conn: DuckDBConnection, sql: string, values: DuckDBValue[] = []): Promise<T[]> {
-    const reader = await conn.runAndReadAll(sql, values)
-    return reader.getRowObjects() as T[]
+    try {
+      const reader = await conn.runAndReadAll(sql, values)
+      return reader.getRowObjects() as T[]
+    } catch (err) {
+      if (isCorruption(err)) this.corruption ??= err as Error
+      throw err
+    }
   }
 
   close(): void {

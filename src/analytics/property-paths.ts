@@ -103,12 +103,8 @@ export class PropertyPaths {
     }
   }
 
-  /**
-   * Of the given paths, those whose rollups hold all of their values, after
-   * retiring (inside the caller's transaction) any that the chunk in
-   * sync_props would take past maxRollupValues, before it is rolled up.
-   */
-  async keepRollable(conn: DuckDBConnection, ids: readonly number[]): Promise<number[]> {
+  /** Of the given rolled-up paths, those that sync_props would take past maxRollupValues. */
+  async overLimit(conn: DuckDBConnection, ids: readonly number[]): Promise<number[]> {
     const candidates = ids.filter((id) => this.rolledUp(id))
     if (candidates.length === 0) return []
     const reader = await conn.runAndReadAll(
@@ -119,13 +115,40 @@ export class PropertyPaths {
        ) GROUP BY path_id HAVING count(*) > $2`,
       [listValue(candidates), this.maxRollupValues],
     )
-    for (const row of reader.getRows()) {
-      const id = Number(row[0])
+    return reader.getRows().map((row) => Number(row[0]))
+  }
+
+  /**
+   * Of the given paths, those whose rollups hold all of their values, after
+   * retiring (inside the caller's transaction) any that the chunk in
+   * sync_props would take past maxRollupValues, before it is rolled up, and
+   * those in `retire` (over the limit in the chunk before it was cut: the
+   * rows cut off come next, so the path would lose its rollups then anyway).
+   */
+  async keepRollable(conn: DuckDBConnection, ids: readonly number[], retire: readonly number[] = []): Promise<number[]> {
+    const over = new Set([...retire, ...(await this.overLimit(conn, ids))])
+    for (const id of over) {
+      if (!this.rolledUp(id)) continue
       for (const table of ['prop_day_counts', 'prop_day_users']) await conn.run(`DELETE FROM ${table} WHERE path_id = $1`, [id])
       await conn.run('UPDATE property_paths SET rolled_up = false WHERE id = $1', [id])
       this.notRolledUp.add(id)
     }
-    return candidates.filter((id) => this.rolledUp(id))
+    return ids.filter((id) => this.rolledUp(id))
+  }
+
+  /**
+   * The numbers assign() will give `paths`, without giving them: the sync
+   * stages a chunk's values under these before its transaction begins.
+   */
+  plan(paths: Iterable<string>): Array<{ path: string; id: number }> {
+    const out: Array<{ path: string; id: number }> = []
+    let next = this.ids.size
+    for (const path of paths) {
+      let id = this.ids.get(path)
+      if (id === undefined && next < this.max) id = next++
+      if (id !== undefined) out.push({ path, id })
+    }
+    return out
   }
 
   /**

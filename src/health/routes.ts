@@ -32,16 +32,21 @@ const routes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, eng
 
   // Open: load balancers and orchestrators probe it without a key.
   app.get('/health', { config: { scope: 'open' }, schema: healthRouteSchema }, async (_request, reply) => {
-    const [database, redis] = await Promise.all([
+    const [database, redis, sync] = await Promise.all([
       check(() => store.ping()),
       queue ? check(() => queue.ping()) : Promise.resolve(undefined),
+      analytics ? withTimeout(analytics.syncStatus(), CHECK_TIMEOUT_MS).catch(() => undefined) : Promise.resolve(undefined),
     ])
     const dependencies = { database: { ...database, engine }, ...(redis ? { redis } : {}) }
     const healthy = Object.values(dependencies).every((d) => d.status === 'up')
+    // A stalled replica still serves (stale) answers: degraded, not down, so a
+    // load balancer keeps the instance while an operator is told.
+    const status = !healthy ? 'unhealthy' : sync?.status === 'degraded' ? 'degraded' : 'healthy'
     return reply.code(healthy ? 200 : 503).send({
-      status: healthy ? 'healthy' : 'unhealthy',
+      status,
       queue_enabled: queue !== undefined,
       dependencies,
+      ...(sync ? { sync } : {}),
     })
   })
 

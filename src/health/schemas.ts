@@ -15,21 +15,6 @@ const Check = {
   error: Type.Optional(Type.String({ description: 'why the check failed, when it did' })),
 }
 
-export const HealthResponse = Type.Object(
-  {
-    status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
-    queue_enabled: Type.Boolean(),
-    dependencies: Type.Object(
-      {
-        database: Type.Object({ ...Check, engine: Type.Union([Type.Literal('postgresql'), Type.Literal('pglite')]) }, open),
-        redis: Type.Optional(Type.Object(Check, { ...open, description: 'present when the queue is enabled' })),
-      },
-      open,
-    ),
-  },
-  open,
-)
-
 const SyncLagSchema = Type.Object(
   {
     rows_behind: Type.Integer({ minimum: 0, description: 'rows stored but not yet in the analytics replica (capped)' }),
@@ -40,6 +25,36 @@ const SyncLagSchema = Type.Object(
   open,
 )
 const SyncUnknown = Type.Object({ error: Type.String({ description: 'why the lag could not be read' }) }, open)
+export const HealthResponse = Type.Object(
+  {
+    status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy')], {
+      description: 'degraded: every dependency is up but the analytics replica keeps failing or lags (see sync)',
+    }),
+    queue_enabled: Type.Boolean(),
+    dependencies: Type.Object(
+      {
+        database: Type.Object({ ...Check, engine: Type.Union([Type.Literal('postgresql'), Type.Literal('pglite')]) }, open),
+        redis: Type.Optional(Type.Object(Check, { ...open, description: 'present when the queue is enabled' })),
+      },
+      open,
+    ),
+    sync: Type.Optional(Type.Object(
+      {
+        status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+        reasons: Type.Array(Type.String(), { description: 'why it is degraded; empty when ok' }),
+        consecutive_failures: Type.Integer({ minimum: 0 }),
+        failures_total: Type.Integer({ minimum: 0 }),
+        failing_since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+        last_error: Type.Union([Type.String(), Type.Null()], { description: 'the last failed chunk\'s error, kept after recovery' }),
+        last_error_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+        lag: Type.Union([SyncLagSchema, SyncUnknown]),
+      },
+      { ...open, description: 'the analytics sync; absent without analytics or when its state could not be read in time' },
+    )),
+  },
+  open,
+)
+
 const Sync = Type.Optional(Type.Union([SyncLagSchema, SyncUnknown], { description: 'the analytics sync; absent without analytics' }))
 
 const QueueEnabled = Type.Object(

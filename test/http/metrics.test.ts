@@ -200,13 +200,14 @@ for (const mode of modes) {
 
 describe('Metrics, on its own', () => {
   test('leaves out the lag values when the read fails or hangs, and keeps the scrape going', async () => {
-    const failing = new Metrics({ analytics: { lag: () => Promise.reject(new Error('PostgreSQL is down')) } })
-    const hanging = new Metrics({ analytics: { lag: () => new Promise(() => {}) }, readTimeoutMs: 50 })
+    const failing = new Metrics({ analytics: { lag: () => Promise.reject(new Error('PostgreSQL is down')), syncFailures: () => 3 } })
+    const hanging = new Metrics({ analytics: { lag: () => new Promise(() => {}), syncFailures: () => 3 }, readTimeoutMs: 50 })
     for (const m of [failing, hanging]) {
       const s = parsePrometheusText(await m.registry.metrics())
       assert.deepEqual(s.get('ea_analytics_sync_lag_rows')?.samples, [])
       assert.deepEqual(s.get('ea_analytics_sync_lag_seconds')?.samples, [])
       assert.equal(valueOf(s, 'ea_events_received_total'), 0)
+      assert.equal(valueOf(s, 'ea_analytics_sync_failures_total'), 3)
     }
   })
 

@@ -1,0 +1,71 @@
+import { NUMBER_TYPES } from './property-paths.ts'
+import { blockOf, usersBitmap } from './replica-schema.ts'
+
+// The chunk's rows with their user keys, computed before the transaction so
+// the chunk can be cut to its budget first. New users get the next dense keys
+// in the order they first appear, so the keys of any prefix of the chunk are
+// the ones the whole chunk would give them; a user seen again keeps theirs.
+export const STAGE_KEYS = `CREATE OR REPLACE TEMP TABLE sync_keyed AS
+  WITH fresh AS (
+    SELECT user_id, (SELECT coalesce(max(user_key), 0) FROM users) + row_number() OVER (ORDER BY min(ord)) AS user_key
+    FROM sync_stage s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id)
+    GROUP BY user_id
+  )
+  SELECT s.ord, s.seq, s.day, s.event_type, s.occurred_at, s.properties, s.user_id,
+  coalesce(u.user_key, f.user_key) AS user_key, f.user_key IS NOT NULL AS fresh
+  FROM sync_stage s LEFT JOIN users u USING (user_id) LEFT JOIN fresh f USING (user_id)`
+
+// Applied in one DuckDB transaction per chunk, together with the cursor: a
+// crash at any point leaves the replica and its cursor consistent, so the next
+// run neither skips nor repeats a row.
+export const KEY_USERS = [
+  `INSERT INTO users SELECT user_key, user_id, min(day) FROM sync_keyed WHERE fresh GROUP BY user_key, user_id`,
+  // A late event can move a user's first day earlier.
+  `UPDATE users SET first_day = s.first_day
+   FROM (SELECT user_id, min(day) AS first_day FROM sync_keyed WHERE NOT fresh GROUP BY user_id) s
+   WHERE users.user_id = s.user_id AND s.first_day < users.first_day`,
+]
+
+// One json_structure per distinct shape of properties, not per row: a chunk
+// rarely holds more than a few dozen shapes.
+export const CHUNK_STRUCTURES = `SELECT DISTINCT json_structure(properties)::VARCHAR AS structure FROM sync_stage WHERE properties IS NOT NULL`
+
+// The chunk's property values, one row per (event, path) and one JSON parse
+// per row for all of its paths ($1 the numbers, $2 the paths: the two lists
+// unnest side by side; $3 false when the chunk has no paths, to skip the parse).
+export const STAGE_PROPS = `CREATE OR REPLACE TEMP TABLE sync_props AS
+  SELECT ord, seq, path_id, day, user_key, event_type, json_type(value) AS type, value ->> '$' AS text,
+         CASE WHEN json_type(value) IN ${NUMBER_TYPES} THEN TRY_CAST(value ->> '$' AS DOUBLE) END AS number
+  FROM (
+    SELECT ord, seq, day, user_key, event_type, unnest($1::INTEGER[]) AS path_id, unnest(json_extract(properties, $2::VARCHAR[])) AS value
+    FROM sync_keyed WHERE properties IS NOT NULL AND $3
+  )
+  WHERE value IS NOT NULL`
+
+// The property rollups of the paths that still have them ($1).
+export const PROPERTY_ROLLUPS = [
+  `INSERT INTO prop_day_counts
+   SELECT day, path_id, type, coalesce(text, ''), event_type, count(*)
+   FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
+   ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+  `INSERT INTO prop_day_users
+   SELECT day, path_id, type, coalesce(text, ''), ${blockOf('user_key')}, ${usersBitmap('user_key')}
+   FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
+   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+]
+
+export const ROLLUPS = [
+  // The chunk's users per (day, block), OR-ed into the bitmaps already there.
+  `INSERT INTO day_users
+   SELECT day, ${blockOf('user_key')}, ${usersBitmap('user_key')}
+   FROM sync_keyed GROUP BY ALL
+   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+  `INSERT INTO day_type_users
+   SELECT day, event_type, ${blockOf('user_key')}, ${usersBitmap('user_key')}
+   FROM sync_keyed GROUP BY ALL
+   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+  // One row per (day, type), added to: appending a row per chunk would grow
+  // the table with every chunk of a steady trickle rather than with the data.
+  `INSERT INTO type_day_counts SELECT day, event_type, count(*) FROM sync_keyed GROUP BY ALL
+   ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+]
