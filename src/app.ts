@@ -24,7 +24,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.config.limits.maxBodyBytes,
     // Take the client's X-Request-Id when it is sane, otherwise make one; it is
     // echoed back and carried into the queue entry for the worker's logs.
-    requestIdHeader: 'x-request-id',
+    // Fastify would take a requestIdHeader as sent without asking genReqId.
+    requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
