@@ -42,6 +42,9 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_REQUESTS: Type.Integer({ default: 100, minimum: 1 }),
   RATE_LIMIT_PERIOD: Type.Number({ default: 60, exclusiveMinimum: 0, description: 'seconds' }),
   RATE_LIMIT_BURST: Type.Optional(Type.Integer({ minimum: 1 })),
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'headers and body must arrive within this' }),
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72_000, minimum: 100 }),
+  CONNECTION_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 100, description: 'a connection silent this long is closed' }),
   TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$', description: 'true, false, or proxy addresses/CIDRs' }),
 })
 
@@ -76,6 +79,7 @@ export interface Config {
   dataDir: string
   apiKey?: string
   rateLimit: { capacity: number; refillPerMs: number }
+  http: { requestTimeoutMs: number; keepAliveTimeoutMs: number; connectionTimeoutMs: number }
   /** Fastify's trustProxy: whether client IPs come from X-Forwarded-For */
   trustProxy: boolean | string
   analytics: {
@@ -140,6 +144,7 @@ export function loadConfig(
       capacity: env.RATE_LIMIT_BURST ?? env.RATE_LIMIT_REQUESTS,
       refillPerMs: env.RATE_LIMIT_REQUESTS / (env.RATE_LIMIT_PERIOD * 1000),
     },
+    http: { requestTimeoutMs: env.REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS, connectionTimeoutMs: env.CONNECTION_TIMEOUT_MS },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     analytics: {
       enabled: env.ANALYTICS_ENABLED,
