@@ -5,6 +5,7 @@ import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
+import { AuthFailureGuard } from './http/auth-failures.ts'
 import { dashboardPlugin } from './dashboard/plugin.ts'
 import { countEvents } from './events/validate-batch.ts'
 import { emptyMeansAbsent } from './http/empty-values.ts'
@@ -96,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installAccessControl(app, {
     authenticator: deps.authenticator, limiter: deps.rateLimits, policy: deps.config.rateLimit, log: deps.log.child({ component: 'access' }),
+    failures: new AuthFailureGuard(deps.rateLimits, deps.config.authFailures), observer: deps.metrics,
   })
   // First of the plugins that add routes: @fastify/swagger documents only routes added after it.
   await app.register(openApiPlugin)

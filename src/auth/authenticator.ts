@@ -91,6 +91,14 @@ export class Authenticator {
     return { ok: true, principal }
   }
 
+  /** Whether this key is known to be valid without asking the database (API_KEY, or cached). */
+  knownValid(presented: string): boolean {
+    const digest = hashKey(presented)
+    if (this.envDigest && timingSafeEqual(digest, this.envDigest)) return true
+    const hit = this.cache.get(digest.toString('base64'))
+    return hit?.principal !== undefined && this.now() - hit.at <= CACHE_MS
+  }
+
   private async identify(presented: string): Promise<Principal | undefined> {
     const digest = hashKey(presented)
     if (this.envDigest && timingSafeEqual(digest, this.envDigest)) return { id: 'env', scope: 'admin' }
