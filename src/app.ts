@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Deps } from './deps.ts'
-import { AppError, STATUS_TITLES } from './errors.ts'
+import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
+import { AuthFailureGuard } from './http/auth-failures.ts'
 import { dashboardPlugin } from './dashboard/plugin.ts'
 import { countEvents } from './events/validate-batch.ts'
 import { emptyMeansAbsent } from './http/empty-values.ts'
 import { metricsPlugin } from './http/metrics.ts'
 import { openApiPlugin } from './http/openapi.ts'
+import { clientErrorHandler, frameworkErrors, PROBLEM_TYPE, sendProblem, toProblem } from './http/problems.ts'
 import { AJV_OPTIONS, toValidationError } from './http/validation-errors.ts'
 import { statsRoutes } from './stats/routes.ts'
-import { isTransient } from './transient-errors.ts'
 
 export type AppDeps = Omit<Deps, 'close'>
 
@@ -24,14 +25,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.config.limits.maxBodyBytes,
     // Take the client's X-Request-Id when it is sane, otherwise make one; it is
     // echoed back and carried into the queue entry for the worker's logs.
-    requestIdHeader: 'x-request-id',
+    // Fastify would take a requestIdHeader as sent without asking genReqId.
+    requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     // Fastify's two lines per request are replaced by the one onResponse writes.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Fastify's own 503 while closing has its own body shape: the onRequest hook below answers instead.
+    return503OnClosing: false,
+    // Errors found before a route runs get the same problem body as the rest.
+    clientErrorHandler,
+    frameworkErrors,
+    // A client that stalls (headers or body) or idles must not hold a socket for ever.
+    requestTimeout: deps.config.http.requestTimeoutMs,
+    keepAliveTimeout: deps.config.http.keepAliveTimeoutMs,
+    connectionTimeout: deps.config.http.connectionTimeoutMs,
+    // Node 20 checks a body's deadline only with requestTimeout given to the
+    // server's constructor (Fastify sets it afterwards), and looks for expired
+    // requests only every connectionsCheckingInterval (30 s by default).
+    http: {
+      requestTimeout: deps.config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(5_000, Math.ceil(deps.config.http.requestTimeoutMs / 4)),
+    },
     trustProxy: deps.config.trustProxy,
     // Schema failures become the same 422 body as the hand checks' (validation-errors.ts).
     ajv: { customOptions: AJV_OPTIONS },
@@ -40,8 +57,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Only JSON is accepted; Fastify's built-in text/plain parser would let other bodies through to validation.
   app.removeContentTypeParser('text/plain')
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    if (closing) {
+      reply.header('connection', 'close')
+      throw new AppError(503, 'SHUTTING_DOWN', 'this process is shutting down; retry', { headers: { 'retry-after': '1' } })
+    }
   })
   app.addHook('preValidation', emptyMeansAbsent)
   // One line per request, with what an operator looks for.
@@ -61,14 +86,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError | AppError | Error, request, reply) => {
     const problem = toProblem(err)
     if (problem.status >= 500) request.log.error({ err }, 'request failed')
-    for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
-    return reply
-      .code(problem.status)
-      .type('application/problem+json')
-      .send({ ...problem.body, instance: request.url, request_id: request.id })
+    return sendProblem(problem, request, reply)
   })
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).type('application/problem+json').send({
+    return reply.code(404).type(PROBLEM_TYPE).send({
       type: 'about:blank', title: 'Not Found', status: 404, code: 'NOT_FOUND',
       detail: `no route for ${request.method} ${request.url}`, instance: request.url, request_id: request.id,
     })
@@ -76,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installAccessControl(app, {
     authenticator: deps.authenticator, limiter: deps.rateLimits, policy: deps.config.rateLimit, log: deps.log.child({ component: 'access' }),
+    failures: new AuthFailureGuard(deps.rateLimits, deps.config.authFailures), observer: deps.metrics,
   })
   // First of the plugins that add routes: @fastify/swagger documents only routes added after it.
   await app.register(openApiPlugin)
@@ -88,46 +110,4 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(dashboardPlugin)
   if (deps.analytics) await app.register(statsRoutes, { replica: deps.analytics.replica, maxRangeDays: deps.config.analytics.maxRangeDays })
   return app
-}
-
-interface Problem {
-  status: number
-  headers: Record<string, string>
-  body: Record<string, unknown>
-}
-
-
-/** The single error body of the service: RFC 9457 problem details plus a stable `code`. */
-function toProblem(err: FastifyError | AppError | Error): Problem {
-  if (err instanceof AppError) {
-    const body: Record<string, unknown> = {
-      type: 'about:blank', title: STATUS_TITLES[err.statusCode] ?? 'Error', status: err.statusCode, code: err.code, detail: err.message,
-    }
-    if (err.extra.errors) body.errors = err.extra.errors
-    return { status: err.statusCode, headers: err.extra.headers ?? {}, body }
-  }
-  const status = (err as FastifyError).statusCode
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    // Fastify's own client errors: malformed JSON, body too large, wrong content type.
-    const code = (err as FastifyError).code ?? 'BAD_REQUEST'
-    return { status, headers: {}, body: { type: 'about:blank', title: STATUS_TITLES[status] ?? 'Bad Request', status, code: clientCode(code), detail: err.message } }
-  }
-  if (isTransient(err)) {
-    return {
-      status: 503, headers: { 'retry-after': '5' },
-      body: { type: 'about:blank', title: STATUS_TITLES[503], status: 503, code: 'DEPENDENCY_UNAVAILABLE', detail: 'a backing service is unavailable; retry later' },
-    }
-  }
-  // Never leak internals in a 5xx.
-  return { status: 500, headers: {}, body: { type: 'about:blank', title: STATUS_TITLES[500], status: 500, code: 'INTERNAL_ERROR', detail: 'internal error' } }
-}
-
-function clientCode(fastifyCode: string): string {
-  switch (fastifyCode) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE': return 'BODY_TOO_LARGE'
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'UNSUPPORTED_MEDIA_TYPE'
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY': return 'MALFORMED_JSON'
-    default: return fastifyCode.startsWith('FST_') ? 'BAD_REQUEST' : fastifyCode
-  }
 }

@@ -45,6 +45,11 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_REQUESTS: Type.Integer({ default: 100, minimum: 1 }),
   RATE_LIMIT_PERIOD: Type.Number({ default: 60, exclusiveMinimum: 0, description: 'seconds' }),
   RATE_LIMIT_BURST: Type.Optional(Type.Integer({ minimum: 1 })),
+  AUTH_FAILURE_LIMIT: Type.Integer({ default: 20, minimum: 1, description: 'unknown keys per client address per AUTH_FAILURE_PERIOD' }),
+  AUTH_FAILURE_PERIOD: Type.Number({ default: 60, exclusiveMinimum: 0, description: 'seconds' }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'headers and body must arrive within this' }),
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72_000, minimum: 100 }),
+  CONNECTION_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 100, description: 'a connection silent this long is closed' }),
   TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$', description: 'true, false, or proxy addresses/CIDRs' }),
 })
 
@@ -79,6 +84,9 @@ export interface Config {
   dataDir: string
   apiKey?: string
   rateLimit: { capacity: number; refillPerMs: number }
+  /** unknown keys a client address may present: a bucket of failures */
+  authFailures: { capacity: number; refillPerMs: number }
+  http: { requestTimeoutMs: number; keepAliveTimeoutMs: number; connectionTimeoutMs: number }
   /** Fastify's trustProxy: whether client IPs come from X-Forwarded-For */
   trustProxy: boolean | string
   analytics: {
@@ -144,6 +152,8 @@ export function loadConfig(
       capacity: env.RATE_LIMIT_BURST ?? env.RATE_LIMIT_REQUESTS,
       refillPerMs: env.RATE_LIMIT_REQUESTS / (env.RATE_LIMIT_PERIOD * 1000),
     },
+    http: { requestTimeoutMs: env.REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS, connectionTimeoutMs: env.CONNECTION_TIMEOUT_MS },
+    authFailures: { capacity: env.AUTH_FAILURE_LIMIT, refillPerMs: env.AUTH_FAILURE_LIMIT / (env.AUTH_FAILURE_PERIOD * 1000) },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     analytics: {
       enabled: env.ANALYTICS_ENABLED,

@@ -5,6 +5,7 @@ import type { Config } from './config.ts'
 import { IdempotencyStore } from './events/idempotency.ts'
 import { IngestService } from './events/ingest-service.ts'
 import type { ImportTarget } from './import/import-csv.ts'
+import { FallbackRateLimitStore } from './http/rate-limit/fallback-store.ts'
 import { RedisRateLimitStore } from './http/rate-limit/redis-token-bucket.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit/token-bucket.ts'
 import type { Logger } from './logger.ts'
@@ -66,6 +67,8 @@ export async function bulkWriter(storage: Storage): Promise<{ writer: ImportTarg
   return { writer: loader, close: () => loader.close() }
 }
 
+const LIMITER_TIMEOUT_MS = 100
+
 export async function buildDeps(config: Config, log: Logger, options: { analytics: boolean }): Promise<Deps> {
   const storage = await openStorage(config, log)
   const analytics = options.analytics && config.analytics.enabled
@@ -80,9 +83,14 @@ export async function buildDeps(config: Config, log: Logger, options: { analytic
   const authenticator = new Authenticator(storage.apiKeys, config.apiKey)
   // Known from the start, so an outage of the database later cannot leave it unknown.
   await authenticator.isOpen()
-  // A rate-limit decision must not hold a request up for long: one second at most.
-  const limiterRedis = connect?.(1_000)
-  const rateLimits = limiterRedis ? new RedisRateLimitStore(limiterRedis, config.redisKeyPrefix) : new MemoryRateLimitStore()
+  // A rate-limit decision must not hold a request up: a short command timeout,
+  // then this process's own buckets until Redis answers again.
+  const limiterRedis = connect?.(LIMITER_TIMEOUT_MS)
+  const rateLimits = limiterRedis
+    ? new FallbackRateLimitStore(new RedisRateLimitStore(limiterRedis, config.redisKeyPrefix), log.child({ component: 'rate-limit' }), {
+      onFallback: () => metrics.rateLimitFallback(),
+    })
+    : new MemoryRateLimitStore()
   return {
     ...storage, queue, ingest, metrics, analytics, authenticator, rateLimits,
     async close() {

@@ -7,6 +7,12 @@ import { withTimeout } from './timeout.ts'
 
 export type IngestMode = 'queue' | 'direct'
 
+/** What access control reports: refused keys, and rate-limit decisions made without Redis. */
+export interface AccessObserver {
+  authFailure(outcome: 'unknown_key' | 'blocked'): void
+  rateLimitFallback(): void
+}
+
 export interface MetricsSources {
   /** read at scrape time for the queue gauges; absent without a queue */
   queue?: Pick<EventQueue, 'status'>
@@ -24,7 +30,7 @@ const READ_TIMEOUT_MS = 2_000
  * What the service reports to Prometheus, in a registry of its own: prom-client's
  * default registry is a module singleton, and tests run several apps in one process.
  */
-export class Metrics implements IngestObserver, BatchObserver {
+export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
   readonly registry = new Registry()
   private readonly mode: IngestMode
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>
@@ -34,6 +40,8 @@ export class Metrics implements IngestObserver, BatchObserver {
   private readonly rejected: Counter
   private readonly batchEvents: Histogram
   private readonly batchDuration: Histogram
+  private readonly authFailures: Counter<'outcome'>
+  private readonly limiterFallbacks: Counter
 
   constructor(sources: MetricsSources = {}) {
     const registers = [this.registry]
@@ -62,6 +70,15 @@ export class Metrics implements IngestObserver, BatchObserver {
     })
     this.batchDuration = new Histogram({
       name: 'ea_worker_batch_duration_seconds', help: 'time from parsed batch to acknowledged, store retries included', registers,
+    })
+    this.authFailures = new Counter({
+      name: 'ea_auth_failures_total', labelNames: ['outcome'], registers,
+      help: 'requests refused for their key: unknown or revoked (outcome="unknown_key", 401), or from an address past AUTH_FAILURE_LIMIT (outcome="blocked", 429, no lookup)',
+    })
+    for (const outcome of ['unknown_key', 'blocked']) this.authFailures.inc({ outcome }, 0)
+    this.limiterFallbacks = new Counter({
+      name: 'ea_rate_limit_fallback_total', registers,
+      help: "rate-limit decisions taken by this process's in-memory buckets because Redis failed or was being skipped",
     })
     const timeoutMs = sources.readTimeoutMs ?? READ_TIMEOUT_MS
     if (sources.queue) {
@@ -111,6 +128,14 @@ export class Metrics implements IngestObserver, BatchObserver {
   batchStored(events: number, seconds: number): void {
     this.batchEvents.observe(events)
     this.batchDuration.observe(seconds)
+  }
+
+  authFailure(outcome: 'unknown_key' | 'blocked'): void {
+    this.authFailures.inc({ outcome })
+  }
+
+  rateLimitFallback(): void {
+    this.limiterFallbacks.inc()
   }
 }
 

@@ -61,9 +61,13 @@ export class Analytics {
     return this.sync.health.failures.total
   }
 
-  async syncStatus(): Promise<SyncStatus> {
+  async syncStatus(log: Pick<Logger, 'warn'>): Promise<SyncStatus> {
     const f = this.sync.health.failures
-    const lag = await this.lag().catch((err: Error) => ({ error: `lag unknown: ${err.message}` }))
+    // The open /health says only that it is unknown; why goes to the log.
+    const lag = await this.lag().catch((err: Error) => {
+      log.warn({ err }, 'sync lag unknown')
+      return { error: 'lag unknown: the database could not be read' }
+    })
     const reasons: string[] = []
     if (f.consecutive >= this.degraded.failures) reasons.push(`${f.consecutive} sync chunks failed in a row`)
     if (f.failingSince && Date.now() - f.failingSince.getTime() >= this.degraded.failingMs) reasons.push(`failing since ${f.failingSince.toISOString()}`)

@@ -13,8 +13,11 @@ export type Verdict = { ok: true; principal: Principal | undefined } | { ok: fal
 // key therefore stops working within this time on every API process. While the
 // database is unreachable, what was last known is used instead: ingestion
 // through the queue must not stop because the key table cannot be read.
+// Unknown keys are remembered apart, in fewer entries: a flood of wrong keys
+// must not push the real ones out and send every good request to the database.
 const CACHE_MS = 10_000
 const CACHE_MAX = 10_000
+const UNKNOWN_MAX = 1_000
 
 /**
  * Decides who a request is and whether its scope allows the route. With no key
@@ -22,7 +25,11 @@ const CACHE_MAX = 10_000
  */
 export class Authenticator {
   private readonly cache = new Map<string, { principal: Principal | undefined; at: number }>()
-  private keysExist: { value: boolean; at: number } | undefined
+  private readonly unknown = new Map<string, { principal: undefined; at: number }>()
+  /** once true, for good: keys are revoked, never deleted, so nothing can open the service again */
+  private closed: boolean | undefined
+  private running: Promise<boolean> | undefined
+  private waiting: Promise<boolean> | undefined
   private readonly envDigest: Buffer | undefined
 
   constructor(
@@ -33,23 +40,48 @@ export class Authenticator {
     this.envDigest = envKey ? hashKey(envKey) : undefined
   }
 
-  async isOpen(recheck = false): Promise<boolean> {
-    if (this.envDigest) return false
-    const t = this.now()
-    if (!this.keysExist || recheck || t - this.keysExist.at > CACHE_MS) {
-      try {
-        this.keysExist = { value: await this.store.anyEverCreated(), at: t }
-      } catch (err) {
-        if (!this.keysExist) throw err
-      }
+  /**
+   * While the service is open the key table is asked on every request, so the
+   * first key created (by any process, the CLI included) closes every API
+   * process before its next request. That is one cheap EXISTS per request, and
+   * only on a service nobody has secured yet. Once closed it stays closed
+   * without asking again, so no database outage can open it; an outage while
+   * open keeps it open (known, not guessed), as ingestion must go on.
+   */
+  async isOpen(): Promise<boolean> {
+    if (this.envDigest || this.closed) return false
+    try {
+      this.closed = await this.freshKeyCheck()
+    } catch (err) {
+      if (this.closed === undefined) throw err
     }
-    return !this.keysExist.value
+    return !this.closed
+  }
+
+  /**
+   * A check that started after this call: requests that arrive while one is
+   * in flight share the next one, so a burst costs two queries, not one each,
+   * and none is answered from a read older than itself.
+   */
+  private freshKeyCheck(): Promise<boolean> {
+    if (!this.running) return this.startKeyCheck()
+    this.waiting ??= this.running.then(() => {}, () => {}).then(() => {
+      this.waiting = undefined
+      return this.startKeyCheck()
+    })
+    return this.waiting
+  }
+
+  private startKeyCheck(): Promise<boolean> {
+    const check: Promise<boolean> = this.store.anyEverCreated().finally(() => {
+      if (this.running === check) this.running = undefined
+    })
+    this.running = check
+    return check
   }
 
   async check(presented: string | undefined, required: Scope): Promise<Verdict> {
-    // A client that presents a key while we believe no key exists makes us look
-    // again at once: the first key created closes the service without delay.
-    if (await this.isOpen(presented !== undefined && this.keysExist?.value === false)) return { ok: true, principal: undefined }
+    if (await this.isOpen()) return { ok: true, principal: undefined }
     if (!presented) return { ok: false, status: 401, reason: 'an API key is required (Authorization: Bearer <key> or X-API-Key)' }
     const principal = await this.identify(presented)
     if (!principal) return { ok: false, status: 401, reason: 'unknown or revoked API key' }
@@ -59,12 +91,20 @@ export class Authenticator {
     return { ok: true, principal }
   }
 
+  /** Whether this key is known to be valid without asking the database (API_KEY, or cached). */
+  knownValid(presented: string): boolean {
+    const digest = hashKey(presented)
+    if (this.envDigest && timingSafeEqual(digest, this.envDigest)) return true
+    const hit = this.cache.get(digest.toString('base64'))
+    return hit?.principal !== undefined && this.now() - hit.at <= CACHE_MS
+  }
+
   private async identify(presented: string): Promise<Principal | undefined> {
     const digest = hashKey(presented)
     if (this.envDigest && timingSafeEqual(digest, this.envDigest)) return { id: 'env', scope: 'admin' }
     const cacheKey = digest.toString('base64')
     const t = this.now()
-    const hit = this.cache.get(cacheKey)
+    const hit = this.cache.get(cacheKey) ?? this.unknown.get(cacheKey)
     if (hit && t - hit.at <= CACHE_MS) return hit.principal
     let row
     try {
@@ -76,8 +116,15 @@ export class Authenticator {
     // The index found it by digest; compare again in constant time so the
     // decision never depends on how many bytes matched.
     const principal = row && timingSafeEqual(row.key_hash, digest) ? { id: row.id, scope: row.scope } : undefined
-    if (this.cache.size >= CACHE_MAX) this.cache.clear()
-    this.cache.set(cacheKey, { principal, at: t })
+    if (principal) {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear()
+      this.cache.set(cacheKey, { principal, at: t })
+      this.unknown.delete(cacheKey)
+    } else {
+      if (this.unknown.size >= UNKNOWN_MAX) this.unknown.clear()
+      this.unknown.set(cacheKey, { principal, at: t })
+      this.cache.delete(cacheKey)
+    }
     return principal
   }
 }

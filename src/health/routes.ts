@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Analytics } from '../analytics/analytics.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
@@ -16,13 +16,16 @@ export interface HealthRoutesOptions {
 
 const CHECK_TIMEOUT_MS = 2_000
 
-async function check(probe: () => Promise<void>): Promise<{ status: 'up' | 'down'; latency_ms: number; error?: string }> {
+// /health is open: why a dependency is down (host names, addresses, driver
+// messages) goes to the log, and the answer says only up or down.
+async function check(dependency: string, log: FastifyBaseLogger, probe: () => Promise<void>): Promise<{ status: 'up' | 'down'; latency_ms: number }> {
   const started = performance.now()
   try {
     await withTimeout(probe(), CHECK_TIMEOUT_MS)
     return { status: 'up', latency_ms: Math.round(performance.now() - started) }
   } catch (err) {
-    return { status: 'down', latency_ms: Math.round(performance.now() - started), error: (err as Error).message }
+    log.warn({ err, dependency }, 'health check failed')
+    return { status: 'down', latency_ms: Math.round(performance.now() - started) }
   }
 }
 
@@ -31,11 +34,16 @@ const routes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, eng
   app.openApiComponent('QueueStatus', QueueStatusResponse)
 
   // Open: load balancers and orchestrators probe it without a key.
-  app.get('/health', { config: { scope: 'open' }, schema: healthRouteSchema }, async (_request, reply) => {
+  app.get('/health', { config: { scope: 'open' }, schema: healthRouteSchema }, async (request, reply) => {
     const [database, redis, sync] = await Promise.all([
-      check(() => store.ping()),
-      queue ? check(() => queue.ping()) : Promise.resolve(undefined),
-      analytics ? withTimeout(analytics.syncStatus(), CHECK_TIMEOUT_MS).catch(() => undefined) : Promise.resolve(undefined),
+      check('database', request.log, () => store.ping()),
+      queue ? check('redis', request.log, () => queue.ping()) : Promise.resolve(undefined),
+      analytics
+        ? withTimeout(analytics.syncStatus(request.log), CHECK_TIMEOUT_MS).catch((err: Error) => {
+            request.log.warn({ err }, 'sync status unknown')
+            return undefined
+          })
+        : Promise.resolve(undefined),
     ])
     const dependencies = { database: { ...database, engine }, ...(redis ? { redis } : {}) }
     const healthy = Object.values(dependencies).every((d) => d.status === 'up')
@@ -50,11 +58,14 @@ const routes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, eng
     })
   })
 
-  app.get('/events/queue/status', { config: { scope: 'read' }, schema: queueStatusRouteSchema }, async () => {
+  app.get('/events/queue/status', { config: { scope: 'read' }, schema: queueStatusRouteSchema }, async (request) => {
     // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
     const [status, sync] = await Promise.all([
       queue ? queue.status() : { enabled: false },
-      analytics?.lag().catch((err: Error) => ({ error: `lag unknown: ${err.message}` })),
+      analytics?.lag().catch((err: Error) => {
+        request.log.warn({ err }, 'sync lag unknown')
+        return { error: 'lag unknown: the database could not be read' }
+      }),
     ])
     return sync ? { ...status, sync } : status
   })

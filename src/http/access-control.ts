@@ -3,6 +3,8 @@ import type { Scope } from '../auth/api-keys.ts'
 import type { Authenticator, Principal } from '../auth/authenticator.ts'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { AccessObserver } from '../metrics.ts'
+import type { AuthFailureGuard } from './auth-failures.ts'
 import type { BucketDecision, BucketPolicy, RateLimitStore } from './rate-limit/token-bucket.ts'
 
 /** What a route asks of the caller: a key of this scope (admin passes everywhere), or nothing. */
@@ -27,7 +29,15 @@ export interface AccessControlOptions {
   limiter: RateLimitStore
   policy: BucketPolicy
   log: Logger
+  /** wrong keys per client address; without it they are not limited */
+  failures?: AuthFailureGuard
+  observer?: AccessObserver
 }
+
+const tooManyFailures = (seconds: number) =>
+  new AppError(429, 'TOO_MANY_AUTH_FAILURES', `too many unknown API keys from this address; retry in ${seconds} s`, {
+    headers: { 'retry-after': String(seconds) },
+  })
 
 /** The key a client presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -54,7 +64,7 @@ function setRateLimitHeaders(reply: FastifyReply, d: BucketDecision): void {
  * instance, so every route is covered, including ones registered later.
  */
 export function installAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
-  const { authenticator, limiter, policy, log } = options
+  const { authenticator, limiter, policy, log, failures, observer } = options
   let lastLimiterError = 0
 
   app.addHook('onRequest', async (request, reply) => {
@@ -62,8 +72,20 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
     const scope = request.routeOptions.config.scope ?? DEFAULT_SCOPE
     if (scope === 'open') return
 
-    const verdict = await authenticator.check(presentedKey(request), scope)
+    const key = presentedKey(request)
+    // A guesser past its allowance costs no lookup; a key known to be good still passes.
+    const wait = key !== undefined && failures ? failures.retryAfter(request.ip) : 0
+    if (wait > 0 && !authenticator.knownValid(key!)) {
+      observer?.authFailure('blocked')
+      throw tooManyFailures(wait)
+    }
+    const verdict = await authenticator.check(key, scope)
     if (!verdict.ok) {
+      if (verdict.status === 401 && key !== undefined) {
+        observer?.authFailure('unknown_key')
+        const blocked = failures ? await failures.failed(request.ip) : 0
+        if (blocked > 0) throw tooManyFailures(blocked)
+      }
       const headers: Record<string, string> = verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="event-analytics"' } : {}
       throw new AppError(verdict.status, verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', verdict.reason, { headers })
     }

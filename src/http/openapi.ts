@@ -12,7 +12,12 @@ const DESCRIPTION = `${pkg.description}
 Every error is an RFC 9457 problem details body (\`application/problem+json\`, schema \`Problem\`) with a stable \`code\`
 and the request's \`request_id\`, also sent as the \`X-Request-Id\` header. Secured routes take an API key as
 \`Authorization: Bearer <key>\` or \`X-API-Key: <key>\`; every response to an authenticated request carries
-\`X-RateLimit-*\` and \`RateLimit-*\` headers. Timestamps are RFC 3339; days are UTC; ranges are inclusive.`
+\`X-RateLimit-*\` and \`RateLimit-*\` headers. Timestamps are RFC 3339; days are UTC; ranges are inclusive.
+
+Any request may also be answered, in the same shape, 400 \`MALFORMED_REQUEST\` (not valid HTTP) or \`BAD_URL\` (broken
+percent-encoding), 408 \`REQUEST_TIMEOUT\` (headers and body not in within \`REQUEST_TIMEOUT_MS\`), 431
+\`HEADERS_TOO_LARGE\`, or 503 \`SHUTTING_DOWN\` (retry: another process or the restarted one answers). \`MALFORMED_REQUEST\`,
+\`REQUEST_TIMEOUT\` and \`HEADERS_TOO_LARGE\` come from the HTTP parser: they carry no \`instance\` and close the connection.`
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -22,7 +22,7 @@ export const Problem = Type.Object(
     status: Type.Integer({ minimum: 400, maximum: 599 }),
     code: Type.String({ description: 'stable, machine-readable error code' }),
     detail: Type.String({ description: 'human-readable explanation; never internals on a 5xx' }),
-    instance: Type.String({ description: 'the request path and query' }),
+    instance: Type.Optional(Type.String({ description: 'the request path and query; absent when the request could not be parsed' })),
     request_id: Type.String({ description: 'also sent as the X-Request-Id header; quote it when reporting a problem' }),
     errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'every invalid field, on a 422 VALIDATION_ERROR' })),
   },

@@ -61,7 +61,7 @@ export function toFieldErrors(errors: readonly ErrorObject[], part: string): Fie
 
 function messageFor(schema: PropertySchema, e: ErrorObject): string {
   if (schema[ERROR_MESSAGE]) return schema[ERROR_MESSAGE]
-  if (schema.format === 'date') return 'must be a calendar date as YYYY-MM-DD'
+  if (schema.format === 'date') return `must be a calendar date as YYYY-MM-DD, from ${FIRST_DAY} to ${LAST_DAY}`
   if (schema.type === 'integer' && schema.minimum !== undefined && schema.maximum !== undefined) return integerMessage(schema.minimum, schema.maximum)
   const choices = schema.anyOf?.map((branch) => branch.const)
   if (choices && choices.length > 1 && choices.every((c) => typeof c === 'string')) {
@@ -69,6 +69,10 @@ function messageFor(schema: PropertySchema, e: ErrorObject): string {
   }
   return e.message ?? 'is invalid'
 }
+
+/** The days the service can name: four-digit years, as RFC 3339 has them. */
+export const FIRST_DAY = '0001-01-01'
+export const LAST_DAY = '9999-12-31'
 
 export const integerMessage = (min: number, max: number) => `must be an integer from ${min} to ${max}`
 

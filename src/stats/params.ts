@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { TObject } from 'typebox'
 import { ValidationError, type FieldError } from '../errors.ts'
-import { byParameterOrder } from '../http/validation-errors.ts'
+import { byParameterOrder, LAST_DAY } from '../http/validation-errors.ts'
 import { parseSegments, type Segment } from './segment.ts'
 
 // What the querystring schemas cannot say: a range's order and span, and the
@@ -50,6 +50,24 @@ export function checkRange(query: { from: string; to: string }, maxDays: number,
   if (from > to) errors.push({ field: 'from', message: 'must not be after to' })
   else if (to - from + 1 > maxDays) errors.push({ field: 'to', message: `the range may span at most ${maxDays} days` })
   return { from, to }
+}
+
+const LAST_DAY_NUMBER = Date.parse(LAST_DAY) / DAY_MS
+
+/**
+ * Windows 1..n of a cohort starting on `start`, each `periodDays` long, must
+ * start by 9999-12-31: the answer names each window's first day.
+ */
+export function checkWindows(start: string, windows: number, periodDays: number, errors: FieldError[]): void {
+  if (failed(errors, 'start_date') || failed(errors, 'windows')) return
+  const fit = Math.floor((LAST_DAY_NUMBER - dayNumber(start)) / periodDays)
+  if (fit >= windows) return
+  const unit = periodDays === 1 ? 'day' : 'week'
+  if (fit < 1) {
+    errors.push({ field: 'start_date', message: `leaves no room for one ${unit} before ${LAST_DAY}: at most ${formatDay(LAST_DAY_NUMBER - periodDays)}` })
+  } else {
+    errors.push({ field: 'windows', message: `at most ${fit} ${unit}s fit between start_date and ${LAST_DAY}` })
+  }
 }
 
 export function checkSegments(name: string, texts: readonly string[] | undefined, errors: FieldError[]): Segment[] {

@@ -8,7 +8,7 @@ import type { RetentionSegments } from './cohort-cells.ts'
 import { weeklyCohorts } from './cohorts.ts'
 import { dataRange } from './data-range.ts'
 import { dailyActiveUsers } from './dau.ts'
-import { checkRange, checkSegments, dayNumber, failed, schemaErrors, setError, throwIfAny } from './params.ts'
+import { checkRange, checkSegments, checkWindows, dayNumber, failed, schemaErrors, setError, throwIfAny } from './params.ts'
 import { dailyRetention, weeklyRetention } from './retention.ts'
 import {
   BreakdownQuery, breakdownRouteSchema, CohortsQuery, cohortsRouteSchema, DauQuery, dauRouteSchema, dataRangeRouteSchema, DEFAULT_LIMIT,
@@ -57,10 +57,12 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (plugin
     const maxWindows = query.period === 'day' ? MAX_DAYS : MAX_WEEKS
     const windows = query.windows ?? DEFAULT_WINDOWS
     if (failed(errors, 'windows') || windows > maxWindows) setError(errors, { field: 'windows', message: integerMessage(1, maxWindows) })
+    const period = query.period ?? DEFAULT_PERIOD
+    if (!failed(errors, 'period')) checkWindows(query.start_date, windows, period === 'day' ? 1 : 7, errors)
     const segments = retentionSegments(query, errors)
     throwIfAny(errors, RetentionQuery)
     const start = dayNumber(query.start_date)
-    return (query.period ?? DEFAULT_PERIOD) === 'day'
+    return period === 'day'
       ? dailyRetention(replica, start, windows, segments)
       : weeklyRetention(replica, start, windows, segments)
   })

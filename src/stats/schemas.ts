@@ -8,7 +8,9 @@ import { MAX_SEGMENTS } from './segment.ts'
 // the answers, the OpenAPI document shows both, and the static types come from
 // them too.
 const Day = Type.String({ format: 'date', description: 'UTC calendar day, YYYY-MM-DD' })
-const day = (description: string, example: string) => Type.String({ format: 'date', description, examples: [example] })
+// Year 0000 is a valid ISO 8601 year but no event can carry it (RFC 3339 years
+// are 0001..9999), and an answer must never name a day the schema cannot hold.
+const day = (description: string, example: string) => Type.String({ format: 'date', pattern: '^(?!0000-)', description, examples: [example] })
 const Range = {
   from: day('first UTC day, inclusive', '2026-11-01'),
   to: day('last UTC day, inclusive; at most MAX_RANGE_DAYS (default 366) days from `from`', '2026-11-03'),

@@ -2,11 +2,12 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
+import { lockDataDir } from './data-dir-lock.ts'
 import { migrate } from './migrate.ts'
 import { createPool } from './postgres-event-store.ts'
 import { pgliteClient, poolClient, type SqlClient } from './sql-client.ts'
 
-export class DataDirLockedError extends Error {}
+export { DataDirLockedError } from './data-dir-lock.ts'
 
 /**
  * The SQL store the configuration asks for, migrated: PostgreSQL when
@@ -28,22 +29,19 @@ export async function openStore(config: Config, log: Logger): Promise<SqlClient>
 async function openEmbedded(dataDir: string, log: Logger): Promise<SqlClient> {
   // Loaded only here: through tsx's loader hooks PGlite alone took ~130 ms of
   // every server-mode start (the import CLI's included), which never uses it.
-  const [{ PGlite }, { default: lockfile }] = await Promise.all([import('@electric-sql/pglite'), import('proper-lockfile')])
+  const { PGlite } = await import('@electric-sql/pglite')
   const dir = resolve(dataDir)
   mkdirSync(dir, { recursive: true })
-  // PGlite takes no lock of its own, and two processes writing one data
-  // directory would corrupt it: the second one must refuse to start.
-  let release: () => Promise<void>
+  // Two processes writing one data directory would corrupt it: the second refuses to start.
+  const release = lockDataDir(join(dir, 'service.lock'), dir)
+  const started = performance.now()
+  let db
   try {
-    release = await lockfile.lock(dir, { lockfilePath: join(dir, 'service.lock'), stale: 15_000, update: 5_000 })
+    db = await PGlite.create(join(dir, 'pgdata'))
   } catch (err) {
-    if ((err as { code?: string }).code === 'ELOCKED') {
-      throw new DataDirLockedError(`DATA_DIR ${dir} is in use by another event-analytics process; stop it, or give this one its own DATA_DIR`)
-    }
+    release()
     throw err
   }
-  const started = performance.now()
-  const db = await PGlite.create(join(dir, 'pgdata'))
   const applied = await migrate({ pglite: db }, log.child({ component: 'migrate' }))
   log.info({ dataDir: dir, migrations: applied, openMs: Math.round(performance.now() - started) }, 'embedded store open')
   const client = pgliteClient(db)
@@ -51,7 +49,7 @@ async function openEmbedded(dataDir: string, log: Logger): Promise<SqlClient> {
     ...client,
     async end() {
       await client.end()
-      await release()
+      release()
     },
   }
 }

@@ -36,7 +36,8 @@ describe('a failing analytics sync is visible', { skip: await skipUnless('postgr
     await db.pool.query('ALTER TABLE events RENAME COLUMN event_type TO kind')
     const degraded = await waitFor('degraded', health, (h) => h.status === 'degraded')
     assert.ok(degraded.sync!.consecutive_failures >= 2)
-    assert.match(degraded.sync!.last_error!, /event_type/)
+    // In words only: /health is open, and the error itself is in the log.
+    assert.equal(degraded.sync!.last_error, 'the sync failed; the log has the error')
     assert.match(degraded.sync!.reasons.join(), /failed in a row/)
     const metrics = await t.app.inject({ method: 'GET', url: '/metrics' })
     const failures = Number(/^ea_analytics_sync_failures_total (\d+)$/m.exec(metrics.body)?.[1])

@@ -52,4 +52,15 @@ describe('embedded mode, as a real process', () => {
     const again = await fetch(url('/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) })
     assert.deepEqual(await again.json(), { total_received: 300, inserted: 0, duplicates: 300, message: 'events stored' })
   })
+
+  test('restarts at once after a SIGKILL: a lock whose owner is dead is taken over', async () => {
+    // The process the test above left running, on the same DATA_DIR.
+    const running = children.at(-1)!
+    running.child.kill('SIGKILL')
+    await running.exited
+    const next = start()
+    // Fails at once, with the child's output, if the restart exits instead.
+    await healthy(next)
+    assert.doesNotMatch(next.output(), /in use by another/)
+  })
 })
