@@ -8,14 +8,15 @@
 // fresh database, Redis key prefix and data directory, removed unless --keep.
 // --import times the CSV import CLI against a plain COPY of the same file.
 //   npm run bench -- --events 100000
-import { backgroundLoadPercent } from './lib/machine.ts'
-import { parseOptions, type BenchOptions } from './lib/options.ts'
-import { renderMarkdown } from './lib/markdown.ts'
-import { ratiosOf, saveReport, type BenchReport } from './lib/report.ts'
-import { runBench, type RunResult } from './lib/run.ts'
-import { runSoakBench } from './lib/run-soak.ts'
+
 import { renderImportMarkdown } from './lib/import-markdown.ts'
-import { runImportBench, type ImportBenchReport } from './lib/run-import.ts'
+import { backgroundLoadPercent } from './lib/machine.ts'
+import { renderMarkdown } from './lib/markdown.ts'
+import { type BenchOptions, parseOptions } from './lib/options.ts'
+import { type BenchReport, ratiosOf, saveReport } from './lib/report.ts'
+import { type RunResult, runBench } from './lib/run.ts'
+import { type ImportBenchReport, runImportBench } from './lib/run-import.ts'
+import { runSoakBench } from './lib/run-soak.ts'
 import { createSandbox, type Sandbox } from './lib/sandbox.ts'
 import { sourceDigest } from './lib/source-digest.ts'
 
@@ -27,44 +28,85 @@ async function main(): Promise<void> {
   // Taken before the service starts: src/ may change while the run goes on.
   const serviceSource = await sourceDigest()
   const busyBefore = await backgroundLoadPercent()
-  if (busyBefore > BUSY_WARNING_PERCENT) progress(`WARNING: the machine is ${busyBefore}% busy before the run starts; every figure will be lower than on a quiet machine`)
+  if (busyBefore > BUSY_WARNING_PERCENT)
+    progress(
+      `WARNING: the machine is ${busyBefore}% busy before the run starts; every figure will be lower than on a quiet machine`,
+    )
   const sandbox = await createSandbox({
     embedded: options.mode === 'embedded',
     databaseUrl: options.database,
     adminDatabaseUrl: options.adminDatabaseUrl,
     redisUrl: options.redisUrl,
   })
-  progress(`database ${sandbox.databaseName ?? '(embedded)'}, Redis prefix ${sandbox.redisPrefix}, data directory ${sandbox.dataDir}`)
+  progress(
+    `database ${sandbox.databaseName ?? '(embedded)'}, Redis prefix ${sandbox.redisPrefix}, data directory ${sandbox.dataDir}`,
+  )
   if (options.importMode) return importBench(options, sandbox, startedAt, serviceSource, busyBefore)
   let result: RunResult
   try {
-    result = options.soakSeconds > 0 ? await runSoakBench(options, sandbox, progress, busyBefore) : await runBench(options, sandbox, progress, busyBefore)
+    result =
+      options.soakSeconds > 0
+        ? await runSoakBench(options, sandbox, progress, busyBefore)
+        : await runBench(options, sandbox, progress, busyBefore)
   } finally {
-    if (options.keep) progress(`kept database ${sandbox.databaseName ?? '(embedded)'}, Redis keys ${sandbox.redisPrefix}* and ${sandbox.dataDir}`)
+    if (options.keep)
+      progress(
+        `kept database ${sandbox.databaseName ?? '(embedded)'}, Redis keys ${sandbox.redisPrefix}* and ${sandbox.dataDir}`,
+      )
     else await sandbox.destroy()
   }
   // maxRSS is in KiB.
   const benchPeakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
-  const partial = { startedAt, serviceSource, settings: settingsOf(options), ...result, benchPeakRssMb }
+  const partial = {
+    startedAt,
+    serviceSource,
+    settings: settingsOf(options),
+    ...result,
+    benchPeakRssMb,
+  }
   const report: BenchReport = { ...partial, ratios: ratiosOf(partial) }
   const markdown = renderMarkdown(report)
   console.log(`\n${markdown}`)
   const files = await saveReport(options.outDir, report, markdown)
   progress(`results written to ${files.join(' and ')}`)
   const c = report.correctness
-  if (!c.ok) throw new Error(`correctness check: ${[...c.store.problems, ...c.replica.problems, ...c.answers].join('; ')}`)
+  if (!c.ok)
+    throw new Error(
+      `correctness check: ${[...c.store.problems, ...c.replica.problems, ...c.answers].join('; ')}`,
+    )
 }
 
-async function importBench(options: BenchOptions, sandbox: Sandbox, startedAt: string, serviceSource: string, busyBefore: number): Promise<void> {
+async function importBench(
+  options: BenchOptions,
+  sandbox: Sandbox,
+  startedAt: string,
+  serviceSource: string,
+  busyBefore: number,
+): Promise<void> {
   let result: Awaited<ReturnType<typeof runImportBench>>
   try {
     result = await runImportBench(options, sandbox, progress, busyBefore)
   } finally {
-    if (options.keep) progress(`kept database ${sandbox.databaseName}, Redis keys ${sandbox.redisPrefix}* and ${sandbox.dataDir}`)
+    if (options.keep)
+      progress(
+        `kept database ${sandbox.databaseName}, Redis keys ${sandbox.redisPrefix}* and ${sandbox.dataDir}`,
+      )
     else await sandbox.destroy()
   }
-  const settings = { events: options.events, users: options.users, days: options.days, rounds: options.rounds, serviceEnv: options.serviceEnv }
-  const report: ImportBenchReport = { startedAt, serviceSource, settings, ...result, benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }
+  const settings = {
+    events: options.events,
+    users: options.users,
+    days: options.days,
+    rounds: options.rounds,
+    serviceEnv: options.serviceEnv,
+  }
+  const report: ImportBenchReport = {
+    startedAt,
+    serviceSource,
+    settings,
+    ...result,
+    benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  }
   const markdown = renderImportMarkdown(report)
   console.log(`\n${markdown}`)
   const files = await saveReport(options.outDir, report, markdown, 'bench-import')
@@ -73,8 +115,18 @@ async function importBench(options: BenchOptions, sandbox: Sandbox, startedAt: s
 
 function settingsOf(o: BenchOptions): BenchReport['settings'] {
   return {
-    events: o.events, users: o.users, days: o.days, batch: o.batch, concurrency: o.concurrency, mode: o.mode, workers: o.workers,
-    runs: o.runs, pgRuns: o.pgRuns, seedSql: o.seedSql, soakSeconds: o.soakSeconds, serviceEnv: o.serviceEnv,
+    events: o.events,
+    users: o.users,
+    days: o.days,
+    batch: o.batch,
+    concurrency: o.concurrency,
+    mode: o.mode,
+    workers: o.workers,
+    runs: o.runs,
+    pgRuns: o.pgRuns,
+    seedSql: o.seedSql,
+    soakSeconds: o.soakSeconds,
+    serviceEnv: o.serviceEnv,
   }
 }
 

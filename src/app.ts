@@ -1,17 +1,28 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify'
+import { dashboardPlugin } from './dashboard/plugin.ts'
 import type { Deps } from './deps.ts'
 import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
+import { countEvents } from './events/validate-batch.ts'
 import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
 import { AuthFailureGuard } from './http/auth-failures.ts'
-import { dashboardPlugin } from './dashboard/plugin.ts'
-import { countEvents } from './events/validate-batch.ts'
 import { emptyMeansAbsent } from './http/empty-values.ts'
 import { metricsPlugin } from './http/metrics.ts'
 import { openApiPlugin } from './http/openapi.ts'
-import { clientErrorHandler, frameworkErrors, PROBLEM_TYPE, sendProblem, toProblem } from './http/problems.ts'
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  PROBLEM_TYPE,
+  sendProblem,
+  toProblem,
+} from './http/problems.ts'
 import { AJV_OPTIONS, toValidationError } from './http/validation-errors.ts'
 import { statsRoutes } from './stats/routes.ts'
 
@@ -32,7 +43,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     // Fastify's two lines per request are replaced by the one onResponse writes.
-    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    logController: new LogController({
+      requestIdLogLabel: 'request_id',
+      disableRequestLogging: true,
+    }),
     // Fastify's own 503 while closing has its own body shape: the onRequest hook below answers instead.
     return503OnClosing: false,
     // Errors found before a route runs get the same problem body as the rest.
@@ -47,7 +61,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // requests only every connectionsCheckingInterval (30 s by default).
     http: {
       requestTimeout: deps.config.http.requestTimeoutMs,
-      connectionsCheckingInterval: Math.min(5_000, Math.ceil(deps.config.http.requestTimeoutMs / 4)),
+      connectionsCheckingInterval: Math.min(
+        5_000,
+        Math.ceil(deps.config.http.requestTimeoutMs / 4),
+      ),
     },
     trustProxy: deps.config.trustProxy,
     // Schema failures become the same 422 body as the hand checks' (validation-errors.ts).
@@ -65,7 +82,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id)
     if (closing) {
       reply.header('connection', 'close')
-      throw new AppError(503, 'SHUTTING_DOWN', 'this process is shutting down; retry', { headers: { 'retry-after': '1' } })
+      throw new AppError(503, 'SHUTTING_DOWN', 'this process is shutting down; retry', {
+        headers: { 'retry-after': '1' },
+      })
     }
   })
   app.addHook('preValidation', emptyMeansAbsent)
@@ -89,25 +108,49 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return sendProblem(problem, request, reply)
   })
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).type(PROBLEM_TYPE).send({
-      type: 'about:blank', title: 'Not Found', status: 404, code: 'NOT_FOUND',
-      detail: `no route for ${request.method} ${request.url}`, instance: request.url, request_id: request.id,
-    })
+    return reply
+      .code(404)
+      .type(PROBLEM_TYPE)
+      .send({
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+        code: 'NOT_FOUND',
+        detail: `no route for ${request.method} ${request.url}`,
+        instance: request.url,
+        request_id: request.id,
+      })
   })
 
   installAccessControl(app, {
-    authenticator: deps.authenticator, limiter: deps.rateLimits, policy: deps.config.rateLimit, log: deps.log.child({ component: 'access' }),
-    failures: new AuthFailureGuard(deps.rateLimits, deps.config.authFailures), observer: deps.metrics,
+    authenticator: deps.authenticator,
+    limiter: deps.rateLimits,
+    policy: deps.config.rateLimit,
+    log: deps.log.child({ component: 'access' }),
+    failures: new AuthFailureGuard(deps.rateLimits, deps.config.authFailures),
+    observer: deps.metrics,
   })
   // First of the plugins that add routes: @fastify/swagger documents only routes added after it.
   await app.register(openApiPlugin)
   // Before the routes, so its onResponse hook times all of them.
   await app.register(metricsPlugin, { metrics: deps.metrics })
-  await app.register(eventRoutes, { ingest: deps.ingest, limits: deps.config.limits, idempotency: deps.idempotency, metrics: deps.metrics })
+  await app.register(eventRoutes, {
+    ingest: deps.ingest,
+    limits: deps.config.limits,
+    idempotency: deps.idempotency,
+    metrics: deps.metrics,
+  })
   await app.register(healthRoutes, {
-    store: deps.store, engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite', queue: deps.queue, analytics: deps.analytics,
+    store: deps.store,
+    engine: deps.db.kind === 'server' ? 'postgresql' : 'pglite',
+    queue: deps.queue,
+    analytics: deps.analytics,
   })
   await app.register(dashboardPlugin)
-  if (deps.analytics) await app.register(statsRoutes, { replica: deps.analytics.replica, maxRangeDays: deps.config.analytics.maxRangeDays })
+  if (deps.analytics)
+    await app.register(statsRoutes, {
+      replica: deps.analytics.replica,
+      maxRangeDays: deps.config.analytics.maxRangeDays,
+    })
   return app
 }

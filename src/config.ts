@@ -20,7 +20,11 @@ export const EnvSchema = Type.Object({
   MAX_BODY_BYTES: Type.Integer({ default: 8 * 1024 * 1024, minimum: 1024 }),
   MAX_PROPERTIES_BYTES: Type.Integer({ default: 16 * 1024, minimum: 2 }),
   MAX_FUTURE_SKEW: Type.Integer({ default: 86_400, minimum: 0, description: 'seconds' }),
-  QUEUE_MAX_LENGTH: Type.Integer({ default: 2_000_000, minimum: 1, description: 'events waiting in the queue' }),
+  QUEUE_MAX_LENGTH: Type.Integer({
+    default: 2_000_000,
+    minimum: 1,
+    description: 'events waiting in the queue',
+  }),
   MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1 }),
   WORKER_READ_COUNT: Type.Integer({ default: 50, minimum: 1, maximum: 1000 }),
   WORKER_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 32 }),
@@ -37,20 +41,50 @@ export const EnvSchema = Type.Object({
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
   MAX_ROLLUP_VALUES: Type.Integer({ default: 32, minimum: 0, maximum: 10_000 }),
   SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
-  SYNC_DEGRADED_FAILURES: Type.Integer({ default: 5, minimum: 1, description: 'consecutive failed sync chunks before /health says degraded' }),
-  SYNC_DEGRADED_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'failing for this long makes /health say degraded' }),
-  SYNC_DEGRADED_LAG_MS: Type.Integer({ default: 300_000, minimum: 1, description: 'a replica this far behind makes /health say degraded' }),
+  SYNC_DEGRADED_FAILURES: Type.Integer({
+    default: 5,
+    minimum: 1,
+    description: 'consecutive failed sync chunks before /health says degraded',
+  }),
+  SYNC_DEGRADED_AFTER_MS: Type.Integer({
+    default: 60_000,
+    minimum: 0,
+    description: 'failing for this long makes /health say degraded',
+  }),
+  SYNC_DEGRADED_LAG_MS: Type.Integer({
+    default: 300_000,
+    minimum: 1,
+    description: 'a replica this far behind makes /health say degraded',
+  }),
   MAX_RANGE_DAYS: Type.Integer({ default: 366, minimum: 1 }),
-  API_KEY: Type.Optional(Type.String({ minLength: 16, description: 'an admin key; at least 16 characters' })),
+  API_KEY: Type.Optional(
+    Type.String({ minLength: 16, description: 'an admin key; at least 16 characters' }),
+  ),
   RATE_LIMIT_REQUESTS: Type.Integer({ default: 100, minimum: 1 }),
   RATE_LIMIT_PERIOD: Type.Number({ default: 60, exclusiveMinimum: 0, description: 'seconds' }),
   RATE_LIMIT_BURST: Type.Optional(Type.Integer({ minimum: 1 })),
-  AUTH_FAILURE_LIMIT: Type.Integer({ default: 20, minimum: 1, description: 'unknown keys per client address per AUTH_FAILURE_PERIOD' }),
+  AUTH_FAILURE_LIMIT: Type.Integer({
+    default: 20,
+    minimum: 1,
+    description: 'unknown keys per client address per AUTH_FAILURE_PERIOD',
+  }),
   AUTH_FAILURE_PERIOD: Type.Number({ default: 60, exclusiveMinimum: 0, description: 'seconds' }),
-  REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'headers and body must arrive within this' }),
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    default: 30_000,
+    minimum: 100,
+    description: 'headers and body must arrive within this',
+  }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72_000, minimum: 100 }),
-  CONNECTION_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 100, description: 'a connection silent this long is closed' }),
-  TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$', description: 'true, false, or proxy addresses/CIDRs' }),
+  CONNECTION_TIMEOUT_MS: Type.Integer({
+    default: 120_000,
+    minimum: 100,
+    description: 'a connection silent this long is closed',
+  }),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$',
+    description: 'true, false, or proxy addresses/CIDRs',
+  }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -152,8 +186,15 @@ export function loadConfig(
       capacity: env.RATE_LIMIT_BURST ?? env.RATE_LIMIT_REQUESTS,
       refillPerMs: env.RATE_LIMIT_REQUESTS / (env.RATE_LIMIT_PERIOD * 1000),
     },
-    http: { requestTimeoutMs: env.REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS, connectionTimeoutMs: env.CONNECTION_TIMEOUT_MS },
-    authFailures: { capacity: env.AUTH_FAILURE_LIMIT, refillPerMs: env.AUTH_FAILURE_LIMIT / (env.AUTH_FAILURE_PERIOD * 1000) },
+    http: {
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      connectionTimeoutMs: env.CONNECTION_TIMEOUT_MS,
+    },
+    authFailures: {
+      capacity: env.AUTH_FAILURE_LIMIT,
+      refillPerMs: env.AUTH_FAILURE_LIMIT / (env.AUTH_FAILURE_PERIOD * 1000),
+    },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     analytics: {
       enabled: env.ANALYTICS_ENABLED,
@@ -164,7 +205,11 @@ export function loadConfig(
       maxPropertyPaths: env.MAX_PROPERTY_PATHS,
       maxRollupValues: env.MAX_ROLLUP_VALUES,
       syncIntervalMs: env.SYNC_INTERVAL_MS,
-      degraded: { failures: env.SYNC_DEGRADED_FAILURES, failingMs: env.SYNC_DEGRADED_AFTER_MS, lagMs: env.SYNC_DEGRADED_LAG_MS },
+      degraded: {
+        failures: env.SYNC_DEGRADED_FAILURES,
+        failingMs: env.SYNC_DEGRADED_AFTER_MS,
+        lagMs: env.SYNC_DEGRADED_LAG_MS,
+      },
       maxRangeDays: env.MAX_RANGE_DAYS,
     },
   }

@@ -4,10 +4,10 @@ import { Authenticator } from './auth/authenticator.ts'
 import type { Config } from './config.ts'
 import { IdempotencyStore } from './events/idempotency.ts'
 import { IngestService } from './events/ingest-service.ts'
-import type { ImportTarget } from './import/import-csv.ts'
 import { FallbackRateLimitStore } from './http/rate-limit/fallback-store.ts'
 import { RedisRateLimitStore } from './http/rate-limit/redis-token-bucket.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit/token-bucket.ts'
+import type { ImportTarget } from './import/import-csv.ts'
 import type { Logger } from './logger.ts'
 import { Metrics } from './metrics.ts'
 import type { EventQueue } from './queue/event-queue.ts'
@@ -51,7 +51,12 @@ export async function openStorage(config: Config, log: Logger): Promise<Storage>
   const db = await openStore(config, log)
   const store = new PostgresEventStore(db)
   return {
-    config, log, db, store, apiKeys: new ApiKeyStore(db), idempotency: new IdempotencyStore(db),
+    config,
+    log,
+    db,
+    store,
+    apiKeys: new ApiKeyStore(db),
+    idempotency: new IdempotencyStore(db),
     close: () => store.close(),
   }
 }
@@ -60,26 +65,48 @@ export async function openStorage(config: Config, log: Logger): Promise<Storage>
  * The CSV import's writer: on PostgreSQL a COPY on a connection of its own;
  * embedded, the store itself (the same insert as the API, in this process anyway).
  */
-export async function bulkWriter(storage: Storage): Promise<{ writer: ImportTarget; close(): Promise<void> }> {
+export async function bulkWriter(
+  storage: Storage,
+): Promise<{ writer: ImportTarget; close(): Promise<void> }> {
   const { config, log } = storage
   if (!config.databaseUrl) return { writer: storage.store, close: async () => {} }
-  const loader = await PostgresBulkLoader.connect({ url: config.databaseUrl, queryTimeoutMs: config.db.queryTimeoutMs }, log)
+  const loader = await PostgresBulkLoader.connect(
+    { url: config.databaseUrl, queryTimeoutMs: config.db.queryTimeoutMs },
+    log,
+  )
   return { writer: loader, close: () => loader.close() }
 }
 
 const LIMITER_TIMEOUT_MS = 100
 
-export async function buildDeps(config: Config, log: Logger, options: { analytics: boolean }): Promise<Deps> {
+export async function buildDeps(
+  config: Config,
+  log: Logger,
+  options: { analytics: boolean },
+): Promise<Deps> {
   const storage = await openStorage(config, log)
-  const analytics = options.analytics && config.analytics.enabled
-    ? await Analytics.open(config.analytics, storage.db, log.child({ component: 'analytics' }))
+  const analytics =
+    options.analytics && config.analytics.enabled
+      ? await Analytics.open(config.analytics, storage.db, log.child({ component: 'analytics' }))
+      : undefined
+  const connect = config.redisUrl
+    ? redisConnector(config.redisUrl, log.child({ component: 'redis' }))
     : undefined
-  const connect = config.redisUrl ? redisConnector(config.redisUrl, log.child({ component: 'redis' })) : undefined
-  const queue = config.useQueue && connect
-    ? new RedisStreamQueue({ connect, prefix: config.redisKeyPrefix, maxEvents: config.queue.maxLength })
-    : undefined
+  const queue =
+    config.useQueue && connect
+      ? new RedisStreamQueue({
+          connect,
+          prefix: config.redisKeyPrefix,
+          maxEvents: config.queue.maxLength,
+        })
+      : undefined
   const metrics = new Metrics({ queue, analytics })
-  const ingest = new IngestService(storage.store, queue, log.child({ component: 'ingest' }), metrics)
+  const ingest = new IngestService(
+    storage.store,
+    queue,
+    log.child({ component: 'ingest' }),
+    metrics,
+  )
   const authenticator = new Authenticator(storage.apiKeys, config.apiKey)
   // Known from the start, so an outage of the database later cannot leave it unknown.
   await authenticator.isOpen()
@@ -87,12 +114,22 @@ export async function buildDeps(config: Config, log: Logger, options: { analytic
   // then this process's own buckets until Redis answers again.
   const limiterRedis = connect?.(LIMITER_TIMEOUT_MS)
   const rateLimits = limiterRedis
-    ? new FallbackRateLimitStore(new RedisRateLimitStore(limiterRedis, config.redisKeyPrefix), log.child({ component: 'rate-limit' }), {
-      onFallback: () => metrics.rateLimitFallback(),
-    })
+    ? new FallbackRateLimitStore(
+        new RedisRateLimitStore(limiterRedis, config.redisKeyPrefix),
+        log.child({ component: 'rate-limit' }),
+        {
+          onFallback: () => metrics.rateLimitFallback(),
+        },
+      )
     : new MemoryRateLimitStore()
   return {
-    ...storage, queue, ingest, metrics, analytics, authenticator, rateLimits,
+    ...storage,
+    queue,
+    ingest,
+    metrics,
+    analytics,
+    authenticator,
+    rateLimits,
     async close() {
       await analytics?.close()
       await queue?.close()

@@ -1,9 +1,12 @@
-import { pino, type Logger } from 'pino'
+import { type Logger, pino } from 'pino'
 
 export type { Logger }
 
 export function createLogger(level: string, destination: 1 | 2 = 1): Logger {
-  return pino({ level, base: { service: 'event-analytics' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(destination))
+  return pino(
+    { level, base: { service: 'event-analytics' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination(destination),
+  )
 }
 
 /**

@@ -2,7 +2,7 @@ import { ReplicaLockedError } from './analytics/duckdb-replica.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps } from './deps.ts'
 import { createLogger } from './logger.ts'
-import { ROLES, RoleError, startRole, type Role } from './roles.ts'
+import { ROLES, type Role, RoleError, startRole } from './roles.ts'
 import { DataDirLockedError } from './store/open-store.ts'
 
 // The process around a role: its configuration, exit codes and signals.
@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     })
   } catch (err) {
     if (err instanceof ReplicaLockedError) {
-      log.fatal(`${err.message}, or set ANALYTICS_ENABLED=false for an API process that does not serve /stats`)
+      log.fatal(
+        `${err.message}, or set ANALYTICS_ENABLED=false for an API process that does not serve /stats`,
+      )
       process.exit(1)
     }
     if (err instanceof DataDirLockedError || err instanceof RoleError) {

@@ -1,9 +1,16 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client'
+import {
+  Counter,
+  collectDefaultMetrics,
+  exponentialBuckets,
+  Gauge,
+  Histogram,
+  Registry,
+} from 'prom-client'
 import type { Analytics } from './analytics/analytics.ts'
 import type { IngestObserver } from './events/ingest-service.ts'
 import type { EventQueue } from './queue/event-queue.ts'
-import type { BatchObserver } from './worker/worker.ts'
 import { withTimeout } from './timeout.ts'
+import type { BatchObserver } from './worker/worker.ts'
 
 export type IngestMode = 'queue' | 'direct'
 
@@ -49,57 +56,109 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
     collectDefaultMetrics({ register: this.registry })
     this.mode = sources.queue ? 'queue' : 'direct'
     this.httpDuration = new Histogram({
-      name: 'ea_http_request_duration_seconds', help: 'HTTP requests by method, route pattern and status code',
-      labelNames: ['method', 'route', 'status'], registers,
+      name: 'ea_http_request_duration_seconds',
+      help: 'HTTP requests by method, route pattern and status code',
+      labelNames: ['method', 'route', 'status'],
+      registers,
     })
     this.received = new Counter({
-      name: 'ea_events_received_total', registers,
+      name: 'ea_events_received_total',
+      registers,
       help: 'valid events handed to ingestion; those neither inserted nor duplicate failed (503/500)',
     })
     this.inserted = new Counter({
-      name: 'ea_events_inserted_total', labelNames: ['mode'], registers,
+      name: 'ea_events_inserted_total',
+      labelNames: ['mode'],
+      registers,
       help: 'new events: stored (mode="direct") or accepted into the queue for the worker to store (mode="queue")',
     })
-    this.duplicate = new Counter({ name: 'ea_events_duplicate_total', help: 'events already stored or repeated within their request', registers })
-    this.rejected = new Counter({ name: 'ea_events_rejected_total', help: 'events in POST /events requests answered 422', registers })
+    this.duplicate = new Counter({
+      name: 'ea_events_duplicate_total',
+      help: 'events already stored or repeated within their request',
+      registers,
+    })
+    this.rejected = new Counter({
+      name: 'ea_events_rejected_total',
+      help: 'events in POST /events requests answered 422',
+      registers,
+    })
     // Present from the start at 0, so rate() has a series before the first event.
     this.inserted.inc({ mode: this.mode }, 0)
     this.batchEvents = new Histogram({
-      name: 'ea_worker_batch_events', help: 'events per batch the worker stored and acknowledged',
-      buckets: exponentialBuckets(1, 4, 9), registers,
+      name: 'ea_worker_batch_events',
+      help: 'events per batch the worker stored and acknowledged',
+      buckets: exponentialBuckets(1, 4, 9),
+      registers,
     })
     this.batchDuration = new Histogram({
-      name: 'ea_worker_batch_duration_seconds', help: 'time from parsed batch to acknowledged, store retries included', registers,
+      name: 'ea_worker_batch_duration_seconds',
+      help: 'time from parsed batch to acknowledged, store retries included',
+      registers,
     })
     this.authFailures = new Counter({
-      name: 'ea_auth_failures_total', labelNames: ['outcome'], registers,
+      name: 'ea_auth_failures_total',
+      labelNames: ['outcome'],
+      registers,
       help: 'requests refused for their key: unknown or revoked (outcome="unknown_key", 401), or from an address past AUTH_FAILURE_LIMIT (outcome="blocked", 429, no lookup)',
     })
     for (const outcome of ['unknown_key', 'blocked']) this.authFailures.inc({ outcome }, 0)
     this.limiterFallbacks = new Counter({
-      name: 'ea_rate_limit_fallback_total', registers,
+      name: 'ea_rate_limit_fallback_total',
+      registers,
       help: "rate-limit decisions taken by this process's in-memory buckets because Redis failed or was being skipped",
     })
     const timeoutMs = sources.readTimeoutMs ?? READ_TIMEOUT_MS
     if (sources.queue) {
       const queue = sources.queue
       const status = oncePerScrape(() => queue.status(), timeoutMs)
-      new ScrapedGauge('ea_queue_length_entries', 'entries in the queue stream, pending ones included', this.registry, async () => (await status())?.length)
-      new ScrapedGauge('ea_queue_events', 'events waiting in the queue', this.registry, async () => (await status())?.queued_events)
-      new ScrapedGauge('ea_queue_pending_entries', 'entries delivered to a worker and not yet acknowledged', this.registry, async () => (await status())?.pending)
-      new ScrapedGauge('ea_queue_dead_lettered_entries', 'entries in the dead-letter stream', this.registry, async () => (await status())?.dead_lettered)
+      new ScrapedGauge(
+        'ea_queue_length_entries',
+        'entries in the queue stream, pending ones included',
+        this.registry,
+        async () => (await status())?.length,
+      )
+      new ScrapedGauge(
+        'ea_queue_events',
+        'events waiting in the queue',
+        this.registry,
+        async () => (await status())?.queued_events,
+      )
+      new ScrapedGauge(
+        'ea_queue_pending_entries',
+        'entries delivered to a worker and not yet acknowledged',
+        this.registry,
+        async () => (await status())?.pending,
+      )
+      new ScrapedGauge(
+        'ea_queue_dead_lettered_entries',
+        'entries in the dead-letter stream',
+        this.registry,
+        async () => (await status())?.dead_lettered,
+      )
     }
     if (sources.analytics) {
       const analytics = sources.analytics
       const lag = oncePerScrape(() => analytics.lag(), timeoutMs)
-      new ScrapedGauge('ea_analytics_sync_lag_rows', 'stored rows not yet copied into the analytics replica', this.registry, async () => (await lag())?.rows_behind)
-      new ScrapedGauge('ea_analytics_sync_lag_seconds', 'age of the oldest stored row not yet in the analytics replica', this.registry, async () => {
-        const ms = (await lag())?.ms_behind
-        return ms === undefined ? undefined : ms / 1000
-      })
+      new ScrapedGauge(
+        'ea_analytics_sync_lag_rows',
+        'stored rows not yet copied into the analytics replica',
+        this.registry,
+        async () => (await lag())?.rows_behind,
+      )
+      new ScrapedGauge(
+        'ea_analytics_sync_lag_seconds',
+        'age of the oldest stored row not yet in the analytics replica',
+        this.registry,
+        async () => {
+          const ms = (await lag())?.ms_behind
+          return ms === undefined ? undefined : ms / 1000
+        },
+      )
       // Read from the sync, which counts its own failures: no read of the store, so always present.
       new Counter({
-        name: 'ea_analytics_sync_failures_total', help: 'analytics sync chunks that failed (each is retried, or split when out of memory)', registers,
+        name: 'ea_analytics_sync_failures_total',
+        help: 'analytics sync chunks that failed (each is retried, or split when out of memory)',
+        registers,
         collect() {
           this.reset()
           this.inc(analytics.syncFailures())
@@ -141,7 +200,12 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
 
 /** A gauge read when scraped. When the read fails it has no sample, rather than a stale or made-up one. */
 class ScrapedGauge extends Gauge {
-  constructor(name: string, help: string, registry: Registry, private readonly read: () => Promise<number | undefined>) {
+  constructor(
+    name: string,
+    help: string,
+    registry: Registry,
+    private readonly read: () => Promise<number | undefined>,
+  ) {
     super({ name, help, registers: [registry] })
   }
 

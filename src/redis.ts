@@ -12,7 +12,11 @@ export type RedisConnector = (commandTimeoutMs: number) => Redis
 export function redisConnector(url: string, log: Logger): RedisConnector {
   let lastErrorLogAt = 0
   return (commandTimeoutMs) => {
-    const conn = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: commandTimeoutMs })
+    const conn = new Redis(url, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5_000,
+      commandTimeout: commandTimeoutMs,
+    })
     // ioredis reconnects by itself; say so now and then rather than on every attempt.
     conn.on('error', (err: Error) => {
       if (Date.now() - lastErrorLogAt < 5_000) return

@@ -22,14 +22,27 @@ export interface Running {
 }
 
 /** Starts what `role` runs in this process; `listen: false` leaves the app for inject() (the tests). */
-export async function startRole(deps: Deps, role: Role, options: { listen: boolean }): Promise<Running> {
+export async function startRole(
+  deps: Deps,
+  role: Role,
+  options: { listen: boolean },
+): Promise<Running> {
   const { config, log } = deps
   if (role === 'worker' && !deps.queue) {
-    throw new RoleError('the worker role needs the queue: set REDIS_URL (and USE_QUEUE unset or true)')
+    throw new RoleError(
+      'the worker role needs the queue: set REDIS_URL (and USE_QUEUE unset or true)',
+    )
   }
-  const worker = role !== 'api' && deps.queue
-    ? new Worker(deps.queue, deps.store, config.worker, log.child({ component: 'worker' }), deps.metrics)
-    : undefined
+  const worker =
+    role !== 'api' && deps.queue
+      ? new Worker(
+          deps.queue,
+          deps.store,
+          config.worker,
+          log.child({ component: 'worker' }),
+          deps.metrics,
+        )
+      : undefined
   const app = role !== 'worker' ? await buildApp(deps) : undefined
 
   if (app && (await deps.authenticator.isOpen())) {
@@ -48,13 +61,17 @@ export async function startRole(deps: Deps, role: Role, options: { listen: boole
   }
 
   return {
-    app, worker,
+    app,
+    worker,
     async stop() {
       if (app) {
         // Clients that keep a busy keep-alive connection (each answered 503
         // while closing) are cut off after a grace period.
         const closing = app.close()
-        const grace = setTimeout(() => app.server.closeAllConnections(), Math.min(5_000, config.shutdownTimeoutMs / 2))
+        const grace = setTimeout(
+          () => app.server.closeAllConnections(),
+          Math.min(5_000, config.shutdownTimeoutMs / 2),
+        )
         await closing
         clearTimeout(grace)
       }

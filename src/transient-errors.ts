@@ -2,7 +2,14 @@
 // "this data cannot be stored". The first kind is retried forever with backoff
 // and never counts against an entry; the second counts towards MAX_ATTEMPTS.
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ])
 
 // SQLSTATE classes: 08 connection exception, 53 insufficient resources,
@@ -13,7 +20,8 @@ const TRANSIENT_SQLSTATE = /^(08|53|57|58)|^40001$|^40P01$/
 export function isTransient(err: unknown): boolean {
   if (!(err instanceof Error)) return false
   const code = (err as { code?: unknown }).code
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || TRANSIENT_SQLSTATE.test(code))) return true
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || TRANSIENT_SQLSTATE.test(code)))
+    return true
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is closed|max retries per request|Command timed out|Stream isn't writeable/i.test(
     err.message,
   )

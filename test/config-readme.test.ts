@@ -17,7 +17,10 @@ function configurationTable(readme: string): Row[] {
   assert.ok(section, 'the README has a "## Configuration" section')
   const rows = section.split('\n').filter((line) => /^\|\s*`/.test(line))
   return rows.map((line) => {
-    const [nameCell, defaultCell] = line.split('|').slice(1, 3).map((c) => c.trim())
+    const [nameCell, defaultCell] = line
+      .split('|')
+      .slice(1, 3)
+      .map((c) => c.trim())
     const names = [...nameCell!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]!)
     const parts = defaultCell!.split(/,\s+/)
     const defaults = names.map((_, i) => {
@@ -43,7 +46,10 @@ test("every default in the README's configuration table is the schema's", () => 
       const fromSchema = schema[name]?.default
       if (fromSchema === undefined) {
         // A variable without a schema default (unset, or derived from another) must not show a literal one.
-        assert.ok(defaults[i] === undefined || /^\$|^unset/.test(defaults[i]!), `${name}: the README shows ${defaults[i]}, the schema has none`)
+        assert.ok(
+          defaults[i] === undefined || /^\$|^unset/.test(defaults[i]!),
+          `${name}: the README shows ${defaults[i]}, the schema has none`,
+        )
       } else {
         assert.equal(defaults[i], String(fromSchema), `${name}: README default`)
       }

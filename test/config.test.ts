@@ -13,7 +13,10 @@ describe('loadConfig', () => {
     assert.equal(direct.limits.maxPropertiesBytes, 16384)
     assert.equal(direct.limits.maxFutureSkewMs, 86_400_000)
     assert.equal(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }).useQueue, true)
-    assert.equal(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379', USE_QUEUE: 'false' }).useQueue, false)
+    assert.equal(
+      loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379', USE_QUEUE: 'false' }).useQueue,
+      false,
+    )
   })
 
   test('a bad value stops start-up with a message naming the variable', () => {
@@ -25,7 +28,11 @@ describe('loadConfig', () => {
       [{ USE_QUEUE: 'true' }, /USE_QUEUE=true needs REDIS_URL/],
     ]
     for (const [env, message] of cases) {
-      assert.throws(() => loadConfig({ ...base, ...env }), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env))
+      assert.throws(
+        () => loadConfig({ ...base, ...env }),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+        JSON.stringify(env),
+      )
     }
   })
 })

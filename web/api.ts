@@ -34,7 +34,9 @@ function explain(status: number, problem: ProblemBody, retryAfter: number | unde
   const detail = problem.detail ?? ''
   switch (status) {
     case 401:
-      return storedKey() ? `The API key was refused: ${detail}. Enter another one above.` : 'This service needs an API key with read access: enter one above.'
+      return storedKey()
+        ? `The API key was refused: ${detail}. Enter another one above.`
+        : 'This service needs an API key with read access: enter one above.'
     case 403:
       return `This API key may not read these figures: ${detail}.`
     case 429:
@@ -49,7 +51,11 @@ function explain(status: number, problem: ProblemBody, retryAfter: number | unde
 }
 
 /** GET a JSON document from the API; throws ApiError (or an AbortError when cancelled). */
-export async function getJson<T>(path: string, params?: URLSearchParams, signal?: AbortSignal): Promise<T> {
+export async function getJson<T>(
+  path: string,
+  params?: URLSearchParams,
+  signal?: AbortSignal,
+): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' }
   const key = storedKey()
   if (key) headers.authorization = `Bearer ${key}`

@@ -1,6 +1,13 @@
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
-const decimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 })
-const shortDay = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' })
+const decimal = new Intl.NumberFormat('en-US', {
+  maximumFractionDigits: 1,
+  minimumFractionDigits: 1,
+})
+const shortDay = new Intl.DateTimeFormat('en-US', {
+  month: 'short',
+  day: 'numeric',
+  timeZone: 'UTC',
+})
 
 export const formatInt = (n: number): string => integer.format(n)
 export const formatRate = (n: number): string => `${decimal.format(n)}%`
@@ -20,7 +27,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   ...children: Array<Node | string>
 ): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag)
-  for (const [name, value] of Object.entries(attrs)) if (value !== undefined) el.setAttribute(name, String(value))
+  for (const [name, value] of Object.entries(attrs))
+    if (value !== undefined) el.setAttribute(name, String(value))
   el.append(...children)
   return el
 }

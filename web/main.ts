@@ -7,7 +7,7 @@ import { renderFilters, segmentsSupported } from './panels/filters.ts'
 import { LivePanel } from './panels/live.ts'
 import { loadRetention } from './panels/retention.ts'
 import { loadTopEvents } from './panels/top-events.ts'
-import { addDays, readUrl, today, writeUrl, type View } from './view.ts'
+import { addDays, readUrl, today, type View, writeUrl } from './view.ts'
 
 const $ = <T extends HTMLElement>(selector: string): T => document.querySelector<T>(selector)!
 
@@ -34,7 +34,8 @@ let inFlight: AbortController | undefined
 
 /** The last day holding events, asked once; presets and the default range end there. */
 async function lastDay(): Promise<string> {
-  if (lastDataDay === undefined) lastDataDay = (await getJson<{ last_day: string | null }>('/stats/range')).last_day
+  if (lastDataDay === undefined)
+    lastDataDay = (await getJson<{ last_day: string | null }>('/stats/range')).last_day
   return lastDataDay ?? today()
 }
 
@@ -70,7 +71,11 @@ function show(next: View, history: 'push' | 'replace' | 'none'): void {
   const v = view
   const dau = fetchDau(v, signal)
   dau.catch(() => {}) // its panel shows the error
-  const rangeHasEvents = () => dau.then((rows) => rows.some((r) => r.unique_users > 0), () => true)
+  const rangeHasEvents = () =>
+    dau.then(
+      (rows) => rows.some((r) => r.unique_users > 0),
+      () => true,
+    )
   void panels.dau.load(v, () => loadDau(panels.dau, dau))
   void panels.top.load(v, () => loadTopEvents(panels.top, v, signal))
   void panels.retention.load(v, () => loadRetention(panels.retention, v, signal, rangeHasEvents))
@@ -78,7 +83,9 @@ function show(next: View, history: 'push' | 'replace' | 'none'): void {
 
 function askForKey(): void {
   keyForm.hidden = false
-  $('#key-note').textContent = storedKey() ? 'The key in use was refused. Enter another with read access.' : 'This service needs an API key with read access.'
+  $('#key-note').textContent = storedKey()
+    ? 'The key in use was refused. Enter another with read access.'
+    : 'This service needs an API key with read access.'
   if (document.activeElement !== keyForm.key) keyForm.key.focus()
 }
 
@@ -91,7 +98,11 @@ rangeForm.addEventListener('submit', (e) => {
   const from = rangeForm.from.value as string
   const to = rangeForm.to.value as string
   if (!from || !to) return
-  show({ from: from <= to ? from : to, to: from <= to ? to : from, segments: view?.segments ?? [] }, 'push')
+  show(
+    // biome-ignore lint/complexity/useMathMinMax: the days are YYYY-MM-DD strings
+    { from: from <= to ? from : to, to: from <= to ? to : from, segments: view?.segments ?? [] },
+    'push',
+  )
 })
 
 for (const button of rangeForm.querySelectorAll<HTMLButtonElement>('button[data-days]')) {
@@ -103,7 +114,14 @@ for (const button of rangeForm.querySelectorAll<HTMLButtonElement>('button[data-
       for (const p of Object.values(panels)) p.fail(err)
       return
     }
-    show({ from: addDays(end, 1 - Number(button.dataset.days)), to: end, segments: view?.segments ?? [] }, 'push')
+    show(
+      {
+        from: addDays(end, 1 - Number(button.dataset.days)),
+        to: end,
+        segments: view?.segments ?? [],
+      },
+      'push',
+    )
   })
 }
 

@@ -49,7 +49,10 @@ export class Panel {
   }
 
   fail(err: unknown): void {
-    const text = err instanceof ApiError ? err.message : `Something went wrong in this page: ${(err as Error).message}`
+    const text =
+      err instanceof ApiError
+        ? err.message
+        : `Something went wrong in this page: ${(err as Error).message}`
     this.show('error', text)
     this.root.dataset.status = err instanceof ApiError ? String(err.status) : 'page'
     if (this.timing) this.timing.textContent = ''

@@ -14,7 +14,11 @@ export function readUrl(): { from?: string; to?: string; segments: string[] } {
   const q = new URLSearchParams(location.search)
   const from = q.get('from') ?? undefined
   const to = q.get('to') ?? undefined
-  return { from: from && DAY.test(from) ? from : undefined, to: to && DAY.test(to) ? to : undefined, segments: q.getAll('segment') }
+  return {
+    from: from && DAY.test(from) ? from : undefined,
+    to: to && DAY.test(to) ? to : undefined,
+    segments: q.getAll('segment'),
+  }
 }
 
 export function writeUrl(view: View, mode: 'push' | 'replace'): void {

@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import type { BenchEvent } from './dataset.ts'
 import type { Engine } from './engine.ts'
-import { perSecond, summarize, type Percentiles } from './stats.ts'
+import { type Percentiles, perSecond, summarize } from './stats.ts'
 
 // What the bare engine can take, for the service's figures to be read as a
 // ratio. The rows are prepared before the clock starts: this measures the
 // database, not the benchmark's own formatting. Run after the service has
 // stopped, so nothing competes with it.
 
-export const EVENT_COLUMNS = ['event_id', 'occurred_at', 'user_id', 'event_type', 'properties'] as const
+export const EVENT_COLUMNS = [
+  'event_id',
+  'occurred_at',
+  'user_id',
+  'event_type',
+  'properties',
+] as const
 /** holds the data set exactly as generated, so it doubles as the reference for what the service stored */
 export const COPY_TABLE = 'events_baseline_copy'
 const UNNEST_TABLE = 'events_baseline_unnest'
@@ -30,7 +36,10 @@ export interface UnnestResult extends BaselineResult {
 }
 
 /** A plain COPY (text format) on one connection: the fastest way in. Leaves the rows in COPY_TABLE. */
-export async function copyBaseline(engine: Engine, events: readonly BenchEvent[]): Promise<BaselineResult> {
+export async function copyBaseline(
+  engine: Engine,
+  events: readonly BenchEvent[],
+): Promise<BaselineResult> {
   await createTableLikeEvents(engine, COPY_TABLE)
   const chunks = toCopyChunks(events)
   const started = performance.now()
@@ -45,7 +54,12 @@ export async function copyBaseline(engine: Engine, events: readonly BenchEvent[]
  * batch per statement, from as many connections as there are HTTP clients: the
  * raw counterpart of a request's latency.
  */
-export async function unnestBaseline(engine: Engine, events: readonly BenchEvent[], batchSize: number, concurrency: number): Promise<UnnestResult> {
+export async function unnestBaseline(
+  engine: Engine,
+  events: readonly BenchEvent[],
+  batchSize: number,
+  concurrency: number,
+): Promise<UnnestResult> {
   await createTableLikeEvents(engine, UNNEST_TABLE)
   const batches = toColumnBatches(events, batchSize)
   const sql = `
@@ -70,7 +84,13 @@ export async function unnestBaseline(engine: Engine, events: readonly BenchEvent
   await Promise.all(Array.from({ length: connections }, connection))
   const ms = performance.now() - started
   await assertRowCount(engine, UNNEST_TABLE, events.length)
-  return { rows: events.length, ms, rowsPerSecond: perSecond(events.length, ms), latencyMs: summarize(latencies), connections }
+  return {
+    rows: events.length,
+    ms,
+    rowsPerSecond: perSecond(events.length, ms),
+    latencyMs: summarize(latencies),
+    connections,
+  }
 }
 
 /**
@@ -106,16 +126,25 @@ export async function createTableLikeEvents(engine: Engine, table: string): Prom
            pg_get_serial_sequence($1, 'seq') AS sequence
     FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1`
   type Shape = { columns: string; indexes: string | number; sequence: string }
-  const [original, copy] = await Promise.all(['events', table].map(async (t) => (await engine.query<Shape>(shape, [t]))[0]!))
-  if (original!.columns !== copy!.columns || Number(original!.indexes) !== Number(copy!.indexes) || original!.sequence === copy!.sequence) {
-    throw new Error(`${table} does not have the shape of events: ${JSON.stringify({ original, copy })}`)
+  const [original, copy] = await Promise.all(
+    ['events', table].map(async (t) => (await engine.query<Shape>(shape, [t]))[0]!),
+  )
+  if (
+    original!.columns !== copy!.columns ||
+    Number(original!.indexes) !== Number(copy!.indexes) ||
+    original!.sequence === copy!.sequence
+  ) {
+    throw new Error(
+      `${table} does not have the shape of events: ${JSON.stringify({ original, copy })}`,
+    )
   }
 }
 
 async function assertRowCount(engine: Engine, table: string, expected: number): Promise<void> {
   const [row] = await engine.query<{ n: string | number }>(`SELECT count(*) AS n FROM ${table}`)
   const actual = Number(row!.n)
-  if (actual !== expected) throw new Error(`baseline table ${table} holds ${actual} rows, expected ${expected}`)
+  if (actual !== expected)
+    throw new Error(`baseline table ${table} holds ${actual} rows, expected ${expected}`)
 }
 
 function toColumnBatches(events: readonly BenchEvent[], size: number): string[][][] {
@@ -140,7 +169,12 @@ export function toCopyChunks(events: readonly BenchEvent[]): string[] {
     chunks.push(
       events
         .slice(i, i + COPY_CHUNK_ROWS)
-        .map((e) => [e.event_id, e.occurred_at, e.user_id, e.event_type, JSON.stringify(e.properties)].map(copyText).join('\t') + '\n')
+        .map(
+          (e) =>
+            `${[e.event_id, e.occurred_at, e.user_id, e.event_type, JSON.stringify(e.properties)]
+              .map(copyText)
+              .join('\t')}\n`,
+        )
         .join(''),
     )
   }
@@ -149,5 +183,8 @@ export function toCopyChunks(events: readonly BenchEvent[]): string[] {
 
 /** COPY text format: backslash, tab, newline and carriage return must be escaped. */
 function copyText(value: string): string {
-  return value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
+  return value.replace(
+    /[\\\t\n\r]/g,
+    (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!,
+  )
 }

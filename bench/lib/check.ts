@@ -22,56 +22,98 @@ export interface CheckResult {
   ok: boolean
 }
 
-export async function checkExactlyOnce(engine: Engine, replica: DuckDbReplica, expected: Expected): Promise<CheckResult> {
+export async function checkExactlyOnce(
+  engine: Engine,
+  replica: DuckDbReplica,
+  expected: Expected,
+): Promise<CheckResult> {
   const store = await checkStore(engine, expected)
   const replicaResult = await checkReplica(engine, replica, store.events)
-  return { store, replica: replicaResult, ok: store.problems.length === 0 && replicaResult.problems.length === 0 }
+  return {
+    store,
+    replica: replicaResult,
+    ok: store.problems.length === 0 && replicaResult.problems.length === 0,
+  }
 }
 
 async function checkStore(engine: Engine, expected: Expected): Promise<CheckResult['store']> {
   const problems: string[] = []
   const store = engine.label
-  const [totals] = await engine.query<{ n: string; ids: string }>('SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM events')
+  const [totals] = await engine.query<{ n: string; ids: string }>(
+    'SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM events',
+  )
   const events = Number(totals!.n)
   const repeated = events - Number(totals!.ids)
   if (repeated > 0) problems.push(`${store} holds ${int(repeated)} event id(s) more than once`)
   if ('table' in expected) {
-    const [diff] = await engine.query<{ missing: string; unexpected: string; differing: string; missing_ids: string[] | null; unexpected_ids: string[] | null }>(`
+    const [diff] = await engine.query<{
+      missing: string
+      unexpected: string
+      differing: string
+      missing_ids: string[] | null
+      unexpected_ids: string[] | null
+    }>(`
       SELECT count(*) FILTER (WHERE s.event_id IS NULL) AS missing,
              count(*) FILTER (WHERE x.event_id IS NULL) AS unexpected,
-             count(*) FILTER (WHERE s.event_id IS NOT NULL AND x.event_id IS NOT NULL AND ${expected.compareContent
-               ? '(s.occurred_at, s.user_id, s.event_type, s.properties) IS DISTINCT FROM (x.occurred_at, x.user_id, x.event_type, x.properties)'
-               : 'false'}) AS differing,
+             count(*) FILTER (WHERE s.event_id IS NOT NULL AND x.event_id IS NOT NULL AND ${
+               expected.compareContent
+                 ? '(s.occurred_at, s.user_id, s.event_type, s.properties) IS DISTINCT FROM (x.occurred_at, x.user_id, x.event_type, x.properties)'
+                 : 'false'
+             }) AS differing,
              (array_agg(x.event_id::text) FILTER (WHERE s.event_id IS NULL))[1:3] AS missing_ids,
              (array_agg(s.event_id::text) FILTER (WHERE x.event_id IS NULL))[1:3] AS unexpected_ids
       FROM events s FULL JOIN ${expected.table} x ON s.event_id = x.event_id`)
     const missing = Number(diff!.missing)
     const unexpected = Number(diff!.unexpected)
     const differing = Number(diff!.differing)
-    if (missing > 0) problems.push(`${store} is missing ${int(missing)} of the ${int(expected.count)} accepted events (e.g. ${diff!.missing_ids!.join(', ')})`)
-    if (unexpected > 0) problems.push(`${store} holds ${int(unexpected)} event(s) that were never accepted (e.g. ${diff!.unexpected_ids!.join(', ')})`)
-    if (differing > 0) problems.push(`${int(differing)} event(s) were stored differently from how they were sent`)
+    if (missing > 0)
+      problems.push(
+        `${store} is missing ${int(missing)} of the ${int(expected.count)} accepted events (e.g. ${diff!.missing_ids!.join(', ')})`,
+      )
+    if (unexpected > 0)
+      problems.push(
+        `${store} holds ${int(unexpected)} event(s) that were never accepted (e.g. ${diff!.unexpected_ids!.join(', ')})`,
+      )
+    if (differing > 0)
+      problems.push(`${int(differing)} event(s) were stored differently from how they were sent`)
   } else {
     if (events !== expected.count) {
       const verb = events < expected.count ? 'is missing' : 'has'
-      problems.push(`${store} ${verb} ${int(Math.abs(events - expected.count))} event(s) ${events < expected.count ? 'of' : 'more than'} the ${int(expected.count)} expected (holds ${int(events)})`)
+      problems.push(
+        `${store} ${verb} ${int(Math.abs(events - expected.count))} event(s) ${events < expected.count ? 'of' : 'more than'} the ${int(expected.count)} expected (holds ${int(events)})`,
+      )
     }
-    const [found] = await engine.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE event_id = ANY($1::uuid[])', [expected.markerIds])
+    const [found] = await engine.query<{ n: string }>(
+      'SELECT count(*) AS n FROM events WHERE event_id = ANY($1::uuid[])',
+      [expected.markerIds],
+    )
     if (Number(found!.n) !== expected.markerIds.length) {
-      problems.push(`${store} holds ${found!.n} of the ${expected.markerIds.length} freshness markers`)
+      problems.push(
+        `${store} holds ${found!.n} of the ${expected.markerIds.length} freshness markers`,
+      )
     }
   }
   return { engine: engine.label, events, expected: expected.count, problems }
 }
 
-async function checkReplica(engine: Engine, replica: DuckDbReplica, storeEvents: number): Promise<CheckResult['replica']> {
+async function checkReplica(
+  engine: Engine,
+  replica: DuckDbReplica,
+  storeEvents: number,
+): Promise<CheckResult['replica']> {
   const problems: string[] = []
   const store = engine.label
   const syncedRows = Number((await replica.cursor()).syncedRows)
-  const [{ n }] = (await replica.query<{ n: bigint }>('SELECT count(*) AS n FROM events')) as [{ n: bigint }]
+  const [{ n }] = (await replica.query<{ n: bigint }>('SELECT count(*) AS n FROM events')) as [
+    { n: bigint },
+  ]
   const rows = Number(n)
-  if (rows !== storeEvents) problems.push(`the DuckDB replica holds ${int(rows)} events, ${store} ${int(storeEvents)}`)
-  if (syncedRows !== rows) problems.push(`the replica's cursor counts ${int(syncedRows)} synced rows but it holds ${int(rows)}`)
+  if (rows !== storeEvents)
+    problems.push(`the DuckDB replica holds ${int(rows)} events, ${store} ${int(storeEvents)}`)
+  if (syncedRows !== rows)
+    problems.push(
+      `the replica's cursor counts ${int(syncedRows)} synced rows but it holds ${int(rows)}`,
+    )
 
   const pgUsers = await engine.query<{ k: string; n: string; t: string }>(`
     SELECT user_id AS k, count(*)::text AS n, sum((extract(epoch FROM occurred_at) * 1000000)::bigint)::text AS t
@@ -79,7 +121,14 @@ async function checkReplica(engine: Engine, replica: DuckDbReplica, storeEvents:
   const duckUsers = await replica.query<{ k: string; n: string; t: string }>(`
     SELECT u.user_id AS k, count(*)::VARCHAR AS n, sum(epoch_us(e.occurred_at))::VARCHAR AS t
     FROM events e JOIN users u USING (user_key) GROUP BY u.user_id`)
-  compareKeyed(store, 'user', pgUsers, duckUsers, (r) => `${r.n} events, instants summing to ${r.t} µs`, problems)
+  compareKeyed(
+    store,
+    'user',
+    pgUsers,
+    duckUsers,
+    (r) => `${r.n} events, instants summing to ${r.t} µs`,
+    problems,
+  )
 
   const pgDays = await engine.query<{ k: string; n: string }>(`
     SELECT (occurred_at AT TIME ZONE 'UTC')::date::text || ' ' || event_type AS k, count(*)::text AS n
@@ -95,7 +144,14 @@ async function checkReplica(engine: Engine, replica: DuckDbReplica, storeEvents:
 }
 
 /** Adds one problem naming how many keys differ and a few examples. */
-function compareKeyed<R extends { k: string }>(storeName: string, what: string, store: R[], replica: R[], show: (r: R) => string, problems: string[]): void {
+function compareKeyed<R extends { k: string }>(
+  storeName: string,
+  what: string,
+  store: R[],
+  replica: R[],
+  show: (r: R) => string,
+  problems: string[],
+): void {
   const fromReplica = new Map(replica.map((r) => [r.k, r]))
   const examples: string[] = []
   let differing = 0
@@ -104,13 +160,19 @@ function compareKeyed<R extends { k: string }>(storeName: string, what: string, 
     fromReplica.delete(row.k)
     if (other && show(other) === show(row)) continue
     differing++
-    if (examples.length < 3) examples.push(`${row.k}: ${storeName} ${show(row)}, replica ${other ? show(other) : 'nothing'}`)
+    if (examples.length < 3)
+      examples.push(
+        `${row.k}: ${storeName} ${show(row)}, replica ${other ? show(other) : 'nothing'}`,
+      )
   }
   for (const row of fromReplica.values()) {
     differing++
     if (examples.length < 3) examples.push(`${row.k}: ${storeName} nothing, replica ${show(row)}`)
   }
-  if (differing > 0) problems.push(`the replica differs from ${storeName} for ${int(differing)} ${what}(s): ${examples.join('; ')}`)
+  if (differing > 0)
+    problems.push(
+      `the replica differs from ${storeName} for ${int(differing)} ${what}(s): ${examples.join('; ')}`,
+    )
 }
 
 const int = (n: number): string => n.toLocaleString('en-US')

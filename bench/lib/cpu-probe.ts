@@ -1,7 +1,7 @@
 import { cpus } from 'node:os'
 import { Redis } from 'ioredis'
 import type pg from 'pg'
-import { machineCpu, processCpuSeconds, type MachineCpu } from './proc.ts'
+import { type MachineCpu, machineCpu, processCpuSeconds } from './proc.ts'
 
 /** CPU seconds spent during the measured interval, by whom. */
 export interface CpuBreakdown {
@@ -42,7 +42,11 @@ export class CpuProbe {
   ) {}
 
   /** Without a database client (embedded mode) PostgreSQL reads as 0; without a Redis URL, Redis does. */
-  static async start(db: pg.Client | undefined, servicePids: Record<string, number>, redisUrl: string | undefined): Promise<CpuProbe> {
+  static async start(
+    db: pg.Client | undefined,
+    servicePids: Record<string, number>,
+    redisUrl: string | undefined,
+  ): Promise<CpuProbe> {
     const redisPid = redisUrl === undefined ? undefined : await redisServerPid(redisUrl)
     return new CpuProbe(db, servicePids, redisPid, await snapshot(db, servicePids, redisPid))
   }
@@ -52,9 +56,13 @@ export class CpuProbe {
     const cores = cpus().length
     const busy = after.machine.busySeconds - this.before.machine.busySeconds
     const total = after.machine.totalSeconds - this.before.machine.totalSeconds
-    const loadGenerator = (after.self.user + after.self.system - this.before.self.user - this.before.self.system) / 1e6
+    const loadGenerator =
+      (after.self.user + after.self.system - this.before.self.user - this.before.self.system) / 1e6
     const service = Object.fromEntries(
-      Object.entries(this.servicePids).map(([role, pid]) => [role, round1((after.service.get(pid) ?? 0) - (this.before.service.get(pid) ?? 0))]),
+      Object.entries(this.servicePids).map(([role, pid]) => [
+        role,
+        round1((after.service.get(pid) ?? 0) - (this.before.service.get(pid) ?? 0)),
+      ]),
     )
     const serviceTotal = Object.values(service).reduce((a, b) => a + b, 0)
     const postgres = spent(this.before.postgres, after.postgres)
@@ -71,20 +79,31 @@ export class CpuProbe {
   }
 }
 
-async function snapshot(db: pg.Client | undefined, servicePids: Record<string, number>, redisPid: number | undefined): Promise<Snapshot> {
+async function snapshot(
+  db: pg.Client | undefined,
+  servicePids: Record<string, number>,
+  redisPid: number | undefined,
+): Promise<Snapshot> {
   const { rows } = db
-    ? await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+    ? await db.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      )
     : { rows: [] }
   const [service, postgres, redis] = await Promise.all([
     cpuByPid(Object.values(servicePids)),
-    cpuByPid(rows.map((r) => r.pid), 'postgres'),
+    cpuByPid(
+      rows.map((r) => r.pid),
+      'postgres',
+    ),
     cpuByPid(redisPid === undefined ? [] : [redisPid], 'redis-server'),
   ])
   return { machine: await machineCpu(), self: process.cpuUsage(), service, postgres, redis }
 }
 
 async function cpuByPid(pids: number[], command?: string): Promise<Map<number, number>> {
-  const entries = await Promise.all(pids.map(async (pid) => [pid, await processCpuSeconds(pid, command)] as const))
+  const entries = await Promise.all(
+    pids.map(async (pid) => [pid, await processCpuSeconds(pid, command)] as const),
+  )
   return new Map(entries.filter((e): e is readonly [number, number] => e[1] !== undefined))
 }
 

@@ -18,8 +18,15 @@ const DAY_MS = 86_400_000
 
 // Roughly the mix of a product site: mostly views, few conversions.
 const EVENT_TYPES: ReadonlyArray<[type: string, weight: number]> = [
-  ['page_view', 55], ['click', 22], ['scroll', 8], ['search', 5], ['add_to_cart', 4],
-  ['login', 3], ['signup', 1.5], ['purchase', 1], ['logout', 0.5],
+  ['page_view', 55],
+  ['click', 22],
+  ['scroll', 8],
+  ['search', 5],
+  ['add_to_cart', 4],
+  ['login', 3],
+  ['signup', 1.5],
+  ['purchase', 1],
+  ['logout', 0.5],
 ]
 const PAGES = ['/', '/pricing', '/docs', '/blog', '/signup', '/checkout', '/account', '/features']
 const COUNTRIES = ['US', 'DE', 'UA', 'GB', 'FR', 'IN', 'BR', 'JP', 'PL', 'CA']
@@ -65,12 +72,23 @@ function oneOf<T>(items: readonly T[]): T {
 function propertiesFor(type: string): Record<string, string | number> {
   const country = oneOf(COUNTRIES)
   switch (type) {
-    case 'page_view': return { page: oneOf(PAGES), country, referrer: Math.random() < 0.3 ? 'google' : 'direct' }
-    case 'click': return { page: oneOf(PAGES), element: oneOf(ELEMENTS) }
-    case 'search': return { query_length: 1 + Math.floor(Math.random() * 30), country }
-    case 'signup': return { plan: oneOf(PLANS), country }
-    case 'purchase': return { plan: oneOf(PLANS), amount: Math.round(Math.random() * 50_000) / 100, currency: 'USD', country }
-    default: return { country }
+    case 'page_view':
+      return { page: oneOf(PAGES), country, referrer: Math.random() < 0.3 ? 'google' : 'direct' }
+    case 'click':
+      return { page: oneOf(PAGES), element: oneOf(ELEMENTS) }
+    case 'search':
+      return { query_length: 1 + Math.floor(Math.random() * 30), country }
+    case 'signup':
+      return { plan: oneOf(PLANS), country }
+    case 'purchase':
+      return {
+        plan: oneOf(PLANS),
+        amount: Math.round(Math.random() * 50_000) / 100,
+        currency: 'USD',
+        country,
+      }
+    default:
+      return { country }
   }
 }
 
@@ -103,7 +121,10 @@ export function generateEvents(options: DatasetOptions): BenchEvent[] {
 }
 
 /** Request bodies, serialised up front so the load generator spends its CPU on sending, not on JSON. */
-export function toRequestBodies(events: readonly BenchEvent[], batchSize: number): Array<{ body: string; count: number }> {
+export function toRequestBodies(
+  events: readonly BenchEvent[],
+  batchSize: number,
+): Array<{ body: string; count: number }> {
   const bodies: Array<{ body: string; count: number }> = []
   for (let i = 0; i < events.length; i += batchSize) {
     const batch = events.slice(i, i + batchSize)

@@ -26,7 +26,9 @@ export interface Engine {
 export function openPostgres(databaseUrl: string, connections: number): Engine {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: connections })
   // An idle connection that breaks (the server restarted, a DROP … FORCE) must not crash the run with an unhandled 'error'.
-  pool.on('error', (err) => console.error(`bench: an idle PostgreSQL connection failed: ${err.message}`))
+  pool.on('error', (err) =>
+    console.error(`bench: an idle PostgreSQL connection failed: ${err.message}`),
+  )
   return {
     kind: 'postgresql',
     label: 'PostgreSQL',
@@ -37,7 +39,10 @@ export function openPostgres(databaseUrl: string, connections: number): Engine {
     async copyIn(table, columns, chunks) {
       const client = await pool.connect()
       try {
-        await pipeline(Readable.from(chunks), client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)))
+        await pipeline(
+          Readable.from(chunks),
+          client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)),
+        )
       } finally {
         client.release()
       }
@@ -57,7 +62,9 @@ export async function openPglite(dataDir: string): Promise<Engine> {
     },
     async copyIn(table, columns, chunks) {
       // PGlite has no COPY FROM STDIN; it reads the data from a blob instead.
-      await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([...chunks]) })
+      await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], {
+        blob: new Blob([...chunks]),
+      })
     },
     close: () => db.close(),
   }

@@ -35,14 +35,24 @@ export async function postBatches(
 
   const send = async ({ body, count }: RequestBody): Promise<void> => {
     const sent = performance.now()
-    const res = await pool.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body })
+    const res = await pool.request({
+      method: 'POST',
+      path: '/events',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })
     const text = await res.body.text()
     latenciesMs.push(performance.now() - sent)
     if (res.statusCode !== expectedStatus) {
-      throw new Error(`POST /events answered ${res.statusCode}, expected ${expectedStatus}: ${text.slice(0, 500)}`)
+      throw new Error(
+        `POST /events answered ${res.statusCode}, expected ${expectedStatus}: ${text.slice(0, 500)}`,
+      )
     }
     const { inserted } = JSON.parse(text) as { inserted: number }
-    if (inserted !== count) throw new Error(`POST /events took ${inserted} of ${count} fresh events: ${text.slice(0, 500)}`)
+    if (inserted !== count)
+      throw new Error(
+        `POST /events took ${inserted} of ${count} fresh events: ${text.slice(0, 500)}`,
+      )
     acceptedEvents += inserted
   }
   const client = async (): Promise<void> => {

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
-import { CpuProbe, type CpuBreakdown } from './cpu-probe.ts'
+import { type CpuBreakdown, CpuProbe } from './cpu-probe.ts'
 import { assertNothingDeadLettered, waitQueryable } from './http.ts'
 import { postBatches, type RequestBody } from './http-load.ts'
 import type { Mode } from './options.ts'
 import type { Service } from './service.ts'
-import { perSecond, summarize, type Percentiles } from './stats.ts'
+import { type Percentiles, perSecond, summarize } from './stats.ts'
 
 const POLL_INTERVAL_MS = 50
 // Fail rather than wait forever when the stored count stops moving.
@@ -41,14 +41,23 @@ export async function measureIngest(
   concurrency: number,
 ): Promise<IngestResult> {
   const events = bodies.reduce((n, b) => n + b.count, 0)
-  const db = databaseUrl === undefined ? undefined : new pg.Client({ connectionString: databaseUrl })
+  const db =
+    databaseUrl === undefined ? undefined : new pg.Client({ connectionString: databaseUrl })
   await db?.connect()
   try {
     const cpuProbe = await CpuProbe.start(db, service.pids, redisUrl)
-    const http = await Promise.race([postBatches(service.baseUrl, bodies, concurrency, mode === 'queue' ? 202 : 201), service.crashed])
-    const storedAt = db ? await Promise.race([waitForCount(db, events), service.crashed]) : http.finishedAt
+    const http = await Promise.race([
+      postBatches(service.baseUrl, bodies, concurrency, mode === 'queue' ? 202 : 201),
+      service.crashed,
+    ])
+    const storedAt = db
+      ? await Promise.race([waitForCount(db, events), service.crashed])
+      : http.finishedAt
     const cpu = await cpuProbe.stop()
-    const queryableAt = await Promise.race([waitQueryable(service.baseUrl, events), service.crashed])
+    const queryableAt = await Promise.race([
+      waitQueryable(service.baseUrl, events),
+      service.crashed,
+    ])
     if (mode === 'queue') await assertNothingDeadLettered(service.baseUrl)
     const acceptMs = http.finishedAt - http.startedAt
     const storeMs = storedAt - http.startedAt
@@ -84,12 +93,15 @@ export async function waitForCount(db: pg.Client, expected: number): Promise<num
     const count = Number(rows[0]!.n)
     const now = performance.now()
     if (count === expected) return now
-    if (count > expected) throw new Error(`PostgreSQL holds ${count} events but only ${expected} were sent`)
+    if (count > expected)
+      throw new Error(`PostgreSQL holds ${count} events but only ${expected} were sent`)
     if (count !== last) {
       last = count
       lastProgressAt = now
     } else if (now - lastProgressAt > STALL_TIMEOUT_MS) {
-      throw new Error(`PostgreSQL holds ${count} of ${expected} events and gained none in ${STALL_TIMEOUT_MS / 1000} s`)
+      throw new Error(
+        `PostgreSQL holds ${count} of ${expected} events and gained none in ${STALL_TIMEOUT_MS / 1000} s`,
+      )
     }
     await sleep(POLL_INTERVAL_MS)
   }

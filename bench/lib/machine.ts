@@ -1,7 +1,7 @@
 import { cpus, release, totalmem } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { Redis } from 'ioredis'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine } from './engine.ts'
 import { machineCpu } from './proc.ts'
 
@@ -31,7 +31,11 @@ export async function backgroundLoadPercent(ms = 1000): Promise<number> {
 }
 
 /** What the figures were measured on, for the report's first line. */
-export async function describeMachine(engine: Engine, redisUrl: string | undefined, busyBeforeRunPercent: number): Promise<Machine> {
+export async function describeMachine(
+  engine: Engine,
+  redisUrl: string | undefined,
+  busyBeforeRunPercent: number,
+): Promise<Machine> {
   const [store] = await engine.query<{ v: string }>('SELECT version() AS v')
   const duck = await DuckDBInstance.create(':memory:')
   const conn = await duck.connect()

@@ -7,7 +7,10 @@ import type { Percentiles } from './stats.ts'
 export function renderMarkdown(r: BenchReport): string {
   const s = r.settings
   const m = r.machine
-  const mode = s.mode === 'queue' ? `queue mode, ${s.workers} worker process${s.workers === 1 ? '' : 'es'}` : `${s.mode} mode`
+  const mode =
+    s.mode === 'queue'
+      ? `queue mode, ${s.workers} worker process${s.workers === 1 ? '' : 'es'}`
+      : `${s.mode} mode`
   const lines = [
     r.soak
       ? `### Soak: ${s.soakSeconds} s, ${mode}, a worker SIGKILLed every ${r.soak.killEverySeconds} s`
@@ -21,8 +24,11 @@ export function renderMarkdown(r: BenchReport): string {
   ]
   if (r.ingest) lines.push(...ingestTable(r), '')
   else if (r.seed) {
-    lines.push(`Data: ${int(r.seed.events)} events seeded inside PostgreSQL${r.seed.seededMs === undefined ? ' (reused database)' : ` in ${sec(r.seed.seededMs)}`}; ` +
-      `the service built its replica from them in ${sec(r.seed.replicaBuildMs)} (${int(r.seed.replicaRowsPerSecond)} rows/s, start-up included).`, '')
+    lines.push(
+      `Data: ${int(r.seed.events)} events seeded inside PostgreSQL${r.seed.seededMs === undefined ? ' (reused database)' : ` in ${sec(r.seed.seededMs)}`}; ` +
+        `the service built its replica from them in ${sec(r.seed.replicaBuildMs)} (${int(r.seed.replicaRowsPerSecond)} rows/s, start-up included).`,
+      '',
+    )
     if (r.freshness) lines.push(...freshnessTable(r), '')
   }
   if (r.queries) lines.push(...queryTable(r), '')
@@ -35,17 +41,21 @@ function method(r: BenchReport): string {
   const s = r.settings
   const data = `${int(s.users)} users (Zipf-skewed), 9 weighted event types, ${s.days} days ending ${r.lastDay}`
   if (s.soakSeconds) {
-    return `${s.concurrency} clients post ${int(s.batch)}-event batches at full speed and one client cycles through the /stats queries for ${s.soakSeconds} s ` +
+    return (
+      `${s.concurrency} clients post ${int(s.batch)}-event batches at full speed and one client cycles through the /stats queries for ${s.soakSeconds} s ` +
       `(${data}); a worker is SIGKILLed and restarted every ${r.soak?.killEverySeconds} s. Then the store and the replica are compared with the accepted events.`
+    )
   }
   const load = s.seedSql
     ? `PostgreSQL seeded inside SQL by bench/lib/seed.ts (${int(s.users)} users skewed as ⌊users·r²⌋, 8 weighted event types, ${s.days} days ending ${r.lastDay}); ` +
       'the service then builds its DuckDB replica from an empty file'
     : `${int(s.events)} events (${data}) posted in ${int(s.batch)}-event batches by ${s.concurrency} concurrent HTTP clients; ` +
       'stored = the store holds every event, queryable = /stats counts every event'
-  return `${load}. Freshness: ${r.freshness?.markers ?? 0} single-event batches posted one at a time, 0–250 ms apart at random, each polled in /stats (every 5 ms) until counted. ` +
+  return (
+    `${load}. Freshness: ${r.freshness?.markers ?? 0} single-event batches posted one at a time, 0–250 ms apart at random, each polled in /stats (every 5 ms) until counted. ` +
     `Queries: ${s.runs} timed runs each after 5 warm-ups, one at a time, over HTTP and as the same query functions on the replica file opened directly; ` +
     `plain SQL on ${s.mode === 'embedded' ? 'PGlite' : 'PostgreSQL'}: ${s.pgRuns} runs after 1 warm-up. Raw engines run after the service has stopped.`
+  )
 }
 
 function ingestTable(r: BenchReport): string[] {
@@ -67,7 +77,11 @@ function ingestTable(r: BenchReport): string[] {
 }
 
 function freshnessTable(r: BenchReport): string[] {
-  return ['| freshness | ours | raw engine | raw | ours / raw |', '| --- | ---: | --- | ---: | ---: |', ...freshnessRows(r)]
+  return [
+    '| freshness | ours | raw engine | raw | ours / raw |',
+    '| --- | ---: | --- | ---: | ---: |',
+    ...freshnessRows(r),
+  ]
 }
 
 function freshnessRows(r: BenchReport): string[] {
@@ -87,8 +101,10 @@ function queryTable(r: BenchReport): string[] {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...r.queries!.map((q, i) => {
       const x = r.ratios.queries![i]!
-      return `| ${q.name} | ${triple(q.http)} | ${triple(q.duckdb)} | ${x.duckdb.p50.toFixed(2)} / ${x.duckdb.p95.toFixed(2)} / ${x.duckdb.p99.toFixed(2)} | ` +
+      return (
+        `| ${q.name} | ${triple(q.http)} | ${triple(q.duckdb)} | ${x.duckdb.p50.toFixed(2)} / ${x.duckdb.p95.toFixed(2)} / ${x.duckdb.p99.toFixed(2)} | ` +
         `${ms(q.postgres.p50)} | ${ratio(x.postgres.p50)} |`
+      )
     }),
   ]
 }
@@ -101,7 +117,10 @@ function soakTable(r: BenchReport): string[] {
     `| duration | ${k.seconds.toFixed(1)} s; ${k.kills.length} worker SIGKILL(s): ${k.kills.map((x) => `${x.role} at ${x.atSeconds} s`).join(', ') || 'none'} |`,
     `| accepted | ${int(k.acceptedEvents)} events, ${int(k.acceptedEventsPerSecond)}/s; ${int(k.requests)} requests, ${int(k.retries)} re-sent (503 or lost connection) |`,
     `| request latency p50 / p99 | ${ms(k.requestLatencyMs.p50)} / ${ms(k.requestLatencyMs.p99)} |`,
-    ...k.queries.map((q) => `| ${q.name} under load, p50 / p99 (${q.http.n} runs) | ${ms(q.http.p50)} / ${ms(q.http.p99)} |`),
+    ...k.queries.map(
+      (q) =>
+        `| ${q.name} under load, p50 / p99 (${q.http.n} runs) | ${ms(q.http.p50)} / ${ms(q.http.p99)} |`,
+    ),
     `| drain after the load stopped | store ${sec(k.drainToStoreMs)}, replica ${sec(k.drainToReplicaMs)} |`,
   ]
 }
@@ -109,12 +128,23 @@ function soakTable(r: BenchReport): string[] {
 function processTable(r: BenchReport): string[] {
   const cpu = r.ingest?.cpu ?? r.seed?.cpu
   const during = r.ingest ? ' while ingesting' : r.seed ? ' while building the replica' : ''
-  const rows = r.processes.map((p) => `| ${p.role}${p.restarts ? ` (${p.restarts} restarts)` : ''} | ${p.peakRssMb ?? '?'} MB | ${cpu ? (cpu.service[p.role] ?? 0).toFixed(1) : '—'} |`)
-  rows.push(`| bench process (load generator; DuckDB when run directly) | ${r.benchPeakRssMb} MB | ${cpu ? cpu.loadGenerator.toFixed(1) : '—'} |`)
+  const rows = r.processes.map(
+    (p) =>
+      `| ${p.role}${p.restarts ? ` (${p.restarts} restarts)` : ''} | ${p.peakRssMb ?? '?'} MB | ${cpu ? (cpu.service[p.role] ?? 0).toFixed(1) : '—'} |`,
+  )
+  rows.push(
+    `| bench process (load generator; DuckDB when run directly) | ${r.benchPeakRssMb} MB | ${cpu ? cpu.loadGenerator.toFixed(1) : '—'} |`,
+  )
   if (cpu) {
     // Embedded: the store is inside the service process, and there is no Redis.
-    if (r.settings.mode !== 'embedded') rows.push(`| PostgreSQL backends | — | ${cpu.postgres.toFixed(1)} |`, `| Redis (the whole server) | — | ${cpu.redis.toFixed(1)} |`)
-    rows.push(`| other (PostgreSQL background, rest of the machine) | — | ${cpu.other.toFixed(1)} |`)
+    if (r.settings.mode !== 'embedded')
+      rows.push(
+        `| PostgreSQL backends | — | ${cpu.postgres.toFixed(1)} |`,
+        `| Redis (the whole server) | — | ${cpu.redis.toFixed(1)} |`,
+      )
+    rows.push(
+      `| other (PostgreSQL background, rest of the machine) | — | ${cpu.other.toFixed(1)} |`,
+    )
   }
   const startup = `start-up to healthy ${sec(r.startup.firstMs)}${r.startup.restartMs === undefined ? '' : `, restart with the data ${sec(r.startup.restartMs)}`}`
   return [
@@ -130,18 +160,25 @@ function correctness(r: BenchReport): string {
   const c = r.correctness
   const problems = [...c.store.problems, ...c.replica.problems, ...c.answers]
   const verdict = problems.length === 0 ? '**PASS**' : `**FAIL**: ${problems.join('; ')}`
-  return `Correctness: ${c.store.engine} holds ${int(c.store.events)} events (expected ${int(c.store.expected)}), the replica ${int(c.replica.rows)}; ` +
+  return (
+    `Correctness: ${c.store.engine} holds ${int(c.store.events)} events (expected ${int(c.store.expected)}), the replica ${int(c.replica.rows)}; ` +
     `ids, per-user counts and instants, per-(day, type) counts${r.queries ? ' and every /stats answer against plain SQL' : ''} compared: ${verdict}. ` +
-    `Replica rows: ${Object.entries(c.replica.tables).map(([t, n]) => `${t} ${int(n)}`).join(', ')}.`
+    `Replica rows: ${Object.entries(c.replica.tables)
+      .map(([t, n]) => `${t} ${int(n)}`)
+      .join(', ')}.`
+  )
 }
 
 /** Two decimals, or two significant digits for the tiny ratios of 10M-event PostgreSQL queries. */
 const ratio = (x: number): string => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2))
 const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : n >= 10 ? `${Math.round(n)} ms` : `${n.toFixed(1)} ms`)
+const ms = (n: number): string =>
+  n >= 1000 ? `${(n / 1000).toFixed(2)} s` : n >= 10 ? `${Math.round(n)} ms` : `${n.toFixed(1)} ms`
 const sec = (n: number): string => `${(n / 1000).toFixed(1)} s`
 /** "3.7 / 6.7 / 9.1 ms"; each value keeps its unit when they differ. */
 function triple(p: Percentiles): string {
   const parts = [p.p50, p.p95, p.p99].map(ms)
-  return parts.every((x) => x.endsWith(' ms')) ? `${parts.map((x) => x.slice(0, -3)).join(' / ')} ms` : parts.join(' / ')
+  return parts.every((x) => x.endsWith(' ms'))
+    ? `${parts.map((x) => x.slice(0, -3)).join(' / ')} ms`
+    : parts.join(' / ')
 }

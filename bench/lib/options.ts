@@ -97,7 +97,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     process.exit(0)
   }
   const mode = values.mode
-  if (mode !== 'queue' && mode !== 'direct' && mode !== 'embedded') throw new Error(`--mode must be queue, direct or embedded, got "${mode}"`)
+  if (mode !== 'queue' && mode !== 'direct' && mode !== 'embedded')
+    throw new Error(`--mode must be queue, direct or embedded, got "${mode}"`)
   const options: BenchOptions = {
     events: positiveInt('events', values.events),
     users: positiveInt('users', values.users),
@@ -130,18 +131,27 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
 function validate(o: BenchOptions): void {
   // Fewer runs make p99 the maximum of a handful of samples: not a percentile worth printing.
   if (o.runs < MIN_RUNS) throw new Error(`--runs must be at least ${MIN_RUNS}, got ${o.runs}`)
-  if (o.mode === 'embedded' && (o.seedSql || o.database)) throw new Error('--seed-sql and --database need PostgreSQL: not with --mode embedded')
-  if (o.soakSeconds > 0 && o.mode !== 'queue') throw new Error('--soak kills worker processes, which only queue mode has')
-  if (o.soakSeconds > 0 && o.seedSql) throw new Error('--soak sends its own events: not with --seed-sql')
-  if (o.soakSeconds > 0 && o.killEverySeconds >= o.soakSeconds) throw new Error('--kill-every must be shorter than --soak, or no worker is ever killed')
+  if (o.mode === 'embedded' && (o.seedSql || o.database))
+    throw new Error('--seed-sql and --database need PostgreSQL: not with --mode embedded')
+  if (o.soakSeconds > 0 && o.mode !== 'queue')
+    throw new Error('--soak kills worker processes, which only queue mode has')
+  if (o.soakSeconds > 0 && o.seedSql)
+    throw new Error('--soak sends its own events: not with --seed-sql')
+  if (o.soakSeconds > 0 && o.killEverySeconds >= o.soakSeconds)
+    throw new Error('--kill-every must be shorter than --soak, or no worker is ever killed')
   // The import is timed into fresh databases of PostgreSQL, with nothing else running.
-  if (o.importMode && (o.mode === 'embedded' || o.seedSql || o.soakSeconds > 0 || o.database)) throw new Error('--import runs on its own fresh PostgreSQL databases: not with --mode embedded, --seed-sql, --soak or --database')
-  if (o.database !== undefined && !/^postgres(ql)?:\/\//.test(o.database)) throw new Error(`--database must be a postgres:// URL, got "${o.database}"`)
+  if (o.importMode && (o.mode === 'embedded' || o.seedSql || o.soakSeconds > 0 || o.database))
+    throw new Error(
+      '--import runs on its own fresh PostgreSQL databases: not with --mode embedded, --seed-sql, --soak or --database',
+    )
+  if (o.database !== undefined && !/^postgres(ql)?:\/\//.test(o.database))
+    throw new Error(`--database must be a postgres:// URL, got "${o.database}"`)
 }
 
 function positiveInt(name: string, text: string): number {
   const n = Number(text)
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${text}"`)
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(`--${name} must be a positive integer, got "${text}"`)
   return n
 }
 

@@ -18,11 +18,17 @@ export async function machineCpu(): Promise<MachineCpu> {
   const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number)
   const total = ticks.reduce((a, b) => a + b, 0)
   const idle = ticks[3]! + ticks[4]!
-  return { busySeconds: (total - idle) / CLOCK_TICKS_PER_SECOND, totalSeconds: total / CLOCK_TICKS_PER_SECOND }
+  return {
+    busySeconds: (total - idle) / CLOCK_TICKS_PER_SECOND,
+    totalSeconds: total / CLOCK_TICKS_PER_SECOND,
+  }
 }
 
 /** User + system CPU seconds of a process, if it runs here and its name starts with `command`. */
-export async function processCpuSeconds(pid: number, command?: string): Promise<number | undefined> {
+export async function processCpuSeconds(
+  pid: number,
+  command?: string,
+): Promise<number | undefined> {
   const stat = await readProc(pid, 'stat')
   if (stat === undefined) return undefined
   const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))

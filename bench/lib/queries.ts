@@ -8,7 +8,7 @@ import { parseSegment, type Segment } from '../../src/stats/segment.ts'
 import { topEvents } from '../../src/stats/top-events.ts'
 import type { Engine } from './engine.ts'
 import { getJson } from './http.ts'
-import { timeRuns, type Percentiles } from './stats.ts'
+import { type Percentiles, timeRuns } from './stats.ts'
 
 // The reference service's table, then the same with filters and a breakdown: each /stats endpoint, timed over HTTP, beside
 // the same query functions run directly on the DuckDB replica (no HTTP, no
@@ -63,7 +63,8 @@ const PG_BREAKDOWN = `
   FROM events WHERE occurred_at >= ${utc('$1::date')} AND occurred_at < ${utc('$2::date + 1')} AND properties ? 'country'
   GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10`
 
-const shift = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
+const shift = (day: string, n: number) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
 
 /** The five queries of the reference table and four filtered ones, over the days ending with `lastDay`. */
 export function statsQueries(lastDay: string): StatsQuery[] {
@@ -73,7 +74,8 @@ export function statsQueries(lastDay: string): StatsQuery[] {
     return {
       name: `DAU ${days} days${segment ? `, ${segment.label}` : ''}`,
       path: `/stats/dau?from=${from}&to=${lastDay}${segment ? `&segment=${segment.param}` : ''}`,
-      duck: (r) => dailyActiveUsers(r, { from: dayNumber(from), to: last }, segment ? [segment.parsed] : []),
+      duck: (r) =>
+        dailyActiveUsers(r, { from: dayNumber(from), to: last }, segment ? [segment.parsed] : []),
       sql: pgDau(segment?.pg),
       values: [from, lastDay],
       normalize: (rows) => {
@@ -90,17 +92,31 @@ export function statsQueries(lastDay: string): StatsQuery[] {
     return {
       name: `top events ${limit}${segment ? `, ${segment.label}` : ''}`,
       path: `/stats/top-events?from=${from}&to=${lastDay}&limit=${limit}${segment ? `&segment=${segment.param}` : ''}`,
-      duck: (r) => topEvents(r, { from: dayNumber(from), to: last }, limit, segment ? [segment.parsed] : []),
+      duck: (r) =>
+        topEvents(r, { from: dayNumber(from), to: last }, limit, segment ? [segment.parsed] : []),
       sql: pgTop(segment?.pg),
       values: [from, lastDay, limit],
-      normalize: (rows) => rows.map((r): TopEventRow => ({ event_type: r.event_type as string, count: Number(r.count), unique_users: Number(r.unique_users) })),
+      normalize: (rows) =>
+        rows.map(
+          (r): TopEventRow => ({
+            event_type: r.event_type as string,
+            count: Number(r.count),
+            unique_users: Number(r.unique_users),
+          }),
+        ),
     }
   }
   const start = shift(lastDay, -29)
   const retention = (segment?: Filter): StatsQuery => ({
     name: `retention 3 weeks${segment ? `, ${segment.label}` : ''}`,
     path: `/stats/retention?start_date=${start}&windows=3${segment ? `&segment=${segment.param}` : ''}`,
-    duck: (r) => weeklyRetention(r, dayNumber(start), 3, segment ? { cohort: [segment.parsed], return: [segment.parsed] } : undefined),
+    duck: (r) =>
+      weeklyRetention(
+        r,
+        dayNumber(start),
+        3,
+        segment ? { cohort: [segment.parsed], return: [segment.parsed] } : undefined,
+      ),
     sql: pgRetention(segment?.pg),
     values: [start, 3],
     // Compared on the counts; the rate is derived from them by one formula in the service.
@@ -113,14 +129,36 @@ export function statsQueries(lastDay: string): StatsQuery[] {
   const byCountry: StatsQuery = {
     name: 'breakdown by country',
     path: `/stats/breakdown?from=${from30}&to=${lastDay}&by=properties.country`,
-    duck: (r) => breakdown(r, { from: dayNumber(from30), to: last }, { text: 'properties.country', field: { kind: 'property', path: ['country'] } }, 10, []),
+    duck: (r) =>
+      breakdown(
+        r,
+        { from: dayNumber(from30), to: last },
+        { text: 'properties.country', field: { kind: 'property', path: ['country'] } },
+        10,
+        [],
+      ),
     sql: PG_BREAKDOWN,
     values: [from30, lastDay],
-    normalize: (rows) => rows.map((r) => ({ value: r.value, count: Number(r.count), unique_users: Number(r.unique_users) })),
+    normalize: (rows) =>
+      rows.map((r) => ({
+        value: r.value,
+        count: Number(r.count),
+        unique_users: Number(r.unique_users),
+      })),
   }
   const ua = filter('country=UA', 'properties.country:UA', `properties->>'country' = 'UA'`)
   const pro = filter('plan=pro', 'properties.plan:pro', `properties->>'plan' = 'pro'`)
-  return [dau(7), dau(30), top(10), top(100), retention(), dau(30, ua), top(10, pro), retention(ua), byCountry]
+  return [
+    dau(7),
+    dau(30),
+    top(10),
+    top(100),
+    retention(),
+    dau(30, ua),
+    top(10, pro),
+    retention(ua),
+    byCountry,
+  ]
 }
 
 /** A filter as the endpoint takes it, as the query functions take it, and as plain SQL on PostgreSQL. */
@@ -146,17 +184,29 @@ function comparable(name: string, answer: unknown): unknown {
 }
 
 /** Every query over HTTP; the last answer of each is kept to compare with PostgreSQL's. */
-export async function timeHttp(baseUrl: string, queries: readonly StatsQuery[], runs: number): Promise<Array<{ http: Percentiles; answer: unknown }>> {
+export async function timeHttp(
+  baseUrl: string,
+  queries: readonly StatsQuery[],
+  runs: number,
+): Promise<Array<{ http: Percentiles; answer: unknown }>> {
   const out = []
   for (const q of queries) {
     let answer: unknown
-    const http = await timeRuns(runs, HTTP_WARMUP, async () => (answer = await getJson(baseUrl, q.path)))
+    const http = await timeRuns(
+      runs,
+      HTTP_WARMUP,
+      async () => (answer = await getJson(baseUrl, q.path)),
+    )
     out.push({ http, answer })
   }
   return out
 }
 
-export async function timeDuckDb(replica: DuckDbReplica, queries: readonly StatsQuery[], runs: number): Promise<Percentiles[]> {
+export async function timeDuckDb(
+  replica: DuckDbReplica,
+  queries: readonly StatsQuery[],
+  runs: number,
+): Promise<Percentiles[]> {
   const out = []
   for (const q of queries) out.push(await timeRuns(runs, HTTP_WARMUP, () => q.duck(replica)))
   return out
@@ -176,9 +226,14 @@ export async function timePostgres(
   const out = []
   for (const [i, q] of queries.entries()) {
     let rows: Array<Record<string, unknown>> = []
-    const postgres = await timeRuns(runs, PG_WARMUP, async () => (rows = await engine.query(q.sql, q.values)))
+    const postgres = await timeRuns(
+      runs,
+      PG_WARMUP,
+      async () => (rows = await engine.query(q.sql, q.values)),
+    )
     onQuery(q.name, postgres)
-    const sameAnswer = JSON.stringify(comparable(q.name, httpAnswers[i])) === JSON.stringify(q.normalize(rows))
+    const sameAnswer =
+      JSON.stringify(comparable(q.name, httpAnswers[i])) === JSON.stringify(q.normalize(rows))
     out.push({ postgres, sameAnswer })
   }
   return out

@@ -37,7 +37,13 @@ export interface BenchReport {
     raw: { copy: BaselineResult; unnest: UnnestResult }
   }
   /** --seed-sql: how the data got there, and how long the service took to build its replica from it */
-  seed?: { events: number; seededMs: number | undefined; replicaBuildMs: number; replicaRowsPerSecond: number; cpu: CpuBreakdown }
+  seed?: {
+    events: number
+    seededMs: number | undefined
+    replicaBuildMs: number
+    replicaRowsPerSecond: number
+    cpu: CpuBreakdown
+  }
   freshness?: { ms: Percentiles; raw: Percentiles; markers: number }
   queries?: QueryTiming[]
   soak?: SoakResult
@@ -52,9 +58,19 @@ export interface BenchReport {
 
 /** ours / the raw engine's, for every line of the tables. */
 export interface Ratios {
-  ingest?: { accepted: number; stored: number; queryable: number; latencyP50: number; latencyP99: number }
+  ingest?: {
+    accepted: number
+    stored: number
+    queryable: number
+    latencyP50: number
+    latencyP99: number
+  }
   freshness?: { p50: number; p99: number }
-  queries?: Array<{ name: string; duckdb: { p50: number; p95: number; p99: number }; postgres: { p50: number } }>
+  queries?: Array<{
+    name: string
+    duckdb: { p50: number; p95: number; p99: number }
+    postgres: { p50: number }
+  }>
 }
 
 export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
@@ -68,17 +84,33 @@ export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
     latencyP50: ratio(r.ingest.latencyMs.p50, r.ingest.raw.unnest.latencyMs.p50),
     latencyP99: ratio(r.ingest.latencyMs.p99, r.ingest.raw.unnest.latencyMs.p99),
   }
-  const freshness = r.freshness && { p50: ratio(r.freshness.ms.p50, r.freshness.raw.p50), p99: ratio(r.freshness.ms.p99, r.freshness.raw.p99) }
+  const freshness = r.freshness && {
+    p50: ratio(r.freshness.ms.p50, r.freshness.raw.p50),
+    p99: ratio(r.freshness.ms.p99, r.freshness.raw.p99),
+  }
   const queries = r.queries?.map((q) => ({
     name: q.name,
-    duckdb: { p50: ratio(q.http.p50, q.duckdb.p50), p95: ratio(q.http.p95, q.duckdb.p95), p99: ratio(q.http.p99, q.duckdb.p99) },
+    duckdb: {
+      p50: ratio(q.http.p50, q.duckdb.p50),
+      p95: ratio(q.http.p95, q.duckdb.p95),
+      p99: ratio(q.http.p99, q.duckdb.p99),
+    },
     postgres: { p50: ratio(q.http.p50, q.postgres.p50) },
   }))
-  return { ...(ingest ? { ingest } : {}), ...(freshness ? { freshness } : {}), ...(queries ? { queries } : {}) }
+  return {
+    ...(ingest ? { ingest } : {}),
+    ...(freshness ? { freshness } : {}),
+    ...(queries ? { queries } : {}),
+  }
 }
 
 /** Writes <name>-<timestamp>.json and .md into `dir`; returns both paths. */
-export async function saveReport(dir: string, report: { startedAt: string }, markdown: string, name = 'bench'): Promise<string[]> {
+export async function saveReport(
+  dir: string,
+  report: { startedAt: string },
+  markdown: string,
+  name = 'bench',
+): Promise<string[]> {
   await mkdir(dir, { recursive: true })
   const base = join(dir, `${name}-${report.startedAt.replace(/[:.]/g, '-')}`)
   await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)

@@ -40,7 +40,13 @@ export interface ImportBenchReport {
   startedAt: string
   serviceSource: string
   machine: Machine
-  settings: { events: number; users: number; days: number; rounds: number; serviceEnv: Record<string, string> }
+  settings: {
+    events: number
+    users: number
+    days: number
+    rounds: number
+    serviceEnv: Record<string, string>
+  }
   file: { rows: number; bytes: number }
   /** `COPY events (...) FROM STDIN (FORMAT csv, HEADER)` of the file, into a fresh migrated database */
   copy: LoadTiming
@@ -54,14 +60,19 @@ export interface ImportBenchReport {
     replicaCatchUpMs: number
   }
   /** every round's three loads, in the order run; the figures above are each load's median round */
-  rounds: Array<{ copy: LoadTiming; import: ImportTiming; withService: ImportBenchReport['withService'] }>
+  rounds: Array<{
+    copy: LoadTiming
+    import: ImportTiming
+    withService: ImportBenchReport['withService']
+  }>
   /** import rows/s ÷ COPY rows/s, medians */
   ratio: number
   ratioWithService: number
   benchPeakRssMb: number
 }
 
-const COPY_SQL = 'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT csv, HEADER)'
+const COPY_SQL =
+  'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT csv, HEADER)'
 
 /**
  * The import against the bare engine (issue 6): one generated file, a plain
@@ -71,12 +82,21 @@ const COPY_SQL = 'COPY events (event_id, occurred_at, user_id, event_type, prope
  * rounds, each load in turn, so that load from other work on the machine
  * falls on all three alike; the report takes each one's median.
  */
-export async function runImportBench(options: BenchOptions, sandbox: Sandbox, progress: Progress, busyBefore: number): Promise<Omit<ImportBenchReport, 'startedAt' | 'serviceSource' | 'settings' | 'benchPeakRssMb'>> {
+export async function runImportBench(
+  options: BenchOptions,
+  sandbox: Sandbox,
+  progress: Progress,
+  busyBefore: number,
+): Promise<Omit<ImportBenchReport, 'startedAt' | 'serviceSource' | 'settings' | 'benchPeakRssMb'>> {
   const file = join(sandbox.dataDir, 'import.csv')
-  progress(`generating ${options.events} events for ${options.users} users over ${options.days} days into ${file}`)
+  progress(
+    `generating ${options.events} events for ${options.users} users over ${options.days} days into ${file}`,
+  )
   const bytes = await writeEventsCsv(file, generateEvents(options))
   const rows = options.events
-  progress(`the file: ${(bytes / 2 ** 20).toFixed(0)} MiB; ${options.rounds} round(s) of COPY, import, import beside the service`)
+  progress(
+    `the file: ${(bytes / 2 ** 20).toFixed(0)} MiB; ${options.rounds} round(s) of COPY, import, import beside the service`,
+  )
   const rounds: ImportBenchReport['rounds'] = []
   for (let round = 1; round <= options.rounds; round++) {
     // Databases of their own, with the real migrations: the same table, key and index each time.
@@ -85,10 +105,16 @@ export async function runImportBench(options: BenchOptions, sandbox: Sandbox, pr
       await assertRows(databaseUrl!, rows)
       return timing
     })
-    const alone = await inFreshSandbox(options, ({ databaseUrl }) => timedImport(rows, file, databaseUrl!))
-    const withService = await inFreshSandbox(options, (fresh) => importBesideService(options, fresh, file, rows))
-    progress(`round ${round}: COPY ${int(copy.rowsPerSecond)} rows/s, import ${int(alone.rowsPerSecond)} rows/s, ` +
-      `beside the service ${int(withService.rowsPerSecond)} rows/s (replica caught up ${(withService.replicaCatchUpMs / 1000).toFixed(1)} s later)`)
+    const alone = await inFreshSandbox(options, ({ databaseUrl }) =>
+      timedImport(rows, file, databaseUrl!),
+    )
+    const withService = await inFreshSandbox(options, (fresh) =>
+      importBesideService(options, fresh, file, rows),
+    )
+    progress(
+      `round ${round}: COPY ${int(copy.rowsPerSecond)} rows/s, import ${int(alone.rowsPerSecond)} rows/s, ` +
+        `beside the service ${int(withService.rowsPerSecond)} rows/s (replica caught up ${(withService.replicaCatchUpMs / 1000).toFixed(1)} s later)`,
+    )
     rounds.push({ copy, import: alone, withService })
   }
   const copy = median(rounds.map((r) => r.copy))
@@ -98,23 +124,46 @@ export async function runImportBench(options: BenchOptions, sandbox: Sandbox, pr
   try {
     const machine = await describeMachine(engine, options.redisUrl, busyBefore)
     const ratio = (t: LoadTiming) => Number((t.rowsPerSecond / copy.rowsPerSecond).toPrecision(3))
-    return { machine, file: { rows, bytes }, rounds, copy, import: alone, withService, ratio: ratio(alone), ratioWithService: ratio(withService) }
+    return {
+      machine,
+      file: { rows, bytes },
+      rounds,
+      copy,
+      import: alone,
+      withService,
+      ratio: ratio(alone),
+      ratioWithService: ratio(withService),
+    }
   } finally {
     await engine.close()
   }
 }
 
-async function importBesideService(options: BenchOptions, sandbox: Sandbox, file: string, rows: number): Promise<ImportBenchReport['withService']> {
+async function importBesideService(
+  options: BenchOptions,
+  sandbox: Sandbox,
+  file: string,
+  rows: number,
+): Promise<ImportBenchReport['withService']> {
   const service = await Service.start({
-    mode: 'direct', workers: 0, databaseUrl: sandbox.databaseUrl, redisUrl: options.redisUrl, redisPrefix: sandbox.redisPrefix,
-    dataDir: sandbox.dataDir, duckdbPath: join(sandbox.dataDir, 'analytics.duckdb'), extraEnv: options.serviceEnv,
+    mode: 'direct',
+    workers: 0,
+    databaseUrl: sandbox.databaseUrl,
+    redisUrl: options.redisUrl,
+    redisPrefix: sandbox.redisPrefix,
+    dataDir: sandbox.dataDir,
+    duckdbPath: join(sandbox.dataDir, 'analytics.duckdb'),
+    extraEnv: options.serviceEnv,
   })
   try {
     const serviceCpuBefore = (await processCpuSeconds(service.pids.api!)) ?? 0
     const timing = await timedImport(rows, file, sandbox.databaseUrl!, service.crashed)
     const ended = performance.now()
-    const serviceCpuSeconds = round1(((await processCpuSeconds(service.pids.api!)) ?? 0) - serviceCpuBefore)
-    const replicaCatchUpMs = (await Promise.race([waitQueryable(service.baseUrl, rows, 50), service.crashed])) - ended
+    const serviceCpuSeconds = round1(
+      ((await processCpuSeconds(service.pids.api!)) ?? 0) - serviceCpuBefore,
+    )
+    const replicaCatchUpMs =
+      (await Promise.race([waitQueryable(service.baseUrl, rows, 50), service.crashed])) - ended
     return { ...timing, serviceCpuSeconds, replicaCatchUpMs }
   } finally {
     await service.stop()
@@ -123,13 +172,23 @@ async function importBesideService(options: BenchOptions, sandbox: Sandbox, file
 
 /** The round with the median rate (the lower middle one of an even count). */
 function median<T extends LoadTiming>(timings: T[]): T {
-  return [...timings].sort((a, b) => a.rowsPerSecond - b.rowsPerSecond)[Math.floor((timings.length - 1) / 2)]!
+  return [...timings].sort((a, b) => a.rowsPerSecond - b.rowsPerSecond)[
+    Math.floor((timings.length - 1) / 2)
+  ]!
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US')
 
-async function inFreshSandbox<T>(options: BenchOptions, work: (sandbox: Sandbox) => Promise<T>): Promise<T> {
-  const sandbox = await createSandbox({ embedded: false, databaseUrl: undefined, adminDatabaseUrl: options.adminDatabaseUrl, redisUrl: options.redisUrl })
+async function inFreshSandbox<T>(
+  options: BenchOptions,
+  work: (sandbox: Sandbox) => Promise<T>,
+): Promise<T> {
+  const sandbox = await createSandbox({
+    embedded: false,
+    databaseUrl: undefined,
+    adminDatabaseUrl: options.adminDatabaseUrl,
+    redisUrl: options.redisUrl,
+  })
   try {
     return await work(sandbox)
   } finally {
@@ -137,14 +196,28 @@ async function inFreshSandbox<T>(options: BenchOptions, work: (sandbox: Sandbox)
   }
 }
 
-async function timedImport(rows: number, file: string, databaseUrl: string, crashed?: Promise<never>): Promise<ImportTiming> {
+async function timedImport(
+  rows: number,
+  file: string,
+  databaseUrl: string,
+  crashed?: Promise<never>,
+): Promise<ImportTiming> {
   let result: Awaited<ReturnType<typeof runImportCli>> | undefined
   const timing = await timed(rows, async () => {
-    result = await (crashed ? Promise.race([runImportCli(file, databaseUrl), crashed]) : runImportCli(file, databaseUrl))
+    result = await (crashed
+      ? Promise.race([runImportCli(file, databaseUrl), crashed])
+      : runImportCli(file, databaseUrl))
   })
   const { summary, cpuSeconds } = result!
-  if (summary.inserted !== rows) throw new Error(`the import inserted ${String(summary.inserted)} of ${rows} rows: ${JSON.stringify(summary)}`)
-  return { ...timing, cpuSeconds: cpuSeconds === undefined ? undefined : round1(cpuSeconds), summary }
+  if (summary.inserted !== rows)
+    throw new Error(
+      `the import inserted ${String(summary.inserted)} of ${rows} rows: ${JSON.stringify(summary)}`,
+    )
+  return {
+    ...timing,
+    cpuSeconds: cpuSeconds === undefined ? undefined : round1(cpuSeconds),
+    summary,
+  }
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10
@@ -157,7 +230,8 @@ async function timed(rows: number, load: () => Promise<void>): Promise<LoadTimin
   const ms = performance.now() - started
   const cpuAfter = await machineCpu()
   const total = cpuAfter.totalSeconds - cpuBefore.totalSeconds
-  const busyDuringPercent = total > 0 ? Math.round((100 * (cpuAfter.busySeconds - cpuBefore.busySeconds)) / total) : 0
+  const busyDuringPercent =
+    total > 0 ? Math.round((100 * (cpuAfter.busySeconds - cpuBefore.busySeconds)) / total) : 0
   return { rows, ms, rowsPerSecond: perSecond(rows, ms), busyBeforePercent, busyDuringPercent }
 }
 
@@ -165,7 +239,10 @@ async function copyFile(databaseUrl: string, file: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
-    await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), client.query(copyFrom(COPY_SQL)))
+    await pipeline(
+      createReadStream(file, { highWaterMark: 256 * 1024 }),
+      client.query(copyFrom(COPY_SQL)),
+    )
   } finally {
     await client.end()
   }
@@ -182,20 +259,32 @@ async function assertRows(databaseUrl: string, expected: number): Promise<void> 
 }
 
 /** The import CLI as `npm run import` runs it (without npm itself), --json --quiet; its CPU is read from /proc while it runs. */
-async function runImportCli(file: string, databaseUrl: string): Promise<{ summary: Record<string, unknown>; cpuSeconds: number | undefined }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/import.ts', file, '--json', '--quiet'], {
-    cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+async function runImportCli(
+  file: string,
+  databaseUrl: string,
+): Promise<{ summary: Record<string, unknown>; cpuSeconds: number | undefined }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/import.ts', file, '--json', '--quiet'],
+    {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   // The last reading before it exits: off by at most one interval.
   let cpuSeconds: number | undefined
-  const sampler = setInterval(() => void processCpuSeconds(child.pid!).then((s) => (cpuSeconds = s ?? cpuSeconds)), 50)
-  const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve))
+  const sampler = setInterval(
+    () => void processCpuSeconds(child.pid!).then((s) => (cpuSeconds = s ?? cpuSeconds)),
+    50,
+  )
+  const code = await new Promise<number | null>((resolve, reject) =>
+    child.on('error', reject).on('close', resolve),
+  )
   clearInterval(sampler)
   if (code !== 0) throw new Error(`the import exited with ${code}: ${stderr.trim()}`)
   return { summary: JSON.parse(stdout) as Record<string, unknown>, cpuSeconds }

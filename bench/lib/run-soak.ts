@@ -15,7 +15,12 @@ const EXPECTED_TABLE = 'bench_expected_ids'
  * --soak: mixed load with worker kills, then the same exactly-once check as a
  * normal run, against the ids of every accepted event.
  */
-export async function runSoakBench(options: BenchOptions, sandbox: Sandbox, progress: Progress, busyBefore: number): Promise<RunResult> {
+export async function runSoakBench(
+  options: BenchOptions,
+  sandbox: Sandbox,
+  progress: Progress,
+  busyBefore: number,
+): Promise<RunResult> {
   const serviceOptions = serviceOptionsFor(options, sandbox)
   // A killed worker's entries stay pending until another claims them after
   // CLAIM_IDLE_MS (30 s by default): shorter here, so recovery happens within the run.
@@ -24,7 +29,9 @@ export async function runSoakBench(options: BenchOptions, sandbox: Sandbox, prog
   const lastDay = new Date().toISOString().slice(0, 10)
   const queries = statsQueries(lastDay)
 
-  progress(`starting the service: queue mode, ${options.workers} worker process(es); soak for ${options.soakSeconds} s, a worker killed every ${options.killEverySeconds} s`)
+  progress(
+    `starting the service: queue mode, ${options.workers} worker process(es); soak for ${options.soakSeconds} s, a worker killed every ${options.killEverySeconds} s`,
+  )
   const service = await Service.start(serviceOptions)
   let soak, processes
   try {
@@ -38,19 +45,26 @@ export async function runSoakBench(options: BenchOptions, sandbox: Sandbox, prog
   try {
     const machine = await describeMachine(engine, options.redisUrl, busyBefore)
     if (options.injectMissingEvent) {
-      await engine.query('DELETE FROM events WHERE event_id = (SELECT event_id FROM events LIMIT 1)')
+      await engine.query(
+        'DELETE FROM events WHERE event_id = (SELECT event_id FROM events LIMIT 1)',
+      )
       progress('--inject-missing-event: deleted one event from the store')
     }
     // Only the ids were kept (a long soak accepts millions): the check is on ids, not content.
     await engine.query(`CREATE TABLE ${EXPECTED_TABLE} (event_id uuid NOT NULL)`)
     const ids = soak.acceptedIds
     const chunks: string[] = []
-    for (let i = 0; i < ids.length; i += 50_000) chunks.push(ids.slice(i, i + 50_000).join('\n') + '\n')
+    for (let i = 0; i < ids.length; i += 50_000)
+      chunks.push(`${ids.slice(i, i + 50_000).join('\n')}\n`)
     await engine.copyIn(EXPECTED_TABLE, ['event_id'], chunks)
     const replica = await openReplica(serviceOptions)
     try {
       progress('checking: every accepted event exactly once, in PostgreSQL and in the replica')
-      const check = await checkExactlyOnce(engine, replica, { table: EXPECTED_TABLE, compareContent: false, count: ids.length })
+      const check = await checkExactlyOnce(engine, replica, {
+        table: EXPECTED_TABLE,
+        compareContent: false,
+        count: ids.length,
+      })
       return {
         machine,
         lastDay,

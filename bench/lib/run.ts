@@ -3,38 +3,58 @@ import pg from 'pg'
 import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
 import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
-import { BASELINE_TABLES, copyBaseline, COPY_TABLE, singleInsertLatency, toCopyChunks, unnestBaseline, EVENT_COLUMNS } from './baseline.ts'
-import { CpuProbe, type CpuBreakdown } from './cpu-probe.ts'
-import { checkExactlyOnce, type CheckResult, type Expected } from './check.ts'
-import { generateEvents, toRequestBodies, type BenchEvent } from './dataset.ts'
-import { openPglite, openPostgres, type Engine } from './engine.ts'
-import { measureFreshness, MARKER_TYPE, type FreshnessResult } from './freshness.ts'
+import {
+  BASELINE_TABLES,
+  COPY_TABLE,
+  copyBaseline,
+  EVENT_COLUMNS,
+  singleInsertLatency,
+  toCopyChunks,
+  unnestBaseline,
+} from './baseline.ts'
+import { type CheckResult, checkExactlyOnce, type Expected } from './check.ts'
+import { type CpuBreakdown, CpuProbe } from './cpu-probe.ts'
+import { type BenchEvent, generateEvents, toRequestBodies } from './dataset.ts'
+import { type Engine, openPglite, openPostgres } from './engine.ts'
+import { type FreshnessResult, MARKER_TYPE, measureFreshness } from './freshness.ts'
 import { waitQueryable } from './http.ts'
-import { measureIngest, type IngestResult } from './ingest.ts'
+import { type IngestResult, measureIngest } from './ingest.ts'
 import { describeMachine } from './machine.ts'
 import type { BenchOptions } from './options.ts'
-import { statsQueries, timeDuckDb, timeHttp, timePostgres, type QueryTiming } from './queries.ts'
+import { type QueryTiming, statsQueries, timeDuckDb, timeHttp, timePostgres } from './queries.ts'
 import type { BenchReport } from './report.ts'
 import type { Sandbox } from './sandbox.ts'
 import { seedEvents } from './seed.ts'
+import { type ProcessUsage, Service, type ServiceOptions } from './service.ts'
 import type { Percentiles } from './stats.ts'
-import { Service, type ProcessUsage, type ServiceOptions } from './service.ts'
 
 export type Progress = (message: string) => void
-export type RunResult = Omit<BenchReport, 'ratios' | 'startedAt' | 'serviceSource' | 'settings' | 'benchPeakRssMb'>
+export type RunResult = Omit<
+  BenchReport,
+  'ratios' | 'startedAt' | 'serviceSource' | 'settings' | 'benchPeakRssMb'
+>
 
 /**
  * The benchmark the issue describes: data in (over HTTP, or seeded in SQL),
  * freshness, every /stats query over HTTP, then with the service stopped the
  * raw engines on the same data and the exactly-once check.
  */
-export async function runBench(options: BenchOptions, sandbox: Sandbox, progress: Progress, busyBefore: number): Promise<RunResult> {
+export async function runBench(
+  options: BenchOptions,
+  sandbox: Sandbox,
+  progress: Progress,
+  busyBefore: number,
+): Promise<RunResult> {
   const serviceOptions = serviceOptionsFor(options, sandbox)
-  const data = options.seedSql ? await seedData(options, sandbox.databaseUrl!, progress) : generateData(options, progress)
+  const data = options.seedSql
+    ? await seedData(options, sandbox.databaseUrl!, progress)
+    : generateData(options, progress)
   if (sandbox.reused && !options.seedSql) await assertEmpty(sandbox.databaseUrl!)
   const queries = statsQueries(data.lastDay)
 
-  progress(`starting the service: ${options.mode} mode${options.workers ? `, ${options.workers} worker process(es)` : ''}`)
+  progress(
+    `starting the service: ${options.mode} mode${options.workers ? `, ${options.workers} worker process(es)` : ''}`,
+  )
   const startedAt = performance.now()
   // With --seed-sql the start-up is the replica build, which is what is measured: do not wait for it to go idle.
   const service = await Service.start({ ...serviceOptions, waitIdle: !options.seedSql })
@@ -47,16 +67,39 @@ export async function runBench(options: BenchOptions, sandbox: Sandbox, progress
   try {
     if (data.events) {
       progress(`sending ${data.bodies.length} requests from ${options.concurrency} clients`)
-      ingest = await measureIngest(service, options.mode, sandbox.databaseUrl, options.mode === 'embedded' ? undefined : options.redisUrl, data.bodies, options.concurrency)
-      progress(`stored at ${Math.round(ingest.storedEventsPerSecond)} events/s; queryable after ${(ingest.queryableDurationMs / 1000).toFixed(1)} s`)
+      ingest = await measureIngest(
+        service,
+        options.mode,
+        sandbox.databaseUrl,
+        options.mode === 'embedded' ? undefined : options.redisUrl,
+        data.bodies,
+        options.concurrency,
+      )
+      progress(
+        `stored at ${Math.round(ingest.storedEventsPerSecond)} events/s; queryable after ${(ingest.queryableDurationMs / 1000).toFixed(1)} s`,
+      )
     } else {
-      const { at: queryableAt, cpu } = await withCpuProbe(service, sandbox.databaseUrl!, options.redisUrl, () => waitQueryable(service.baseUrl, data.count, 200))
+      const { at: queryableAt, cpu } = await withCpuProbe(
+        service,
+        sandbox.databaseUrl!,
+        options.redisUrl,
+        () => waitQueryable(service.baseUrl, data.count, 200),
+      )
       const replicaBuildMs = queryableAt - startedAt
-      seed = { events: data.count, seededMs: data.seededMs, replicaBuildMs, replicaRowsPerSecond: data.count / (replicaBuildMs / 1000), cpu }
+      seed = {
+        events: data.count,
+        seededMs: data.seededMs,
+        replicaBuildMs,
+        replicaRowsPerSecond: data.count / (replicaBuildMs / 1000),
+        cpu,
+      }
       progress(`replica built from ${data.count} rows in ${(replicaBuildMs / 1000).toFixed(1)} s`)
     }
     progress(`freshness: ${options.markers} markers`)
-    freshness = await Promise.race([measureFreshness(service.baseUrl, options.markers, options.mode === 'queue' ? 202 : 201), service.crashed])
+    freshness = await Promise.race([
+      measureFreshness(service.baseUrl, options.markers, options.mode === 'queue' ? 202 : 201),
+      service.crashed,
+    ])
     progress(`timing ${queries.length} /stats queries over HTTP, ${options.runs} runs each`)
     http = await Promise.race([timeHttp(service.baseUrl, queries, options.runs), service.crashed])
     processes = await service.usage()
@@ -70,20 +113,37 @@ export async function runBench(options: BenchOptions, sandbox: Sandbox, progress
     await again.stop()
   }
 
-  const engine = options.mode === 'embedded' ? await openPglite(sandbox.dataDir) : openPostgres(sandbox.databaseUrl!, options.concurrency)
+  const engine =
+    options.mode === 'embedded'
+      ? await openPglite(sandbox.dataDir)
+      : openPostgres(sandbox.databaseUrl!, options.concurrency)
   try {
-    const machine = await describeMachine(engine, options.mode === 'embedded' ? undefined : options.redisUrl, busyBefore)
+    const machine = await describeMachine(
+      engine,
+      options.mode === 'embedded' ? undefined : options.redisUrl,
+      busyBefore,
+    )
     if (options.injectMissingEvent) await deleteOneEvent(engine, progress)
     let raw: NonNullable<BenchReport['ingest']>['raw'] | undefined
     let expected: Expected
     if (data.events) {
       progress('raw engine: COPY, then INSERT … unnest')
-      raw = { copy: await copyBaseline(engine, data.events), unnest: await unnestBaseline(engine, data.events, options.batch, options.concurrency) }
+      raw = {
+        copy: await copyBaseline(engine, data.events),
+        unnest: await unnestBaseline(engine, data.events, options.batch, options.concurrency),
+      }
       // The COPY table holds every event as sent; with the markers it is everything the service accepted.
       await engine.copyIn(COPY_TABLE, EVENT_COLUMNS, toCopyChunks(freshness.markers))
-      expected = { table: COPY_TABLE, compareContent: true, count: data.events.length + freshness.markers.length }
+      expected = {
+        table: COPY_TABLE,
+        compareContent: true,
+        count: data.events.length + freshness.markers.length,
+      }
     } else {
-      expected = { count: data.count + freshness.markers.length, markerIds: freshness.markers.map((m) => m.event_id) }
+      expected = {
+        count: data.count + freshness.markers.length,
+        markerIds: freshness.markers.map((m) => m.event_id),
+      }
     }
     const rawFreshness = await singleInsertLatency(engine, options.markers)
 
@@ -99,9 +159,23 @@ export async function runBench(options: BenchOptions, sandbox: Sandbox, progress
       replica.close()
     }
     progress(`plain SQL on ${engine.kind}: ${options.pgRuns} runs per query`)
-    const pg = await timePostgres(engine, queries, options.pgRuns, http.map((h) => h.answer), (name, p) => progress(`  ${name}: p50 ${p.p50} ms`))
-    const timings: QueryTiming[] = queries.map((q, i) => ({ name: q.name, path: q.path, http: http[i]!.http, duckdb: duckdb[i]!, ...pg[i]! }))
-    const answers = timings.filter((t) => !t.sameAnswer).map((t) => `/stats answers ${t.name} differently from plain SQL on ${engine.kind}`)
+    const pg = await timePostgres(
+      engine,
+      queries,
+      options.pgRuns,
+      http.map((h) => h.answer),
+      (name, p) => progress(`  ${name}: p50 ${p.p50} ms`),
+    )
+    const timings: QueryTiming[] = queries.map((q, i) => ({
+      name: q.name,
+      path: q.path,
+      http: http[i]!.http,
+      duckdb: duckdb[i]!,
+      ...pg[i]!,
+    }))
+    const answers = timings
+      .filter((t) => !t.sameAnswer)
+      .map((t) => `/stats answers ${t.name} differently from plain SQL on ${engine.kind}`)
     if (sandbox.reused) await restoreReused(engine, freshness.markers)
     return {
       machine,
@@ -120,7 +194,12 @@ export async function runBench(options: BenchOptions, sandbox: Sandbox, progress
 }
 
 /** Who used the CPU while `wait` ran (from /health on, for the replica build): where a rebuild's time goes. */
-async function withCpuProbe(service: Service, databaseUrl: string, redisUrl: string, wait: () => Promise<number>): Promise<{ at: number; cpu: CpuBreakdown }> {
+async function withCpuProbe(
+  service: Service,
+  databaseUrl: string,
+  redisUrl: string,
+  wait: () => Promise<number>,
+): Promise<{ at: number; cpu: CpuBreakdown }> {
   const db = new pg.Client({ connectionString: databaseUrl })
   await db.connect()
   try {
@@ -151,35 +230,63 @@ export function openReplica(s: ServiceOptions): Promise<DuckDbReplica> {
 }
 
 type Data =
-  | { events: BenchEvent[]; bodies: Array<{ body: string; count: number }>; lastDay: string; count: number; seededMs?: undefined }
+  | {
+      events: BenchEvent[]
+      bodies: Array<{ body: string; count: number }>
+      lastDay: string
+      count: number
+      seededMs?: undefined
+    }
   | { events: undefined; bodies: []; lastDay: string; count: number; seededMs: number | undefined }
 
 function generateData(options: BenchOptions, progress: Progress): Data {
-  progress(`generating ${options.events} events for ${options.users} users over ${options.days} days`)
+  progress(
+    `generating ${options.events} events for ${options.users} users over ${options.days} days`,
+  )
   const events = generateEvents(options)
-  const lastDay = events.reduce((max, e) => (e.occurred_at > max ? e.occurred_at : max), '').slice(0, 10)
+  // The latest ISO time: strings, which Math.max cannot compare.
+  const lastDay = events
+    // biome-ignore lint/complexity/useMathMinMax: these are strings
+    .reduce((max, e) => (e.occurred_at > max ? e.occurred_at : max), '')
+    .slice(0, 10)
   return { events, bodies: toRequestBodies(events, options.batch), lastDay, count: events.length }
 }
 
 /** Seeds an empty database, or reuses the events of one seeded before (--database). */
-async function seedData(options: BenchOptions, databaseUrl: string, progress: Progress): Promise<Data> {
+async function seedData(
+  options: BenchOptions,
+  databaseUrl: string,
+  progress: Progress,
+): Promise<Data> {
   const engine = openPostgres(databaseUrl, 1)
   try {
-    let count = Number((await engine.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n)
+    let count = Number(
+      (await engine.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n,
+    )
     let seededMs: number | undefined
     if (count === 0) {
       // Ends yesterday: an event later today would be in the future for the API's rules.
       const lastDay = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
-      progress(`seeding ${options.events} events into PostgreSQL (INSERT … SELECT, 1M rows per transaction)`)
+      progress(
+        `seeding ${options.events} events into PostgreSQL (INSERT … SELECT, 1M rows per transaction)`,
+      )
       const started = performance.now()
-      await seedEvents(databaseUrl, { events: options.events, users: options.users, days: options.days, lastDay }, (done) => progress(`  ${done} rows`))
+      await seedEvents(
+        databaseUrl,
+        { events: options.events, users: options.users, days: options.days, lastDay },
+        (done) => progress(`  ${done} rows`),
+      )
       seededMs = performance.now() - started
       count = options.events
     } else {
       // The check then expects exactly these plus the run's markers.
-      progress(`reusing the ${count} events already in the database${count === options.events ? '' : ` (not --events ${options.events})`}`)
+      progress(
+        `reusing the ${count} events already in the database${count === options.events ? '' : ` (not --events ${options.events})`}`,
+      )
     }
-    const [{ day }] = (await engine.query<{ day: string }>(`SELECT max(occurred_at AT TIME ZONE 'UTC')::date::text AS day FROM events`)) as [{ day: string }]
+    const [{ day }] = (await engine.query<{ day: string }>(
+      `SELECT max(occurred_at AT TIME ZONE 'UTC')::date::text AS day FROM events`,
+    )) as [{ day: string }]
     return { events: undefined, bodies: [], lastDay: day, count, seededMs }
   } finally {
     await engine.close()
@@ -190,7 +297,8 @@ async function assertEmpty(databaseUrl: string): Promise<void> {
   const engine = openPostgres(databaseUrl, 1)
   try {
     const n = Number((await engine.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n)
-    if (n > 0) throw new Error(`--database without --seed-sql needs an empty events table; it holds ${n}`)
+    if (n > 0)
+      throw new Error(`--database without --seed-sql needs an empty events table; it holds ${n}`)
   } finally {
     await engine.close()
   }
@@ -208,5 +316,7 @@ async function deleteOneEvent(engine: Engine, progress: Progress): Promise<void>
 /** A database given with --database is left as found: no baseline tables, no markers. */
 async function restoreReused(engine: Engine, markers: readonly BenchEvent[]): Promise<void> {
   for (const table of BASELINE_TABLES) await engine.query(`DROP TABLE IF EXISTS ${table}`)
-  await engine.query('DELETE FROM events WHERE event_id = ANY($1::uuid[])', [markers.map((m) => m.event_id)])
+  await engine.query('DELETE FROM events WHERE event_id = ANY($1::uuid[])', [
+    markers.map((m) => m.event_id),
+  ])
 }

@@ -42,13 +42,21 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     await rm(dataDir, { recursive: true, force: true })
   }
   if (options.embedded) {
-    return { databaseName: undefined, databaseUrl: undefined, reused: false, redisPrefix, dataDir, destroy: removeLocal }
+    return {
+      databaseName: undefined,
+      databaseUrl: undefined,
+      reused: false,
+      redisPrefix,
+      dataDir,
+      destroy: removeLocal,
+    }
   }
   const reused = options.databaseUrl !== undefined
   const databaseName = reused ? new URL(options.databaseUrl!).pathname.slice(1) : `ea_bench_${id}`
   const databaseUrl = options.databaseUrl ?? withDatabase(options.adminDatabaseUrl, databaseName)
   // The name is ours (hex only), so interpolating it is safe; identifiers cannot be bound.
-  if (!reused) await withAdmin(options.adminDatabaseUrl, (c) => c.query(`CREATE DATABASE ${databaseName}`))
+  if (!reused)
+    await withAdmin(options.adminDatabaseUrl, (c) => c.query(`CREATE DATABASE ${databaseName}`))
   // A reused database may predate a migration; applying pending ones is what the service would do too.
   await migrate({ databaseUrl }, createLogger('warn').child({ component: 'bench-migrate' }))
   return {
@@ -59,7 +67,10 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     dataDir,
     async destroy() {
       // FORCE ends connections a killed process may have left behind.
-      if (!reused) await withAdmin(options.adminDatabaseUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`))
+      if (!reused)
+        await withAdmin(options.adminDatabaseUrl, (c) =>
+          c.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`),
+        )
       await removeLocal()
     },
   }

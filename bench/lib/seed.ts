@@ -23,7 +23,11 @@ SELECT gen_random_uuid(),
        jsonb_build_object('country', (ARRAY['UA','PL','DE','US','FR'])[1 + floor(random() * 5)::int], 'plan', CASE WHEN random() < 0.2 THEN 'pro' ELSE 'free' END)
 FROM (SELECT random() AS r FROM generate_series(1, $1::int)) g`
 
-export async function seedEvents(databaseUrl: string, options: SeedOptions, onProgress: (done: number) => void): Promise<void> {
+export async function seedEvents(
+  databaseUrl: string,
+  options: SeedOptions,
+  onProgress: (done: number) => void,
+): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
@@ -99,13 +99,15 @@ export class Service {
 
   /** Peak memory of every process (over all its incarnations); read from /proc, so call it before stop(). */
   async usage(): Promise<ProcessUsage[]> {
-    return Promise.all(this.processes.map(async (p) => ({
-      role: p.role,
-      pid: p.child.pid!,
-      peakRssMb: maxDefined(await peakRssMb(p.child.pid!), p.pastPeakMb),
-      logLines: p.logLines,
-      restarts: p.restarts,
-    })))
+    return Promise.all(
+      this.processes.map(async (p) => ({
+        role: p.role,
+        pid: p.child.pid!,
+        peakRssMb: maxDefined(await peakRssMb(p.child.pid!), p.pastPeakMb),
+        logLines: p.logLines,
+        restarts: p.restarts,
+      })),
+    )
   }
 
   /**
@@ -131,27 +133,40 @@ export class Service {
    */
   async stop(): Promise<void> {
     this.stopping = true
-    await Promise.all(this.processes.map(async ({ role, child }) => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-      child.kill('SIGTERM')
-      // Unref'd: a pending timer must not keep the benchmark alive after the process exited.
-      const timedOut = sleep(STOP_TIMEOUT_MS, undefined, { ref: false }).then(() => undefined)
-      let result = await Promise.race([exited, timedOut])
-      if (result === undefined) {
-        console.error(`bench: ${role} (pid ${child.pid}) ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killing it`)
-        child.kill('SIGKILL')
-        result = await exited
-      }
-      // Killed by the signal itself means it had not installed its handler yet (still starting).
-      const [code] = result
-      if (code !== null && code !== 0) console.error(`bench: ${role} (pid ${child.pid}) did not shut down cleanly: exit code ${code}`)
-    }))
+    await Promise.all(
+      this.processes.map(async ({ role, child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return
+        const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+        child.kill('SIGTERM')
+        // Unref'd: a pending timer must not keep the benchmark alive after the process exited.
+        const timedOut = sleep(STOP_TIMEOUT_MS, undefined, { ref: false }).then(() => undefined)
+        let result = await Promise.race([exited, timedOut])
+        if (result === undefined) {
+          console.error(
+            `bench: ${role} (pid ${child.pid}) ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killing it`,
+          )
+          child.kill('SIGKILL')
+          result = await exited
+        }
+        // Killed by the signal itself means it had not installed its handler yet (still starting).
+        const [code] = result
+        if (code !== null && code !== 0)
+          console.error(
+            `bench: ${role} (pid ${child.pid}) did not shut down cleanly: exit code ${code}`,
+          )
+      }),
+    )
   }
 
   private spawn(command: string, role: string): void {
     // launch() sets child.
-    const proc = { role, command, logLines: 0, pastPeakMb: undefined, restarts: 0 } as ServiceProcess
+    const proc = {
+      role,
+      command,
+      logLines: 0,
+      pastPeakMb: undefined,
+      restarts: 0,
+    } as ServiceProcess
     this.processes.push(proc)
     this.launch(proc)
   }
@@ -172,7 +187,11 @@ export class Service {
     }
     child.on('exit', (code, signal) => {
       if (this.stopping || this.killedOnPurpose.has(child)) return
-      this.reportCrash(new Error(`service process ${proc.role} (pid ${child.pid}) exited early: code ${code}, signal ${signal}`))
+      this.reportCrash(
+        new Error(
+          `service process ${proc.role} (pid ${child.pid}) exited early: code ${code}, signal ${signal}`,
+        ),
+      )
     })
   }
 
@@ -197,12 +216,17 @@ export class Service {
       const now = await this.cpuSeconds()
       const busiest = Math.max(...now.map((s, i) => s - before[i]!))
       before = now
-      return busiest <= IDLE_CPU_SECONDS || `a process used ${busiest.toFixed(2)} s of CPU in ${IDLE_INTERVAL_MS} ms`
+      return (
+        busiest <= IDLE_CPU_SECONDS ||
+        `a process used ${busiest.toFixed(2)} s of CPU in ${IDLE_INTERVAL_MS} ms`
+      )
     })
   }
 
   private cpuSeconds(): Promise<number[]> {
-    return Promise.all(this.processes.map(async (p) => (await processCpuSeconds(p.child.pid!)) ?? 0))
+    return Promise.all(
+      this.processes.map(async (p) => (await processCpuSeconds(p.child.pid!)) ?? 0),
+    )
   }
 
   /** Calls `check` every 100 ms until it returns true; anything else is the reason it is not ready yet. */
@@ -229,9 +253,14 @@ export class Service {
  */
 function serviceEnv(options: ServiceOptions, port: number): NodeJS.ProcessEnv {
   // Embedded mode is `npm start` with nothing configured: no PostgreSQL, no Redis.
-  const servers = options.mode === 'embedded'
-    ? {}
-    : { DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, REDIS_KEY_PREFIX: options.redisPrefix }
+  const servers =
+    options.mode === 'embedded'
+      ? {}
+      : {
+          DATABASE_URL: options.databaseUrl,
+          REDIS_URL: options.redisUrl,
+          REDIS_KEY_PREFIX: options.redisPrefix,
+        }
   return {
     PATH: process.env.PATH,
     ...servers,

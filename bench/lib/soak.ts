@@ -7,7 +7,7 @@ import { waitForCount } from './ingest.ts'
 import type { BenchOptions } from './options.ts'
 import type { StatsQuery } from './queries.ts'
 import type { Service } from './service.ts'
-import { perSecond, summarize, type Percentiles } from './stats.ts'
+import { type Percentiles, perSecond, summarize } from './stats.ts'
 
 // A client that gets 503 (queue full) or loses its connection sends the same
 // batch again, as the API asks: the ids make it harmless. Past this many
@@ -62,17 +62,24 @@ export async function runSoak(
       const sent = performance.now()
       requests++
       try {
-        const res = await pool.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body })
+        const res = await pool.request({
+          method: 'POST',
+          path: '/events',
+          headers: { 'content-type': 'application/json' },
+          body,
+        })
         const text = await res.body.text()
         if (res.statusCode === 202) {
           latencies.push(performance.now() - sent)
           return
         }
-        if (res.statusCode !== 503) throw new Error(`POST /events answered ${res.statusCode}: ${text.slice(0, 300)}`)
+        if (res.statusCode !== 503)
+          throw new Error(`POST /events answered ${res.statusCode}: ${text.slice(0, 300)}`)
       } catch (err) {
         if (!isConnectionError(err)) throw err
       }
-      if (attempt === MAX_ATTEMPTS) throw new Error(`a batch was still refused after ${MAX_ATTEMPTS} attempts`)
+      if (attempt === MAX_ATTEMPTS)
+        throw new Error(`a batch was still refused after ${MAX_ATTEMPTS} attempts`)
       retries++
       await sleep(RETRY_DELAY_MS)
     }
@@ -106,7 +113,11 @@ export async function runSoak(
 
   try {
     await Promise.race([
-      Promise.all([...Array.from({ length: options.concurrency }, ingestClient), queryClient(), killer()]),
+      Promise.all([
+        ...Array.from({ length: options.concurrency }, ingestClient),
+        queryClient(),
+        killer(),
+      ]),
       service.crashed,
     ])
   } finally {
@@ -114,7 +125,9 @@ export async function runSoak(
   }
   const loadStopped = performance.now()
   const seconds = (loadStopped - started) / 1000
-  progress(`load stopped after ${seconds.toFixed(1)} s: ${acceptedIds.length} events accepted; waiting for the store and the replica`)
+  progress(
+    `load stopped after ${seconds.toFixed(1)} s: ${acceptedIds.length} events accepted; waiting for the store and the replica`,
+  )
   const db = new pg.Client({ connectionString: databaseUrl })
   await db.connect()
   let storedAt: number
@@ -123,7 +136,10 @@ export async function runSoak(
   } finally {
     await db.end()
   }
-  const queryableAt = await Promise.race([waitQueryable(service.baseUrl, acceptedIds.length), service.crashed])
+  const queryableAt = await Promise.race([
+    waitQueryable(service.baseUrl, acceptedIds.length),
+    service.crashed,
+  ])
   return {
     acceptedIds,
     result: {

@@ -15,6 +15,11 @@ export async function sourceDigest(): Promise<string> {
     .map((f) => join(f.parentPath ?? f.path, f.name))
     .sort()
   const hash = createHash('sha256')
-  for (const file of files) hash.update(file.slice(SRC_DIR.length)).update('\0').update(await readFile(file)).update('\0')
+  for (const file of files)
+    hash
+      .update(file.slice(SRC_DIR.length))
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0')
   return hash.digest('hex').slice(0, 12)
 }

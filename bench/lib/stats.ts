@@ -27,7 +27,11 @@ export function summarize(samples: readonly number[]): Percentiles {
 }
 
 /** `runs` timed calls after `warmup` untimed ones, one at a time. */
-export async function timeRuns(runs: number, warmup: number, fn: () => Promise<unknown>): Promise<Percentiles> {
+export async function timeRuns(
+  runs: number,
+  warmup: number,
+  fn: () => Promise<unknown>,
+): Promise<Percentiles> {
   for (let i = 0; i < warmup; i++) await fn()
   const samples: number[] = []
   for (let i = 0; i < runs; i++) {

@@ -36,7 +36,12 @@ export class Analytics {
   static async open(config: Config['analytics'], db: SqlClient, log: Logger): Promise<Analytics> {
     const replica = await DuckDbReplica.open(config.duckdbPath, config, log)
     const feed = new PostgresChangeFeed(db)
-    const sync = new AnalyticsSync(replica, feed, { chunkRows: config.syncChunkRows, idleIntervalMs: config.syncIntervalMs }, log)
+    const sync = new AnalyticsSync(
+      replica,
+      feed,
+      { chunkRows: config.syncChunkRows, idleIntervalMs: config.syncIntervalMs },
+      log,
+    )
     await sync.init()
     return new Analytics(replica, sync, feed, config.degraded)
   }
@@ -69,9 +74,12 @@ export class Analytics {
       return { error: 'lag unknown: the database could not be read' }
     })
     const reasons: string[] = []
-    if (f.consecutive >= this.degraded.failures) reasons.push(`${f.consecutive} sync chunks failed in a row`)
-    if (f.failingSince && Date.now() - f.failingSince.getTime() >= this.degraded.failingMs) reasons.push(`failing since ${f.failingSince.toISOString()}`)
-    if ('ms_behind' in lag && lag.ms_behind >= this.degraded.lagMs) reasons.push(`${lag.ms_behind} ms behind the store`)
+    if (f.consecutive >= this.degraded.failures)
+      reasons.push(`${f.consecutive} sync chunks failed in a row`)
+    if (f.failingSince && Date.now() - f.failingSince.getTime() >= this.degraded.failingMs)
+      reasons.push(`failing since ${f.failingSince.toISOString()}`)
+    if ('ms_behind' in lag && lag.ms_behind >= this.degraded.lagMs)
+      reasons.push(`${lag.ms_behind} ms behind the store`)
     return {
       status: reasons.length > 0 ? 'degraded' : 'ok',
       reasons,

@@ -24,7 +24,16 @@ const BITMAP_SHARE = 1 / 4
 // would cut every chunk to one row.
 const MIN_BITMAPS = 64
 
-const UNITS: Record<string, number> = { K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 }
+const UNITS: Record<string, number> = {
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+}
 
 /** Bytes in a DuckDB memory limit such as '256MB' or '1.5 GiB' (the form config.ts accepts). */
 export function memoryLimitBytes(limit: string): number {
@@ -43,7 +52,10 @@ export function checkpointThreshold(memoryLimit: string): string {
 
 /** How many bitmaps one chunk may write under the given memory limit. */
 export function bitmapBudget(memoryLimit: string): number {
-  return Math.max(MIN_BITMAPS, Math.floor((memoryLimitBytes(memoryLimit) * BITMAP_SHARE) / BYTES_PER_BITMAP))
+  return Math.max(
+    MIN_BITMAPS,
+    Math.floor((memoryLimitBytes(memoryLimit) * BITMAP_SHARE) / BYTES_PER_BITMAP),
+  )
 }
 
 // The first row (ord) of every bitmap group the chunk would write; rank them,
@@ -66,12 +78,21 @@ SELECT min(first) AS cut FROM (SELECT first, count(*) OVER (ORDER BY first) AS n
  * fit in `budget` bitmaps, and returns how many rows are left: at least one,
  * so the sync always moves.
  */
-export async function cutToBudget(conn: DuckDBConnection, rows: number, rolledPathIds: readonly number[], budget: number): Promise<number> {
+export async function cutToBudget(
+  conn: DuckDBConnection,
+  rows: number,
+  rolledPathIds: readonly number[],
+  budget: number,
+): Promise<number> {
   // -1 numbers no path; the client cannot bind an empty list (its item type is unknown).
-  const reader = await conn.runAndReadAll(CUT, [listValue(rolledPathIds.length > 0 ? [...rolledPathIds] : [-1]), budget])
+  const reader = await conn.runAndReadAll(CUT, [
+    listValue(rolledPathIds.length > 0 ? [...rolledPathIds] : [-1]),
+    budget,
+  ])
   const cut = reader.getRows()[0]?.[0]
   if (cut === null || cut === undefined) return rows
   const keep = Math.max(1, Number(cut))
-  for (const table of ['sync_keyed', 'sync_props']) await conn.run(`DELETE FROM ${table} WHERE ord >= $1`, [keep])
+  for (const table of ['sync_keyed', 'sync_props'])
+    await conn.run(`DELETE FROM ${table} WHERE ord >= $1`, [keep])
   return keep
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { checkpointThreshold } from './chunk-budget.ts'
@@ -18,19 +18,28 @@ export interface SyncCursor {
 
 export class ReplicaLockedError extends Error {}
 
-export type ReplicaOptions = Pick<Config['analytics'], 'memoryLimit' | 'threads' | 'maxPropertyPaths' | 'maxRollupValues'>
+export type ReplicaOptions = Pick<
+  Config['analytics'],
+  'memoryLimit' | 'threads' | 'maxPropertyPaths' | 'maxRollupValues'
+>
 
 // Queries run on their own connections so a long one does not wait behind the sync's writes; two let two run at once.
 const READER_CONNECTIONS = 2
 
 /** DuckDB's words for a block that fails its checksum or cannot be read back. */
 export function isCorruption(err: unknown): boolean {
-  return err instanceof Error && /Corrupt database file|checksum|IO Error: Could not read/i.test(err.message)
+  return (
+    err instanceof Error &&
+    /Corrupt database file|checksum|IO Error: Could not read/i.test(err.message)
+  )
 }
 
 function moveAside(path: string, cause: Error, log: Logger): void {
   const aside = `${path}.corrupt-${Date.now()}`
-  log.error({ err: cause, movedTo: aside }, 'the analytics replica file is corrupt; moving it aside and rebuilding it from the store')
+  log.error(
+    { err: cause, movedTo: aside },
+    'the analytics replica file is corrupt; moving it aside and rebuilding it from the store',
+  )
   renameSync(path, aside)
   if (existsSync(`${path}.wal`)) renameSync(`${path}.wal`, `${aside}.wal`)
 }
@@ -98,7 +107,15 @@ export class DuckDbReplica {
       moveAside(path, err as Error, log)
       instance = await createInstance(path, options)
     }
-    const replica = new DuckDbReplica(path, options.memoryLimit, instance, await instance.connect(), options, new PropertyPaths(options.maxPropertyPaths, options.maxRollupValues), log)
+    const replica = new DuckDbReplica(
+      path,
+      options.memoryLimit,
+      instance,
+      await instance.connect(),
+      options,
+      new PropertyPaths(options.maxPropertyPaths, options.maxRollupValues),
+      log,
+    )
     await replica.connectReaders()
     await replica.ensureSchema(log)
     return replica
@@ -123,11 +140,19 @@ export class DuckDbReplica {
 
   private async ensureSchema(log: Logger): Promise<void> {
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
-    const rows = await this.rows<{ version: number }>(this.writer, 'SELECT version FROM replica_meta WHERE id = 1')
+    const rows = await this.rows<{ version: number }>(
+      this.writer,
+      'SELECT version FROM replica_meta WHERE id = 1',
+    )
     if (rows.length === 0) {
-      await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, NULL, 0, 0, 0, NULL)', [REPLICA_VERSION])
+      await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, NULL, 0, 0, 0, NULL)', [
+        REPLICA_VERSION,
+      ])
     } else if (rows[0]!.version !== REPLICA_VERSION) {
-      log.warn({ found: rows[0]!.version, expected: REPLICA_VERSION }, 'replica layout changed; rebuilding it from PostgreSQL')
+      log.warn(
+        { found: rows[0]!.version, expected: REPLICA_VERSION },
+        'replica layout changed; rebuilding it from PostgreSQL',
+      )
       await this.reset()
     }
     await this.paths.load(this.writer)
@@ -137,12 +162,21 @@ export class DuckDbReplica {
   async reset(sourceId: string | null = null): Promise<void> {
     for (const table of REPLICA_TABLES) await this.writer.run(`DROP TABLE IF EXISTS ${table}`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
-    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, $2, 0, 0, 0, NULL)', [REPLICA_VERSION, sourceId])
+    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, $2, 0, 0, 0, NULL)', [
+      REPLICA_VERSION,
+      sourceId,
+    ])
     await this.paths.load(this.writer)
   }
 
   async cursor(): Promise<SyncCursor> {
-    const [row] = await this.rows<{ source_id: string | null; cursor_xact: bigint; cursor_seq: bigint; synced_rows: bigint; synced_at_ms: bigint | null }>(
+    const [row] = await this.rows<{
+      source_id: string | null
+      cursor_xact: bigint
+      cursor_seq: bigint
+      synced_rows: bigint
+      synced_at_ms: bigint | null
+    }>(
       this.writer,
       'SELECT source_id, cursor_xact, cursor_seq, synced_rows, synced_at_ms FROM replica_meta WHERE id = 1',
     )

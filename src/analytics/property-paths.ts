@@ -1,4 +1,4 @@
-import { listValue, type DuckDBConnection } from '@duckdb/node-api'
+import { type DuckDBConnection, listValue } from '@duckdb/node-api'
 
 /**
  * Event properties are free-form JSON, but filters and breakdowns read them
@@ -125,11 +125,16 @@ export class PropertyPaths {
    * those in `retire` (over the limit in the chunk before it was cut: the
    * rows cut off come next, so the path would lose its rollups then anyway).
    */
-  async keepRollable(conn: DuckDBConnection, ids: readonly number[], retire: readonly number[] = []): Promise<number[]> {
+  async keepRollable(
+    conn: DuckDBConnection,
+    ids: readonly number[],
+    retire: readonly number[] = [],
+  ): Promise<number[]> {
     const over = new Set([...retire, ...(await this.overLimit(conn, ids))])
     for (const id of over) {
       if (!this.rolledUp(id)) continue
-      for (const table of ['prop_day_counts', 'prop_day_users']) await conn.run(`DELETE FROM ${table} WHERE path_id = $1`, [id])
+      for (const table of ['prop_day_counts', 'prop_day_users'])
+        await conn.run(`DELETE FROM ${table} WHERE path_id = $1`, [id])
       await conn.run('UPDATE property_paths SET rolled_up = false WHERE id = $1', [id])
       this.notRolledUp.add(id)
     }
@@ -156,7 +161,10 @@ export class PropertyPaths {
    * transaction; returns the numbered ones among `paths`. The caller calls
    * load() after a rollback, so memory never runs ahead of the file.
    */
-  async assign(conn: DuckDBConnection, paths: Iterable<string>): Promise<Array<{ path: string; id: number }>> {
+  async assign(
+    conn: DuckDBConnection,
+    paths: Iterable<string>,
+  ): Promise<Array<{ path: string; id: number }>> {
     const out: Array<{ path: string; id: number }> = []
     for (const path of paths) {
       let id = this.ids.get(path)

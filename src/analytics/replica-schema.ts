@@ -14,7 +14,8 @@ export const BLOCK_BITS = 65_536
 
 /** The block of a user key column, and the bitmap of a group's keys within their block, in SQL. */
 export const blockOf = (key: string) => `${key} // ${BLOCK_BITS}`
-export const usersBitmap = (key: string) => `bitstring_agg(${key} % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})`
+export const usersBitmap = (key: string) =>
+  `bitstring_agg(${key} % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})`
 
 // Laid out for the questions asked, not as a copy of PostgreSQL:
 // - `day` is a DATE computed once at sync time (UTC), so no query converts time zones;
@@ -72,4 +73,15 @@ export const REPLICA_DDL = [
    )`,
 ]
 
-export const REPLICA_TABLES = ['prop_day_users', 'prop_day_counts', 'event_props', 'property_paths', 'type_day_counts', 'day_type_users', 'day_users', 'events', 'users', 'replica_meta']
+export const REPLICA_TABLES = [
+  'prop_day_users',
+  'prop_day_counts',
+  'event_props',
+  'property_paths',
+  'type_day_counts',
+  'day_type_users',
+  'day_users',
+  'events',
+  'users',
+  'replica_meta',
+]

@@ -28,7 +28,13 @@ function describe(err: Error): string {
 }
 
 export class SyncHealth {
-  private state: SyncFailures = { total: 0, consecutive: 0, failingSince: null, lastError: null, lastErrorAt: null }
+  private state: SyncFailures = {
+    total: 0,
+    consecutive: 0,
+    failingSince: null,
+    lastError: null,
+    lastErrorAt: null,
+  }
 
   failed(err: Error): void {
     const now = new Date()

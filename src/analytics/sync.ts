@@ -2,11 +2,18 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { dateValue, listValue, timestampValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
 import type { ChangedRow, FeedPosition, PostgresChangeFeed } from '../store/change-feed.ts'
+import { bitmapBudget, cutToBudget } from './chunk-budget.ts'
 import { type DuckDbReplica, isCorruption } from './duckdb-replica.ts'
 import { pathsOfStructures } from './property-paths.ts'
-import { bitmapBudget, cutToBudget } from './chunk-budget.ts'
-import { CHUNK_STRUCTURES, KEY_USERS, PROPERTY_ROLLUPS, ROLLUPS, STAGE_KEYS, STAGE_PROPS } from './sync-sql.ts'
 import { SyncHealth } from './sync-health.ts'
+import {
+  CHUNK_STRUCTURES,
+  KEY_USERS,
+  PROPERTY_ROLLUPS,
+  ROLLUPS,
+  STAGE_KEYS,
+  STAGE_PROPS,
+} from './sync-sql.ts'
 
 export interface SyncOptions {
   chunkRows: number
@@ -55,7 +62,12 @@ export class AnalyticsSync {
     if (cursor.sourceId === source.id && cursor.xact <= source.nextXact) return
     if (cursor.syncedRows > 0n) {
       this.log.warn(
-        { replicaSource: cursor.sourceId, storeSource: source.id, cursorXact: String(cursor.xact), nextXact: String(source.nextXact) },
+        {
+          replicaSource: cursor.sourceId,
+          storeSource: source.id,
+          cursorXact: String(cursor.xact),
+          nextXact: String(source.nextXact),
+        },
         'the replica was filled from another event store; rebuilding it',
       )
     }
@@ -76,7 +88,10 @@ export class AnalyticsSync {
   /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows copied. */
   async catchUp(): Promise<number> {
     // Serialised with the loop: two chunks must never be applied at once.
-    const run = this.busy.then(() => this.drain(), () => this.drain())
+    const run = this.busy.then(
+      () => this.drain(),
+      () => this.drain(),
+    )
     this.busy = run.catch(() => 0)
     return run
   }
@@ -101,7 +116,10 @@ export class AnalyticsSync {
         // same chunk would fail the same way forever, a smaller one may not.
         if (isOutOfMemory(err) && this.attempted > 1) {
           this.rowLimit = Math.floor(this.attempted / 2)
-          this.log.warn({ err, rowLimit: this.rowLimit }, 'analytics chunk ran out of memory; splitting it')
+          this.log.warn(
+            { err, rowLimit: this.rowLimit },
+            'analytics chunk ran out of memory; splitting it',
+          )
           continue
         }
         throw err
@@ -121,7 +139,10 @@ export class AnalyticsSync {
       } catch (err) {
         failures++
         const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 8))
-        this.log.error({ err, retryInMs: delay, consecutiveFailures: failures }, 'analytics sync failed')
+        this.log.error(
+          { err, retryInMs: delay, consecutiveFailures: failures },
+          'analytics sync failed',
+        )
         await this.pause(delay)
       }
     }
@@ -141,14 +162,21 @@ export class AnalyticsSync {
     const appendedAt = performance.now()
     const paths = await this.stageProperties()
     // Paths this chunk retires write no bitmaps: leave them out of the budget.
-    const retire = await this.replica.paths.overLimit(conn, paths.map((p) => p.id))
-    const rolled = paths.map((p) => p.id).filter((id) => this.replica.paths.rolledUp(id) && !retire.includes(id))
+    const retire = await this.replica.paths.overLimit(
+      conn,
+      paths.map((p) => p.id),
+    )
+    const rolled = paths
+      .map((p) => p.id)
+      .filter((id) => this.replica.paths.rolledUp(id) && !retire.includes(id))
     const kept = await cutToBudget(conn, rows.length, rolled, this.bitmapBudget)
     const [lastXact, lastSeq] = rows[kept - 1]!
     await conn.run('BEGIN TRANSACTION')
     try {
       for (const sql of KEY_USERS) await conn.run(sql)
-      await conn.run('INSERT INTO events SELECT seq, day, user_key, event_type, occurred_at, properties FROM sync_keyed')
+      await conn.run(
+        'INSERT INTO events SELECT seq, day, user_key, event_type, occurred_at, properties FROM sync_keyed',
+      )
       await this.insertProperties(paths, retire)
       for (const sql of ROLLUPS) await conn.run(sql)
       await conn.run(
@@ -158,7 +186,11 @@ export class AnalyticsSync {
       )
       await conn.run('COMMIT')
     } catch (err) {
-      await conn.run('ROLLBACK').catch((rollbackErr) => this.log.warn({ err: rollbackErr }, 'analytics chunk rollback failed'))
+      await conn
+        .run('ROLLBACK')
+        .catch((rollbackErr) =>
+          this.log.warn({ err: rollbackErr }, 'analytics chunk rollback failed'),
+        )
       await this.replica.paths.load(conn) // paths numbered in the rolled-back transaction are gone
       throw err
     }
@@ -166,10 +198,17 @@ export class AnalyticsSync {
     // A cut chunk says how many rows of this data fit: read about that many
     // next time rather than staging rows only to cut them again.
     if (kept < rows.length) this.rowLimit = Math.min(this.options.chunkRows, Math.max(1, kept * 2))
-    else if (rows.length === this.rowLimit) this.rowLimit = Math.min(this.options.chunkRows, this.rowLimit * 2)
+    else if (rows.length === this.rowLimit)
+      this.rowLimit = Math.min(this.options.chunkRows, this.rowLimit * 2)
     const done = performance.now()
     this.log.debug(
-      { rows: kept, staged: rows.length, readMs: Math.round(readAt - started), appendMs: Math.round(appendedAt - readAt), applyMs: Math.round(done - appendedAt) },
+      {
+        rows: kept,
+        staged: rows.length,
+        readMs: Math.round(readAt - started),
+        appendMs: Math.round(appendedAt - readAt),
+        applyMs: Math.round(done - appendedAt),
+      },
       'analytics chunk synced',
     )
     return kept
@@ -184,7 +223,8 @@ export class AnalyticsSync {
       appendRow(appender, i, rows[i]!)
       // Appending is synchronous JavaScript: let the API's requests through now
       // and then instead of holding the event loop for a whole chunk.
-      if (i % APPEND_SLICE === APPEND_SLICE - 1) await new Promise((resolve) => setImmediate(resolve))
+      if (i % APPEND_SLICE === APPEND_SLICE - 1)
+        await new Promise((resolve) => setImmediate(resolve))
     }
     appender.closeSync()
     await conn.run(STAGE_KEYS)
@@ -232,13 +272,26 @@ export class AnalyticsSync {
   }
 
   /** sync_props into event_props and the rollups, after numbering the new paths. */
-  private async insertProperties(planned: Array<{ path: string; id: number }>, retire: number[]): Promise<void> {
+  private async insertProperties(
+    planned: Array<{ path: string; id: number }>,
+    retire: number[],
+  ): Promise<void> {
     if (planned.length === 0) return
     const conn = this.replica.writer
-    const paths = await this.replica.paths.assign(conn, planned.map((p) => p.path))
-    if (paths.some((p, i) => p.id !== planned[i]!.id)) throw new Error('property paths were numbered differently than planned')
-    await conn.run('INSERT INTO event_props SELECT seq, path_id, day, user_key, event_type, type, text, number FROM sync_props')
-    const rolled = await this.replica.paths.keepRollable(conn, paths.map((p) => p.id), retire)
+    const paths = await this.replica.paths.assign(
+      conn,
+      planned.map((p) => p.path),
+    )
+    if (paths.some((p, i) => p.id !== planned[i]!.id))
+      throw new Error('property paths were numbered differently than planned')
+    await conn.run(
+      'INSERT INTO event_props SELECT seq, path_id, day, user_key, event_type, type, text, number FROM sync_props',
+    )
+    const rolled = await this.replica.paths.keepRollable(
+      conn,
+      paths.map((p) => p.id),
+      retire,
+    )
     if (rolled.length === 0) return
     for (const sql of PROPERTY_ROLLUPS) await conn.run(sql, [listValue(rolled)])
   }
@@ -253,13 +306,20 @@ const READ_PAGE_ROWS = 10_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
 
-const positionOf = ([xact, seq]: ChangedRow): FeedPosition => ({ xact: BigInt(xact), seq: BigInt(seq) })
+const positionOf = ([xact, seq]: ChangedRow): FeedPosition => ({
+  xact: BigInt(xact),
+  seq: BigInt(seq),
+})
 
 function isOutOfMemory(err: unknown): boolean {
   return err instanceof Error && /out of memory/i.test(err.message)
 }
 
-function appendRow(appender: Appender, ord: number, [, seq, day, micros, userId, eventType, properties]: ChangedRow): void {
+function appendRow(
+  appender: Appender,
+  ord: number,
+  [, seq, day, micros, userId, eventType, properties]: ChangedRow,
+): void {
   appender.appendInteger(ord)
   appender.appendBigInt(BigInt(seq))
   appender.appendDate(dateValue(day))

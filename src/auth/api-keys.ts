@@ -56,8 +56,14 @@ export class ApiKeyStore {
   }
 
   /** The active key with this digest, if any: one lookup on the unique index. */
-  async findActive(digest: Buffer): Promise<{ id: string; scope: Scope; key_hash: Buffer } | undefined> {
-    const { rows } = await this.db.query<{ id: string; scope: Scope; key_hash: Buffer | Uint8Array }>(
+  async findActive(
+    digest: Buffer,
+  ): Promise<{ id: string; scope: Scope; key_hash: Buffer } | undefined> {
+    const { rows } = await this.db.query<{
+      id: string
+      scope: Scope
+      key_hash: Buffer | Uint8Array
+    }>(
       'SELECT id::text, scope, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
       [digest],
     )
@@ -67,7 +73,9 @@ export class ApiKeyStore {
 
   /** Whether any key was ever created: revoking the last one must not open the service again. */
   async anyEverCreated(): Promise<boolean> {
-    const { rows } = await this.db.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM api_keys) AS any')
+    const { rows } = await this.db.query<{ any: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM api_keys) AS any',
+    )
     return rows[0]!.any
   }
 }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import { hashKey, type ApiKeyStore, type Scope } from './api-keys.ts'
+import { type ApiKeyStore, hashKey, type Scope } from './api-keys.ts'
 
 export interface Principal {
   /** stable id for rate limiting and logs: the key's id, or "env" for API_KEY */
@@ -7,7 +7,9 @@ export interface Principal {
   scope: Scope
 }
 
-export type Verdict = { ok: true; principal: Principal | undefined } | { ok: false; status: 401 | 403; reason: string }
+export type Verdict =
+  | { ok: true; principal: Principal | undefined }
+  | { ok: false; status: 401 | 403; reason: string }
 
 // Checked keys are remembered briefly so a request costs no query; a revoked
 // key therefore stops working within this time on every API process. While the
@@ -65,10 +67,15 @@ export class Authenticator {
    */
   private freshKeyCheck(): Promise<boolean> {
     if (!this.running) return this.startKeyCheck()
-    this.waiting ??= this.running.then(() => {}, () => {}).then(() => {
-      this.waiting = undefined
-      return this.startKeyCheck()
-    })
+    this.waiting ??= this.running
+      .then(
+        () => {},
+        () => {},
+      )
+      .then(() => {
+        this.waiting = undefined
+        return this.startKeyCheck()
+      })
     return this.waiting
   }
 
@@ -82,11 +89,20 @@ export class Authenticator {
 
   async check(presented: string | undefined, required: Scope): Promise<Verdict> {
     if (await this.isOpen()) return { ok: true, principal: undefined }
-    if (!presented) return { ok: false, status: 401, reason: 'an API key is required (Authorization: Bearer <key> or X-API-Key)' }
+    if (!presented)
+      return {
+        ok: false,
+        status: 401,
+        reason: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
+      }
     const principal = await this.identify(presented)
     if (!principal) return { ok: false, status: 401, reason: 'unknown or revoked API key' }
     if (principal.scope !== 'admin' && principal.scope !== required) {
-      return { ok: false, status: 403, reason: `this key's scope is ${principal.scope}; the route needs ${required}` }
+      return {
+        ok: false,
+        status: 403,
+        reason: `this key's scope is ${principal.scope}; the route needs ${required}`,
+      }
     }
     return { ok: true, principal }
   }
@@ -101,7 +117,8 @@ export class Authenticator {
 
   private async identify(presented: string): Promise<Principal | undefined> {
     const digest = hashKey(presented)
-    if (this.envDigest && timingSafeEqual(digest, this.envDigest)) return { id: 'env', scope: 'admin' }
+    if (this.envDigest && timingSafeEqual(digest, this.envDigest))
+      return { id: 'env', scope: 'admin' }
     const cacheKey = digest.toString('base64')
     const t = this.now()
     const hit = this.cache.get(cacheKey) ?? this.unknown.get(cacheKey)
@@ -115,7 +132,8 @@ export class Authenticator {
     }
     // The index found it by digest; compare again in constant time so the
     // decision never depends on how many bytes matched.
-    const principal = row && timingSafeEqual(row.key_hash, digest) ? { id: row.id, scope: row.scope } : undefined
+    const principal =
+      row && timingSafeEqual(row.key_hash, digest) ? { id: row.id, scope: row.scope } : undefined
     if (principal) {
       if (this.cache.size >= CACHE_MAX) this.cache.clear()
       this.cache.set(cacheKey, { principal, at: t })

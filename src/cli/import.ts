@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig, type Config } from '../config.ts'
+import { type Config, ConfigError, loadConfig } from '../config.ts'
 import { bulkWriter, openStorage } from '../deps.ts'
 import { IDEMPOTENCY_KEY, type IdempotencyStore, KEEP_HOURS } from '../events/idempotency.ts'
 import { fileDigest } from '../import/file-digest.ts'
-import { importCsv, type ImportSummary } from '../import/import-csv.ts'
+import { type ImportSummary, importCsv } from '../import/import-csv.ts'
 import { formatInt, Progress } from '../import/progress.ts'
 import { cliLogger } from '../logger.ts'
 import { DataDirLockedError } from '../store/open-store.ts'
@@ -26,7 +26,10 @@ exit status: 0 done, 1 stopped (a bad row, an unreadable file, the store), 2 usa
 const EXIT = { ok: 0, stopped: 1, usage: 2, interrupted: 130 } as const
 
 class ExitError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -56,15 +59,20 @@ function parseCommandLine() {
   }
   const { values, positionals } = parsed
   if (values.help) throw new ExitError(EXIT.ok, USAGE)
-  if (positionals.length !== 1) usage(positionals.length === 0 ? 'no file given' : 'one file at a time')
+  if (positionals.length !== 1)
+    usage(positionals.length === 0 ? 'no file given' : 'one file at a time')
   const batchSize = Number(values['batch-size'])
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) usage('--batch-size must be an integer from 1 to 100000')
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000)
+    usage('--batch-size must be an integer from 1 to 100000')
   const interval = Number(values['progress-interval'])
-  if (!Number.isFinite(interval) || interval < 0) usage('--progress-interval must be a number of seconds')
-  if (values.rejects !== undefined && !values['skip-invalid']) usage('--rejects only makes sense with --skip-invalid')
+  if (!Number.isFinite(interval) || interval < 0)
+    usage('--progress-interval must be a number of seconds')
+  if (values.rejects !== undefined && !values['skip-invalid'])
+    usage('--rejects only makes sense with --skip-invalid')
   const key = values['idempotency-key']
   // The same rule as the API's Idempotency-Key header.
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) usage('--idempotency-key must be 1 to 255 printable ASCII characters')
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+    usage('--idempotency-key must be 1 to 255 printable ASCII characters')
   const file = positionals[0]!
   const rejects = values.rejects ?? `${file}.rejects.csv`
   // The rejects file is rewritten from the start: it must never be the file being read.
@@ -89,8 +97,11 @@ async function main(): Promise<number> {
   const log = cliLogger(config.logLevel, 'import')
   const storage = await openStorage(config, log).catch((err: Error) => {
     if (err instanceof DataDirLockedError) {
-      throw new ExitError(EXIT.stopped, `cannot import: ${err.message}.\nAn embedded store is written by one process at a time: ` +
-        'stop the service, import, then start it again (or run it on PostgreSQL with DATABASE_URL, where imports and the service run side by side).')
+      throw new ExitError(
+        EXIT.stopped,
+        `cannot import: ${err.message}.\nAn embedded store is written by one process at a time: ` +
+          'stop the service, import, then start it again (or run it on PostgreSQL with DATABASE_URL, where imports and the service run side by side).',
+      )
     }
     throw new ExitError(EXIT.stopped, `cannot open the event store: ${err.message}`)
   })
@@ -117,8 +128,11 @@ async function main(): Promise<number> {
     })
     if (outcome !== 'claimed') {
       await closeAll()
-      process.stdout.write(args.json ? `${JSON.stringify({ ...outcome, replayed: true })}\n` :
-        `replayed: ${outcome.file} was already imported with idempotency key ${args.key}; nothing was imported now. That import's summary:\n${textSummary(outcome, outcome.replica)}\n`)
+      process.stdout.write(
+        args.json
+          ? `${JSON.stringify({ ...outcome, replayed: true })}\n`
+          : `replayed: ${outcome.file} was already imported with idempotency key ${args.key}; nothing was imported now. That import's summary:\n${textSummary(outcome, outcome.replica)}\n`,
+      )
       return EXIT.ok
     }
     keyClaimed = true
@@ -129,7 +143,9 @@ async function main(): Promise<number> {
     if (!keyClaimed) return
     keyClaimed = false
     await keys.release(KEY_OWNER, args.key!).catch((err: Error) => {
-      process.stderr.write(`warning: could not release idempotency key ${args.key}: ${err.message}; it stays in use for ${KEEP_HOURS} hours\n`)
+      process.stderr.write(
+        `warning: could not release idempotency key ${args.key}: ${err.message}; it stays in use for ${KEEP_HOURS} hours\n`,
+      )
     })
   }
 
@@ -143,13 +159,16 @@ async function main(): Promise<number> {
       void releaseKey().finally(() => process.exit(EXIT.interrupted))
       return
     }
-    process.stderr.write('\nstopping after the batch being inserted (Ctrl-C again to quit at once)\n')
+    process.stderr.write(
+      '\nstopping after the batch being inserted (Ctrl-C again to quit at once)\n',
+    )
     abort.abort()
   })
 
-  const replica = storage.db.kind === 'server'
-    ? 'the analytics replica of a running service catches up within seconds'
-    : 'the analytics replica catches up when the service next starts'
+  const replica =
+    storage.db.kind === 'server'
+      ? 'the analytics replica of a running service catches up within seconds'
+      : 'the analytics replica catches up when the service next starts'
   let summary: ImportSummary
   try {
     summary = await importCsv(bulk.writer, {
@@ -157,32 +176,49 @@ async function main(): Promise<number> {
       batchSize: args.batchSize,
       skipInvalid: args['skip-invalid'],
       rejectsPath: args.rejects,
-      limits: { maxPropertiesBytes: config.limits.maxPropertiesBytes, maxFutureSkewMs: config.limits.maxFutureSkewMs },
-      progress: new Progress({ out: process.stderr, intervalSeconds: args.interval, enabled: !args.quiet }),
+      limits: {
+        maxPropertiesBytes: config.limits.maxPropertiesBytes,
+        maxFutureSkewMs: config.limits.maxFutureSkewMs,
+      },
+      progress: new Progress({
+        out: process.stderr,
+        intervalSeconds: args.interval,
+        enabled: !args.quiet,
+      }),
       signal: abort.signal,
     })
   } catch (err) {
     await releaseKey()
     await closeAll()
-    throw new ExitError(EXIT.stopped, `import of ${args.file} failed: ${(err as Error).message}\n` +
-      'Rows of the batches before the failure are stored; running the same import again skips them.')
+    throw new ExitError(
+      EXIT.stopped,
+      `import of ${args.file} failed: ${(err as Error).message}\n` +
+        'Rows of the batches before the failure are stored; running the same import again skips them.',
+    )
   }
   const output: PrintedSummary = { ...summary, store: storage.db.kind, replica }
   if (keyClaimed && !summary.stopped && !summary.interrupted) {
-    await keys.complete(KEY_OWNER, args.key!, EXIT.ok, output).then(() => (keyClaimed = false), (err: Error) => {
-      process.stderr.write(`warning: the import is done but idempotency key ${args.key} could not be recorded (${err.message}); running it again stores nothing twice\n`)
-    })
+    await keys.complete(KEY_OWNER, args.key!, EXIT.ok, output).then(
+      () => (keyClaimed = false),
+      (err: Error) => {
+        process.stderr.write(
+          `warning: the import is done but idempotency key ${args.key} could not be recorded (${err.message}); running it again stores nothing twice\n`,
+        )
+      },
+    )
   }
   await releaseKey()
   await closeAll()
 
-  process.stdout.write(args.json ? `${JSON.stringify(output)}\n` : `${textSummary(summary, replica)}\n`)
+  process.stdout.write(
+    args.json ? `${JSON.stringify(output)}\n` : `${textSummary(summary, replica)}\n`,
+  )
   if (summary.stopped) {
     const s = summary.stopped
     process.stderr.write(
       `error: ${basename(args.file)}, line ${s.line}${s.field ? `, field ${s.field}` : ''}: ${s.message}\n` +
-      `The import stopped there. Nothing from that row's batch was stored; rows of earlier batches were (${formatInt(summary.inserted)} inserted).\n` +
-      'Fix the row and run the same import again (rows already stored are skipped), or use --skip-invalid to load the valid rows and set the bad ones aside.\n',
+        `The import stopped there. Nothing from that row's batch was stored; rows of earlier batches were (${formatInt(summary.inserted)} inserted).\n` +
+        'Fix the row and run the same import again (rows already stored are skipped), or use --skip-invalid to load the valid rows and set the bad ones aside.\n',
     )
     return EXIT.stopped
   }
@@ -196,12 +232,19 @@ type PrintedSummary = ImportSummary & { store: 'server' | 'embedded'; replica: s
 const KEY_OWNER = 'cli:import'
 
 /** 'claimed' to go ahead; the first run's summary to replay; otherwise an ExitError saying why not. */
-async function claimKey(keys: IdempotencyStore, key: string, file: string): Promise<'claimed' | PrintedSummary> {
+async function claimKey(
+  keys: IdempotencyStore,
+  key: string,
+  file: string,
+): Promise<'claimed' | PrintedSummary> {
   let claim
   try {
     claim = await keys.claim(KEY_OWNER, key, await fileDigest(file))
   } catch (err) {
-    throw new ExitError(EXIT.stopped, `cannot check idempotency key ${key}: ${(err as Error).message}`)
+    throw new ExitError(
+      EXIT.stopped,
+      `cannot check idempotency key ${key}: ${(err as Error).message}`,
+    )
   }
   switch (claim.kind) {
     case 'claimed':
@@ -209,19 +252,25 @@ async function claimKey(keys: IdempotencyStore, key: string, file: string): Prom
     case 'replay':
       return claim.response as PrintedSummary
     case 'mismatch':
-      throw new ExitError(EXIT.stopped, `idempotency key ${key} was already used to import a different file (the content differs from ${file}'s).\n` +
-        'Nothing was imported. Use a new key for a new file.')
+      throw new ExitError(
+        EXIT.stopped,
+        `idempotency key ${key} was already used to import a different file (the content differs from ${file}'s).\n` +
+          'Nothing was imported. Use a new key for a new file.',
+      )
     case 'in-progress':
-      throw new ExitError(EXIT.stopped, `an import with idempotency key ${key} is still running; nothing was imported.\n` +
-        `Run this again once it has finished to see its summary. (If that import was killed, the key stays in use for ${KEEP_HOURS} hours: use a new one.)`)
+      throw new ExitError(
+        EXIT.stopped,
+        `an import with idempotency key ${key} is still running; nothing was imported.\n` +
+          `Run this again once it has finished to see its summary. (If that import was killed, the key stays in use for ${KEEP_HOURS} hours: use a new one.)`,
+      )
   }
 }
 
 function textSummary(s: ImportSummary, replica: string): string {
   const lines = [
     `${s.interrupted ? 'interrupted' : s.stopped ? 'stopped' : 'imported'} ${s.file}: ` +
-    `${formatInt(s.read)} rows read, ${formatInt(s.inserted)} inserted, ${formatInt(s.duplicates)} duplicates, ` +
-    `${formatInt(s.rejected)} rejected in ${s.seconds.toFixed(1)} s (${formatInt(s.rows_per_second)} rows/s)`,
+      `${formatInt(s.read)} rows read, ${formatInt(s.inserted)} inserted, ${formatInt(s.duplicates)} duplicates, ` +
+      `${formatInt(s.rejected)} rejected in ${s.seconds.toFixed(1)} s (${formatInt(s.rows_per_second)} rows/s)`,
   ]
   if (s.rejects_file) lines.push(`rejected rows, with their line and reason: ${s.rejects_file}`)
   if (s.inserted > 0) lines.push(replica)

@@ -5,7 +5,8 @@ import { openStorage } from '../deps.ts'
 import { cliLogger } from '../logger.ts'
 
 // npm run keys -- create --scope read [--name dashboard] | list | revoke <id or prefix>
-const USAGE = 'usage: keys create --scope read|write|admin [--name NAME] | keys list | keys revoke <id or key prefix>'
+const USAGE =
+  'usage: keys create --scope read|write|admin [--name NAME] | keys list | keys revoke <id or key prefix>'
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -18,7 +19,8 @@ const keys = storage.apiKeys
 let exitCode = 0
 try {
   if (command === 'create') {
-    if (!SCOPES.includes(values.scope as Scope)) throw new Error(`--scope must be one of ${SCOPES.join(', ')}\n${USAGE}`)
+    if (!SCOPES.includes(values.scope as Scope))
+      throw new Error(`--scope must be one of ${SCOPES.join(', ')}\n${USAGE}`)
     const { key, info } = await keys.create(values.scope as Scope, values.name)
     // The key is shown this once; only its digest is stored.
     console.log(JSON.stringify({ ...info, key }, null, 2))

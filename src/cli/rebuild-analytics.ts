@@ -25,6 +25,9 @@ await analytics.sync.init()
 const started = performance.now()
 const rows = await analytics.catchUp()
 const seconds = (performance.now() - started) / 1000
-log.info({ rows, seconds: Math.round(seconds * 10) / 10, rowsPerSecond: Math.round(rows / seconds) }, 'replica rebuilt')
+log.info(
+  { rows, seconds: Math.round(seconds * 10) / 10, rowsPerSecond: Math.round(rows / seconds) },
+  'replica rebuilt',
+)
 await analytics.close()
 await storage.close()

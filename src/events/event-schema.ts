@@ -4,8 +4,14 @@ import Type, { type Static } from 'typebox'
 // CSV rows, and it is the source of the OpenAPI description.
 export const EventInput = Type.Object(
   {
-    event_id: Type.String({ format: 'uuid', description: 'UUID (any version); the idempotency key' }),
-    occurred_at: Type.String({ format: 'date-time', description: 'RFC 3339 date-time with a zone' }),
+    event_id: Type.String({
+      format: 'uuid',
+      description: 'UUID (any version); the idempotency key',
+    }),
+    occurred_at: Type.String({
+      format: 'date-time',
+      description: 'RFC 3339 date-time with a zone',
+    }),
     user_id: Type.String({ minLength: 1, maxLength: 256 }),
     event_type: Type.String({ minLength: 1, maxLength: 128 }),
     properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())),

@@ -12,7 +12,9 @@ export type Claim =
   | { kind: 'mismatch' }
 
 export function bodyDigest(body: unknown): Buffer {
-  return createHash('sha256').update(JSON.stringify(body) ?? '').digest()
+  return createHash('sha256')
+    .update(JSON.stringify(body) ?? '')
+    .digest()
 }
 
 /**
@@ -32,10 +34,14 @@ export class IdempotencyStore {
       [owner, key, digest],
     )
     if (inserted.rowCount === 1) return { kind: 'claimed' }
-    const { rows } = await this.db.query<{ body_sha256: Uint8Array; status: number | null; response: unknown }>(
-      'SELECT body_sha256, status, response FROM idempotency_keys WHERE owner = $1 AND key = $2',
-      [owner, key],
-    )
+    const { rows } = await this.db.query<{
+      body_sha256: Uint8Array
+      status: number | null
+      response: unknown
+    }>('SELECT body_sha256, status, response FROM idempotency_keys WHERE owner = $1 AND key = $2', [
+      owner,
+      key,
+    ])
     const row = rows[0]
     if (!row) return this.claim(owner, key, digest) // released between our two statements: try again
     if (!Buffer.from(row.body_sha256).equals(digest)) return { kind: 'mismatch' }
@@ -44,19 +50,26 @@ export class IdempotencyStore {
   }
 
   async complete(owner: string, key: string, status: number, response: unknown): Promise<void> {
-    await this.db.query('UPDATE idempotency_keys SET status = $3, response = $4 WHERE owner = $1 AND key = $2', [
-      owner, key, status, JSON.stringify(response),
-    ])
+    await this.db.query(
+      'UPDATE idempotency_keys SET status = $3, response = $4 WHERE owner = $1 AND key = $2',
+      [owner, key, status, JSON.stringify(response)],
+    )
   }
 
   /** The request failed before it was done: a retry with the key must run again. */
   async release(owner: string, key: string): Promise<void> {
-    await this.db.query('DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND status IS NULL', [owner, key])
+    await this.db.query(
+      'DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND status IS NULL',
+      [owner, key],
+    )
   }
 
   private async purgeNowAndThen(): Promise<void> {
     if (Date.now() - this.lastPurge < 3_600_000) return
     this.lastPurge = Date.now()
-    await this.db.query(`DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)`, [KEEP_HOURS])
+    await this.db.query(
+      `DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)`,
+      [KEEP_HOURS],
+    )
   }
 }

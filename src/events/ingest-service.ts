@@ -1,8 +1,8 @@
 import type { Logger } from '../logger.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
-import type { IngestResponse, NormalizedEvent } from './event-schema.ts'
 import { withTimeout } from '../timeout.ts'
+import type { IngestResponse, NormalizedEvent } from './event-schema.ts'
 
 export interface IngestResult {
   status: 201 | 202
@@ -40,7 +40,15 @@ export class IngestService {
     if (!this.queue) {
       const inserted = await this.store.insert(unique)
       this.observer.eventsIngested(inserted, total - inserted)
-      return { status: 201, body: { total_received: total, inserted, duplicates: total - inserted, message: 'events stored' } }
+      return {
+        status: 201,
+        body: {
+          total_received: total,
+          inserted,
+          duplicates: total - inserted,
+          message: 'events stored',
+        },
+      }
     }
     const stored = await this.alreadyStored(unique.map((e) => e.event_id))
     const fresh = stored.size === 0 ? unique : unique.filter((e) => !stored.has(e.event_id))
@@ -48,7 +56,12 @@ export class IngestService {
     this.observer.eventsIngested(fresh.length, total - fresh.length)
     return {
       status: 202,
-      body: { total_received: total, inserted: fresh.length, duplicates: total - fresh.length, message: 'events accepted for processing' },
+      body: {
+        total_received: total,
+        inserted: fresh.length,
+        duplicates: total - fresh.length,
+        message: 'events accepted for processing',
+      },
     }
   }
 

@@ -7,7 +7,10 @@ export const MAX_PROPERTIES_DEPTH = 32
  * recursing, and a recursive walk (JSON.stringify's included) would overflow
  * the stack on them, which is why this runs before the value is serialised.
  */
-export function propertiesProblem(properties: object, maxDepth = MAX_PROPERTIES_DEPTH): string | undefined {
+export function propertiesProblem(
+  properties: object,
+  maxDepth = MAX_PROPERTIES_DEPTH,
+): string | undefined {
   const values: unknown[] = [properties]
   const depths: number[] = [1]
   while (values.length > 0) {
@@ -15,10 +18,12 @@ export function propertiesProblem(properties: object, maxDepth = MAX_PROPERTIES_
     const depth = depths.pop()!
     if (typeof value === 'number') {
       // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null.
-      if (!Number.isFinite(value)) return 'holds a number beyond the range of a double (such as 1e400)'
+      if (!Number.isFinite(value))
+        return 'holds a number beyond the range of a double (such as 1e400)'
       // Past 2^53 a double no longer holds every integer: 2^53 + 1 would be
       // stored as 2^53, silently. Refused rather than rounded.
-      if (Math.abs(value) > Number.MAX_SAFE_INTEGER) return `holds a number beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1); send larger numbers as strings`
+      if (Math.abs(value) > Number.MAX_SAFE_INTEGER)
+        return `holds a number beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1); send larger numbers as strings`
       continue
     }
     if (value === null || typeof value !== 'object') continue

@@ -7,7 +7,7 @@ import { EventInput, IngestResponse } from './event-schema.ts'
 import { bodyDigest, IDEMPOTENCY_KEY, type IdempotencyStore } from './idempotency.ts'
 import type { IngestResult, IngestService } from './ingest-service.ts'
 import { ingestRouteSchema } from './route-schema.ts'
-import { countEvents, validateBatch, type BatchLimits } from './validate-batch.ts'
+import { type BatchLimits, countEvents, validateBatch } from './validate-batch.ts'
 
 export interface EventRoutesOptions {
   ingest: IngestService
@@ -20,18 +20,29 @@ export interface EventRoutesOptions {
 // the JSON parser and is answered "not valid JSON", which misleads the client.
 const IDENTITY = /^\s*(identity\s*(,\s*identity\s*)*)?$/i
 
-const routes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, limits, idempotency, metrics }) => {
+const routes: FastifyPluginAsync<EventRoutesOptions> = async (
+  app,
+  { ingest, limits, idempotency, metrics },
+) => {
   app.openApiComponent('EventInput', EventInput)
   app.openApiComponent('IngestResponse', IngestResponse)
 
   app.addHook('preParsing', async (request) => {
     const encoding = request.headers['content-encoding']
     if (encoding === undefined || IDENTITY.test(encoding)) return
-    throw new AppError(415, 'UNSUPPORTED_CONTENT_ENCODING', `Content-Encoding ${encoding} is not supported; send the body uncompressed`, {
-      headers: { 'accept-encoding': 'identity' },
-    })
+    throw new AppError(
+      415,
+      'UNSUPPORTED_CONTENT_ENCODING',
+      `Content-Encoding ${encoding} is not supported; send the body uncompressed`,
+      {
+        headers: { 'accept-encoding': 'identity' },
+      },
+    )
   })
-  const run = async (events: ReturnType<typeof validateBatch>, requestId: string): Promise<IngestResult> => {
+  const run = async (
+    events: ReturnType<typeof validateBatch>,
+    requestId: string,
+  ): Promise<IngestResult> => {
     try {
       return await ingest.ingest(events, requestId)
     } catch (err) {
@@ -65,7 +76,9 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, lim
         return reply.code(result.status).send(result.body)
       }
       if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-        throw new ValidationError('invalid Idempotency-Key', [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }])
+        throw new ValidationError('invalid Idempotency-Key', [
+          { field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' },
+        ])
       }
       // Keys are scoped per API key: two clients may pick the same one.
       const owner = request.principal?.id ?? 'anonymous'
@@ -76,12 +89,20 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, lim
         ])
       }
       if (claim.kind === 'in-progress') {
-        throw new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'a request with this Idempotency-Key is still being processed; retry shortly', {
-          headers: { 'retry-after': '1' },
-        })
+        throw new AppError(
+          409,
+          'IDEMPOTENCY_KEY_IN_USE',
+          'a request with this Idempotency-Key is still being processed; retry shortly',
+          {
+            headers: { 'retry-after': '1' },
+          },
+        )
       }
       if (claim.kind === 'replay') {
-        return reply.code(claim.status as IngestResult["status"]).header('idempotent-replayed', 'true').send(claim.response)
+        return reply
+          .code(claim.status as IngestResult['status'])
+          .header('idempotent-replayed', 'true')
+          .send(claim.response)
       }
       let result: IngestResult
       try {
@@ -97,4 +118,8 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, lim
 }
 
 // Encapsulated, but named: it needs openapi registered first, for its shapes and so its route is documented.
-export const eventRoutes = fp(routes, { name: 'events', dependencies: ['openapi'], encapsulate: true })
+export const eventRoutes = fp(routes, {
+  name: 'events',
+  dependencies: ['openapi'],
+  encapsulate: true,
+})

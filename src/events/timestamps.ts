@@ -2,7 +2,8 @@
 // every batch: a regex and integer checks cost a fraction of a generic date
 // parser plus a format validator, and UTC input (the common case) is turned
 // into its canonical form without building a Date at all.
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/
 
 /** A cheap shape check, used as the schema's `date-time` format; parseTimestamp does the rest. */
 export const RFC3339_SHAPE = RFC3339
@@ -25,7 +26,15 @@ export const storable = (t: Timestamp): boolean => t.ms >= MIN_MS && t.ms <= MAX
 // Date.UTC reads years 0 to 99 as 1900 to 1999; 400 years later the calendar
 // repeats exactly (146,097 days), so shifting there and back keeps the year.
 const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000
-function utcMs(year: number, month: number, day: number, hour: number, minute: number, second: number, millis: number): number {
+function utcMs(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  millis: number,
+): number {
   return Date.UTC(year + 400, month - 1, day, hour, minute, second, millis) - GREGORIAN_CYCLE_MS
 }
 
@@ -54,8 +63,17 @@ function twoDigits(text: string, i: number): number {
  * else, valid or not, which then takes the general path.
  */
 function canonicalUtc(text: string): Timestamp | undefined {
-  if (text.length !== 24 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54 ||
-    text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return undefined
+  if (
+    text.length !== 24 ||
+    text.charCodeAt(4) !== 0x2d ||
+    text.charCodeAt(7) !== 0x2d ||
+    text.charCodeAt(10) !== 0x54 ||
+    text.charCodeAt(13) !== 0x3a ||
+    text.charCodeAt(16) !== 0x3a ||
+    text.charCodeAt(19) !== 0x2e ||
+    text.charCodeAt(23) !== 0x5a
+  )
+    return undefined
   const year = twoDigits(text, 0) * 100 + twoDigits(text, 2)
   const month = twoDigits(text, 5)
   const day = twoDigits(text, 8)
@@ -65,8 +83,21 @@ function canonicalUtc(text: string): Timestamp | undefined {
   const lastDigit = text.charCodeAt(22) - 0x30
   const millis = twoDigits(text, 20) * 10 + lastDigit
   // NaN fails every comparison below: a non-digit anywhere takes the general path.
-  if (!(year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
-    lastDigit >>> 0 < 10 && millis >= 0)) return undefined
+  if (
+    !(
+      year >= 0 &&
+      month >= 1 &&
+      month <= 12 &&
+      day >= 1 &&
+      day <= daysIn(year, month) &&
+      hour <= 23 &&
+      minute <= 59 &&
+      second <= 59 &&
+      lastDigit >>> 0 < 10 &&
+      millis >= 0
+    )
+  )
+    return undefined
   return { ms: utcMs(year, month, day, hour, minute, second, millis), utc: text }
 }
 
@@ -75,10 +106,23 @@ export function parseTimestampByPattern(text: string): Timestamp | undefined {
   const m = RFC3339.exec(text)
   if (!m) return undefined
   const [, y, mo, d, h, mi, s, fraction = '', zulu, sign, oh, om] = m
-  const year = Number(y), month = Number(mo), day = Number(d)
-  const hour = Number(h), minute = Number(mi), second = Number(s)
+  const year = Number(y),
+    month = Number(mo),
+    day = Number(d)
+  const hour = Number(h),
+    minute = Number(mi),
+    second = Number(s)
   // Leap seconds (:60) are refused: neither JavaScript nor PostgreSQL can hold them.
-  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) return undefined
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysIn(year, month) ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  )
+    return undefined
   const digits = fraction.slice(0, 6).padEnd(3, '0')
   const millis = digits.slice(0, 3)
   const micros = digits.slice(3)

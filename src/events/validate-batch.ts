@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { ValidationError, type FieldError } from '../errors.ts'
+import { type FieldError, ValidationError } from '../errors.ts'
 import { EventInput, type NormalizedEvent } from './event-schema.ts'
 import { propertiesProblem } from './json-values.ts'
 import { parseTimestamp, RFC3339_SHAPE, storable } from './timestamps.ts'
@@ -12,7 +12,6 @@ export interface BatchLimits {
 
 // A request with thousands of bad events should not answer with thousands of lines.
 const MAX_REPORTED_ERRORS = 100
-
 
 // Our own strict instance: every error at once, no type coercion, and unknown
 // fields rejected rather than silently removed (Fastify's defaults do both).
@@ -44,9 +43,16 @@ export function plainlyValid(raw: unknown): boolean {
   const r = raw as Record<string, unknown>
   for (const key in r) if (!FIELDS.has(key)) return false
   const properties = r.properties
-  return typeof r.event_id === 'string' && UUID.test(r.event_id) && typeof r.occurred_at === 'string' && RFC3339_SHAPE.test(r.occurred_at) &&
-    lengthSurelyWithin(r.user_id, USER_ID.minLength, USER_ID.maxLength) && lengthSurelyWithin(r.event_type, EVENT_TYPE.minLength, EVENT_TYPE.maxLength) &&
-    (!('properties' in r) || (typeof properties === 'object' && properties !== null && !Array.isArray(properties)))
+  return (
+    typeof r.event_id === 'string' &&
+    UUID.test(r.event_id) &&
+    typeof r.occurred_at === 'string' &&
+    RFC3339_SHAPE.test(r.occurred_at) &&
+    lengthSurelyWithin(r.user_id, USER_ID.minLength, USER_ID.maxLength) &&
+    lengthSurelyWithin(r.event_type, EVENT_TYPE.minLength, EVENT_TYPE.maxLength) &&
+    (!('properties' in r) ||
+      (typeof properties === 'object' && properties !== null && !Array.isArray(properties)))
+  )
 }
 
 /**
@@ -66,20 +72,31 @@ const NUL_OR_LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89a-fA-F][0-9a-fA
 // Cheap pre-checks, run for every event: a lone surrogate needs a surrogate
 // code unit, and JSON.stringify writes both NUL and a lone surrogate as "\u".
 const ANY_SURROGATE = /[\uD800-\uDFFF]/
-const hasLoneSurrogate = (text: string) => ANY_SURROGATE.test(text) && LONE_SURROGATE.test(JSON.stringify(text))
+const hasLoneSurrogate = (text: string) =>
+  ANY_SURROGATE.test(text) && LONE_SURROGATE.test(JSON.stringify(text))
 
 /**
  * Checks a whole request body and returns the normalised events, or throws one
  * ValidationError listing every bad field with the index of its event.
  */
-export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now(), propertiesJson?: string[]): NormalizedEvent[] {
+export function validateBatch(
+  body: unknown,
+  limits: BatchLimits,
+  now = Date.now(),
+  propertiesJson?: string[],
+): NormalizedEvent[] {
   const events = extractEvents(body)
   if (events.length === 0) {
-    throw new ValidationError('the batch is empty', [{ field: 'events', message: 'must contain at least 1 event' }])
+    throw new ValidationError('the batch is empty', [
+      { field: 'events', message: 'must contain at least 1 event' },
+    ])
   }
   if (events.length > limits.maxBatchSize) {
     throw new ValidationError(`a batch holds at most ${limits.maxBatchSize} events`, [
-      { field: 'events', message: `must contain at most ${limits.maxBatchSize} events, got ${events.length}` },
+      {
+        field: 'events',
+        message: `must contain at most ${limits.maxBatchSize} events, got ${events.length}`,
+      },
     ])
   }
   const errors: FieldError[] = []
@@ -94,7 +111,10 @@ export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now
     if (event) normalized.push(event)
   }
   if (errors.length > 0) {
-    throw new ValidationError(`${errors.length >= MAX_REPORTED_ERRORS ? 'at least ' : ''}${errors.length} invalid field(s)`, errors.slice(0, MAX_REPORTED_ERRORS))
+    throw new ValidationError(
+      `${errors.length >= MAX_REPORTED_ERRORS ? 'at least ' : ''}${errors.length} invalid field(s)`,
+      errors.slice(0, MAX_REPORTED_ERRORS),
+    )
   }
   return normalized
 }
@@ -102,7 +122,8 @@ export function validateBatch(body: unknown, limits: BatchLimits, now = Date.now
 /** How many events a request body holds, valid or not; undefined when it is not a batch at all. */
 export function countEvents(body: unknown): number | undefined {
   if (Array.isArray(body)) return body.length
-  const events = body !== null && typeof body === 'object' ? (body as { events?: unknown }).events : undefined
+  const events =
+    body !== null && typeof body === 'object' ? (body as { events?: unknown }).events : undefined
   return Array.isArray(events) ? events.length : undefined
 }
 
@@ -112,7 +133,10 @@ function extractEvents(body: unknown): unknown[] {
     const keys = Object.keys(body)
     const extra = keys.filter((k) => k !== 'events')
     if (extra.length > 0) {
-      throw new ValidationError('unknown fields in the body', extra.map((k) => ({ field: k, message: 'unknown field' })))
+      throw new ValidationError(
+        'unknown fields in the body',
+        extra.map((k) => ({ field: k, message: 'unknown field' })),
+      )
     }
     const events = (body as { events?: unknown }).events
     if (Array.isArray(events)) return events
@@ -135,15 +159,29 @@ function normalizeEvent(
   if (!time) {
     errors.push({ index, field: 'occurred_at', message: 'is not a valid date-time' })
   } else if (!storable(time)) {
-    errors.push({ index, field: 'occurred_at', message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z' })
+    errors.push({
+      index,
+      field: 'occurred_at',
+      message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z',
+    })
   } else if (time.ms > now + limits.maxFutureSkewMs) {
-    errors.push({ index, field: 'occurred_at', message: `is more than ${limits.maxFutureSkewMs / 1000} s in the future` })
+    errors.push({
+      index,
+      field: 'occurred_at',
+      message: `is more than ${limits.maxFutureSkewMs / 1000} s in the future`,
+    })
   }
   // PostgreSQL text and jsonb cannot hold NUL; refusing it here keeps a poison
   // event from ever reaching the queue.
   // Nor can they hold lone UTF-16 surrogates, which are not Unicode text.
-  if (raw.user_id.includes('\u0000') || hasLoneSurrogate(raw.user_id)) errors.push({ index, field: 'user_id', message: 'must be Unicode text without NUL characters' })
-  if (raw.event_type.includes('\u0000') || hasLoneSurrogate(raw.event_type)) errors.push({ index, field: 'event_type', message: 'must be Unicode text without NUL characters' })
+  if (raw.user_id.includes('\u0000') || hasLoneSurrogate(raw.user_id))
+    errors.push({ index, field: 'user_id', message: 'must be Unicode text without NUL characters' })
+  if (raw.event_type.includes('\u0000') || hasLoneSurrogate(raw.event_type))
+    errors.push({
+      index,
+      field: 'event_type',
+      message: 'must be Unicode text without NUL characters',
+    })
   const properties = raw.properties ?? {}
   // Checked before serialising: JSON.stringify recurses, and overflows on deep values.
   const problem = propertiesProblem(properties)
@@ -151,9 +189,17 @@ function normalizeEvent(
   if (problem !== undefined) {
     errors.push({ index, field: 'properties', message: problem })
   } else if (Buffer.byteLength(serialized) > limits.maxPropertiesBytes) {
-    errors.push({ index, field: 'properties', message: `must be at most ${limits.maxPropertiesBytes} bytes as JSON` })
+    errors.push({
+      index,
+      field: 'properties',
+      message: `must be at most ${limits.maxPropertiesBytes} bytes as JSON`,
+    })
   } else if (serialized.includes('\\u') && NUL_OR_LONE_SURROGATE.test(serialized)) {
-    errors.push({ index, field: 'properties', message: 'must be Unicode text without NUL characters' })
+    errors.push({
+      index,
+      field: 'properties',
+      message: 'must be Unicode text without NUL characters',
+    })
   }
   if (errors.length > before || !time) return undefined
   propertiesJson?.push(serialized)

@@ -3,8 +3,13 @@ import fp from 'fastify-plugin'
 import type { Analytics } from '../analytics/analytics.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import type { EventStore } from '../store/event-store.ts'
-import { HealthResponse, healthRouteSchema, QueueStatusResponse, queueStatusRouteSchema } from './schemas.ts'
 import { withTimeout } from '../timeout.ts'
+import {
+  HealthResponse,
+  healthRouteSchema,
+  QueueStatusResponse,
+  queueStatusRouteSchema,
+} from './schemas.ts'
 
 export interface HealthRoutesOptions {
   store: EventStore
@@ -18,7 +23,11 @@ const CHECK_TIMEOUT_MS = 2_000
 
 // /health is open: why a dependency is down (host names, addresses, driver
 // messages) goes to the log, and the answer says only up or down.
-async function check(dependency: string, log: FastifyBaseLogger, probe: () => Promise<void>): Promise<{ status: 'up' | 'down'; latency_ms: number }> {
+async function check(
+  dependency: string,
+  log: FastifyBaseLogger,
+  probe: () => Promise<void>,
+): Promise<{ status: 'up' | 'down'; latency_ms: number }> {
   const started = performance.now()
   try {
     await withTimeout(probe(), CHECK_TIMEOUT_MS)
@@ -29,47 +38,62 @@ async function check(dependency: string, log: FastifyBaseLogger, probe: () => Pr
   }
 }
 
-const routes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, engine, queue, analytics }) => {
+const routes: FastifyPluginAsync<HealthRoutesOptions> = async (
+  app,
+  { store, engine, queue, analytics },
+) => {
   app.openApiComponent('HealthResponse', HealthResponse)
   app.openApiComponent('QueueStatus', QueueStatusResponse)
 
   // Open: load balancers and orchestrators probe it without a key.
-  app.get('/health', { config: { scope: 'open' }, schema: healthRouteSchema }, async (request, reply) => {
-    const [database, redis, sync] = await Promise.all([
-      check('database', request.log, () => store.ping()),
-      queue ? check('redis', request.log, () => queue.ping()) : Promise.resolve(undefined),
-      analytics
-        ? withTimeout(analytics.syncStatus(request.log), CHECK_TIMEOUT_MS).catch((err: Error) => {
-            request.log.warn({ err }, 'sync status unknown')
-            return undefined
-          })
-        : Promise.resolve(undefined),
-    ])
-    const dependencies = { database: { ...database, engine }, ...(redis ? { redis } : {}) }
-    const healthy = Object.values(dependencies).every((d) => d.status === 'up')
-    // A stalled replica still serves (stale) answers: degraded, not down, so a
-    // load balancer keeps the instance while an operator is told.
-    const status = !healthy ? 'unhealthy' : sync?.status === 'degraded' ? 'degraded' : 'healthy'
-    return reply.code(healthy ? 200 : 503).send({
-      status,
-      queue_enabled: queue !== undefined,
-      dependencies,
-      ...(sync ? { sync } : {}),
-    })
-  })
+  app.get(
+    '/health',
+    { config: { scope: 'open' }, schema: healthRouteSchema },
+    async (request, reply) => {
+      const [database, redis, sync] = await Promise.all([
+        check('database', request.log, () => store.ping()),
+        queue ? check('redis', request.log, () => queue.ping()) : Promise.resolve(undefined),
+        analytics
+          ? withTimeout(analytics.syncStatus(request.log), CHECK_TIMEOUT_MS).catch((err: Error) => {
+              request.log.warn({ err }, 'sync status unknown')
+              return undefined
+            })
+          : Promise.resolve(undefined),
+      ])
+      const dependencies = { database: { ...database, engine }, ...(redis ? { redis } : {}) }
+      const healthy = Object.values(dependencies).every((d) => d.status === 'up')
+      // A stalled replica still serves (stale) answers: degraded, not down, so a
+      // load balancer keeps the instance while an operator is told.
+      const status = !healthy ? 'unhealthy' : sync?.status === 'degraded' ? 'degraded' : 'healthy'
+      return reply.code(healthy ? 200 : 503).send({
+        status,
+        queue_enabled: queue !== undefined,
+        dependencies,
+        ...(sync ? { sync } : {}),
+      })
+    },
+  )
 
-  app.get('/events/queue/status', { config: { scope: 'read' }, schema: queueStatusRouteSchema }, async (request) => {
-    // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
-    const [status, sync] = await Promise.all([
-      queue ? queue.status() : { enabled: false },
-      analytics?.lag().catch((err: Error) => {
-        request.log.warn({ err }, 'sync lag unknown')
-        return { error: 'lag unknown: the database could not be read' }
-      }),
-    ])
-    return sync ? { ...status, sync } : status
-  })
+  app.get(
+    '/events/queue/status',
+    { config: { scope: 'read' }, schema: queueStatusRouteSchema },
+    async (request) => {
+      // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
+      const [status, sync] = await Promise.all([
+        queue ? queue.status() : { enabled: false },
+        analytics?.lag().catch((err: Error) => {
+          request.log.warn({ err }, 'sync lag unknown')
+          return { error: 'lag unknown: the database could not be read' }
+        }),
+      ])
+      return sync ? { ...status, sync } : status
+    },
+  )
 }
 
 // Encapsulated, but named: it needs openapi registered first, for its shapes and so its routes are documented.
-export const healthRoutes = fp(routes, { name: 'health', dependencies: ['openapi'], encapsulate: true })
+export const healthRoutes = fp(routes, {
+  name: 'health',
+  dependencies: ['openapi'],
+  encapsulate: true,
+})

@@ -1,6 +1,12 @@
 import Type, { type Static } from 'typebox'
 import type { SyncLag } from '../analytics/analytics.ts'
-import { jsonResponse, problemResponses, rateLimited, SECURED, SECURED_STATUSES } from '../http/problem-schema.ts'
+import {
+  jsonResponse,
+  problemResponses,
+  rateLimited,
+  SECURED,
+  SECURED_STATUSES,
+} from '../http/problem-schema.ts'
 import type { QueueStatus } from '../queue/event-queue.ts'
 
 // Response shapes of the operations routes. Declaring them makes Fastify
@@ -16,65 +22,115 @@ const Check = {
 
 const SyncLagSchema = Type.Object(
   {
-    rows_behind: Type.Integer({ minimum: 0, description: 'rows stored but not yet in the analytics replica (capped)' }),
+    rows_behind: Type.Integer({
+      minimum: 0,
+      description: 'rows stored but not yet in the analytics replica (capped)',
+    }),
     ms_behind: Type.Integer({ minimum: 0, description: 'age of the oldest of those rows' }),
     synced_rows: Type.Integer({ minimum: 0 }),
-    synced_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'last successful sync, null before the first' }),
+    synced_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'last successful sync, null before the first',
+    }),
   },
   open,
 )
-const SyncUnknown = Type.Object({ error: Type.String({ description: 'why the lag could not be read' }) }, open)
+const SyncUnknown = Type.Object(
+  { error: Type.String({ description: 'why the lag could not be read' }) },
+  open,
+)
 export const HealthResponse = Type.Object(
   {
-    status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy')], {
-      description: 'degraded: every dependency is up but the analytics replica keeps failing or lags (see sync)',
-    }),
+    status: Type.Union(
+      [Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy')],
+      {
+        description:
+          'degraded: every dependency is up but the analytics replica keeps failing or lags (see sync)',
+      },
+    ),
     queue_enabled: Type.Boolean(),
     dependencies: Type.Object(
       {
-        database: Type.Object({ ...Check, engine: Type.Union([Type.Literal('postgresql'), Type.Literal('pglite')]) }, open),
-        redis: Type.Optional(Type.Object(Check, { ...open, description: 'present when the queue is enabled' })),
+        database: Type.Object(
+          { ...Check, engine: Type.Union([Type.Literal('postgresql'), Type.Literal('pglite')]) },
+          open,
+        ),
+        redis: Type.Optional(
+          Type.Object(Check, { ...open, description: 'present when the queue is enabled' }),
+        ),
       },
       open,
     ),
-    sync: Type.Optional(Type.Object(
-      {
-        status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-        reasons: Type.Array(Type.String(), { description: 'why it is degraded; empty when ok' }),
-        consecutive_failures: Type.Integer({ minimum: 0 }),
-        failures_total: Type.Integer({ minimum: 0 }),
-        failing_since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-        last_error: Type.Union([Type.String(), Type.Null()], { description: 'what the last failed chunk met, in words (the error itself is in the log), kept after recovery' }),
-        last_error_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-        lag: Type.Union([SyncLagSchema, SyncUnknown]),
-      },
-      { ...open, description: 'the analytics sync; absent without analytics or when its state could not be read in time' },
-    )),
+    sync: Type.Optional(
+      Type.Object(
+        {
+          status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+          reasons: Type.Array(Type.String(), { description: 'why it is degraded; empty when ok' }),
+          consecutive_failures: Type.Integer({ minimum: 0 }),
+          failures_total: Type.Integer({ minimum: 0 }),
+          failing_since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          last_error: Type.Union([Type.String(), Type.Null()], {
+            description:
+              'what the last failed chunk met, in words (the error itself is in the log), kept after recovery',
+          }),
+          last_error_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          lag: Type.Union([SyncLagSchema, SyncUnknown]),
+        },
+        {
+          ...open,
+          description:
+            'the analytics sync; absent without analytics or when its state could not be read in time',
+        },
+      ),
+    ),
   },
   open,
 )
 
-const Sync = Type.Optional(Type.Union([SyncLagSchema, SyncUnknown], { description: 'the analytics sync; absent without analytics' }))
+const Sync = Type.Optional(
+  Type.Union([SyncLagSchema, SyncUnknown], {
+    description: 'the analytics sync; absent without analytics',
+  }),
+)
 
 const QueueEnabled = Type.Object(
   {
     enabled: Type.Literal(true),
     length: Type.Integer({ minimum: 0, description: 'entries (requests) in the stream' }),
     queued_events: Type.Integer({ minimum: 0, description: 'events waiting to be stored' }),
-    pending: Type.Integer({ minimum: 0, description: 'entries delivered to a worker and not yet acknowledged' }),
+    pending: Type.Integer({
+      minimum: 0,
+      description: 'entries delivered to a worker and not yet acknowledged',
+    }),
     dead_lettered: Type.Integer({ minimum: 0 }),
-    consumers: Type.Array(Type.Object({ name: Type.String(), pending: Type.Integer({ minimum: 0 }), idle_ms: Type.Integer({ minimum: 0 }) }, open)),
-    max_events: Type.Integer({ minimum: 0, description: 'bound on queued_events; past it POST /events answers 503' }),
+    consumers: Type.Array(
+      Type.Object(
+        {
+          name: Type.String(),
+          pending: Type.Integer({ minimum: 0 }),
+          idle_ms: Type.Integer({ minimum: 0 }),
+        },
+        open,
+      ),
+    ),
+    max_events: Type.Integer({
+      minimum: 0,
+      description: 'bound on queued_events; past it POST /events answers 503',
+    }),
     sync: Sync,
   },
   { ...open, title: 'queue enabled' },
 )
-const QueueDisabled = Type.Object({ enabled: Type.Literal(false), sync: Sync }, { ...open, title: 'queue disabled (events are written directly)' })
+const QueueDisabled = Type.Object(
+  { enabled: Type.Literal(false), sync: Sync },
+  { ...open, title: 'queue disabled (events are written directly)' },
+)
 
 export const QueueStatusResponse = Type.Union([QueueEnabled, QueueDisabled])
 
 // Compile-time drift checks: the documented keys are exactly the code's keys.
-type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never]
+  ? true
+  : false
 const drift: [
   SameKeys<Static<typeof QueueEnabled>, QueueStatus & { sync?: unknown }>,
   SameKeys<Static<typeof SyncLagSchema>, SyncLag>,
@@ -90,10 +146,15 @@ export const healthRouteSchema = {
   tags: ['operations'],
   operationId: 'getHealth',
   summary: 'Readiness: every dependency pinged',
-  description: '200 when every required dependency answers within 2 s, 503 otherwise, with the same body. Open: no API key.',
+  description:
+    '200 when every required dependency answers within 2 s, 503 otherwise, with the same body. Open: no API key.',
   response: {
-    200: jsonResponse('Every dependency is up', HealthResponse, { example: { status: 'healthy', queue_enabled: true, dependencies: deps('up') } }),
-    503: jsonResponse('A required dependency is down', HealthResponse, { example: { status: 'unhealthy', queue_enabled: true, dependencies: deps('down') } }),
+    200: jsonResponse('Every dependency is up', HealthResponse, {
+      example: { status: 'healthy', queue_enabled: true, dependencies: deps('up') },
+    }),
+    503: jsonResponse('A required dependency is down', HealthResponse, {
+      example: { status: 'unhealthy', queue_enabled: true, dependencies: deps('down') },
+    }),
   },
 }
 
@@ -101,23 +162,53 @@ export const queueStatusRouteSchema = {
   tags: ['operations'],
   operationId: 'getQueueStatus',
   summary: 'Queue backlog, consumers and analytics sync lag',
-  description: 'The queue figures when the queue is enabled, `{"enabled": false}` when events are written directly; `sync` whenever analytics runs.',
+  description:
+    'The queue figures when the queue is enabled, `{"enabled": false}` when events are written directly; `sync` whenever analytics runs.',
   security: SECURED,
   response: {
-    200: rateLimited(jsonResponse('Queue and sync status', QueueStatusResponse, {
-      examples: {
-        queue: {
-          summary: 'queue enabled',
-          value: {
-            enabled: true, length: 3, queued_events: 1200, pending: 1, dead_lettered: 0,
-            consumers: [{ name: 'worker-1f3a', pending: 1, idle_ms: 40 }], max_events: 1_000_000,
-            sync: { rows_behind: 0, ms_behind: 0, synced_rows: 48_210, synced_at: '2026-11-01T12:00:03.120Z' },
+    200: rateLimited(
+      jsonResponse('Queue and sync status', QueueStatusResponse, {
+        examples: {
+          queue: {
+            summary: 'queue enabled',
+            value: {
+              enabled: true,
+              length: 3,
+              queued_events: 1200,
+              pending: 1,
+              dead_lettered: 0,
+              consumers: [{ name: 'worker-1f3a', pending: 1, idle_ms: 40 }],
+              max_events: 1_000_000,
+              sync: {
+                rows_behind: 0,
+                ms_behind: 0,
+                synced_rows: 48_210,
+                synced_at: '2026-11-01T12:00:03.120Z',
+              },
+            },
+          },
+          direct: {
+            summary: 'no queue',
+            value: {
+              enabled: false,
+              sync: {
+                rows_behind: 12,
+                ms_behind: 250,
+                synced_rows: 48_198,
+                synced_at: '2026-11-01T12:00:02.870Z',
+              },
+            },
+          },
+          lagUnknown: {
+            summary: 'PostgreSQL unreachable',
+            value: {
+              enabled: false,
+              sync: { error: 'lag unknown: the database could not be read' },
+            },
           },
         },
-        direct: { summary: 'no queue', value: { enabled: false, sync: { rows_behind: 12, ms_behind: 250, synced_rows: 48_198, synced_at: '2026-11-01T12:00:02.870Z' } } },
-        lagUnknown: { summary: 'PostgreSQL unreachable', value: { enabled: false, sync: { error: 'lag unknown: the database could not be read' } } },
-      },
-    })),
+      }),
+    ),
     ...problemResponses('/events/queue/status', [...SECURED_STATUSES, 500]),
   },
 }

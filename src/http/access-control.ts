@@ -35,9 +35,14 @@ export interface AccessControlOptions {
 }
 
 const tooManyFailures = (seconds: number) =>
-  new AppError(429, 'TOO_MANY_AUTH_FAILURES', `too many unknown API keys from this address; retry in ${seconds} s`, {
-    headers: { 'retry-after': String(seconds) },
-  })
+  new AppError(
+    429,
+    'TOO_MANY_AUTH_FAILURES',
+    `too many unknown API keys from this address; retry in ${seconds} s`,
+    {
+      headers: { 'retry-after': String(seconds) },
+    },
+  )
 
 /** The key a client presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -86,27 +91,44 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
         const blocked = failures ? await failures.failed(request.ip) : 0
         if (blocked > 0) throw tooManyFailures(blocked)
       }
-      const headers: Record<string, string> = verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="event-analytics"' } : {}
-      throw new AppError(verdict.status, verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', verdict.reason, { headers })
+      const headers: Record<string, string> =
+        verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="event-analytics"' } : {}
+      throw new AppError(
+        verdict.status,
+        verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN',
+        verdict.reason,
+        { headers },
+      )
     }
     request.principal = verdict.principal
 
     let decision: BucketDecision
     try {
-      decision = await limiter.take(verdict.principal ? `key:${verdict.principal.id}` : `ip:${request.ip}`, policy)
+      decision = await limiter.take(
+        verdict.principal ? `key:${verdict.principal.id}` : `ip:${request.ip}`,
+        policy,
+      )
     } catch (err) {
       // A limiter that cannot be reached must not take ingestion down with it.
       if (Date.now() - lastLimiterError > 5_000) {
         lastLimiterError = Date.now()
-        log.warn({ err: (err as Error).message }, 'rate limiter unavailable; letting requests through')
+        log.warn(
+          { err: (err as Error).message },
+          'rate limiter unavailable; letting requests through',
+        )
       }
       return
     }
     setRateLimitHeaders(reply, decision)
     if (!decision.allowed) {
-      throw new AppError(429, 'RATE_LIMITED', `rate limit reached: ${decision.limit} requests of burst; retry in ${decision.resetSeconds} s`, {
-        headers: { 'retry-after': String(decision.resetSeconds) },
-      })
+      throw new AppError(
+        429,
+        'RATE_LIMITED',
+        `rate limit reached: ${decision.limit} requests of burst; retry in ${decision.resetSeconds} s`,
+        {
+          headers: { 'retry-after': String(decision.resetSeconds) },
+        },
+      )
     }
   })
 }

@@ -12,11 +12,20 @@ interface PropertySchema {
  * an event type, the empty string is a value of its own.
  */
 export async function emptyMeansAbsent(request: FastifyRequest): Promise<void> {
-  const properties = (request.routeOptions.schema?.querystring as { properties?: Record<string, PropertySchema> } | undefined)?.properties
+  const properties = (
+    request.routeOptions.schema?.querystring as
+      | { properties?: Record<string, PropertySchema> }
+      | undefined
+  )?.properties
   if (!properties) return
   const query = request.query as Record<string, unknown>
   for (const [name, value] of Object.entries(query)) {
     const schema = properties[name]
-    if (value === '' && schema && (schema.type === 'integer' || schema.type === 'number' || schema.format !== undefined)) delete query[name]
+    if (
+      value === '' &&
+      schema &&
+      (schema.type === 'integer' || schema.type === 'number' || schema.format !== undefined)
+    )
+      delete query[name]
   }
 }

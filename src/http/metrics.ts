@@ -13,7 +13,12 @@ const UNMATCHED = 'unmatched'
 /** Times every request and serves GET /metrics in the Prometheus text format, without auth. */
 const plugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metrics }) => {
   app.addHook('onResponse', async (request, reply) => {
-    metrics.httpRequest(request.method, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime / 1000)
+    metrics.httpRequest(
+      request.method,
+      request.routeOptions.url ?? UNMATCHED,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    )
   })
 
   app.get('/metrics', { config: { scope: 'open' } }, async (_request, reply) => {

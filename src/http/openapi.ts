@@ -5,7 +5,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { Problem } from './problem-schema.ts'
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string }
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string
+  description: string
+}
 
 const DESCRIPTION = `${pkg.description}
 
@@ -36,7 +39,9 @@ function withRefs(components: Map<object, string>, value: unknown, top = true): 
   if (value === null || typeof value !== 'object') return value
   const name = components.get(value)
   if (name && !top) return { $ref: `#/components/schemas/${name}` }
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRefs(components, v, false)]))
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, withRefs(components, v, false)]),
+  )
 }
 
 /**
@@ -50,7 +55,8 @@ const openApi: FastifyPluginAsync = async (app) => {
   const components = new Map<object, string>()
   const names = new Set<string>()
   app.decorate('openApiComponent', (name: string, schema: object) => {
-    if (names.has(name) || components.has(schema)) throw new Error(`OpenAPI component ${name} is registered twice`)
+    if (names.has(name) || components.has(schema))
+      throw new Error(`OpenAPI component ${name} is registered twice`)
     components.set(schema, name)
     names.add(name)
   })
@@ -63,22 +69,39 @@ const openApi: FastifyPluginAsync = async (app) => {
       servers: [{ url: '/', description: 'the server serving this document' }],
       tags: [
         { name: 'events', description: 'ingestion' },
-        { name: 'stats', description: 'analytics over the stored events (UTC days, inclusive ranges)' },
+        {
+          name: 'stats',
+          description: 'analytics over the stored events (UTC days, inclusive ranges)',
+        },
         { name: 'operations', description: 'health, queue status, metrics and this document' },
       ],
       components: {
         // Read when the document is first built, after every feature has named its shapes.
         get schemas() {
-          return Object.fromEntries([...components].map(([schema, name]) => [name, withRefs(components, schema) as object]))
+          return Object.fromEntries(
+            [...components].map(([schema, name]) => [name, withRefs(components, schema) as object]),
+          )
         },
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
-          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'the same API key, in its own header' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Authorization: Bearer <API key>',
+          },
+          apiKeyHeader: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'the same API key, in its own header',
+          },
         },
       },
     },
     // Only the document sees the copies; Fastify keeps serializing with the originals.
-    transform: ({ schema, url }) => ({ schema: withRefs(components, schema) as typeof schema, url }),
+    transform: ({ schema, url }) => ({
+      schema: withRefs(components, schema) as typeof schema,
+      url,
+    }),
   })
   // Swagger UI declares its own routes; a child context's onRoute hook sees
   // only those, and opens them like the document they show.
@@ -98,7 +121,14 @@ const openApi: FastifyPluginAsync = async (app) => {
         operationId: 'getOpenApi',
         summary: 'This OpenAPI document',
         // Open-ended on purpose: a declared shape would make the serializer drop members.
-        response: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
+        response: {
+          200: {
+            description: 'OpenAPI 3.1',
+            content: {
+              'application/json': { schema: { type: 'object', additionalProperties: true } },
+            },
+          },
+        },
       },
     },
     async () => app.swagger(),

@@ -8,7 +8,12 @@ import { STATUS_TITLES } from '../errors.ts'
 // extensions) must never be dropped silently on the way out.
 export const FieldErrorSchema = Type.Object(
   {
-    index: Type.Optional(Type.Integer({ minimum: 0, description: 'position of the event in the request, when the error is about one event' })),
+    index: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'position of the event in the request, when the error is about one event',
+      }),
+    ),
     field: Type.String({ description: 'the field or parameter at fault' }),
     message: Type.String(),
   },
@@ -22,9 +27,19 @@ export const Problem = Type.Object(
     status: Type.Integer({ minimum: 400, maximum: 599 }),
     code: Type.String({ description: 'stable, machine-readable error code' }),
     detail: Type.String({ description: 'human-readable explanation; never internals on a 5xx' }),
-    instance: Type.Optional(Type.String({ description: 'the request path and query; absent when the request could not be parsed' })),
-    request_id: Type.String({ description: 'also sent as the X-Request-Id header; quote it when reporting a problem' }),
-    errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'every invalid field, on a 422 VALIDATION_ERROR' })),
+    instance: Type.Optional(
+      Type.String({
+        description: 'the request path and query; absent when the request could not be parsed',
+      }),
+    ),
+    request_id: Type.String({
+      description: 'also sent as the X-Request-Id header; quote it when reporting a problem',
+    }),
+    errors: Type.Optional(
+      Type.Array(FieldErrorSchema, {
+        description: 'every invalid field, on a 422 VALIDATION_ERROR',
+      }),
+    ),
   },
   { additionalProperties: true, description: 'RFC 9457 problem details with a stable `code`' },
 )
@@ -32,7 +47,10 @@ export type Problem = Static<typeof Problem>
 
 const PROBLEM_MEDIA_TYPE = 'application/problem+json'
 
-const header = (description: string, schema: TSchema = Type.Integer({ minimum: 0 })) => ({ ...schema, description })
+const header = (description: string, schema: TSchema = Type.Integer({ minimum: 0 })) => ({
+  ...schema,
+  description,
+})
 const RETRY_AFTER = { 'Retry-After': header('seconds to wait before trying again') }
 /** Sent on every response to a request that passed authentication, not only on a 429. */
 export const RATE_LIMIT_HEADERS = {
@@ -53,36 +71,69 @@ interface ProblemCase {
 }
 
 const CASES = {
-  400: { description: 'Malformed JSON body (MALFORMED_JSON) or another malformed request (BAD_REQUEST)', code: 'MALFORMED_JSON', detail: "Body is not valid JSON but content-type is set to 'application/json'" },
+  400: {
+    description: 'Malformed JSON body (MALFORMED_JSON) or another malformed request (BAD_REQUEST)',
+    code: 'MALFORMED_JSON',
+    detail: "Body is not valid JSON but content-type is set to 'application/json'",
+  },
   401: {
-    description: 'No API key, or an unknown one (UNAUTHORIZED)', code: 'UNAUTHORIZED', detail: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
+    description: 'No API key, or an unknown one (UNAUTHORIZED)',
+    code: 'UNAUTHORIZED',
+    detail: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
     headers: { 'WWW-Authenticate': header('the scheme to authenticate with', Type.String()) },
   },
-  403: { description: 'The API key lacks the scope this route needs (FORBIDDEN)', code: 'FORBIDDEN', detail: "this key's scope is write; the route needs read" },
-  409: {
-    description: 'A request with the same Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_USE)', code: 'IDEMPOTENCY_KEY_IN_USE',
-    detail: 'a request with this Idempotency-Key is still being processed; retry shortly', headers: RETRY_AFTER,
+  403: {
+    description: 'The API key lacks the scope this route needs (FORBIDDEN)',
+    code: 'FORBIDDEN',
+    detail: "this key's scope is write; the route needs read",
   },
-  413: { description: 'The body is over the byte limit (BODY_TOO_LARGE)', code: 'BODY_TOO_LARGE', detail: 'Request body is too large' },
-  415: { description: 'The body is not application/json (UNSUPPORTED_MEDIA_TYPE)', code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'Unsupported Media Type: text/plain' },
+  409: {
+    description:
+      'A request with the same Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_USE)',
+    code: 'IDEMPOTENCY_KEY_IN_USE',
+    detail: 'a request with this Idempotency-Key is still being processed; retry shortly',
+    headers: RETRY_AFTER,
+  },
+  413: {
+    description: 'The body is over the byte limit (BODY_TOO_LARGE)',
+    code: 'BODY_TOO_LARGE',
+    detail: 'Request body is too large',
+  },
+  415: {
+    description: 'The body is not application/json (UNSUPPORTED_MEDIA_TYPE)',
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    detail: 'Unsupported Media Type: text/plain',
+  },
   422: {
-    description: 'Invalid input (VALIDATION_ERROR): `errors` names every bad field or parameter', code: 'VALIDATION_ERROR',
+    description: 'Invalid input (VALIDATION_ERROR): `errors` names every bad field or parameter',
+    code: 'VALIDATION_ERROR',
     detail: '2 invalid field(s)',
-    errors: [{ index: 1, field: 'user_id', message: 'must NOT have fewer than 1 characters' }, { index: 2, field: 'event_id', message: 'must match format "uuid"' }],
+    errors: [
+      { index: 1, field: 'user_id', message: 'must NOT have fewer than 1 characters' },
+      { index: 2, field: 'event_id', message: 'must match format "uuid"' },
+    ],
   },
   429: {
-    description: 'Rate limit reached (RATE_LIMITED)', code: 'RATE_LIMITED', detail: 'rate limit reached: 100 requests of burst; retry in 3 s',
+    description: 'Rate limit reached (RATE_LIMITED)',
+    code: 'RATE_LIMITED',
+    detail: 'rate limit reached: 100 requests of burst; retry in 3 s',
     headers: { ...RETRY_AFTER, ...RATE_LIMIT_HEADERS },
   },
-  500: { description: 'Unexpected failure (INTERNAL_ERROR); no internals are disclosed', code: 'INTERNAL_ERROR', detail: 'internal error' },
+  500: {
+    description: 'Unexpected failure (INTERNAL_ERROR); no internals are disclosed',
+    code: 'INTERNAL_ERROR',
+    detail: 'internal error',
+  },
   503: {
-    description: 'The ingestion queue is full (QUEUE_FULL) or a backing service is unavailable (DEPENDENCY_UNAVAILABLE)', code: 'QUEUE_FULL',
-    detail: 'the ingestion queue is full; retry later', headers: RETRY_AFTER,
+    description:
+      'The ingestion queue is full (QUEUE_FULL) or a backing service is unavailable (DEPENDENCY_UNAVAILABLE)',
+    code: 'QUEUE_FULL',
+    detail: 'the ingestion queue is full; retry later',
+    headers: RETRY_AFTER,
   },
 } satisfies Record<number, ProblemCase>
 
 export type ProblemStatus = keyof typeof CASES
-
 
 /**
  * Response entries for these statuses, keyed by media type: Fastify serializes
@@ -99,10 +150,23 @@ export function problemResponses(
     statuses.map((status) => {
       const c: ProblemCase = { ...CASES[status], ...own[status] }
       const example: Problem = {
-        type: 'about:blank', title: STATUS_TITLES[status]!, status, code: c.code, detail: c.detail,
-        instance: path, request_id: '3f1c9a52-8d7e-4b0a-9c51-2d6f0e8b7a14', ...(c.errors ? { errors: c.errors } : {}),
+        type: 'about:blank',
+        title: STATUS_TITLES[status]!,
+        status,
+        code: c.code,
+        detail: c.detail,
+        instance: path,
+        request_id: '3f1c9a52-8d7e-4b0a-9c51-2d6f0e8b7a14',
+        ...(c.errors ? { errors: c.errors } : {}),
       }
-      return [status, { description: c.description, ...(c.headers ? { headers: c.headers } : {}), content: { [PROBLEM_MEDIA_TYPE]: { schema: Problem, example } } }]
+      return [
+        status,
+        {
+          description: c.description,
+          ...(c.headers ? { headers: c.headers } : {}),
+          content: { [PROBLEM_MEDIA_TYPE]: { schema: Problem, example } },
+        },
+      ]
     }),
   )
 }
@@ -122,6 +186,8 @@ export function jsonResponse(
 }
 
 /** A secured route's success response: it carries the rate-limit headers. */
-export function rateLimited<R extends object>(response: R): R & { headers: typeof RATE_LIMIT_HEADERS } {
+export function rateLimited<R extends object>(
+  response: R,
+): R & { headers: typeof RATE_LIMIT_HEADERS } {
   return { ...response, headers: RATE_LIMIT_HEADERS }
 }

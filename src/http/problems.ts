@@ -12,8 +12,13 @@ export interface Problem {
   body: Record<string, unknown>
 }
 
-const problemBody = (status: number, code: string, detail: string) =>
-  ({ type: 'about:blank', title: STATUS_TITLES[status] ?? 'Error', status, code, detail })
+const problemBody = (status: number, code: string, detail: string) => ({
+  type: 'about:blank',
+  title: STATUS_TITLES[status] ?? 'Error',
+  status,
+  code,
+  detail,
+})
 
 /** The single error body of the service: RFC 9457 problem details plus a stable `code`. */
 export function toProblem(err: FastifyError | AppError | Error): Problem {
@@ -26,10 +31,25 @@ export function toProblem(err: FastifyError | AppError | Error): Problem {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Fastify's own client errors: malformed JSON, body too large, wrong content type, a bad URL.
     const code = (err as FastifyError).code ?? 'BAD_REQUEST'
-    return { status, headers: {}, body: { ...problemBody(status, clientCode(code), err.message), title: STATUS_TITLES[status] ?? 'Bad Request' } }
+    return {
+      status,
+      headers: {},
+      body: {
+        ...problemBody(status, clientCode(code), err.message),
+        title: STATUS_TITLES[status] ?? 'Bad Request',
+      },
+    }
   }
   if (isTransient(err)) {
-    return { status: 503, headers: { 'retry-after': '5' }, body: problemBody(503, 'DEPENDENCY_UNAVAILABLE', 'a backing service is unavailable; retry later') }
+    return {
+      status: 503,
+      headers: { 'retry-after': '5' },
+      body: problemBody(
+        503,
+        'DEPENDENCY_UNAVAILABLE',
+        'a backing service is unavailable; retry later',
+      ),
+    }
   }
   // Never leak internals in a 5xx.
   return { status: 500, headers: {}, body: problemBody(500, 'INTERNAL_ERROR', 'internal error') }
@@ -37,25 +57,41 @@ export function toProblem(err: FastifyError | AppError | Error): Problem {
 
 function clientCode(fastifyCode: string): string {
   switch (fastifyCode) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE': return 'BODY_TOO_LARGE'
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'UNSUPPORTED_MEDIA_TYPE'
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'BODY_TOO_LARGE'
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'UNSUPPORTED_MEDIA_TYPE'
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY': return 'MALFORMED_JSON'
-    case 'FST_ERR_BAD_URL': return 'BAD_URL'
-    default: return fastifyCode.startsWith('FST_') ? 'BAD_REQUEST' : fastifyCode
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'MALFORMED_JSON'
+    case 'FST_ERR_BAD_URL':
+      return 'BAD_URL'
+    default:
+      return fastifyCode.startsWith('FST_') ? 'BAD_REQUEST' : fastifyCode
   }
 }
 
-export function sendProblem(problem: Problem, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendProblem(
+  problem: Problem,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
-  return reply.code(problem.status).type(PROBLEM_TYPE).send({ ...problem.body, instance: request.url, request_id: request.id })
+  return reply
+    .code(problem.status)
+    .type(PROBLEM_TYPE)
+    .send({ ...problem.body, instance: request.url, request_id: request.id })
 }
 
 /**
  * Fastify's frameworkErrors: errors found before a route is chosen (a URL whose
  * percent-encoding is broken). No hook has run, so the request id is set here.
  */
-export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrors(
+  err: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   reply.header('x-request-id', request.id)
   void sendProblem(toProblem(err), request, reply)
 }
@@ -69,8 +105,10 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   const [status, code, detail] =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
-      : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large']
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large']
         : [400, 'MALFORMED_REQUEST', 'the request is not valid HTTP/1.1']
   // A response already under way cannot be followed by another on the same connection.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage

@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv'
 import type { FastifySchemaValidationError } from 'fastify'
-import { ValidationError, type FieldError } from '../errors.ts'
+import { type FieldError, ValidationError } from '../errors.ts'
 
 /** A property's own wording for any schema failure of it, where the one derived below would not say enough. */
 export const ERROR_MESSAGE = 'x-error-message'
@@ -9,7 +9,12 @@ export const ERROR_MESSAGE = 'x-error-message'
 // answer (the input is bounded: a URL, or a body under bodyLimit). Unknown
 // members are refused rather than silently removed. verbose puts each error's
 // schema on it, so the message can name the bound or format at fault.
-export const AJV_OPTIONS = { allErrors: true, removeAdditional: false, verbose: true, keywords: [ERROR_MESSAGE] }
+export const AJV_OPTIONS = {
+  allErrors: true,
+  removeAdditional: false,
+  verbose: true,
+  keywords: [ERROR_MESSAGE],
+}
 
 interface PropertySchema {
   type?: string
@@ -23,10 +28,18 @@ interface ObjectSchema {
   properties?: Record<string, PropertySchema>
 }
 
-const NOUNS: Record<string, string> = { querystring: 'parameter', params: 'parameter', headers: 'header', body: 'field' }
+const NOUNS: Record<string, string> = {
+  querystring: 'parameter',
+  params: 'parameter',
+  headers: 'header',
+  body: 'field',
+}
 
 /** Fastify's schemaErrorFormatter: the same 422 VALIDATION_ERROR the hand checks throw, one entry per bad member. */
-export function toValidationError(errors: FastifySchemaValidationError[], part: string): ValidationError {
+export function toValidationError(
+  errors: FastifySchemaValidationError[],
+  part: string,
+): ValidationError {
   const fields = toFieldErrors(errors as ErrorObject[], part)
   return new ValidationError(`${fields.length} invalid ${NOUNS[part] ?? 'field'}(s)`, fields)
 }
@@ -38,14 +51,22 @@ export function toFieldErrors(errors: readonly ErrorObject[], part: string): Fie
   for (const e of errors) {
     if (e.instancePath === '' && e.keyword === 'additionalProperties') {
       root = e.parentSchema as ObjectSchema
-      out.push({ field: String(e.params.additionalProperty), message: part === 'querystring' ? 'unknown parameter' : 'unknown field' })
+      out.push({
+        field: String(e.params.additionalProperty),
+        message: part === 'querystring' ? 'unknown parameter' : 'unknown field',
+      })
     } else if (e.instancePath === '' && e.keyword === 'required') {
       root = e.parentSchema as ObjectSchema
       const name = String(e.params.missingProperty)
       const schema = root.properties?.[name]
-      out.push({ field: name, message: schema?.[ERROR_MESSAGE] ?? (schema?.format === 'date' ? 'is required (YYYY-MM-DD)' : 'is required') })
+      out.push({
+        field: name,
+        message:
+          schema?.[ERROR_MESSAGE] ??
+          (schema?.format === 'date' ? 'is required (YYYY-MM-DD)' : 'is required'),
+      })
     } else {
-      const field = unescape(e.instancePath.split('/')[1] ?? '') || part
+      const field = unescapePointer(e.instancePath.split('/')[1] ?? '') || part
       byField.set(field, [...(byField.get(field) ?? []), e])
     }
   }
@@ -54,15 +75,20 @@ export function toFieldErrors(errors: readonly ErrorObject[], part: string): Fie
   for (const [field, own] of byField) {
     const top = own.find((e) => e.schemaPath === `#/properties/${field}/${e.keyword}`)
     const schema = (top?.parentSchema as PropertySchema | undefined) ?? root?.properties?.[field]
-    out.push({ field, message: schema ? messageFor(schema, top ?? own[0]!) : (own[0]!.message ?? 'is invalid') })
+    out.push({
+      field,
+      message: schema ? messageFor(schema, top ?? own[0]!) : (own[0]!.message ?? 'is invalid'),
+    })
   }
   return root ? byParameterOrder(out, root) : out
 }
 
 function messageFor(schema: PropertySchema, e: ErrorObject): string {
   if (schema[ERROR_MESSAGE]) return schema[ERROR_MESSAGE]
-  if (schema.format === 'date') return `must be a calendar date as YYYY-MM-DD, from ${FIRST_DAY} to ${LAST_DAY}`
-  if (schema.type === 'integer' && schema.minimum !== undefined && schema.maximum !== undefined) return integerMessage(schema.minimum, schema.maximum)
+  if (schema.format === 'date')
+    return `must be a calendar date as YYYY-MM-DD, from ${FIRST_DAY} to ${LAST_DAY}`
+  if (schema.type === 'integer' && schema.minimum !== undefined && schema.maximum !== undefined)
+    return integerMessage(schema.minimum, schema.maximum)
   const choices = schema.anyOf?.map((branch) => branch.const)
   if (choices && choices.length > 1 && choices.every((c) => typeof c === 'string')) {
     return `must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`
@@ -74,13 +100,20 @@ function messageFor(schema: PropertySchema, e: ErrorObject): string {
 export const FIRST_DAY = '0001-01-01'
 export const LAST_DAY = '9999-12-31'
 
-export const integerMessage = (min: number, max: number) => `must be an integer from ${min} to ${max}`
+export const integerMessage = (min: number, max: number) =>
+  `must be an integer from ${min} to ${max}`
 
 /** Unknown members first, then the schema's order, as a reader of the documentation would look for them. */
-export function byParameterOrder(errors: FieldError[], schema: { properties?: object }): FieldError[] {
+export function byParameterOrder(
+  errors: FieldError[],
+  schema: { properties?: object },
+): FieldError[] {
   const order = Object.keys(schema.properties ?? {})
   const rank = (e: FieldError) => order.indexOf(e.field)
-  return errors.map((e, i) => ({ e, i })).sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i).map(({ e }) => e)
+  return errors
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i)
+    .map(({ e }) => e)
 }
 
-const unescape = (segment: string) => segment.replace(/~1/g, '/').replace(/~0/g, '~')
+const unescapePointer = (segment: string) => segment.replace(/~1/g, '/').replace(/~0/g, '~')

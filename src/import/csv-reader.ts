@@ -10,7 +10,12 @@ export class CsvSyntaxError extends Error {
 
 /** Where the bytes come from: a FileHandle, or anything that reads like one. */
 export interface ByteSource {
-  read(buffer: Buffer, offset: number, length: number, position: null): Promise<{ bytesRead: number }>
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: null,
+  ): Promise<{ bytesRead: number }>
 }
 
 const QUOTE = 0x22
@@ -49,7 +54,11 @@ export class CsvReader {
   private readonly decoder = new StringDecoder('utf8')
   private readonly chunk: Buffer
 
-  constructor(private readonly file: ByteSource, private readonly maxRecordChars: number, chunkBytes = 1 << 20) {
+  constructor(
+    private readonly file: ByteSource,
+    private readonly maxRecordChars: number,
+    chunkBytes = 1 << 20,
+  ) {
     this.chunk = Buffer.allocUnsafe(chunkBytes)
   }
 
@@ -110,14 +119,17 @@ export class CsvReader {
   }
 
   private tooLong(): CsvSyntaxError {
-    return new CsvSyntaxError(`the record is longer than ${this.maxRecordChars} characters (is a quote not closed?)`)
+    return new CsvSyntaxError(
+      `the record is longer than ${this.maxRecordChars} characters (is a quote not closed?)`,
+    )
   }
 
   /** Reads the next chunk of the file onto what is left of the text. */
   private async fill(): Promise<void> {
     const { bytesRead } = await this.file.read(this.chunk, 0, this.chunk.length, null)
     this.bytes += bytesRead
-    let more = bytesRead > 0 ? this.decoder.write(this.chunk.subarray(0, bytesRead)) : this.decoder.end()
+    let more =
+      bytesRead > 0 ? this.decoder.write(this.chunk.subarray(0, bytesRead)) : this.decoder.end()
     if (bytesRead === 0) this.eof = true
     if (!this.started && (more.length > 0 || this.eof)) {
       this.started = true
@@ -166,7 +178,9 @@ export class CsvReader {
           if (i + 1 === n && !this.eof) return MORE
           if (text.charCodeAt(i + 1) === LF) return i + 2
         }
-        throw new CsvSyntaxError(`a closing quote must be followed by a comma or the end of the line, got ${JSON.stringify(text[i])}`)
+        throw new CsvSyntaxError(
+          `a closing quote must be followed by a comma or the end of the line, got ${JSON.stringify(text[i])}`,
+        )
       }
       // The field ends at the next comma or LF, whichever comes first; a quote before that is an error.
       if (this.fieldComma < i) this.fieldComma = text.indexOf(',', i) >>> 0
@@ -174,7 +188,9 @@ export class CsvReader {
       if (this.fieldQuote < i) this.fieldQuote = text.indexOf('"', i) >>> 0
       const j = Math.min(this.fieldComma, this.fieldLf, n)
       if (this.fieldQuote < j) {
-        throw new CsvSyntaxError(`a quote inside field ${fields.length + 1}, which does not start with one: quote the whole field and double the quotes inside it`)
+        throw new CsvSyntaxError(
+          `a quote inside field ${fields.length + 1}, which does not start with one: quote the whole field and double the quotes inside it`,
+        )
       }
       if (j === n) {
         if (!this.eof) return MORE

@@ -2,7 +2,13 @@ import { open } from 'node:fs/promises'
 import { CsvReader, CsvSyntaxError } from './csv-reader.ts'
 
 /** The columns an import file holds, in any order, with a header row naming them. */
-export const CSV_COLUMNS = ['event_id', 'occurred_at', 'user_id', 'event_type', 'properties_json'] as const
+export const CSV_COLUMNS = [
+  'event_id',
+  'occurred_at',
+  'user_id',
+  'event_type',
+  'properties_json',
+] as const
 export type CsvColumn = (typeof CSV_COLUMNS)[number]
 
 export interface CsvRow {
@@ -17,7 +23,10 @@ export type ColumnIndex = Record<CsvColumn, number>
 
 /** A problem with the file as a whole (header, quoting): it cannot be read past. */
 export class CsvFileError extends Error {
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
     super(message)
     this.name = 'CsvFileError'
   }
@@ -43,7 +52,10 @@ export interface CsvSource {
  * only as rows are taken, so a slow store holds the file back instead of
  * filling memory.
  */
-export async function openCsv(path: string, options: { maxRecordChars: number }): Promise<CsvSource> {
+export async function openCsv(
+  path: string,
+  options: { maxRecordChars: number },
+): Promise<CsvSource> {
   const file = await open(path, 'r')
   // An unclosed quote would otherwise read the rest of the file, however
   // large, into one field: past this size it is a broken record instead.
@@ -65,7 +77,10 @@ export async function openCsv(path: string, options: { maxRecordChars: number })
       } catch (err) {
         // Anything but a syntax error (a read error) is not the data's fault.
         if (!(err instanceof CsvSyntaxError)) throw err
-        throw new CsvFileError(reader.line, `malformed CSV in the record starting on this line: ${err.message}`)
+        throw new CsvFileError(
+          reader.line,
+          `malformed CSV in the record starting on this line: ${err.message}`,
+        )
       }
       for (const row of records) {
         // A blank line reads as one empty field: skip it (its line is counted).
@@ -102,7 +117,10 @@ function columnIndex(header: string[]): ColumnIndex {
     repeated.length > 0 ? `repeated ${repeated.join(', ')}` : '',
   ].filter(Boolean)
   if (problems.length > 0) {
-    throw new CsvFileError(1, `the header must name the columns ${CSV_COLUMNS.join(',')} (in any order): ${problems.join('; ')}`)
+    throw new CsvFileError(
+      1,
+      `the header must name the columns ${CSV_COLUMNS.join(',')} (in any order): ${problems.join('; ')}`,
+    )
   }
   return Object.fromEntries(CSV_COLUMNS.map((c) => [c, names.indexOf(c)])) as ColumnIndex
 }

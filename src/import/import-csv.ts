@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises'
-import type { BatchLimits } from '../events/validate-batch.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
-import { CsvFileError, openCsv, type CsvSource } from './csv-source.ts'
+import type { BatchLimits } from '../events/validate-batch.ts'
+import { CsvFileError, type CsvSource, openCsv } from './csv-source.ts'
 import type { Progress } from './progress.ts'
 import { RejectsFile } from './rejects-file.ts'
-import { validateRows, type RejectedRow, type RowError } from './validate-rows.ts'
+import { type RejectedRow, type RowError, validateRows } from './validate-rows.ts'
 
 export interface ImportOptions {
   file: string
@@ -65,10 +65,16 @@ type Outcome = { inserted: number } | { error: unknown }
  * the next is read and validated, so the database and the parser work at the
  * same time with at most two batches in memory.
  */
-export async function importCsv(store: ImportTarget, options: ImportOptions): Promise<ImportSummary> {
+export async function importCsv(
+  store: ImportTarget,
+  options: ImportOptions,
+): Promise<ImportSummary> {
   const started = performance.now()
   const totalBytes = (await stat(options.file)).size
-  let read = 0, submitted = 0, inserted = 0, rejected = 0
+  let read = 0,
+    submitted = 0,
+    inserted = 0,
+    rejected = 0
   let stopped: ImportSummary['stopped']
   let source: CsvSource | undefined
   let rejects: RejectsFile | undefined
@@ -88,9 +94,11 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
   const state = () => ({ rows: read, bytes: source?.bytesRead() ?? 0, totalBytes })
   try {
     // Room for the largest valid row (its properties, quoted and escaped) and then some.
-    source = await openCsv(options.file, { maxRecordChars: Math.max(1 << 20, 4 * options.limits.maxPropertiesBytes) })
+    source = await openCsv(options.file, {
+      maxRecordChars: Math.max(1 << 20, 4 * options.limits.maxPropertiesBytes),
+    })
     if (options.skipInvalid) rejects = new RejectsFile(options.rejectsPath, source.header)
-    for (let end = false; !end;) {
+    for (let end = false; !end; ) {
       const batch = newBatch()
       const batchRejects: RejectedRow[] = []
       let batchRead = 0
@@ -121,7 +129,11 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
       if (batchRejects.length > 0) {
         if (!rejects) {
           const first = batchRejects[0]!
-          stopped = { line: first.row.line, field: first.errors[0]!.field, message: describe(first.errors) }
+          stopped = {
+            line: first.row.line,
+            field: first.errors[0]!.field,
+            message: describe(first.errors),
+          }
           await settle()
           break
         }
@@ -129,7 +141,13 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
       }
       await settle()
       submitted += batch.size
-      inFlight = batch.size === 0 ? undefined : batch.store().then((n) => ({ inserted: n }), (error: unknown) => ({ error }))
+      inFlight =
+        batch.size === 0
+          ? undefined
+          : batch.store().then(
+              (n) => ({ inserted: n }),
+              (error: unknown) => ({ error }),
+            )
       options.progress?.update(state())
     }
     await settle()
@@ -147,7 +165,9 @@ export async function importCsv(store: ImportTarget, options: ImportOptions): Pr
     await rejects?.close()
   }
   // The file may have ended during the last batch: report it whole.
-  options.progress?.finish(stopped || interrupted ? state() : { rows: read, bytes: totalBytes, totalBytes })
+  options.progress?.finish(
+    stopped || interrupted ? state() : { rows: read, bytes: totalBytes, totalBytes },
+  )
   const seconds = (performance.now() - started) / 1000
   return {
     file: options.file,
@@ -183,5 +203,7 @@ function collectingBatch(target: ImportTarget): ImportBatch {
 
 function describe(errors: readonly RowError[]): string {
   const [first, ...more] = errors
-  return more.length === 0 ? first!.message : `${first!.message} (and: ${more.map((e) => `${e.field} ${e.message}`).join('; ')})`
+  return more.length === 0
+    ? first!.message
+    : `${first!.message} (and: ${more.map((e) => `${e.field} ${e.message}`).join('; ')})`
 }

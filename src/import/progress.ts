@@ -52,7 +52,7 @@ export class Progress {
     const rate = seconds > 0 ? state.rows / seconds : 0
     const fraction = state.totalBytes > 0 ? Math.min(1, state.bytes / state.totalBytes) : 1
     // Rows per byte varies little within a file, so bytes are the honest measure of what is left.
-    const eta = fraction > 0 && fraction < 1 ? seconds * (1 - fraction) / fraction : 0
+    const eta = fraction > 0 && fraction < 1 ? (seconds * (1 - fraction)) / fraction : 0
     const figures = `${formatInt(state.rows)} rows, ${formatBytes(state.bytes)} / ${formatBytes(state.totalBytes)}, ${formatInt(rate)} rows/s`
     if (this.tty) {
       const width = 24
@@ -61,7 +61,9 @@ export class Progress {
       // \r and erase-line: redraw in place, leaving nothing behind when the line shrinks.
       this.options.out.write(`\r\x1b[2K${bar} ${figures}, ETA ${formatDuration(eta)}`)
     } else {
-      this.options.out.write(`progress: ${figures}, ${(fraction * 100).toFixed(1)}% of the file, ETA ${formatDuration(eta)}\n`)
+      this.options.out.write(
+        `progress: ${figures}, ${(fraction * 100).toFixed(1)}% of the file, ETA ${formatDuration(eta)}\n`,
+      )
     }
     this.drawn = true
     this.drawnState = state
@@ -88,5 +90,7 @@ function formatDuration(seconds: number): string {
   const s = Math.ceil(seconds)
   if (s < 60) return `${s}s`
   const m = Math.floor(s / 60)
-  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+  return m < 60
+    ? `${m}m${String(s % 60).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
-import { stringify, type Stringifier } from 'csv-stringify'
+import { type Stringifier, stringify } from 'csv-stringify'
 import { describeErrors, type RejectedRow } from './validate-rows.ts'
 
 /**
@@ -15,7 +15,10 @@ export class RejectsFile {
   private readonly done: Promise<void>
   count = 0
 
-  constructor(readonly path: string, private readonly header: readonly string[]) {
+  constructor(
+    readonly path: string,
+    private readonly header: readonly string[],
+  ) {
     this.stringifier = stringify({ header: true, columns: [...header, 'line', 'error'] })
     // `wx` would refuse an old file; the rejects of the last run are what is wanted.
     this.done = pipeline(this.stringifier, createWriteStream(path))

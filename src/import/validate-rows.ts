@@ -1,6 +1,6 @@
-import { ValidationError, type FieldError } from '../errors.ts'
+import { type FieldError, ValidationError } from '../errors.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
-import { validateBatch, type BatchLimits } from '../events/validate-batch.ts'
+import { type BatchLimits, validateBatch } from '../events/validate-batch.ts'
 import type { ColumnIndex, CsvRow } from './csv-source.ts'
 
 export interface RowError {
@@ -27,7 +27,12 @@ export interface ValidatedBatch {
  * (validateBatch), so a file is held to exactly the rules of POST /events and
  * normalised the same way (lower-case ids, UTC timestamps).
  */
-export function validateRows(rows: readonly CsvRow[], columns: ColumnIndex, limits: Omit<BatchLimits, 'maxBatchSize'>, now = Date.now()): ValidatedBatch {
+export function validateRows(
+  rows: readonly CsvRow[],
+  columns: ColumnIndex,
+  limits: Omit<BatchLimits, 'maxBatchSize'>,
+  now = Date.now(),
+): ValidatedBatch {
   const width = Object.keys(columns).length
   const inputs: unknown[] = []
   const early = new Map<number, RowError[]>()
@@ -41,7 +46,11 @@ export function validateRows(rows: readonly CsvRow[], columns: ColumnIndex, limi
     // The common case: one call for the whole batch, as the API makes one per request.
     const propertiesJson: string[] = []
     try {
-      return { events: validateBatch(inputs, batchLimits, now, propertiesJson), propertiesJson, rejects: [] }
+      return {
+        events: validateBatch(inputs, batchLimits, now, propertiesJson),
+        propertiesJson,
+        rejects: [],
+      }
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err
     }
@@ -74,11 +83,18 @@ export function validateRows(rows: readonly CsvRow[], columns: ColumnIndex, limi
   return { events, propertiesJson, rejects }
 }
 
-function toEventInput(row: CsvRow, columns: ColumnIndex, width: number): { input: Record<string, unknown>; errors: RowError[] } {
+function toEventInput(
+  row: CsvRow,
+  columns: ColumnIndex,
+  width: number,
+): { input: Record<string, unknown>; errors: RowError[] } {
   const f = row.fields
   const errors: RowError[] = []
   if (f.length !== width) {
-    errors.push({ field: 'record', message: `has ${f.length} field${f.length === 1 ? '' : 's'}, expected ${width}` })
+    errors.push({
+      field: 'record',
+      message: `has ${f.length} field${f.length === 1 ? '' : 's'}, expected ${width}`,
+    })
   }
   const input: Record<string, unknown> = {
     event_id: f[columns.event_id] ?? '',
@@ -92,7 +108,10 @@ function toEventInput(row: CsvRow, columns: ColumnIndex, width: number): { input
     try {
       input.properties = JSON.parse(json)
     } catch (err) {
-      errors.push({ field: 'properties_json', message: `is not valid JSON (${(err as Error).message})` })
+      errors.push({
+        field: 'properties_json',
+        message: `is not valid JSON (${(err as Error).message})`,
+      })
     }
   }
   return { input, errors }

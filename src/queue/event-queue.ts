@@ -46,7 +46,10 @@ export interface EventQueue {
    * Done with an entry whose other events are stored: these events move to the
    * dead-letter stream, one record each with its error, and the entry leaves the queue.
    */
-  deadLetterEvents(entry: QueueEntry, rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>): Promise<void>
+  deadLetterEvents(
+    entry: QueueEntry,
+    rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>,
+  ): Promise<void>
   status(): Promise<QueueStatus>
   ping(): Promise<void>
   close(): Promise<void>

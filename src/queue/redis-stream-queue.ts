@@ -1,7 +1,12 @@
 import type { Redis } from 'ioredis'
-import type { RedisConnector } from '../redis.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
-import { QueueFullError, type EventQueue, type QueueEntry, type QueueStatus } from './event-queue.ts'
+import type { RedisConnector } from '../redis.ts'
+import {
+  type EventQueue,
+  type QueueEntry,
+  QueueFullError,
+  type QueueStatus,
+} from './event-queue.ts'
 import { ACK, DEAD_LETTER, DEAD_LETTER_EVENTS, ENQUEUE } from './redis-scripts.ts'
 
 export interface RedisQueueOptions {
@@ -26,10 +31,35 @@ type Fields = string[]
 type RawEntry = [id: string, fields: Fields | null]
 
 interface Scripts {
-  eaEnqueue(stream: string, counter: string, max: number, n: number, rid: string, payload: string): Promise<string | null>
+  eaEnqueue(
+    stream: string,
+    counter: string,
+    max: number,
+    n: number,
+    rid: string,
+    payload: string,
+  ): Promise<string | null>
   eaAck(stream: string, counter: string, group: string, ...ids: string[]): Promise<number>
-  eaDeadLetter(stream: string, counter: string, dlq: string, group: string, id: string, error: string, deliveries: number, failedAt: string): Promise<number>
-  eaDeadLetterEvents(stream: string, counter: string, dlq: string, group: string, id: string, deliveries: number, failedAt: string, ...pairs: string[]): Promise<number>
+  eaDeadLetter(
+    stream: string,
+    counter: string,
+    dlq: string,
+    group: string,
+    id: string,
+    error: string,
+    deliveries: number,
+    failedAt: string,
+  ): Promise<number>
+  eaDeadLetterEvents(
+    stream: string,
+    counter: string,
+    dlq: string,
+    group: string,
+    id: string,
+    deliveries: number,
+    failedAt: string,
+    ...pairs: string[]
+  ): Promise<number>
 }
 
 /**
@@ -74,7 +104,16 @@ export class RedisStreamQueue implements EventQueue {
     }
     const conn = this.blockingConnection(consumer, blockMs)
     const reply = (await conn.xreadgroup(
-      'GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.stream, '>',
+      'GROUP',
+      GROUP,
+      consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      this.keys.stream,
+      '>',
     )) as Array<[string, RawEntry[]]> | null
     const entries = reply?.[0]?.[1] ?? []
     return entries.flatMap(([id, fields]) => (fields ? [toEntry(id, fields, 1)] : []))
@@ -83,20 +122,41 @@ export class RedisStreamQueue implements EventQueue {
   async claimStale(consumer: string, minIdleMs: number, count: number): Promise<QueueEntry[]> {
     await this.ensureGroup()
     const [, claimed, deleted] = (await this.redis.xautoclaim(
-      this.keys.stream, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count,
+      this.keys.stream,
+      GROUP,
+      consumer,
+      minIdleMs,
+      '0-0',
+      'COUNT',
+      count,
     )) as [string, RawEntry[], string[]?]
     // Entries deleted from the stream while pending can only be forgotten.
     if (deleted && deleted.length > 0) await this.redis.xack(this.keys.stream, GROUP, ...deleted)
     const live = claimed.filter((c): c is [string, Fields] => c[1] !== null)
     if (live.length === 0) return []
-    const deliveries = await this.deliveryCounts(consumer, live[0]![0], live[live.length - 1]![0], live.length)
+    const deliveries = await this.deliveryCounts(
+      consumer,
+      live[0]![0],
+      live[live.length - 1]![0],
+      live.length,
+    )
     return live.map(([id, fields]) => toEntry(id, fields, deliveries.get(id) ?? 1))
   }
 
-  private async deliveryCounts(consumer: string, first: string, last: string, count: number): Promise<Map<string, number>> {
-    const rows = (await this.redis.xpending(this.keys.stream, GROUP, first, last, count * 2, consumer)) as Array<
-      [string, string, number, number]
-    >
+  private async deliveryCounts(
+    consumer: string,
+    first: string,
+    last: string,
+    count: number,
+  ): Promise<Map<string, number>> {
+    const rows = (await this.redis.xpending(
+      this.keys.stream,
+      GROUP,
+      first,
+      last,
+      count * 2,
+      consumer,
+    )) as Array<[string, string, number, number]>
     return new Map(rows.map(([id, , , n]) => [id, Number(n)]))
   }
 
@@ -112,7 +172,9 @@ export class RedisStreamQueue implements EventQueue {
 
   async pruneConsumers(maxIdleMs: number): Promise<number> {
     await this.ensureGroup()
-    const consumers = ((await this.redis.xinfo('CONSUMERS', this.keys.stream, GROUP)) as Fields[]).map(fieldMap)
+    const consumers = (
+      (await this.redis.xinfo('CONSUMERS', this.keys.stream, GROUP)) as Fields[]
+    ).map(fieldMap)
     let pruned = 0
     for (const c of consumers) {
       // A consumer with pending entries is never removed: that would orphan them.
@@ -126,14 +188,31 @@ export class RedisStreamQueue implements EventQueue {
 
   async deadLetter(entry: QueueEntry, error: string): Promise<void> {
     await this.redis.eaDeadLetter(
-      this.keys.stream, this.keys.counter, this.keys.dlq, GROUP, entry.id, error.slice(0, 2000), entry.deliveries, new Date().toISOString(),
+      this.keys.stream,
+      this.keys.counter,
+      this.keys.dlq,
+      GROUP,
+      entry.id,
+      error.slice(0, 2000),
+      entry.deliveries,
+      new Date().toISOString(),
     )
   }
 
-  async deadLetterEvents(entry: QueueEntry, rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>): Promise<void> {
+  async deadLetterEvents(
+    entry: QueueEntry,
+    rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>,
+  ): Promise<void> {
     const pairs = rejects.flatMap((r) => [r.error.slice(0, 2000), JSON.stringify([r.event])])
     await this.redis.eaDeadLetterEvents(
-      this.keys.stream, this.keys.counter, this.keys.dlq, GROUP, entry.id, entry.deliveries, new Date().toISOString(), ...pairs,
+      this.keys.stream,
+      this.keys.counter,
+      this.keys.dlq,
+      GROUP,
+      entry.id,
+      entry.deliveries,
+      new Date().toISOString(),
+      ...pairs,
     )
   }
 
@@ -156,7 +235,11 @@ export class RedisStreamQueue implements EventQueue {
     if (!results) throw new Error('queue status transaction was discarded')
     for (const [err] of results) if (err) throw err
     const [length, queued, pending, dlq, consumers] = results.map(([, v]) => v) as [
-      number, string | null, [number, ...unknown[]], number, Fields[],
+      number,
+      string | null,
+      [number, ...unknown[]],
+      number,
+      Fields[],
     ]
     return {
       enabled: true,
@@ -193,17 +276,15 @@ export class RedisStreamQueue implements EventQueue {
   }
 
   private ensureGroup(): Promise<void> {
-    this.groupReady ??= this.redis
-      .xgroup('CREATE', this.keys.stream, GROUP, '0', 'MKSTREAM')
-      .then(
-        () => undefined,
-        (err: Error) => {
-          if (!err.message.includes('BUSYGROUP')) {
-            this.groupReady = undefined
-            throw err
-          }
-        },
-      )
+    this.groupReady ??= this.redis.xgroup('CREATE', this.keys.stream, GROUP, '0', 'MKSTREAM').then(
+      () => undefined,
+      (err: Error) => {
+        if (!err.message.includes('BUSYGROUP')) {
+          this.groupReady = undefined
+          throw err
+        }
+      },
+    )
     return this.groupReady
   }
 }

@@ -1,12 +1,13 @@
-import type { PropertyPaths } from '../analytics/property-paths.ts'
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
+import type { PropertyPaths } from '../analytics/property-paths.ts'
 import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
 import type { Breakdown } from './schemas.ts'
 import { jsonPath, type Segment, type SegmentField } from './segment.ts'
 import { filteredEvents, fromJson, SqlParams } from './segment-sql.ts'
 
-const RANGE = (alias: string) => `${alias}.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`
+const RANGE = (alias: string) =>
+  `${alias}.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`
 const ALL_EVENTS = `SELECT sum(e.events) FROM type_day_counts e WHERE ${RANGE('e')}`
 
 /**
@@ -35,7 +36,13 @@ function fromRows(rows: string, total: string): Values {
 }
 
 // From rollups already grouped by value (alias e), narrowed by `where`.
-function fromRollups(counts: string, users: string, value: { type: string; text: string }, where: string, total: string): Values {
+function fromRollups(
+  counts: string,
+  users: string,
+  value: { type: string; text: string },
+  where: string,
+  total: string,
+): Values {
   return {
     counts: `SELECT ${value.type} AS type, ${value.text} AS text, sum(e.events) AS count FROM ${counts} e WHERE ${RANGE('e')} AND ${where} GROUP BY ALL`,
     users: `SELECT ${value.type} AS type, ${value.text} AS text, e.block, bit_or(e.users) AS users FROM ${users} e WHERE ${RANGE('e')} AND ${where} GROUP BY ALL`,
@@ -49,7 +56,12 @@ function fromRollups(counts: string, users: string, value: { type: string; text:
  * rollups, with no filter); otherwise the property's rows of event_props,
  * narrowed to the events the filters keep.
  */
-function valuesOf(by: SegmentField, segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): Values {
+function valuesOf(
+  by: SegmentField,
+  segments: readonly Segment[],
+  paths: PropertyPaths,
+  params: SqlParams,
+): Values {
   const rollable = segments.every((s) => s.field.kind === 'event_type')
   const typeWhere = () => filteredEvents(segments, paths, params).where
   const filtered = () => {
@@ -57,24 +69,44 @@ function valuesOf(by: SegmentField, segments: readonly Segment[], paths: Propert
     return { ...f, seqs: `SELECT e.seq FROM ${f.from} WHERE ${RANGE('e')} AND ${f.where}` }
   }
   if (by.kind === 'event_type') {
-    if (rollable) return fromRollups('type_day_counts', 'day_type_users', { type: `'VARCHAR'`, text: 'e.event_type' }, typeWhere(), 'NULL')
+    if (rollable)
+      return fromRollups(
+        'type_day_counts',
+        'day_type_users',
+        { type: `'VARCHAR'`, text: 'e.event_type' },
+        typeWhere(),
+        'NULL',
+      )
     const f = filtered()
-    return fromRows(`SELECT 'VARCHAR' AS type, e.event_type AS text, e.user_key FROM ${f.from} WHERE ${RANGE('e')} AND ${f.where}`, 'NULL')
+    return fromRows(
+      `SELECT 'VARCHAR' AS type, e.event_type AS text, e.user_key FROM ${f.from} WHERE ${RANGE('e')} AND ${f.where}`,
+      'NULL',
+    )
   }
   if (by.kind === 'user_id') {
     const f = filtered()
-    return fromRows(`SELECT 'VARCHAR' AS type, u.user_id AS text, e.user_key FROM ${f.from} JOIN users u USING (user_key) WHERE ${RANGE('e')} AND ${f.where}`, 'NULL')
+    return fromRows(
+      `SELECT 'VARCHAR' AS type, u.user_id AS text, e.user_key FROM ${f.from} JOIN users u USING (user_key) WHERE ${RANGE('e')} AND ${f.where}`,
+      'NULL',
+    )
   }
   const path = jsonPath(by.path)
   const id = paths.get(path)
   // Its user bitmaps are per value, not per event type: only without filters.
   if (id !== undefined && segments.length === 0 && paths.rolledUp(id)) {
     const where = `e.path_id = ${params.add(id)}`
-    return fromRollups('prop_day_counts', 'prop_day_users', { type: 'e.type', text: 'e.text' }, where, ALL_EVENTS)
+    return fromRollups(
+      'prop_day_counts',
+      'prop_day_users',
+      { type: 'e.type', text: 'e.text' },
+      where,
+      ALL_EVENTS,
+    )
   }
   const f = filtered()
   const total = `SELECT count(*) FROM (${f.seqs})`
-  const narrowed = (alias: string) => (segments.length === 0 ? '' : `AND ${alias}.seq IN (${f.seqs})`)
+  const narrowed = (alias: string) =>
+    segments.length === 0 ? '' : `AND ${alias}.seq IN (${f.seqs})`
   if (id !== undefined) {
     return fromRows(
       `SELECT b.type, coalesce(b.text, '') AS text, b.user_key FROM event_props b
@@ -83,7 +115,11 @@ function valuesOf(by: SegmentField, segments: readonly Segment[], paths: Propert
     )
   }
   // No number: in no event while numbers last, else read from the raw JSON.
-  if (paths.complete) return fromRows(`SELECT NULL::VARCHAR AS type, NULL::VARCHAR AS text, NULL::INTEGER AS user_key WHERE FALSE`, total)
+  if (paths.complete)
+    return fromRows(
+      `SELECT NULL::VARCHAR AS type, NULL::VARCHAR AS text, NULL::INTEGER AS user_key WHERE FALSE`,
+      total,
+    )
   const json = fromJson(path, params, 'x')
   return fromRows(
     `SELECT ${json.type} AS type, coalesce(${json.text}, '') AS text, x.user_key
@@ -131,14 +167,27 @@ export async function breakdown(
   params.add(range.from)
   params.add(range.to)
   params.add(limit)
-  const rows = await replica.query<Row>(breakdownSql(valuesOf(by.field, segments, replica.paths, params)), params.values)
+  const rows = await replica.query<Row>(
+    breakdownSql(valuesOf(by.field, segments, replica.paths, params)),
+    params.values,
+  )
   const one = (part: Row['part']) => rows.find((r) => r.part === part)!
   const withValue = Number(one('all').count)
   const total = one('total').count
   return {
     by: by.text,
-    values: rows.filter((r) => r.part === 'top').map((r) => ({ value: jsonValue(r.type!, r.text!), count: Number(r.count), unique_users: Number(r.unique_users) })),
-    other: { values: Number(one('values').count), count: Number(one('other').count), unique_users: Number(one('other').unique_users) },
+    values: rows
+      .filter((r) => r.part === 'top')
+      .map((r) => ({
+        value: jsonValue(r.type!, r.text!),
+        count: Number(r.count),
+        unique_users: Number(r.unique_users),
+      })),
+    other: {
+      values: Number(one('values').count),
+      count: Number(one('other').count),
+      unique_users: Number(one('other').unique_users),
+    },
     not_set: { count: total === null ? 0 : Number(total) - withValue },
   }
 }
@@ -146,10 +195,17 @@ export async function breakdown(
 /** A grouped value back as the JSON value it was in the events. */
 function jsonValue(type: string, text: string): unknown {
   switch (type) {
-    case 'NULL': return null
-    case 'VARCHAR': return text
-    case 'BOOLEAN': return text === 'true'
-    case 'UBIGINT': case 'BIGINT': case 'DOUBLE': return Number(text)
-    default: return JSON.parse(text) // OBJECT, ARRAY
+    case 'NULL':
+      return null
+    case 'VARCHAR':
+      return text
+    case 'BOOLEAN':
+      return text === 'true'
+    case 'UBIGINT':
+    case 'BIGINT':
+    case 'DOUBLE':
+      return Number(text)
+    default:
+      return JSON.parse(text) // OBJECT, ARRAY
   }
 }

@@ -1,7 +1,7 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { Segment } from './segment.ts'
-import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { type FilteredEvents, filteredEvents, rollupFor, SqlParams } from './segment-sql.ts'
 
 /** Filters on who joins a cohort and on what counts as coming back; either may be empty. */
 export interface RetentionSegments {
@@ -97,20 +97,36 @@ export interface Cells {
   retained(c: number, k: number): number
 }
 
-export async function cohortCells(replica: DuckDbReplica, grid: CohortGrid, segments: RetentionSegments): Promise<Cells> {
+export async function cohortCells(
+  replica: DuckDbReplica,
+  grid: CohortGrid,
+  segments: RetentionSegments,
+): Promise<Cells> {
   const params = new SqlParams()
   for (const n of [grid.start, grid.period, grid.cohorts, grid.slots]) params.add(n)
-  const cohortRollup = segments.cohort.length === 0 || grid.cohorts !== 1 ? undefined : rollupFor(segments.cohort, replica.paths, params)
+  const cohortRollup =
+    segments.cohort.length === 0 || grid.cohorts !== 1
+      ? undefined
+      : rollupFor(segments.cohort, replica.paths, params)
   const cohorts =
-    segments.cohort.length === 0 ? cohortOfUsers(COHORT_USERS)
-    : cohortRollup ? singleCohortOfRollup(cohortRollup.users, cohortRollup.where)
-    : cohortOfUsers(filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params)))
-  const returnRollup = segments.return.length === 0 ? undefined : rollupFor(segments.return, replica.paths, params)
+    segments.cohort.length === 0
+      ? cohortOfUsers(COHORT_USERS)
+      : cohortRollup
+        ? singleCohortOfRollup(cohortRollup.users, cohortRollup.where)
+        : cohortOfUsers(filteredCohortUsers(filteredEvents(segments.cohort, replica.paths, params)))
+  const returnRollup =
+    segments.return.length === 0 ? undefined : rollupFor(segments.return, replica.paths, params)
   const windows =
-    segments.return.length === 0 ? rollupWindows()
-    : returnRollup ? rollupWindows(returnRollup.users, returnRollup.where)
-    : filteredWindows(filteredEvents(segments.return, replica.paths, params))
-  const rows = await replica.query<{ c: number | bigint; k: number | bigint; users: number | null }>(cellsSql(cohorts, windows), params.values)
+    segments.return.length === 0
+      ? rollupWindows()
+      : returnRollup
+        ? rollupWindows(returnRollup.users, returnRollup.where)
+        : filteredWindows(filteredEvents(segments.return, replica.paths, params))
+  const rows = await replica.query<{
+    c: number | bigint
+    k: number | bigint
+    users: number | null
+  }>(cellsSql(cohorts, windows), params.values)
   const cell = new Map(rows.map((r) => [`${Number(r.c)}:${Number(r.k)}`, r.users ?? 0]))
   return {
     size: (c) => cell.get(`${c}:-1`) ?? 0,

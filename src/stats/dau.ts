@@ -1,9 +1,9 @@
 import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
 import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
-import { formatDay, type DayRange } from './params.ts'
+import { type DayRange, formatDay } from './params.ts'
 import type { DauRow } from './schemas.ts'
 import type { Segment } from './segment.ts'
-import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { type FilteredEvents, filteredEvents, rollupFor, SqlParams } from './segment-sql.ts'
 
 // A day's active users are the set bits of its bitmaps (one row per block of
 // user keys), so the cost depends on days, not events. Days without rows are
@@ -44,18 +44,25 @@ FROM (
 GROUP BY day`
 }
 
-export async function dailyActiveUsers(replica: DuckDbReplica, range: DayRange, segments: readonly Segment[] = []): Promise<DauRow[]> {
+export async function dailyActiveUsers(
+  replica: DuckDbReplica,
+  range: DayRange,
+  segments: readonly Segment[] = [],
+): Promise<DauRow[]> {
   const params = new SqlParams()
   params.add(range.from)
   params.add(range.to)
   const rollup = segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params)
   const sql =
-    segments.length === 0 ? SQL
-    : rollup ? rollupSql(rollup.users, rollup.where)
-    : filteredSql(filteredEvents(segments, replica.paths, params))
+    segments.length === 0
+      ? SQL
+      : rollup
+        ? rollupSql(rollup.users, rollup.where)
+        : filteredSql(filteredEvents(segments, replica.paths, params))
   const rows = await replica.query<{ day: number; users: number }>(sql, params.values)
   const byDay = new Map(rows.map((r) => [r.day, r.users]))
   const out: DauRow[] = []
-  for (let day = range.from; day <= range.to; day++) out.push({ date: formatDay(day), unique_users: byDay.get(day) ?? 0 })
+  for (let day = range.from; day <= range.to; day++)
+    out.push({ date: formatDay(day), unique_users: byDay.get(day) ?? 0 })
   return out
 }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { TObject } from 'typebox'
-import { ValidationError, type FieldError } from '../errors.ts'
+import { type FieldError, ValidationError } from '../errors.ts'
 import { byParameterOrder, LAST_DAY } from '../http/validation-errors.ts'
 import { parseSegments, type Segment } from './segment.ts'
 
@@ -19,7 +19,8 @@ export function schemaErrors(request: FastifyRequest): FieldError[] {
   throw err
 }
 
-export const failed = (errors: readonly FieldError[], field: string) => errors.some((e) => e.field === field)
+export const failed = (errors: readonly FieldError[], field: string) =>
+  errors.some((e) => e.field === field)
 
 /** Sets the one error of a parameter, replacing the schema's where a hand check knows better. */
 export function setError(errors: FieldError[], error: FieldError): void {
@@ -43,12 +44,17 @@ export interface DayRange {
 }
 
 /** `from` ≤ `to`, inclusive, at most maxDays days. */
-export function checkRange(query: { from: string; to: string }, maxDays: number, errors: FieldError[]): DayRange {
+export function checkRange(
+  query: { from: string; to: string },
+  maxDays: number,
+  errors: FieldError[],
+): DayRange {
   if (failed(errors, 'from') || failed(errors, 'to')) return { from: 0, to: 0 }
   const from = dayNumber(query.from)
   const to = dayNumber(query.to)
   if (from > to) errors.push({ field: 'from', message: 'must not be after to' })
-  else if (to - from + 1 > maxDays) errors.push({ field: 'to', message: `the range may span at most ${maxDays} days` })
+  else if (to - from + 1 > maxDays)
+    errors.push({ field: 'to', message: `the range may span at most ${maxDays} days` })
   return { from, to }
 }
 
@@ -58,22 +64,41 @@ const LAST_DAY_NUMBER = Date.parse(LAST_DAY) / DAY_MS
  * Windows 1..n of a cohort starting on `start`, each `periodDays` long, must
  * start by 9999-12-31: the answer names each window's first day.
  */
-export function checkWindows(start: string, windows: number, periodDays: number, errors: FieldError[]): void {
+export function checkWindows(
+  start: string,
+  windows: number,
+  periodDays: number,
+  errors: FieldError[],
+): void {
   if (failed(errors, 'start_date') || failed(errors, 'windows')) return
   const fit = Math.floor((LAST_DAY_NUMBER - dayNumber(start)) / periodDays)
   if (fit >= windows) return
   const unit = periodDays === 1 ? 'day' : 'week'
   if (fit < 1) {
-    errors.push({ field: 'start_date', message: `leaves no room for one ${unit} before ${LAST_DAY}: at most ${formatDay(LAST_DAY_NUMBER - periodDays)}` })
+    errors.push({
+      field: 'start_date',
+      message: `leaves no room for one ${unit} before ${LAST_DAY}: at most ${formatDay(LAST_DAY_NUMBER - periodDays)}`,
+    })
   } else {
-    errors.push({ field: 'windows', message: `at most ${fit} ${unit}s fit between start_date and ${LAST_DAY}` })
+    errors.push({
+      field: 'windows',
+      message: `at most ${fit} ${unit}s fit between start_date and ${LAST_DAY}`,
+    })
   }
 }
 
-export function checkSegments(name: string, texts: readonly string[] | undefined, errors: FieldError[]): Segment[] {
+export function checkSegments(
+  name: string,
+  texts: readonly string[] | undefined,
+  errors: FieldError[],
+): Segment[] {
   return failed(errors, name) ? [] : parseSegments(name, texts, errors)
 }
 
 export function throwIfAny(errors: FieldError[], schema: TObject): void {
-  if (errors.length > 0) throw new ValidationError(`${errors.length} invalid parameter(s)`, byParameterOrder(errors, schema))
+  if (errors.length > 0)
+    throw new ValidationError(
+      `${errors.length} invalid parameter(s)`,
+      byParameterOrder(errors, schema),
+    )
 }

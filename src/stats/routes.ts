@@ -8,11 +8,34 @@ import type { RetentionSegments } from './cohort-cells.ts'
 import { weeklyCohorts } from './cohorts.ts'
 import { dataRange } from './data-range.ts'
 import { dailyActiveUsers } from './dau.ts'
-import { checkRange, checkSegments, checkWindows, dayNumber, failed, schemaErrors, setError, throwIfAny } from './params.ts'
+import {
+  checkRange,
+  checkSegments,
+  checkWindows,
+  dayNumber,
+  failed,
+  schemaErrors,
+  setError,
+  throwIfAny,
+} from './params.ts'
 import { dailyRetention, weeklyRetention } from './retention.ts'
 import {
-  BreakdownQuery, breakdownRouteSchema, CohortsQuery, cohortsRouteSchema, DauQuery, dauRouteSchema, dataRangeRouteSchema, DEFAULT_LIMIT,
-  DEFAULT_PERIOD, DEFAULT_WINDOWS, MAX_DAYS, MAX_WEEKS, RetentionQuery, retentionRouteSchema, TopEventsQuery, topEventsRouteSchema,
+  BreakdownQuery,
+  breakdownRouteSchema,
+  CohortsQuery,
+  cohortsRouteSchema,
+  DauQuery,
+  DEFAULT_LIMIT,
+  DEFAULT_PERIOD,
+  DEFAULT_WINDOWS,
+  dataRangeRouteSchema,
+  dauRouteSchema,
+  MAX_DAYS,
+  MAX_WEEKS,
+  RetentionQuery,
+  retentionRouteSchema,
+  TopEventsQuery,
+  topEventsRouteSchema,
 } from './schemas.ts'
 import { parseField, parseSegments, type SegmentField } from './segment.ts'
 import { topEvents } from './top-events.ts'
@@ -29,7 +52,10 @@ const withChecks = { attachValidation: true }
 // Every stats route answers a read key.
 const config = { scope: 'read' as const }
 
-export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (plugin, { replica, maxRangeDays }) => {
+export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
+  plugin,
+  { replica, maxRangeDays },
+) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>()
 
   app.get('/stats/dau', { config, schema: dauRouteSchema, ...withChecks }, async (request) => {
@@ -41,62 +67,86 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (plugin
     return dailyActiveUsers(replica, range, segments)
   })
 
-  app.get('/stats/top-events', { config, schema: topEventsRouteSchema, ...withChecks }, async (request) => {
-    const { query } = request
-    const errors = schemaErrors(request)
-    const range = checkRange(query, maxRangeDays, errors)
-    const segments = checkSegments('segment', query.segment, errors)
-    throwIfAny(errors, TopEventsQuery)
-    return topEvents(replica, range, query.limit ?? DEFAULT_LIMIT, segments)
-  })
+  app.get(
+    '/stats/top-events',
+    { config, schema: topEventsRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      const range = checkRange(query, maxRangeDays, errors)
+      const segments = checkSegments('segment', query.segment, errors)
+      throwIfAny(errors, TopEventsQuery)
+      return topEvents(replica, range, query.limit ?? DEFAULT_LIMIT, segments)
+    },
+  )
 
-  app.get('/stats/retention', { config, schema: retentionRouteSchema, ...withChecks }, async (request) => {
-    const { query } = request
-    const errors = schemaErrors(request)
-    // The schema allows the larger bound; a bad period counts as the default, week.
-    const maxWindows = query.period === 'day' ? MAX_DAYS : MAX_WEEKS
-    const windows = query.windows ?? DEFAULT_WINDOWS
-    if (failed(errors, 'windows') || windows > maxWindows) setError(errors, { field: 'windows', message: integerMessage(1, maxWindows) })
-    const period = query.period ?? DEFAULT_PERIOD
-    if (!failed(errors, 'period')) checkWindows(query.start_date, windows, period === 'day' ? 1 : 7, errors)
-    const segments = retentionSegments(query, errors)
-    throwIfAny(errors, RetentionQuery)
-    const start = dayNumber(query.start_date)
-    return period === 'day'
-      ? dailyRetention(replica, start, windows, segments)
-      : weeklyRetention(replica, start, windows, segments)
-  })
+  app.get(
+    '/stats/retention',
+    { config, schema: retentionRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      // The schema allows the larger bound; a bad period counts as the default, week.
+      const maxWindows = query.period === 'day' ? MAX_DAYS : MAX_WEEKS
+      const windows = query.windows ?? DEFAULT_WINDOWS
+      if (failed(errors, 'windows') || windows > maxWindows)
+        setError(errors, { field: 'windows', message: integerMessage(1, maxWindows) })
+      const period = query.period ?? DEFAULT_PERIOD
+      if (!failed(errors, 'period'))
+        checkWindows(query.start_date, windows, period === 'day' ? 1 : 7, errors)
+      const segments = retentionSegments(query, errors)
+      throwIfAny(errors, RetentionQuery)
+      const start = dayNumber(query.start_date)
+      return period === 'day'
+        ? dailyRetention(replica, start, windows, segments)
+        : weeklyRetention(replica, start, windows, segments)
+    },
+  )
 
-  app.get('/stats/breakdown', { config, schema: breakdownRouteSchema, ...withChecks }, async (request) => {
-    const { query } = request
-    const errors = schemaErrors(request)
-    const range = checkRange(query, maxRangeDays, errors)
-    let field: SegmentField | undefined
-    if (!failed(errors, 'by')) {
-      const parsed = parseField(query.by)
-      if (typeof parsed === 'string') errors.push({ field: 'by', message: parsed })
-      else field = parsed
-    }
-    const segments = checkSegments('segment', query.segment, errors)
-    // event_type= is the common case of a filter, spelled as a parameter of its own.
-    if (query.event_type !== undefined && !failed(errors, 'event_type')) {
-      segments.push(...parseSegments('event_type', `event_type:eq:${query.event_type}`, errors))
-    }
-    throwIfAny(errors, BreakdownQuery)
-    return breakdown(replica, range, { text: query.by, field: field! }, query.limit ?? DEFAULT_LIMIT, segments)
-  })
+  app.get(
+    '/stats/breakdown',
+    { config, schema: breakdownRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      const range = checkRange(query, maxRangeDays, errors)
+      let field: SegmentField | undefined
+      if (!failed(errors, 'by')) {
+        const parsed = parseField(query.by)
+        if (typeof parsed === 'string') errors.push({ field: 'by', message: parsed })
+        else field = parsed
+      }
+      const segments = checkSegments('segment', query.segment, errors)
+      // event_type= is the common case of a filter, spelled as a parameter of its own.
+      if (query.event_type !== undefined && !failed(errors, 'event_type')) {
+        segments.push(...parseSegments('event_type', `event_type:eq:${query.event_type}`, errors))
+      }
+      throwIfAny(errors, BreakdownQuery)
+      return breakdown(
+        replica,
+        range,
+        { text: query.by, field: field! },
+        query.limit ?? DEFAULT_LIMIT,
+        segments,
+      )
+    },
+  )
 
   // No parameters, so nothing to check by hand: a schema error is answered as it is.
   app.get('/stats/range', { config, schema: dataRangeRouteSchema }, async () => dataRange(replica))
 
-  app.get('/stats/cohorts', { config, schema: cohortsRouteSchema, ...withChecks }, async (request) => {
-    const { query } = request
-    const errors = schemaErrors(request)
-    const range = checkRange(query, maxRangeDays, errors)
-    const segments = retentionSegments(query, errors)
-    throwIfAny(errors, CohortsQuery)
-    return weeklyCohorts(replica, range, segments)
-  })
+  app.get(
+    '/stats/cohorts',
+    { config, schema: cohortsRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      const range = checkRange(query, maxRangeDays, errors)
+      const segments = retentionSegments(query, errors)
+      throwIfAny(errors, CohortsQuery)
+      return weeklyCohorts(replica, range, segments)
+    },
+  )
 }
 
 type SegmentParams = { segment?: string[]; cohort_segment?: string[]; return_segment?: string[] }

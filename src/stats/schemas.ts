@@ -1,5 +1,11 @@
 import Type, { type Static, type TObject, type TSchema } from 'typebox'
-import { jsonResponse, problemResponses, rateLimited, SECURED, SECURED_STATUSES } from '../http/problem-schema.ts'
+import {
+  jsonResponse,
+  problemResponses,
+  rateLimited,
+  SECURED,
+  SECURED_STATUSES,
+} from '../http/problem-schema.ts'
 import { ERROR_MESSAGE } from '../http/validation-errors.ts'
 import { MAX_SEGMENTS } from './segment.ts'
 
@@ -10,10 +16,14 @@ import { MAX_SEGMENTS } from './segment.ts'
 const Day = Type.String({ format: 'date', description: 'UTC calendar day, YYYY-MM-DD' })
 // Year 0000 is a valid ISO 8601 year but no event can carry it (RFC 3339 years
 // are 0001..9999), and an answer must never name a day the schema cannot hold.
-const day = (description: string, example: string) => Type.String({ format: 'date', pattern: '^(?!0000-)', description, examples: [example] })
+const day = (description: string, example: string) =>
+  Type.String({ format: 'date', pattern: '^(?!0000-)', description, examples: [example] })
 const Range = {
   from: day('first UTC day, inclusive', '2026-11-01'),
-  to: day('last UTC day, inclusive; at most MAX_RANGE_DAYS (default 366) days from `from`', '2026-11-03'),
+  to: day(
+    'last UTC day, inclusive; at most MAX_RANGE_DAYS (default 366) days from `from`',
+    '2026-11-03',
+  ),
 }
 
 const SEGMENT_HELP =
@@ -25,18 +35,26 @@ const SEGMENT_HELP =
 const segmentParam = (description: string) =>
   Type.Optional(
     Type.Array(Type.String({ examples: ['properties.country:UA'] }), {
-      maxItems: MAX_SEGMENTS, description, [ERROR_MESSAGE]: `at most ${MAX_SEGMENTS} filters`,
+      maxItems: MAX_SEGMENTS,
+      description,
+      [ERROR_MESSAGE]: `at most ${MAX_SEGMENTS} filters`,
     }),
   )
 const Segments = { segment: segmentParam(SEGMENT_HELP) }
 const RetentionSegments = {
   ...Segments,
-  cohort_segment: segmentParam('A filter on the events that make a user part of the cohort (same syntax as segment)'),
-  return_segment: segmentParam('A filter on the events that count as a return (same syntax as segment)'),
+  cohort_segment: segmentParam(
+    'A filter on the events that make a user part of the cohort (same syntax as segment)',
+  ),
+  return_segment: segmentParam(
+    'A filter on the events that count as a return (same syntax as segment)',
+  ),
 }
 
 export const DEFAULT_LIMIT = 10
-const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_LIMIT, examples: [10] }))
+const Limit = Type.Optional(
+  Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_LIMIT, examples: [10] }),
+)
 // Up to a year of windows either way. The schema holds the larger bound; which
 // one applies depends on the period, which routes.ts checks.
 export const MAX_WEEKS = 52
@@ -44,29 +62,40 @@ export const MAX_DAYS = 90
 export const DEFAULT_WINDOWS = 3
 export const DEFAULT_PERIOD = 'week'
 
-const query = <P extends Record<string, TSchema>>(properties: P) => Type.Object(properties, { additionalProperties: false })
+const query = <P extends Record<string, TSchema>>(properties: P) =>
+  Type.Object(properties, { additionalProperties: false })
 
 export const DauQuery = query({ ...Range, ...Segments })
 export const TopEventsQuery = query({ ...Range, limit: Limit, ...Segments })
 export const RetentionQuery = query({
   start_date: day('first day of the cohort', '2026-11-01'),
-  period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('day')], { default: DEFAULT_PERIOD })),
+  period: Type.Optional(
+    Type.Union([Type.Literal('week'), Type.Literal('day')], { default: DEFAULT_PERIOD }),
+  ),
   windows: Type.Optional(
-    Type.Integer({ minimum: 1, maximum: MAX_DAYS, default: DEFAULT_WINDOWS, examples: [3], description: `at most ${MAX_WEEKS} weeks or ${MAX_DAYS} days` }),
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_DAYS,
+      default: DEFAULT_WINDOWS,
+      examples: [3],
+      description: `at most ${MAX_WEEKS} weeks or ${MAX_DAYS} days`,
+    }),
   ),
   ...RetentionSegments,
 })
 export const BreakdownQuery = query({
   ...Range,
   by: Type.String({
-    description: 'properties.<path>, event_type or user_id', examples: ['properties.country'],
+    description: 'properties.<path>, event_type or user_id',
+    examples: ['properties.country'],
     [ERROR_MESSAGE]: 'is required: event_type, user_id or properties.<path>',
   }),
   limit: Limit,
   ...Segments,
   event_type: Type.Optional(
     Type.String({
-      description: 'only events of this type (the same as segment=event_type:<type>)', examples: ['purchase'],
+      description: 'only events of this type (the same as segment=event_type:<type>)',
+      examples: ['purchase'],
       [ERROR_MESSAGE]: 'may be given once; use segment=event_type:in:a,b for several',
     }),
   ),
@@ -76,32 +105,59 @@ export const CohortsQuery = query({ ...Range, ...RetentionSegments })
 
 export const DauRow = Type.Object({ date: Day, unique_users: Type.Integer() })
 export type DauRow = Static<typeof DauRow>
-export const TopEventRow = Type.Object({ event_type: Type.String(), count: Type.Integer(), unique_users: Type.Integer() })
+export const TopEventRow = Type.Object({
+  event_type: Type.String(),
+  count: Type.Integer(),
+  unique_users: Type.Integer(),
+})
 export type TopEventRow = Static<typeof TopEventRow>
 export const WeeklyRetention = Type.Object({
   start_date: Day,
   cohort_size: Type.Integer(),
-  retention: Type.Array(Type.Object({ week: Type.Integer(), week_start: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+  retention: Type.Array(
+    Type.Object({
+      week: Type.Integer(),
+      week_start: Day,
+      retained_users: Type.Integer(),
+      retention_rate: Type.Number(),
+    }),
+  ),
 })
 export type WeeklyRetention = Static<typeof WeeklyRetention>
 export const DailyRetention = Type.Object({
   start_date: Day,
   period: Type.Literal('day'),
   cohort_size: Type.Integer(),
-  retention: Type.Array(Type.Object({ day: Type.Integer(), date: Day, retained_users: Type.Integer(), retention_rate: Type.Number() })),
+  retention: Type.Array(
+    Type.Object({
+      day: Type.Integer(),
+      date: Day,
+      retained_users: Type.Integer(),
+      retention_rate: Type.Number(),
+    }),
+  ),
 })
 export type DailyRetention = Static<typeof DailyRetention>
 const Count = { count: Type.Integer(), unique_users: Type.Integer() }
-export const BreakdownRow = Type.Object({ value: Type.Unknown({ description: 'the JSON value' }), ...Count })
+export const BreakdownRow = Type.Object({
+  value: Type.Unknown({ description: 'the JSON value' }),
+  ...Count,
+})
 export type BreakdownRow = Static<typeof BreakdownRow>
 export const Breakdown = Type.Object({
   by: Type.String(),
   values: Type.Array(BreakdownRow),
-  other: Type.Object({ values: Type.Integer({ description: 'how many values were folded in' }), ...Count }),
+  other: Type.Object({
+    values: Type.Integer({ description: 'how many values were folded in' }),
+    ...Count,
+  }),
   not_set: Type.Object({ count: Type.Integer({ description: 'events without the property' }) }),
 })
 export type Breakdown = Static<typeof Breakdown>
-export const DataRange = Type.Object({ first_day: Type.Union([Day, Type.Null()]), last_day: Type.Union([Day, Type.Null()]) })
+export const DataRange = Type.Object({
+  first_day: Type.Union([Day, Type.Null()]),
+  last_day: Type.Union([Day, Type.Null()]),
+})
 export type DataRange = Static<typeof DataRange>
 export const Cohorts = Type.Object({ from: Day, to: Day, cohorts: Type.Array(WeeklyRetention) })
 export type Cohorts = Static<typeof Cohorts>
@@ -122,7 +178,9 @@ function statsRoute<Q extends TObject>(route: {
     ...rest,
     response: {
       200: rateLimited(ok),
-      ...problemResponses(example, [...SECURED_STATUSES, 422, 500], { 422: { detail: '1 invalid parameter(s)', errors: [badParameter] } }),
+      ...problemResponses(example, [...SECURED_STATUSES, 422, 500], {
+        422: { detail: '1 invalid parameter(s)', errors: [badParameter] },
+      }),
     },
   }
 }
@@ -131,10 +189,15 @@ export const dauRouteSchema = statsRoute({
   example: '/stats/dau?from=2026-11-03&to=2026-11-01',
   operationId: 'getDailyActiveUsers',
   summary: 'Daily active users',
-  description: 'Daily active users: distinct user_id with at least one event that UTC day, one row per day, zeros included.',
+  description:
+    'Daily active users: distinct user_id with at least one event that UTC day, one row per day, zeros included.',
   querystring: DauQuery,
   ok: jsonResponse('One row per day of the range', Type.Array(DauRow), {
-    example: [{ date: '2026-11-01', unique_users: 1520 }, { date: '2026-11-02', unique_users: 1488 }, { date: '2026-11-03', unique_users: 0 }],
+    example: [
+      { date: '2026-11-01', unique_users: 1520 },
+      { date: '2026-11-02', unique_users: 1488 },
+      { date: '2026-11-03', unique_users: 0 },
+    ],
   }),
   badParameter: { field: 'from', message: 'must not be after to' },
 })
@@ -146,7 +209,10 @@ export const topEventsRouteSchema = statsRoute({
   description: 'Event types over the range by count (descending, then name), with distinct users.',
   querystring: TopEventsQuery,
   ok: jsonResponse('At most `limit` rows', Type.Array(TopEventRow), {
-    example: [{ event_type: 'page_view', count: 18230, unique_users: 2411 }, { event_type: 'signup', count: 312, unique_users: 312 }],
+    example: [
+      { event_type: 'page_view', count: 18230, unique_users: 2411 },
+      { event_type: 'signup', count: 312, unique_users: 312 },
+    ],
   }),
   badParameter: { field: 'limit', message: 'must be an integer from 1 to 1000' },
 })
@@ -191,26 +257,29 @@ export const breakdownRouteSchema = statsRoute({
     '(then unique users, then value), with the rest folded into `other` (its unique_users counted across those values) and the ' +
     'events without the property in `not_set`. Values keep their JSON type: the number 5 and the string "5" are two values.',
   querystring: BreakdownQuery,
-  ok: jsonResponse(
-    'The top values, the rest, and the events without the property',
-    Breakdown,
-    {
-      example: {
-        by: 'properties.country',
-        values: [{ value: 'UA', count: 1200, unique_users: 310 }, { value: 'PL', count: 950, unique_users: 280 }],
-        other: { values: 14, count: 600, unique_users: 190 },
-        not_set: { count: 75 },
-      },
+  ok: jsonResponse('The top values, the rest, and the events without the property', Breakdown, {
+    example: {
+      by: 'properties.country',
+      values: [
+        { value: 'UA', count: 1200, unique_users: 310 },
+        { value: 'PL', count: 950, unique_users: 280 },
+      ],
+      other: { values: 14, count: 600, unique_users: 190 },
+      not_set: { count: 75 },
     },
-  ),
-  badParameter: { field: 'by', message: 'the field must be event_type, user_id or properties.<path>' },
+  }),
+  badParameter: {
+    field: 'by',
+    message: 'the field must be event_type, user_id or properties.<path>',
+  },
 })
 
 export const dataRangeRouteSchema = statsRoute({
   example: '/stats/range?from=2026-11-01',
   operationId: 'getDataRange',
   summary: 'First and last day with events',
-  description: 'The first and last UTC day holding at least one event in the analytics replica (both null when it holds none). The dashboard opens on the last 30 days of this range.',
+  description:
+    'The first and last UTC day holding at least one event in the analytics replica (both null when it holds none). The dashboard opens on the last 30 days of this range.',
   querystring: DataRangeQuery,
   ok: jsonResponse('The days with data', DataRange, {
     example: { first_day: '2026-08-14', last_day: '2026-11-03' },
@@ -234,8 +303,21 @@ export const cohortsRouteSchema = statsRoute({
       from: '2026-11-01',
       to: '2026-11-20',
       cohorts: [
-        { start_date: '2026-11-01', cohort_size: 200, retention: [{ week: 1, week_start: '2026-11-08', retained_users: 84, retention_rate: 42 }, { week: 2, week_start: '2026-11-15', retained_users: 61, retention_rate: 30.5 }] },
-        { start_date: '2026-11-08', cohort_size: 150, retention: [{ week: 1, week_start: '2026-11-15', retained_users: 45, retention_rate: 30 }] },
+        {
+          start_date: '2026-11-01',
+          cohort_size: 200,
+          retention: [
+            { week: 1, week_start: '2026-11-08', retained_users: 84, retention_rate: 42 },
+            { week: 2, week_start: '2026-11-15', retained_users: 61, retention_rate: 30.5 },
+          ],
+        },
+        {
+          start_date: '2026-11-08',
+          cohort_size: 150,
+          retention: [
+            { week: 1, week_start: '2026-11-15', retained_users: 45, retention_rate: 30 },
+          ],
+        },
         { start_date: '2026-11-15', cohort_size: 90, retention: [] },
       ],
     },

@@ -32,7 +32,11 @@ export interface PropertyValue {
   number: string
 }
 
-const columnsOf = (alias: string): PropertyValue => ({ type: `${alias}.type`, text: `${alias}.text`, number: `${alias}.number` })
+const columnsOf = (alias: string): PropertyValue => ({
+  type: `${alias}.type`,
+  text: `${alias}.text`,
+  number: `${alias}.number`,
+})
 
 /** The value read from an event's raw JSON, for a path that has no number (past MAX_PROPERTY_PATHS). */
 export function fromJson(path: string, params: SqlParams, alias = 'e'): PropertyValue {
@@ -54,16 +58,29 @@ export function fromJson(path: string, params: SqlParams, alias = 'e'): Property
  * text, a number as a number (when the filter's value is a JSON number),
  * true/false/null only with that literal. `ne` keeps events without it.
  */
-export function filteredEvents(segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): FilteredEvents {
+export function filteredEvents(
+  segments: readonly Segment[],
+  paths: PropertyPaths,
+  params: SqlParams,
+): FilteredEvents {
   const conditions: string[] = []
   let driver: string | undefined
-  const needsJson = segments.some((s) => s.field.kind === 'property' && paths.get(jsonPath(s.field.path)) === undefined && !paths.complete)
+  const needsJson = segments.some(
+    (s) =>
+      s.field.kind === 'property' &&
+      paths.get(jsonPath(s.field.path)) === undefined &&
+      !paths.complete,
+  )
   for (const segment of segments) {
     const { field, op, values } = segment
     if (field.kind !== 'property') {
       const column = field.kind === 'event_type' ? 'e.event_type' : 'u.user_id'
       const condition = textCondition(column, op, values, params)
-      conditions.push(field.kind === 'event_type' ? condition : `e.user_key IN (SELECT u.user_key FROM users u WHERE ${condition})`)
+      conditions.push(
+        field.kind === 'event_type'
+          ? condition
+          : `e.user_key IN (SELECT u.user_key FROM users u WHERE ${condition})`,
+      )
       continue
     }
     const path = jsonPath(field.path)
@@ -76,7 +93,10 @@ export function filteredEvents(segments: readonly Segment[], paths: PropertyPath
     }
     if (op !== 'ne' && driver === undefined && !needsJson) {
       driver = 'event_props e'
-      conditions.push(`e.path_id = ${params.add(id)}`, propertyCondition(columnsOf('e'), op, values, params))
+      conditions.push(
+        `e.path_id = ${params.add(id)}`,
+        propertyCondition(columnsOf('e'), op, values, params),
+      )
       continue
     }
     const rows = `SELECT p.seq FROM event_props p WHERE p.path_id = ${params.add(id)}`
@@ -86,7 +106,10 @@ export function filteredEvents(segments: readonly Segment[], paths: PropertyPath
         : `e.seq IN (${rows} AND ${propertyCondition(columnsOf('p'), op, values, params)})`,
     )
   }
-  return { from: driver ?? 'events e', where: conditions.length === 0 ? 'TRUE' : conditions.map((c) => `(${c})`).join(' AND ') }
+  return {
+    from: driver ?? 'events e',
+    where: conditions.length === 0 ? 'TRUE' : conditions.map((c) => `(${c})`).join(' AND '),
+  }
 }
 
 /**
@@ -95,7 +118,11 @@ export function filteredEvents(segments: readonly Segment[], paths: PropertyPath
  * value's type and text). Returns the condition over them (alias `e`), or
  * undefined. `ne` cannot: events without the property are not in them.
  */
-function propertyRollupWhere(segments: readonly Segment[], paths: PropertyPaths, params: SqlParams): string | undefined {
+function propertyRollupWhere(
+  segments: readonly Segment[],
+  paths: PropertyPaths,
+  params: SqlParams,
+): string | undefined {
   if (segments.length !== 1) return undefined
   const { field, op, values } = segments[0]!
   if (field.kind !== 'property' || op === 'ne') return undefined
@@ -116,37 +143,69 @@ function onlyEventType(segments: readonly Segment[]): boolean {
 
 const ORDER = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
 
-function textCondition(column: string, op: Segment['op'], values: string[], params: SqlParams): string {
+function textCondition(
+  column: string,
+  op: Segment['op'],
+  values: string[],
+  params: SqlParams,
+): string {
   switch (op) {
-    case 'eq': return `${column} = ${params.add(values[0]!)}`
-    case 'ne': return `${column} <> ${params.add(values[0]!)}`
-    case 'in': return `${column} IN (${values.map((v) => params.add(v)).join(', ')})`
-    case 'exists': return 'TRUE'
-    default: return `${column} ${ORDER[op]} ${params.add(values[0]!)}`
+    case 'eq':
+      return `${column} = ${params.add(values[0]!)}`
+    case 'ne':
+      return `${column} <> ${params.add(values[0]!)}`
+    case 'in':
+      return `${column} IN (${values.map((v) => params.add(v)).join(', ')})`
+    case 'exists':
+      return 'TRUE'
+    default:
+      return `${column} ${ORDER[op]} ${params.add(values[0]!)}`
   }
 }
 
-function propertyCondition(col: PropertyValue, op: Segment['op'], values: string[], params: SqlParams): string {
+function propertyCondition(
+  col: PropertyValue,
+  op: Segment['op'],
+  values: string[],
+  params: SqlParams,
+): string {
   switch (op) {
-    case 'exists': return `${col.type} IS NOT NULL`
-    case 'eq': case 'in': return anyOf(values.map((v) => propertyEquals(col, v, params)))
-    case 'ne': return `NOT coalesce(${propertyEquals(col, values[0]!, params)}, FALSE)`
-    default: return propertyOrder(col, ORDER[op], values[0]!, params)
+    case 'exists':
+      return `${col.type} IS NOT NULL`
+    case 'eq':
+    case 'in':
+      return anyOf(values.map((v) => propertyEquals(col, v, params)))
+    case 'ne':
+      return `NOT coalesce(${propertyEquals(col, values[0]!, params)}, FALSE)`
+    default:
+      return propertyOrder(col, ORDER[op], values[0]!, params)
   }
 }
 
 function propertyEquals(col: PropertyValue, value: string, params: SqlParams): string {
   const cases = [`(${col.type} = 'VARCHAR' AND ${col.text} = ${params.add(value)})`]
-  if (JSON_NUMBER.test(value)) cases.push(`(${col.type} IN ${NUMBER_TYPES} AND ${col.number} = ${params.add(Number(value))}::DOUBLE)`)
-  if (value === 'true' || value === 'false') cases.push(`(${col.type} = 'BOOLEAN' AND ${col.text} = ${params.add(value)})`)
+  if (JSON_NUMBER.test(value))
+    cases.push(
+      `(${col.type} IN ${NUMBER_TYPES} AND ${col.number} = ${params.add(Number(value))}::DOUBLE)`,
+    )
+  if (value === 'true' || value === 'false')
+    cases.push(`(${col.type} = 'BOOLEAN' AND ${col.text} = ${params.add(value)})`)
   if (value === 'null') cases.push(`${col.type} = 'NULL'`)
   return anyOf(cases)
 }
 
 /** Strings order as text; numbers as numbers when the filter's value is one; nothing else has an order. */
-function propertyOrder(col: PropertyValue, operator: string, value: string, params: SqlParams): string {
+function propertyOrder(
+  col: PropertyValue,
+  operator: string,
+  value: string,
+  params: SqlParams,
+): string {
   const cases = [`(${col.type} = 'VARCHAR' AND ${col.text} ${operator} ${params.add(value)})`]
-  if (JSON_NUMBER.test(value)) cases.push(`(${col.type} IN ${NUMBER_TYPES} AND ${col.number} ${operator} ${params.add(Number(value))}::DOUBLE)`)
+  if (JSON_NUMBER.test(value))
+    cases.push(
+      `(${col.type} IN ${NUMBER_TYPES} AND ${col.number} ${operator} ${params.add(Number(value))}::DOUBLE)`,
+    )
   return anyOf(cases)
 }
 
@@ -165,7 +224,14 @@ export function rollupFor(
   params: SqlParams,
   need: 'users' | 'users by type' = 'users',
 ): { counts: string; users: string; where: string } | undefined {
-  if (onlyEventType(segments)) return { counts: 'type_day_counts', users: 'day_type_users', where: filteredEvents(segments, paths, params).where }
+  if (onlyEventType(segments))
+    return {
+      counts: 'type_day_counts',
+      users: 'day_type_users',
+      where: filteredEvents(segments, paths, params).where,
+    }
   const where = need === 'users' ? propertyRollupWhere(segments, paths, params) : undefined
-  return where === undefined ? undefined : { counts: 'prop_day_counts', users: 'prop_day_users', where }
+  return where === undefined
+    ? undefined
+    : { counts: 'prop_day_counts', users: 'prop_day_users', where }
 }

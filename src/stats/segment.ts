@@ -14,7 +14,10 @@ export interface Segment {
   values: string[]
 }
 
-export type SegmentField = { kind: 'event_type' } | { kind: 'user_id' } | { kind: 'property'; path: string[] }
+export type SegmentField =
+  | { kind: 'event_type' }
+  | { kind: 'user_id' }
+  | { kind: 'property'; path: string[] }
 
 export const SEGMENT_OPS = ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte', 'exists'] as const
 export type SegmentOp = (typeof SEGMENT_OPS)[number]
@@ -40,7 +43,8 @@ export function parseSegments(name: string, raw: unknown, errors: FieldError[]):
   const segments: Segment[] = []
   for (const text of texts) {
     const parsed = typeof text === 'string' ? parseSegment(text) : 'must be text'
-    if (typeof parsed === 'string') errors.push({ field: name, message: `${JSON.stringify(text)}: ${parsed}` })
+    if (typeof parsed === 'string')
+      errors.push({ field: name, message: `${JSON.stringify(text)}: ${parsed}` })
     else segments.push(parsed)
   }
   return segments
@@ -49,34 +53,40 @@ export function parseSegments(name: string, raw: unknown, errors: FieldError[]):
 /** One filter, or why it is malformed. */
 export function parseSegment(text: string): Segment | string {
   const colon = text.indexOf(':')
-  if (colon < 0) return 'expected field:value or field:op:value (op one of eq, ne, in, gt, gte, lt, lte, exists)'
+  if (colon < 0)
+    return 'expected field:value or field:op:value (op one of eq, ne, in, gt, gte, lt, lte, exists)'
   const field = parseField(text.slice(0, colon))
   if (typeof field === 'string') return field
   const rest = text.slice(colon + 1)
   if (rest === 'exists') {
-    if (field.kind !== 'property') return 'exists applies to properties only: every event has an event_type and a user_id'
+    if (field.kind !== 'property')
+      return 'exists applies to properties only: every event has an event_type and a user_id'
     return { text, field, op: 'exists', values: [] }
   }
   const m = WITH_OP.exec(rest)
   const op = (m?.[1] ?? 'eq') as SegmentOp
   const value = m ? m[2]! : rest
   const values = op === 'in' ? value.split(',') : [value]
-  if (op === 'in' && values.length > MAX_IN_VALUES) return `in takes at most ${MAX_IN_VALUES} values`
-  if (values.some((v) => v.length > MAX_VALUE_LENGTH)) return `a value may have at most ${MAX_VALUE_LENGTH} characters`
+  if (op === 'in' && values.length > MAX_IN_VALUES)
+    return `in takes at most ${MAX_IN_VALUES} values`
+  if (values.some((v) => v.length > MAX_VALUE_LENGTH))
+    return `a value may have at most ${MAX_VALUE_LENGTH} characters`
   return { text, field, op, values }
 }
 
 /** `event_type`, `user_id` or `properties.<path>`, or why it is none of them. */
 export function parseField(name: string): SegmentField | string {
   if (name === 'event_type' || name === 'user_id') return { kind: name }
-  if (!name.startsWith('properties.')) return 'the field must be event_type, user_id or properties.<path>'
+  if (!name.startsWith('properties.'))
+    return 'the field must be event_type, user_id or properties.<path>'
   const path = name.slice('properties.'.length).split('.')
   if (path.length > MAX_PATH_DEPTH) return `a property path may have at most ${MAX_PATH_DEPTH} keys`
-  if (!path.every((key) => KEY.test(key))) return 'a property path is keys of letters, digits, _ and - (1 to 64 each), separated by dots'
+  if (!path.every((key) => KEY.test(key)))
+    return 'a property path is keys of letters, digits, _ and - (1 to 64 each), separated by dots'
   return { kind: 'property', path }
 }
 
 /** The JSON path DuckDB reads a property at, every key quoted: `$."device"."os"`. */
 export function jsonPath(path: readonly string[]): string {
-  return '$' + path.map((key) => `."${key}"`).join('')
+  return `$${path.map((key) => `."${key}"`).join('')}`
 }

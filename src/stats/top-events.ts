@@ -3,7 +3,7 @@ import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
 import type { TopEventRow } from './schemas.ts'
 import type { Segment } from './segment.ts'
-import { filteredEvents, rollupFor, SqlParams, type FilteredEvents } from './segment-sql.ts'
+import { type FilteredEvents, filteredEvents, rollupFor, SqlParams } from './segment-sql.ts'
 
 // Counts are sums over (day, type); unique users are the union (bit_or) of a
 // type's daily bitmaps over the range, counted per block of user keys. Neither
@@ -47,16 +47,31 @@ ORDER BY count DESC, event_type ASC
 LIMIT $3::INTEGER`
 }
 
-export async function topEvents(replica: DuckDbReplica, range: DayRange, limit: number, segments: readonly Segment[] = []): Promise<TopEventRow[]> {
+export async function topEvents(
+  replica: DuckDbReplica,
+  range: DayRange,
+  limit: number,
+  segments: readonly Segment[] = [],
+): Promise<TopEventRow[]> {
   const params = new SqlParams()
   params.add(range.from)
   params.add(range.to)
   params.add(limit)
-  const rollup = segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params, 'users by type')
+  const rollup =
+    segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params, 'users by type')
   const sql =
-    segments.length === 0 ? rollupSql()
-    : rollup ? rollupSql(rollup.where, rollup.counts, rollup.users)
-    : filteredSql(filteredEvents(segments, replica.paths, params))
-  const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(sql, params.values)
-  return rows.map((r) => ({ event_type: r.event_type, count: Number(r.count), unique_users: Number(r.unique_users) }))
+    segments.length === 0
+      ? rollupSql()
+      : rollup
+        ? rollupSql(rollup.where, rollup.counts, rollup.users)
+        : filteredSql(filteredEvents(segments, replica.paths, params))
+  const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(
+    sql,
+    params.values,
+  )
+  return rows.map((r) => ({
+    event_type: r.event_type,
+    count: Number(r.count),
+    unique_users: Number(r.unique_users),
+  }))
 }

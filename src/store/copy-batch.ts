@@ -48,14 +48,18 @@ export class CopyBatch {
 
   /** `propertiesJson[i]`, when given, is events[i].properties serialised. */
   add(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): void {
-    for (let i = 0; i < events.length; i++) this.addOne(events[i]!, propertiesJson?.[i] ?? JSON.stringify(events[i]!.properties))
+    for (let i = 0; i < events.length; i++)
+      this.addOne(events[i]!, propertiesJson?.[i] ?? JSON.stringify(events[i]!.properties))
   }
 
   private addOne(e: NormalizedEvent, json: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const most = 2 + 4 + 16 + 4 + 8 + 3 * 4 + 1 + 3 * (e.user_id.length + e.event_type.length + json.length)
+    const most =
+      2 + 4 + 16 + 4 + 8 + 3 * 4 + 1 + 3 * (e.user_id.length + e.event_type.length + json.length)
     if (this.at + most > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.at + most)) as WritableBuffer
+      const bigger = Buffer.allocUnsafe(
+        Math.max(2 * this.buf.length, this.at + most),
+      ) as WritableBuffer
       this.buf.copy(bigger, 0, 0, this.at)
       this.buf = bigger
     }
@@ -66,7 +70,7 @@ export class CopyBatch {
     buf[start + 1] = FIELDS
     let at = writeLength(buf, start + 2, ID_BYTES)
     at = writeUuid(buf, at, e.event_id)
-    this.keys.push((buf.readUInt32BE(start + ID_OFFSET)) * INDEX_BITS + this.starts.length - 1)
+    this.keys.push(buf.readUInt32BE(start + ID_OFFSET) * INDEX_BITS + this.starts.length - 1)
     at = writeLength(buf, at, 8)
     at = writeTimestamp(buf, at, e.occurred_at)
     at = this.writeText(at, e.user_id)
@@ -97,7 +101,7 @@ export class CopyBatch {
       at += this.buf.copy(out, at, this.starts[i]!, end)
       rows++
     }
-    for (let start = 0; start < n;) {
+    for (let start = 0; start < n; ) {
       const prefix = Math.floor(keys[start]! / INDEX_BITS)
       let end = start + 1
       while (end < n && Math.floor(keys[end]! / INDEX_BITS) === prefix) end++
@@ -108,7 +112,8 @@ export class CopyBatch {
         for (let k = start; k < end; k++) run.push(keys[k]! - prefix * INDEX_BITS)
         // Stable, and the run is in index order: of equal ids the first version comes first.
         run.sort((a, b) => this.compareIds(a, b))
-        for (let k = 0; k < run.length; k++) if (k === 0 || this.compareIds(run[k - 1]!, run[k]!) !== 0) copyRow(run[k]!)
+        for (let k = 0; k < run.length; k++)
+          if (k === 0 || this.compareIds(run[k - 1]!, run[k]!) !== 0) copyRow(run[k]!)
       }
       start = end
     }
@@ -124,7 +129,10 @@ export class CopyBatch {
 }
 
 /** A whole batch of events at once, as CopyBatch gives it. */
-export function copyBinary(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): { data: Buffer; rows: number } {
+export function copyBinary(
+  events: readonly NormalizedEvent[],
+  propertiesJson?: readonly string[],
+): { data: Buffer; rows: number } {
   const batch = new CopyBatch()
   batch.add(events, propertiesJson)
   return batch.finish()
@@ -171,7 +179,8 @@ function writeTimestamp(buf: Buffer, at: number, utc: string): number {
   const year = digits(utc, 0, 4)
   if (year === 0) throw new Error(`date/time field value out of range: "${utc}"`)
   const days = daysFromCivil(year, digits(utc, 5, 2), digits(utc, 8, 2)) - PG_EPOCH_DAYS
-  const seconds = days * 86_400 + digits(utc, 11, 2) * 3_600 + digits(utc, 14, 2) * 60 + digits(utc, 17, 2)
+  const seconds =
+    days * 86_400 + digits(utc, 11, 2) * 3_600 + digits(utc, 14, 2) * 60 + digits(utc, 17, 2)
   const micros = digits(utc, 20, fraction) * (fraction === 3 ? 1000 : 1)
   const total = seconds * 1_000_000 + micros
   if (Math.abs(total) <= MAX_SAFE_MICROS) {

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto'
+import {
+  linkSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
-import { linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 
 export class DataDirLockedError extends Error {}
 
@@ -71,9 +80,15 @@ export function lockDataDir(path: string, what: string): () => void {
         linkSync(draft, path)
         break
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 2 || !takeOverIfStale(path)) {
+        if (
+          (err as NodeJS.ErrnoException).code !== 'EEXIST' ||
+          attempt >= 2 ||
+          !takeOverIfStale(path)
+        ) {
           if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-            throw new DataDirLockedError(`DATA_DIR ${what} is in use by another event-analytics process; stop it, or give this one its own DATA_DIR`)
+            throw new DataDirLockedError(
+              `DATA_DIR ${what} is in use by another event-analytics process; stop it, or give this one its own DATA_DIR`,
+            )
           }
           throw err
         }
@@ -93,7 +108,8 @@ export function lockDataDir(path: string, what: string): () => void {
   heartbeat.unref()
   return () => {
     clearInterval(heartbeat)
-    if (readOwner(path)?.pid === me.pid && readOwner(path)?.start === me.start) rmSync(path, { force: true })
+    if (readOwner(path)?.pid === me.pid && readOwner(path)?.start === me.start)
+      rmSync(path, { force: true })
   }
 }
 
@@ -123,7 +139,11 @@ function takeOverIfStale(path: string): boolean {
     return true
   }
   const moved = readOwner(aside)
-  if (owner && moved && (moved.pid !== owner.pid || moved.start !== owner.start || moved.host !== owner.host)) {
+  if (
+    owner &&
+    moved &&
+    (moved.pid !== owner.pid || moved.start !== owner.start || moved.host !== owner.host)
+  ) {
     try {
       linkSync(aside, path)
     } catch {

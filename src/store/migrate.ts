@@ -10,10 +10,14 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url))
  * Applies pending migrations, the same files on a server and embedded. Safe to
  * call from many processes at once: they wait on an advisory lock.
  */
-export async function migrate(target: { databaseUrl: string } | { pglite: PGlite }, log: Logger): Promise<string[]> {
-  const connection = 'databaseUrl' in target
-    ? { databaseUrl: target.databaseUrl }
-    : { dbClient: pgliteMigrationClient(target.pglite) as never }
+export async function migrate(
+  target: { databaseUrl: string } | { pglite: PGlite },
+  log: Logger,
+): Promise<string[]> {
+  const connection =
+    'databaseUrl' in target
+      ? { databaseUrl: target.databaseUrl }
+      : { dbClient: pgliteMigrationClient(target.pglite) as never }
   const applied = await runner({
     ...connection,
     dir: MIGRATIONS_DIR,
@@ -21,7 +25,12 @@ export async function migrate(target: { databaseUrl: string } | { pglite: PGlite
     migrationsTable: 'pgmigrations',
     count: Infinity,
     advisoryLockMode: 'wait',
-    logger: { debug: () => {}, info: (m: string) => log.debug(m), warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
+    logger: {
+      debug: () => {},
+      info: (m: string) => log.debug(m),
+      warn: (m: string) => log.warn(m),
+      error: (m: string) => log.error(m),
+    },
   })
   return applied.map((m) => m.name)
 }

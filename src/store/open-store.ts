@@ -15,10 +15,17 @@ export { DataDirLockedError } from './data-dir-lock.ts'
  */
 export async function openStore(config: Config, log: Logger): Promise<SqlClient> {
   if (config.databaseUrl) {
-    const applied = await migrate({ databaseUrl: config.databaseUrl }, log.child({ component: 'migrate' }))
+    const applied = await migrate(
+      { databaseUrl: config.databaseUrl },
+      log.child({ component: 'migrate' }),
+    )
     if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
     const pool = createPool(
-      { url: config.databaseUrl, poolSize: config.db.poolSize, queryTimeoutMs: config.db.queryTimeoutMs },
+      {
+        url: config.databaseUrl,
+        poolSize: config.db.poolSize,
+        queryTimeoutMs: config.db.queryTimeoutMs,
+      },
       log.child({ component: 'postgres' }),
     )
     return poolClient(pool)
@@ -43,7 +50,10 @@ async function openEmbedded(dataDir: string, log: Logger): Promise<SqlClient> {
     throw err
   }
   const applied = await migrate({ pglite: db }, log.child({ component: 'migrate' }))
-  log.info({ dataDir: dir, migrations: applied, openMs: Math.round(performance.now() - started) }, 'embedded store open')
+  log.info(
+    { dataDir: dir, migrations: applied, openMs: Math.round(performance.now() - started) },
+    'embedded store open',
+  )
   const client = pgliteClient(db)
   return {
     ...client,

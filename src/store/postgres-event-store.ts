@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import type { Logger } from '../logger.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { Logger } from '../logger.ts'
 import { CopyBatch, copyBinary } from './copy-batch.ts'
 import type { EventStore } from './event-store.ts'
 import type { SqlClient } from './sql-client.ts'
@@ -93,8 +93,10 @@ const CREATE_STAGING = `
 CREATE TEMP TABLE import_staging (
   event_id uuid, occurred_at timestamptz, user_id text, event_type text, properties jsonb
 ) ON COMMIT DELETE ROWS`
-const COPY_EVENTS = 'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
-const COPY_STAGING = 'COPY import_staging (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
+const COPY_EVENTS =
+  'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
+const COPY_STAGING =
+  'COPY import_staging (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
 // ORDER BY: the same key order as every other writer, so none of them deadlock.
 const INSERT_STAGED = `
 INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
@@ -110,7 +112,10 @@ export class PostgresBulkLoader {
 
   private constructor(private readonly client: pg.Client) {}
 
-  static async connect(options: Omit<PostgresOptions, 'poolSize'>, log: Logger): Promise<PostgresBulkLoader> {
+  static async connect(
+    options: Omit<PostgresOptions, 'poolSize'>,
+    log: Logger,
+  ): Promise<PostgresBulkLoader> {
     const client = new pg.Client({
       connectionString: options.url,
       connectionTimeoutMillis: 5_000,
@@ -128,7 +133,10 @@ export class PostgresBulkLoader {
   }
 
   /** `propertiesJson[i]`, when given, is `JSON.stringify(events[i].properties)`, already done by validation. */
-  async insert(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): Promise<number> {
+  async insert(
+    events: readonly NormalizedEvent[],
+    propertiesJson?: readonly string[],
+  ): Promise<number> {
     return this.insertCopy(copyBinary(events, propertiesJson))
   }
 

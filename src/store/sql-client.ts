@@ -22,7 +22,11 @@ export function poolClient(pool: pg.Pool): SqlClient {
   return {
     kind: 'server',
     async query<R>(text: string, values: unknown[] = [], options: { rowMode?: 'array' } = {}) {
-      const result = await pool.query({ text, values, ...(options.rowMode ? { rowMode: options.rowMode } : {}) })
+      const result = await pool.query({
+        text,
+        values,
+        ...(options.rowMode ? { rowMode: options.rowMode } : {}),
+      })
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 }
     },
     end: () => pool.end(),
@@ -33,7 +37,11 @@ export function pgliteClient(db: PGlite): SqlClient {
   return {
     kind: 'embedded',
     async query<R>(text: string, values: unknown[] = [], options: { rowMode?: 'array' } = {}) {
-      const result = await db.query<R>(text, values, options.rowMode ? { rowMode: options.rowMode } : {})
+      const result = await db.query<R>(
+        text,
+        values,
+        options.rowMode ? { rowMode: options.rowMode } : {},
+      )
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length }
     },
     end: () => db.close(),
@@ -44,7 +52,12 @@ export function pgliteClient(db: PGlite): SqlClient {
  * node-pg-migrate drives an external client through `query(text | {text, values})`.
  * Migration files hold several statements, which only PGlite's exec runs.
  */
-export function pgliteMigrationClient(db: PGlite): { query(q: string | { text: string; values?: unknown[] }, values?: unknown[]): Promise<SqlResult<unknown>> } {
+export function pgliteMigrationClient(db: PGlite): {
+  query(
+    q: string | { text: string; values?: unknown[] },
+    values?: unknown[],
+  ): Promise<SqlResult<unknown>>
+} {
   return {
     async query(q, values) {
       const text = typeof q === 'string' ? q : q.text

@@ -1,5 +1,5 @@
-import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
@@ -56,7 +56,10 @@ export class Worker {
   ) {}
 
   start(): void {
-    this.log.info({ consumer: this.consumer, concurrency: this.options.concurrency }, 'worker started')
+    this.log.info(
+      { consumer: this.consumer, concurrency: this.options.concurrency },
+      'worker started',
+    )
     for (let i = 0; i < this.options.concurrency; i++) {
       this.loops.push(this.loop(`${this.consumer}-${i}`))
     }
@@ -97,7 +100,11 @@ export class Worker {
     // Claiming more often than entries can become stale would only cost round trips.
     if (now - this.lastClaimAt >= Math.max(10, this.options.claimIdleMs / 2)) {
       this.lastClaimAt = now
-      const stale = await this.queue.claimStale(consumer, this.options.claimIdleMs, this.options.readCount)
+      const stale = await this.queue.claimStale(
+        consumer,
+        this.options.claimIdleMs,
+        this.options.readCount,
+      )
       if (stale.length > 0) {
         this.log.warn({ consumer, entries: stale.length }, 'claimed stale entries')
         return stale
@@ -124,7 +131,10 @@ export class Worker {
       this.observer.batchStored(merged.length, (performance.now() - started) / 1000)
       this.log.info(
         {
-          consumer, entries: parsed.length, events: merged.length, inserted,
+          consumer,
+          entries: parsed.length,
+          events: merged.length,
+          inserted,
           durationMs: Math.round(performance.now() - started),
           requestIds: parsed.map((p) => p.entry.requestId).filter(Boolean),
         },
@@ -133,7 +143,10 @@ export class Worker {
     } catch (err) {
       if (err instanceof StoppedError) return
       // One bad entry must not hold back the others: retry them one by one.
-      this.log.warn({ err, consumer, entries: parsed.length }, 'merged batch failed; retrying entry by entry')
+      this.log.warn(
+        { err, consumer, entries: parsed.length },
+        'merged batch failed; retrying entry by entry',
+      )
       for (const p of parsed) await this.processOne(consumer, p)
     }
   }
@@ -145,11 +158,32 @@ export class Worker {
       const inserted = await this.insertSettingAside(consumer, p, p.events, rejects)
       if (rejects.length === 0) await this.queue.ack([p.entry.id])
       else await this.queue.deadLetterEvents(p.entry, rejects)
-      this.observer.batchStored(p.events.length - rejects.length, (performance.now() - started) / 1000)
+      this.observer.batchStored(
+        p.events.length - rejects.length,
+        (performance.now() - started) / 1000,
+      )
       for (const r of rejects) {
-        this.log.error({ entryId: p.entry.id, eventId: r.event.event_id, error: r.error, requestId: p.entry.requestId }, 'event dead-lettered')
+        this.log.error(
+          {
+            entryId: p.entry.id,
+            eventId: r.event.event_id,
+            error: r.error,
+            requestId: p.entry.requestId,
+          },
+          'event dead-lettered',
+        )
       }
-      this.log.info({ consumer, entries: 1, events: p.events.length, inserted, deadLettered: rejects.length, requestId: p.entry.requestId }, 'entry stored')
+      this.log.info(
+        {
+          consumer,
+          entries: 1,
+          events: p.events.length,
+          inserted,
+          deadLettered: rejects.length,
+          requestId: p.entry.requestId,
+        },
+        'entry stored',
+      )
     } catch (err) {
       if (err instanceof StoppedError) return
       await this.failed(p.entry, err)
@@ -162,20 +196,30 @@ export class Worker {
    * aside into `rejects` and every other event of the entry is stored. Any
    * other error is thrown and counts against the whole entry as before.
    */
-  private async insertSettingAside(consumer: string, p: ParsedEntry, events: NormalizedEvent[], rejects: Reject[]): Promise<number> {
+  private async insertSettingAside(
+    consumer: string,
+    p: ParsedEntry,
+    events: NormalizedEvent[],
+    rejects: Reject[],
+  ): Promise<number> {
     try {
       return await this.withStoreRetry(consumer, [p], () => this.store.insert(events))
     } catch (err) {
       if (!isDataError(err)) throw err
       if (events.length === 1) {
-        rejects.push({ event: events[0]!, error: `${(err as Error).message} (SQLSTATE ${(err as { code: string }).code})` })
+        rejects.push({
+          event: events[0]!,
+          error: `${(err as Error).message} (SQLSTATE ${(err as { code: string }).code})`,
+        })
         return 0
       }
       // Halving can take a while on a large entry: nobody should claim it meanwhile.
       await this.queue.keepAlive(consumer, [p.entry.id]).catch(() => {})
       const half = Math.ceil(events.length / 2)
-      return (await this.insertSettingAside(consumer, p, events.slice(0, half), rejects)) +
+      return (
+        (await this.insertSettingAside(consumer, p, events.slice(0, half), rejects)) +
         (await this.insertSettingAside(consumer, p, events.slice(half), rejects))
+      )
     }
   }
 
@@ -184,7 +228,11 @@ export class Worker {
    * entries claimed. Other errors are thrown at once. On stop it gives up and
    * leaves the entries pending for the next worker.
    */
-  private async withStoreRetry<T>(consumer: string, held: ParsedEntry[], fn: () => Promise<T>): Promise<T> {
+  private async withStoreRetry<T>(
+    consumer: string,
+    held: ParsedEntry[],
+    fn: () => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn()
@@ -192,10 +240,22 @@ export class Worker {
         if (!isTransient(err)) throw err
         if (this.stopping) throw new StoppedError()
         const delay = backoffDelay(attempt, 100, this.options.retryMaxDelayMs)
-        this.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, consumer, retryInMs: delay }, 'store unavailable; backing off')
+        this.log.warn(
+          {
+            err: { message: (err as Error).message, code: (err as { code?: string }).code },
+            consumer,
+            retryInMs: delay,
+          },
+          'store unavailable; backing off',
+        )
         await this.pause(delay)
         if (this.stopping) throw new StoppedError()
-        await this.queue.keepAlive(consumer, held.map((p) => p.entry.id)).catch(() => {})
+        await this.queue
+          .keepAlive(
+            consumer,
+            held.map((p) => p.entry.id),
+          )
+          .catch(() => {})
       }
     }
   }
@@ -204,10 +264,26 @@ export class Worker {
     const message = err instanceof Error ? err.message : String(err)
     if (entry.deliveries >= this.options.maxAttempts) {
       await this.queue.deadLetter(entry, message)
-      this.log.error({ entryId: entry.id, deliveries: entry.deliveries, error: message, requestId: entry.requestId }, 'entry dead-lettered')
+      this.log.error(
+        {
+          entryId: entry.id,
+          deliveries: entry.deliveries,
+          error: message,
+          requestId: entry.requestId,
+        },
+        'entry dead-lettered',
+      )
     } else {
       // Left pending: claimStale hands it out again once it has been idle claimIdleMs.
-      this.log.warn({ entryId: entry.id, deliveries: entry.deliveries, error: message, requestId: entry.requestId }, 'entry failed; will retry')
+      this.log.warn(
+        {
+          entryId: entry.id,
+          deliveries: entry.deliveries,
+          error: message,
+          requestId: entry.requestId,
+        },
+        'entry failed; will retry',
+      )
     }
   }
 
@@ -222,7 +298,11 @@ function parsePayload(payload: string): NormalizedEvent[] {
   const events: unknown = JSON.parse(payload)
   if (!Array.isArray(events)) throw new Error('queue entry payload is not an array of events')
   for (const e of events) {
-    if (e === null || typeof e !== 'object' || typeof (e as NormalizedEvent).event_id !== 'string') {
+    if (
+      e === null ||
+      typeof e !== 'object' ||
+      typeof (e as NormalizedEvent).event_id !== 'string'
+    ) {
       throw new Error('queue entry payload holds a malformed event')
     }
   }

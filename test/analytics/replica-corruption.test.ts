@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict'
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -24,7 +33,8 @@ function corruptPages(path: string): void {
   const size = statSync(path).size
   const fd = openSync(path, 'r+')
   try {
-    for (let offset = HEADERS + 4096; offset < size - 64; offset += 64 * 1024) writeSync(fd, Buffer.alloc(64, 0xab), 0, 64, offset)
+    for (let offset = HEADERS + 4096; offset < size - 64; offset += 64 * 1024)
+      writeSync(fd, Buffer.alloc(64, 0xab), 0, 64, offset)
   } finally {
     closeSync(fd)
   }
@@ -53,7 +63,12 @@ describe('a corrupt replica file', { skip: await skipUnless('postgres') }, () =>
 
   const open = async (path: string) => {
     const replica = await DuckDbReplica.open(path, options, log)
-    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 5000, idleIntervalMs: 10 }, log)
+    const sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 5000, idleIntervalMs: 10 },
+      log,
+    )
     await sync.init()
     return { replica, sync }
   }
@@ -62,7 +77,8 @@ describe('a corrupt replica file', { skip: await skipUnless('postgres') }, () =>
     const path = join(dir, 'analytics.duckdb')
     let { replica, sync } = await open(path)
     await sync.catchUp()
-    const answer = 'SELECT count(*)::INTEGER AS events, (SELECT sum(bit_count(users))::INTEGER FROM day_users) AS user_days FROM events'
+    const answer =
+      'SELECT count(*)::INTEGER AS events, (SELECT sum(bit_count(users))::INTEGER FROM day_users) AS user_days FROM events'
     const expected = await replica.query(answer)
     await replica.writer.run('CHECKPOINT')
     replica.close()
@@ -72,9 +88,17 @@ describe('a corrupt replica file', { skip: await skipUnless('postgres') }, () =>
     ;({ replica, sync } = await open(path))
     sync.start()
     try {
-      const rebuilt = await waitFor('the rebuilt replica answers', () => replica.query(answer).catch(() => undefined), (r) => JSON.stringify(r) === JSON.stringify(expected), 60_000)
+      const rebuilt = await waitFor(
+        'the rebuilt replica answers',
+        () => replica.query(answer).catch(() => undefined),
+        (r) => JSON.stringify(r) === JSON.stringify(expected),
+        60_000,
+      )
       assert.deepEqual(rebuilt, expected)
-      assert.ok(readdirSync(dir).some((f) => f.startsWith('analytics.duckdb.corrupt-')), 'the damaged file is kept for a post-mortem')
+      assert.ok(
+        readdirSync(dir).some((f) => f.startsWith('analytics.duckdb.corrupt-')),
+        'the damaged file is kept for a post-mortem',
+      )
     } finally {
       await sync.stop()
       replica.close()

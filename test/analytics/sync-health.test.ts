@@ -7,7 +7,13 @@ import { skipUnless } from '../helpers/services.ts'
 
 interface Health {
   status: string
-  sync?: { status: string; consecutive_failures: number; last_error: string | null; reasons: string[]; lag: unknown }
+  sync?: {
+    status: string
+    consecutive_failures: number
+    last_error: string | null
+    reasons: string[]
+    lag: unknown
+  }
 }
 
 describe('a failing analytics sync is visible', { skip: await skipUnless('postgres') }, () => {
@@ -16,7 +22,11 @@ describe('a failing analytics sync is visible', { skip: await skipUnless('postgr
 
   before(async () => {
     db = await createTestDatabase()
-    t = await startTestApp({ databaseUrl: db.url, queue: false, env: { SYNC_DEGRADED_FAILURES: '2', SYNC_INTERVAL_MS: '10' } })
+    t = await startTestApp({
+      databaseUrl: db.url,
+      queue: false,
+      env: { SYNC_DEGRADED_FAILURES: '2', SYNC_INTERVAL_MS: '10' },
+    })
   })
   after(async () => {
     await t?.close()
@@ -31,7 +41,9 @@ describe('a failing analytics sync is visible', { skip: await skipUnless('postgr
 
   test('/health says degraded with the error while every chunk fails, healthy again once it recovers; /metrics counts the failures', async () => {
     assert.equal((await health()).status, 'healthy')
-    await db.pool.query(`INSERT INTO events (event_id, occurred_at, user_id, event_type) SELECT gen_random_uuid(), now(), 'u', 'x' FROM generate_series(1, 10)`)
+    await db.pool.query(
+      `INSERT INTO events (event_id, occurred_at, user_id, event_type) SELECT gen_random_uuid(), now(), 'u', 'x' FROM generate_series(1, 10)`,
+    )
     // The store still answers pings, but the sync's read of it fails every time.
     await db.pool.query('ALTER TABLE events RENAME COLUMN event_type TO kind')
     const degraded = await waitFor('degraded', health, (h) => h.status === 'degraded')
@@ -47,6 +59,10 @@ describe('a failing analytics sync is visible', { skip: await skipUnless('postgr
     const recovered = await waitFor('healthy again', health, (h) => h.status === 'healthy', 30_000)
     assert.equal(recovered.sync!.status, 'ok')
     assert.equal(recovered.sync!.consecutive_failures, 0)
-    await waitFor('the rows synced', () => t.deps.analytics!.lag(), (l) => l.synced_rows === 10)
+    await waitFor(
+      'the rows synced',
+      () => t.deps.analytics!.lag(),
+      (l) => l.synced_rows === 10,
+    )
   })
 })

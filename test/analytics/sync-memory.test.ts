@@ -25,18 +25,27 @@ async function replicaAnswers(replica: DuckDbReplica, planRolledUp = true) {
   return {
     events: Number((await q<{ n: bigint }>('SELECT count(*) AS n FROM events'))[0]!.n),
     users: Number((await q<{ n: bigint }>('SELECT count(*) AS n FROM users'))[0]!.n),
-    dau: (await q<{ day: unknown; n: bigint }>('SELECT day::VARCHAR AS day, sum(bit_count(users)) AS n FROM day_users GROUP BY day ORDER BY day')).map((r) => [r.day, Number(r.n)]),
-    typeUsers: Number((await q<{ n: bigint }>('SELECT sum(bit_count(users)) AS n FROM day_type_users'))[0]!.n),
+    dau: (
+      await q<{ day: unknown; n: bigint }>(
+        'SELECT day::VARCHAR AS day, sum(bit_count(users)) AS n FROM day_users GROUP BY day ORDER BY day',
+      )
+    ).map((r) => [r.day, Number(r.n)]),
+    typeUsers: Number(
+      (await q<{ n: bigint }>('SELECT sum(bit_count(users)) AS n FROM day_type_users'))[0]!.n,
+    ),
     typeCounts: Number((await q<{ n: bigint }>('SELECT count(*) AS n FROM type_day_counts'))[0]!.n),
     // A path past MAX_ROLLUP_VALUES has no rollups: its answers come from event_props.
-    planUsers: (await q<{ text: string; n: bigint }>(planRolledUp
-      ? `SELECT text, sum(bit_count(users)) AS n FROM prop_day_users JOIN property_paths p ON p.id = path_id
+    planUsers: (
+      await q<{ text: string; n: bigint }>(
+        planRolledUp
+          ? `SELECT text, sum(bit_count(users)) AS n FROM prop_day_users JOIN property_paths p ON p.id = path_id
          WHERE p.path = '$."plan"' GROUP BY text ORDER BY text`
-      : `SELECT text, sum(n) AS n FROM (
+          : `SELECT text, sum(n) AS n FROM (
            SELECT text, count(DISTINCT user_key) AS n FROM event_props JOIN property_paths p ON p.id = path_id
            WHERE p.path = '$."plan"' AND NOT p.rolled_up GROUP BY day, text
          ) GROUP BY text ORDER BY text`,
-    )).map((r) => [r.text, Number(r.n)]),
+      )
+    ).map((r) => [r.text, Number(r.n)]),
   }
 }
 
@@ -46,20 +55,39 @@ async function storeAnswers(db: TestDatabase) {
   return {
     events: await db.count(),
     users: Number((await q('SELECT count(DISTINCT user_id) AS n FROM events'))[0].n),
-    dau: (await q(`SELECT ${day}::text AS day, count(DISTINCT user_id)::int AS n FROM events GROUP BY 1 ORDER BY 1`)).map((r) => [r.day, r.n]),
-    typeUsers: Number((await q(`SELECT count(*) AS n FROM (SELECT DISTINCT ${day}, event_type, user_id FROM events) d`))[0].n),
-    typeCounts: Number((await q(`SELECT count(*) AS n FROM (SELECT DISTINCT ${day}, event_type FROM events) d`))[0].n),
-    planUsers: (await q(
-      `SELECT plan AS text, sum(n)::int AS n FROM (
+    dau: (
+      await q(
+        `SELECT ${day}::text AS day, count(DISTINCT user_id)::int AS n FROM events GROUP BY 1 ORDER BY 1`,
+      )
+    ).map((r) => [r.day, r.n]),
+    typeUsers: Number(
+      (
+        await q(
+          `SELECT count(*) AS n FROM (SELECT DISTINCT ${day}, event_type, user_id FROM events) d`,
+        )
+      )[0].n,
+    ),
+    typeCounts: Number(
+      (await q(`SELECT count(*) AS n FROM (SELECT DISTINCT ${day}, event_type FROM events) d`))[0]
+        .n,
+    ),
+    planUsers: (
+      await q(
+        `SELECT plan AS text, sum(n)::int AS n FROM (
          SELECT properties->>'plan' AS plan, count(DISTINCT user_id) AS n FROM events WHERE properties ? 'plan' GROUP BY ${day}, 1
        ) d GROUP BY 1 ORDER BY 1`,
-    )).map((r) => [r.text, r.n]),
+      )
+    ).map((r) => [r.text, r.n]),
   }
 }
 
 // catchUp() stops at the store's horizon, which another session's open
 // transaction can hold back for a moment: ask until every row is in.
-async function catchUpAll(sync: AnalyticsSync, replica: DuckDbReplica, expected: number): Promise<number> {
+async function catchUpAll(
+  sync: AnalyticsSync,
+  replica: DuckDbReplica,
+  expected: number,
+): Promise<number> {
   const synced = async () => {
     await sync.catchUp()
     return Number((await replica.cursor()).syncedRows)
@@ -86,7 +114,11 @@ describe('analytics sync within its memory limit', { skip: await skipUnless('pos
   // `n` events, one a day over `days` days, `types` event types, `users` users,
   // and properties: a plan of `plans` values (rolled up), an amount with a
   // value per event (past any rollup limit) and one of `keys` extra paths.
-  const insert = (first: number, n: number, shape: { days: number; types: number; users: number; plans: number; keys: number }) =>
+  const insert = (
+    first: number,
+    n: number,
+    shape: { days: number; types: number; users: number; plans: number; keys: number },
+  ) =>
     db.pool.query(
       `INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
        SELECT gen_random_uuid(), TIMESTAMPTZ '2025-01-01' + (i % $3) * INTERVAL '1 day' + (i % 86400) * INTERVAL '1 second',
@@ -96,9 +128,27 @@ describe('analytics sync within its memory limit', { skip: await skipUnless('pos
       [first, n, shape.days, shape.types, shape.users, shape.plans, shape.keys],
     )
 
-  const open = async (name: string, chunkRows: number, extra: { maxPropertyPaths?: number } = {}) => {
-    const replica = await DuckDbReplica.open(join(dir, name), { memoryLimit: MEMORY, threads: 1, maxPropertyPaths: extra.maxPropertyPaths ?? 1024, maxRollupValues: 32 }, log)
-    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows, idleIntervalMs: 10 }, log)
+  const open = async (
+    name: string,
+    chunkRows: number,
+    extra: { maxPropertyPaths?: number } = {},
+  ) => {
+    const replica = await DuckDbReplica.open(
+      join(dir, name),
+      {
+        memoryLimit: MEMORY,
+        threads: 1,
+        maxPropertyPaths: extra.maxPropertyPaths ?? 1024,
+        maxRollupValues: 32,
+      },
+      log,
+    )
+    const sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows, idleIntervalMs: 10 },
+      log,
+    )
     await sync.init()
     return { replica, sync }
   }

@@ -7,11 +7,11 @@ import pg from 'pg'
 import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
 import { AnalyticsSync } from '../../src/analytics/sync.ts'
 import { loadConfig } from '../../src/config.ts'
+import { validateBatch } from '../../src/events/validate-batch.ts'
 import { createLogger } from '../../src/logger.ts'
 import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import { poolClient } from '../../src/store/sql-client.ts'
-import { validateBatch } from '../../src/events/validate-batch.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents } from '../helpers/events.ts'
 import { ADMIN_DATABASE_URL, skipUnless } from '../helpers/services.ts'
@@ -22,11 +22,21 @@ const limits = { maxBatchSize: 100_000, maxPropertiesBytes: 16384, maxFutureSkew
 const replicaOptions = loadConfig({ DUCKDB_THREADS: '1' }).analytics
 
 async function replicaCounts(replica: DuckDbReplica) {
-  const [row] = await replica.query<{ events: bigint; distinct_users: bigint; user_days: bigint; users: bigint }>(
+  const [row] = await replica.query<{
+    events: bigint
+    distinct_users: bigint
+    user_days: bigint
+    users: bigint
+  }>(
     `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(DISTINCT user_key) FROM events) AS distinct_users,
             (SELECT sum(bit_count(users)) FROM day_users) AS user_days, (SELECT count(*) FROM users) AS users`,
   )
-  return { events: Number(row!.events), users: Number(row!.users), user_days: Number(row!.user_days), distinct_users: Number(row!.distinct_users) }
+  return {
+    events: Number(row!.events),
+    users: Number(row!.users),
+    user_days: Number(row!.user_days),
+    distinct_users: Number(row!.distinct_users),
+  }
 }
 
 async function pgCounts(db: TestDatabase) {
@@ -57,11 +67,21 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
   })
 
   const insert = (n: number, users = 50) =>
-    store.insert(validateBatch(makeEvents(n).map((e, i) => ({ ...e, user_id: `u${i % users}` })), limits))
+    store.insert(
+      validateBatch(
+        makeEvents(n).map((e, i) => ({ ...e, user_id: `u${i % users}` })),
+        limits,
+      ),
+    )
 
   test('rows committed out of order by concurrent writers all arrive, once', async () => {
     const replica = await DuckDbReplica.open(join(dir, 'order.duckdb'), replicaOptions, log)
-    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 1000, idleIntervalMs: 10 }, log)
+    const sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 1000, idleIntervalMs: 10 },
+      log,
+    )
     await sync.init()
     try {
       await insert(100)
@@ -92,7 +112,12 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
 
   test('a long transaction in another database does not hold the replica back', async () => {
     const replica = await DuckDbReplica.open(':memory:', replicaOptions, log)
-    const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 1000, idleIntervalMs: 10 }, log)
+    const sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 1000, idleIntervalMs: 10 },
+      log,
+    )
     await sync.init()
     // An open writing transaction elsewhere in the cluster: its xid is older than ours.
     const elsewhere = new pg.Client({ connectionString: ADMIN_DATABASE_URL })
@@ -119,7 +144,12 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     // Sync a few chunks, then drop everything on the floor as a crash would:
     // no stop(), no final chunk.
     let replica = await DuckDbReplica.open(path, replicaOptions, log)
-    let sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 250, idleIntervalMs: 10 }, log)
+    let sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 250, idleIntervalMs: 10 },
+      log,
+    )
     await sync.init()
     await sync.syncChunk()
     await sync.syncChunk()
@@ -128,7 +158,12 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     replica.close()
 
     replica = await DuckDbReplica.open(path, replicaOptions, log)
-    sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 250, idleIntervalMs: 10 }, log)
+    sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 250, idleIntervalMs: 10 },
+      log,
+    )
     await sync.init()
     assert.equal(await sync.catchUp(), expected.events - partial)
     assert.deepEqual(await replicaCounts(replica), expected)
@@ -138,7 +173,12 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
 
     rmSync(path)
     replica = await DuckDbReplica.open(path, replicaOptions, log)
-    sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(pool)), { chunkRows: 700, idleIntervalMs: 10 }, log)
+    sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 700, idleIntervalMs: 10 },
+      log,
+    )
     await sync.init()
     assert.equal(await sync.catchUp(), expected.events)
     assert.deepEqual(await replicaCounts(replica), expected)
@@ -150,7 +190,12 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     const path = join(dir, 'moved.duckdb')
     const open = async (p: pg.Pool) => {
       const replica = await DuckDbReplica.open(path, replicaOptions, log)
-      const sync = new AnalyticsSync(replica, new PostgresChangeFeed(poolClient(p)), { chunkRows: 5000, idleIntervalMs: 10 }, log)
+      const sync = new AnalyticsSync(
+        replica,
+        new PostgresChangeFeed(poolClient(p)),
+        { chunkRows: 5000, idleIntervalMs: 10 },
+        log,
+      )
       await sync.init()
       return { replica, sync }
     }
@@ -183,8 +228,15 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
         const options = ${JSON.stringify({ ...replicaOptions, memoryLimit: '64MB' })};
         try { await DuckDbReplica.open(${JSON.stringify(path)}, options, createLogger('silent')); console.log('opened') }
         catch (e) { console.log(e.constructor.name + ': ' + e.message) }`
-      const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { encoding: 'utf8' })
-      assert.match(out.stdout, /ReplicaLockedError: the analytics replica .* is open in another process/)
+      const out = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', probe],
+        { encoding: 'utf8' },
+      )
+      assert.match(
+        out.stdout,
+        /ReplicaLockedError: the analytics replica .* is open in another process/,
+      )
     } finally {
       replica.close()
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { hashKey, type ApiKeyStore, type Scope } from '../../src/auth/api-keys.ts'
+import { type ApiKeyStore, hashKey, type Scope } from '../../src/auth/api-keys.ts'
 import { Authenticator } from '../../src/auth/authenticator.ts'
 
 // The caching and outage rules are pure logic; the key table itself is tested
@@ -28,7 +28,10 @@ test('a checked key is remembered for 10 s, then looked up again', async () => {
   let now = 0
   const { store, state } = fakeStore({ k1: 'read' })
   const auth = new Authenticator(store, undefined, () => now)
-  assert.deepEqual(await auth.check('k1', 'read'), { ok: true, principal: { id: 'id-k1', scope: 'read' } })
+  assert.deepEqual(await auth.check('k1', 'read'), {
+    ok: true,
+    principal: { id: 'id-k1', scope: 'read' },
+  })
   await auth.check('k1', 'read')
   assert.equal(state.lookups, 1)
   now = 10_001
@@ -52,7 +55,10 @@ test('API_KEY is an admin key and closes the service even with no stored key', a
   const { store } = fakeStore({})
   const auth = new Authenticator(store, 'an-admin-key-from-env')
   assert.equal(await auth.isOpen(), false)
-  assert.deepEqual(await auth.check('an-admin-key-from-env', 'read'), { ok: true, principal: { id: 'env', scope: 'admin' } })
+  assert.deepEqual(await auth.check('an-admin-key-from-env', 'read'), {
+    ok: true,
+    principal: { id: 'env', scope: 'admin' },
+  })
   assert.equal((await auth.check('wrong', 'read')).ok, false)
   assert.equal(await new Authenticator(store, undefined).isOpen(), true)
 })
@@ -63,7 +69,11 @@ test('while open, every check reads the key table: the first key closes the serv
   const auth = new Authenticator(store, undefined, () => 0)
   assert.deepEqual(await auth.check(undefined, 'write'), { ok: true, principal: undefined })
   keys.k1 = 'admin'
-  assert.deepEqual(await auth.check(undefined, 'write'), { ok: false, status: 401, reason: 'an API key is required (Authorization: Bearer <key> or X-API-Key)' })
+  assert.deepEqual(await auth.check(undefined, 'write'), {
+    ok: false,
+    status: 401,
+    reason: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
+  })
 })
 
 test('closed stays closed without asking again, even with the database down; open stays open through an outage', async () => {
@@ -81,15 +91,25 @@ test('closed stays closed without asking again, even with the database down; ope
   assert.equal(await open.isOpen(), true)
   openStore.state.down = true
   assert.equal(await open.isOpen(), true)
-  await assert.rejects(new Authenticator(openStore.store, undefined).isOpen(), /ECONNREFUSED/, 'never known: the outage is the answer')
+  await assert.rejects(
+    new Authenticator(openStore.store, undefined).isOpen(),
+    /ECONNREFUSED/,
+    'never known: the outage is the answer',
+  )
 })
 
 test('a burst of key-less requests on an open service shares the reads, none older than its request', async () => {
   const { store, state } = fakeStore({})
   const auth = new Authenticator(store, undefined)
-  const verdicts = await Promise.all(Array.from({ length: 50 }, () => auth.check(undefined, 'write')))
+  const verdicts = await Promise.all(
+    Array.from({ length: 50 }, () => auth.check(undefined, 'write')),
+  )
   assert.ok(verdicts.every((v) => v.ok))
-  assert.equal(state.existsQueries, 2, 'the one in flight, and one after it for everyone who came meanwhile')
+  assert.equal(
+    state.existsQueries,
+    2,
+    'the one in flight, and one after it for everyone who came meanwhile',
+  )
 })
 
 test('a flood of unknown keys does not push a known key out of the cache', async () => {

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
+import { type ServiceProcess, spawnService, untilHealthy } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { skipUnless, freePort } from '../helpers/services.ts'
+import { freePort, skipUnless } from '../helpers/services.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 // An open service (no key yet) is closed by its first key on every API
 // process at once, not when a cache expires.
-describe('the first key closes every process at once', { skip: await skipUnless('postgres') }, () => {
+describe('the first key closes every process at once', {
+  skip: await skipUnless('postgres'),
+}, () => {
   let db: TestDatabase
   let t: TestApp
   let child: ServiceProcess
@@ -21,7 +23,13 @@ describe('the first key closes every process at once', { skip: await skipUnless(
     db = await createTestDatabase()
     t = await startTestApp({ databaseUrl: db.url, queue: false })
     port = await freePort()
-    child = spawnService('api', { DATABASE_URL: db.url, PORT: String(port), USE_QUEUE: 'false', DUCKDB_PATH: ':memory:', LOG_LEVEL: 'warn' })
+    child = spawnService('api', {
+      DATABASE_URL: db.url,
+      PORT: String(port),
+      USE_QUEUE: 'false',
+      DUCKDB_PATH: ':memory:',
+      LOG_LEVEL: 'warn',
+    })
     await untilHealthy(port)
   })
   after(async () => {
@@ -36,9 +44,15 @@ describe('the first key closes every process at once', { skip: await skipUnless(
     assert.equal((await t.app.inject(url)).statusCode, 200)
     assert.equal((await fetch(`http://127.0.0.1:${port}${url}`)).status, 200)
 
-    const created = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/keys.ts', 'create', '--scope', 'read'], {
-      cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
-    })
+    const created = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/keys.ts', 'create', '--scope', 'read'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+      },
+    )
     assert.equal(created.status, 0, created.stderr)
     const { key } = JSON.parse(created.stdout)
 
@@ -47,6 +61,9 @@ describe('the first key closes every process at once', { skip: await skipUnless(
     assert.equal(here.json().code, 'UNAUTHORIZED')
     assert.equal(here.headers['www-authenticate'], 'Bearer realm="event-analytics"')
     assert.equal((await fetch(`http://127.0.0.1:${port}${url}`)).status, 401)
-    assert.equal((await t.app.inject({ url, headers: { authorization: `Bearer ${key}` } })).statusCode, 200)
+    assert.equal(
+      (await t.app.inject({ url, headers: { authorization: `Bearer ${key}` } })).statusCode,
+      200,
+    )
   })
 })

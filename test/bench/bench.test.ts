@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { after, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { ADMIN_DATABASE_URL, skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -16,13 +16,23 @@ const TINY = ['--events', '3000', '--users', '200', '--markers', '5', '--pg-runs
 const BENCH_TIMEOUT_MS = 480_000
 
 /** `npm run bench -- ...` as a real child process, in a results directory of its own. */
-async function bench(args: string[]): Promise<{ code: number | null; output: string; outDir: string }> {
+async function bench(
+  args: string[],
+): Promise<{ code: number | null; output: string; outDir: string }> {
   const outDir = mkdtempSync(join(tmpdir(), 'ea-bench-test-'))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bench.ts', ...args, '--out', outDir], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, BENCH_DATABASE_URL: ADMIN_DATABASE_URL, BENCH_REDIS_URL: TEST_REDIS_URL },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/bench.ts', ...args, '--out', outDir],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        BENCH_DATABASE_URL: ADMIN_DATABASE_URL,
+        BENCH_REDIS_URL: TEST_REDIS_URL,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let output = ''
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
@@ -30,32 +40,57 @@ async function bench(args: string[]): Promise<{ code: number | null; output: str
   return { code, output, outDir }
 }
 
-describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurrency: true }, () => {
+describe('npm run bench', {
+  skip: await skipUnless('postgres', 'redis'),
+  concurrency: true,
+}, () => {
   const dirs: string[] = []
   after(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
 
-  test('a tiny run goes end to end: exit 0, JSON and Markdown written with every section', { timeout: BENCH_TIMEOUT_MS }, async () => {
+  test('a tiny run goes end to end: exit 0, JSON and Markdown written with every section', {
+    timeout: BENCH_TIMEOUT_MS,
+  }, async () => {
     const run = await bench(TINY)
     dirs.push(run.outDir)
     assert.equal(run.code, 0, run.output)
     const files = readdirSync(run.outDir)
     const json = files.find((f) => f.endsWith('.json'))
-    assert.ok(json && files.includes(json.replace(/\.json$/, '.md')), `results: ${files.join(', ')}`)
+    assert.ok(
+      json && files.includes(json.replace(/\.json$/, '.md')),
+      `results: ${files.join(', ')}`,
+    )
     const report = JSON.parse(readFileSync(join(run.outDir, json), 'utf8'))
 
     assert.equal(report.settings.events, 3000)
     assert.equal(report.ingest.events, 3000)
-    for (const figure of ['acceptedEventsPerSecond', 'storedEventsPerSecond', 'queryableEventsPerSecond']) assert.ok(report.ingest[figure] > 0, figure)
-    assert.ok(report.ingest.latencyMs.p50 > 0 && report.ingest.latencyMs.p99 >= report.ingest.latencyMs.p50)
+    for (const figure of [
+      'acceptedEventsPerSecond',
+      'storedEventsPerSecond',
+      'queryableEventsPerSecond',
+    ])
+      assert.ok(report.ingest[figure] > 0, figure)
+    assert.ok(
+      report.ingest.latencyMs.p50 > 0 && report.ingest.latencyMs.p99 >= report.ingest.latencyMs.p50,
+    )
     assert.ok(report.ingest.raw.copy.rowsPerSecond > 0)
     assert.equal(report.freshness.markers, 5)
     assert.ok(report.freshness.ms.p50 > 0 && report.freshness.raw.p50 > 0)
-    assert.deepEqual(report.queries.map((q: { name: string }) => q.name), [
-      'DAU 7 days', 'DAU 30 days', 'top events 10', 'top events 100', 'retention 3 weeks',
-      'DAU 30 days, country=UA', 'top events 10, plan=pro', 'retention 3 weeks, country=UA', 'breakdown by country',
-    ])
+    assert.deepEqual(
+      report.queries.map((q: { name: string }) => q.name),
+      [
+        'DAU 7 days',
+        'DAU 30 days',
+        'top events 10',
+        'top events 100',
+        'retention 3 weeks',
+        'DAU 30 days, country=UA',
+        'top events 10, plan=pro',
+        'retention 3 weeks, country=UA',
+        'breakdown by country',
+      ],
+    )
     for (const q of report.queries) {
       assert.equal(q.http.n, 50, q.name)
       assert.equal(q.duckdb.n, 50, q.name)
@@ -64,7 +99,10 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     }
     assert.equal(report.ratios.queries.length, 9)
     assert.ok(report.ratios.ingest.stored > 0 && report.ratios.freshness.p50 > 0)
-    assert.deepEqual(report.processes.map((p: { role: string }) => p.role), ['api', 'worker-1'])
+    assert.deepEqual(
+      report.processes.map((p: { role: string }) => p.role),
+      ['api', 'worker-1'],
+    )
     for (const p of report.processes) assert.ok(p.peakRssMb > 0, p.role)
     assert.equal(report.correctness.ok, true)
     assert.equal(report.correctness.store.events, 3005)
@@ -76,13 +114,18 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     assert.match(markdown, /Correctness: .*\*\*PASS\*\*/)
   })
 
-  test('--import: COPY, the import alone and the import beside the service, all of the same file, with the ratio and the replica catching up', { timeout: BENCH_TIMEOUT_MS }, async () => {
+  test('--import: COPY, the import alone and the import beside the service, all of the same file, with the ratio and the replica catching up', {
+    timeout: BENCH_TIMEOUT_MS,
+  }, async () => {
     const run = await bench(['--import', '--events', '2000', '--users', '100', '--rounds', '2'])
     dirs.push(run.outDir)
     assert.equal(run.code, 0, run.output)
     const files = readdirSync(run.outDir)
     const json = files.find((f) => /^bench-import-.*\.json$/.test(f))
-    assert.ok(json && files.includes(json.replace(/\.json$/, '.md')), `results: ${files.join(', ')}`)
+    assert.ok(
+      json && files.includes(json.replace(/\.json$/, '.md')),
+      `results: ${files.join(', ')}`,
+    )
     const report = JSON.parse(readFileSync(join(run.outDir, json), 'utf8'))
     assert.equal(report.file.rows, 2000)
     for (const load of [report.copy, report.import, report.withService]) {
@@ -90,13 +133,25 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
       assert.ok(load.rowsPerSecond > 0 && load.ms > 0)
     }
     for (const load of [report.import, report.withService]) {
-      assert.deepEqual([load.summary.read, load.summary.inserted, load.summary.duplicates, load.summary.rejected], [2000, 2000, 0, 0])
+      assert.deepEqual(
+        [load.summary.read, load.summary.inserted, load.summary.duplicates, load.summary.rejected],
+        [2000, 2000, 0, 0],
+      )
     }
     assert.equal(report.rounds.length, 2)
     for (const kind of ['copy', 'import', 'withService']) {
-      assert.ok(report.rounds.some((r: Record<string, { rowsPerSecond: number }>) => r[kind]!.rowsPerSecond === report[kind].rowsPerSecond), `${kind} is one of the rounds`)
+      assert.ok(
+        report.rounds.some(
+          (r: Record<string, { rowsPerSecond: number }>) =>
+            r[kind]!.rowsPerSecond === report[kind].rowsPerSecond,
+        ),
+        `${kind} is one of the rounds`,
+      )
     }
-    assert.equal(report.ratio, Number((report.import.rowsPerSecond / report.copy.rowsPerSecond).toPrecision(3)))
+    assert.equal(
+      report.ratio,
+      Number((report.import.rowsPerSecond / report.copy.rowsPerSecond).toPrecision(3)),
+    )
     assert.ok(report.withService.replicaCatchUpMs >= 0)
     const markdown = readFileSync(join(run.outDir, json.replace(/\.json$/, '.md')), 'utf8')
     assert.match(markdown, /\| plain COPY \(FORMAT csv\), 1 connection \| [\d,]+ \|/)
@@ -104,11 +159,16 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     assert.match(markdown, /\| replica caught up, after that import ended \| \| [\d.]+ s \|/)
   })
 
-  test('the correctness check fails the run, naming the problem, when a stored event goes missing', { timeout: BENCH_TIMEOUT_MS }, async () => {
+  test('the correctness check fails the run, naming the problem, when a stored event goes missing', {
+    timeout: BENCH_TIMEOUT_MS,
+  }, async () => {
     const run = await bench([...TINY, '--inject-missing-event'])
     dirs.push(run.outDir)
     assert.equal(run.code, 1, run.output)
-    assert.match(run.output, /bench: FAILED: correctness check: PostgreSQL is missing 1 of the 3,005 accepted events/)
+    assert.match(
+      run.output,
+      /bench: FAILED: correctness check: PostgreSQL is missing 1 of the 3,005 accepted events/,
+    )
     assert.match(run.output, /the DuckDB replica holds 3,005 events, PostgreSQL 3,004/)
   })
 })

@@ -57,15 +57,26 @@ for (const impl of implementations) {
       const second = { ...first!, event_type: 'second' }
       assert.equal(await store.insert([first!, second]), 1)
       assert.equal(await store.insert([{ ...first!, event_type: 'third' }]), 0)
-      const { rows } = await sql.query<{ event_type: string }>('SELECT event_type FROM events WHERE event_id = $1', [first!.event_id])
+      const { rows } = await sql.query<{ event_type: string }>(
+        'SELECT event_type FROM events WHERE event_id = $1',
+        [first!.event_id],
+      )
       assert.deepEqual(rows, [{ event_type: 'first' }])
     })
 
     test('concurrent inserts of overlapping batches store each id once, and their counts add up', async () => {
       const events = normalize(makeEvents(500))
-      const counts = await Promise.all([0, 100, 200, 300].map((from) => store.insert(events.slice(from, from + 200))))
-      assert.equal(counts.reduce((a, b) => a + b, 0), 500)
-      assert.deepEqual(await store.existingIds(events.map((e) => e.event_id)), new Set(events.map((e) => e.event_id)))
+      const counts = await Promise.all(
+        [0, 100, 200, 300].map((from) => store.insert(events.slice(from, from + 200))),
+      )
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        500,
+      )
+      assert.deepEqual(
+        await store.existingIds(events.map((e) => e.event_id)),
+        new Set(events.map((e) => e.event_id)),
+      )
     })
 
     test('existingIds finds exactly the stored ones', async () => {
@@ -78,26 +89,39 @@ for (const impl of implementations) {
     })
 
     test('properties and timestamps round-trip exactly, microseconds included', async () => {
-      const [e] = normalize([makeEvent({ occurred_at: '2026-03-01T23:59:59.999999-05:00', properties: { a: { b: [1, 'x"y', null] }, n: 1.5 } })])
+      const [e] = normalize([
+        makeEvent({
+          occurred_at: '2026-03-01T23:59:59.999999-05:00',
+          properties: { a: { b: [1, 'x"y', null] }, n: 1.5 },
+        }),
+      ])
       await store.insert([e!])
       const { rows } = await sql.query<{ at: string; properties: unknown }>(
         `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at, properties FROM events WHERE event_id = $1`,
         [e!.event_id],
       )
-      assert.deepEqual(rows, [{ at: '2026-03-02T04:59:59.999999', properties: { a: { b: [1, 'x"y', null] }, n: 1.5 } }])
+      assert.deepEqual(rows, [
+        { at: '2026-03-02T04:59:59.999999', properties: { a: { b: [1, 'x"y', null] }, n: 1.5 } },
+      ])
     })
 
     test('the change feed reads every committed row in cursor order, and knows the store it reads', async () => {
       const feed = new PostgresChangeFeed(sql)
       const all = await feed.readAfter({ xact: 0n, seq: 0n }, 100_000)
-      assert.equal(all.length, (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n)
+      assert.equal(
+        all.length,
+        (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n,
+      )
       const keys = all.map(([x, s]) => [BigInt(x), BigInt(s)] as const)
       for (let i = 1; i < keys.length; i++) {
         const [a, b] = [keys[i - 1]!, keys[i]!]
         assert.ok(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]), 'strictly increasing (xact, seq)')
       }
       const [x, s] = all[10]!
-      assert.deepEqual(await feed.readAfter({ xact: BigInt(x), seq: BigInt(s) }, 5), all.slice(11, 16))
+      assert.deepEqual(
+        await feed.readAfter({ xact: BigInt(x), seq: BigInt(s) }, 5),
+        all.slice(11, 16),
+      )
       const source = await feed.source()
       assert.match(source.id, /^[0-9a-f-]{36}$/)
       assert.ok(source.nextXact > keys[keys.length - 1]![0])

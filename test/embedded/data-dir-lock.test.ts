@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync, mkdirSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -11,7 +19,9 @@ const startOf = (pid: number) => {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!
 }
 
-describe('the DATA_DIR lock', { skip: existsSync('/proc/self/stat') ? false : 'needs /proc (Linux)' }, () => {
+describe('the DATA_DIR lock', {
+  skip: existsSync('/proc/self/stat') ? false : 'needs /proc (Linux)',
+}, () => {
   let dir: string
   let path: string
   const write = (owner: object, ageMs = 0) => {
@@ -26,15 +36,21 @@ describe('the DATA_DIR lock', { skip: existsSync('/proc/self/stat') ? false : 'n
   })
   after(() => rmSync(dir, { recursive: true, force: true }))
 
-  test('names its owner: host, PID and the PID\'s start time; release frees it', () => {
+  test("names its owner: host, PID and the PID's start time; release frees it", () => {
     const release = lockDataDir(path, dir)
-    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), { host: hostname(), pid: process.pid, start: startOf(process.pid) })
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), {
+      host: hostname(),
+      pid: process.pid,
+      start: startOf(process.pid),
+    })
     release()
     assert.ok(!existsSync(path))
   })
 
   test('a live owner with its start time is respected, even with an old lock file', async () => {
-    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      stdio: 'ignore',
+    })
     try {
       await new Promise((r) => other.once('spawn', r))
       write({ host: hostname(), pid: other.pid, start: startOf(other.pid!) }, 60_000)
@@ -59,7 +75,10 @@ describe('the DATA_DIR lock', { skip: existsSync('/proc/self/stat') ? false : 'n
 
   test('an owner on another host is stale only once its lock is no longer touched', () => {
     write({ host: 'elsewhere', pid: 1, start: null })
-    assert.throws(() => lockDataDir(path, dir), /DATA_DIR .* is in use by another event-analytics process/)
+    assert.throws(
+      () => lockDataDir(path, dir),
+      /DATA_DIR .* is in use by another event-analytics process/,
+    )
     write({ host: 'elsewhere', pid: 1, start: null }, 16_000)
     lockDataDir(path, dir)()
   })

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
+import { type ServiceProcess, spawnService, untilHealthy } from '../helpers/child.ts'
 import { makeEvents, waitFor } from '../helpers/events.ts'
 import { freePort } from '../helpers/services.ts'
 
@@ -33,24 +33,45 @@ describe('embedded mode, as a real process', () => {
     const first = start()
     await healthy(first)
 
-    const second = spawnService('all', { DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: 'info' })
+    const second = spawnService('all', {
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+    })
     children.push(second)
     assert.equal(await second.exited, 1)
     assert.match(second.output(), /DATA_DIR .* is in use by another event-analytics process/)
 
     const events = makeEvents(300, { occurred_at: '2026-11-20T10:00:00Z' })
-    const res = await fetch(url('/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) })
+    const res = await fetch(url('/events'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    })
     assert.equal(res.status, 201)
     const statsUrl = url('/stats/top-events?from=2026-11-20&to=2026-11-20')
-    const before = await waitFor('stats to show the events', () => fetch(statsUrl).then((r) => r.json() as Promise<Array<{ count: number }>>), (rows) => rows[0]?.count === 300)
+    const before = await waitFor(
+      'stats to show the events',
+      () => fetch(statsUrl).then((r) => r.json() as Promise<Array<{ count: number }>>),
+      (rows) => rows[0]?.count === 300,
+    )
 
     first.child.kill('SIGTERM')
     assert.equal(await first.exited, 0, first.output())
 
     await healthy(start())
     assert.deepEqual(await (await fetch(statsUrl)).json(), before)
-    const again = await fetch(url('/events'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) })
-    assert.deepEqual(await again.json(), { total_received: 300, inserted: 0, duplicates: 300, message: 'events stored' })
+    const again = await fetch(url('/events'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    })
+    assert.deepEqual(await again.json(), {
+      total_received: 300,
+      inserted: 0,
+      duplicates: 300,
+      message: 'events stored',
+    })
   })
 
   test('restarts at once after a SIGKILL: a lock whose owner is dead is taken over', async () => {

@@ -19,18 +19,36 @@ const eventId = fc.oneof(
 )
 const occurredAt = fc.oneof(
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom('2026-11-01T00:00:00Z', '2026-11-01 00:00:00+01:00', '2026-11-01T00:00:00', '2026-13-45T99:99:99Z', 'now', ''),
+  fc.constantFrom(
+    '2026-11-01T00:00:00Z',
+    '2026-11-01 00:00:00+01:00',
+    '2026-11-01T00:00:00',
+    '2026-13-45T99:99:99Z',
+    'now',
+    '',
+  ),
   fc.integer(),
 )
 const unit = fc.constantFrom('a', '😀', 'é', '\u0000', '\ud800')
-const text = (max: number) => fc.oneof(
-  fc.integer({ min: 0, max: max + 2 }).chain((n) => fc.string({ unit, minLength: n, maxLength: n })),
-  fc.integer({ min: max - 2, max: max + 2 }).map((n) => 'x'.repeat(Math.max(0, n))),
-  fc.integer({ min: Math.floor(max / 2) - 1, max: max + 1 }).map((n) => '😀'.repeat(Math.max(0, n))),
-  fc.constant(''),
+const text = (max: number) =>
+  fc.oneof(
+    fc
+      .integer({ min: 0, max: max + 2 })
+      .chain((n) => fc.string({ unit, minLength: n, maxLength: n })),
+    fc.integer({ min: max - 2, max: max + 2 }).map((n) => 'x'.repeat(Math.max(0, n))),
+    fc
+      .integer({ min: Math.floor(max / 2) - 1, max: max + 1 })
+      .map((n) => '😀'.repeat(Math.max(0, n))),
+    fc.constant(''),
+    fc.integer(),
+  )
+const properties = fc.oneof(
+  fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
+  fc.constant(null),
+  fc.array(fc.integer()),
+  fc.string(),
   fc.integer(),
 )
-const properties = fc.oneof(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), fc.constant(null), fc.array(fc.integer()), fc.string(), fc.integer())
 const event = fc.record(
   {
     event_id: eventId,
@@ -46,12 +64,22 @@ const event = fc.record(
 // A valid event with up to two fields replaced by edge values, or dropped.
 const valid = fc.record({
   event_id: fc.uuid(),
-  occurred_at: fc.date({ noInvalidDate: true, min: new Date('2000-01-01'), max: new Date('2030-01-01') }).map((d) => d.toISOString()),
+  occurred_at: fc
+    .date({ noInvalidDate: true, min: new Date('2000-01-01'), max: new Date('2030-01-01') })
+    .map((d) => d.toISOString()),
   user_id: fc.string({ minLength: 1, maxLength: 20 }),
   event_type: fc.string({ minLength: 1, maxLength: 20 }),
   properties: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
 })
-const nearlyValid = fc.tuple(valid, event, fc.subarray(['event_id', 'occurred_at', 'user_id', 'event_type', 'properties', 'extra'], { maxLength: 2 }), fc.boolean())
+const nearlyValid = fc
+  .tuple(
+    valid,
+    event,
+    fc.subarray(['event_id', 'occurred_at', 'user_id', 'event_type', 'properties', 'extra'], {
+      maxLength: 2,
+    }),
+    fc.boolean(),
+  )
   .map(([base, edges, fields, drop]) => {
     const out: Record<string, unknown> = { ...base }
     for (const f of fields) {
@@ -64,17 +92,37 @@ const nearlyValid = fc.tuple(valid, event, fc.subarray(['event_id', 'occurred_at
 describe('plainlyValid', () => {
   test('passes only events the schema passes', () => {
     let passed = 0
-    fc.assert(fc.property(fc.oneof(nearlyValid, nearlyValid, event, fc.anything()), (raw) => {
-      if (!plainlyValid(raw)) return
-      passed++
-      assert.equal(matchesEventSchema(raw), true, JSON.stringify(raw))
-    }), { numRuns: 20_000 })
+    fc.assert(
+      fc.property(fc.oneof(nearlyValid, nearlyValid, event, fc.anything()), (raw) => {
+        if (!plainlyValid(raw)) return
+        passed++
+        assert.equal(matchesEventSchema(raw), true, JSON.stringify(raw))
+      }),
+      { numRuns: 20_000 },
+    )
     // The property says little unless the check passes a fair share of events.
     assert.ok(passed > 500, `only ${passed} events passed the fast check`)
   })
 
   test('passes the usual valid event', () => {
-    assert.equal(plainlyValid({ event_id: '0F8FAD5B-D9CB-469F-A165-70867728950E', occurred_at: '2026-11-01T00:00:00.000Z', user_id: 'u', event_type: 't', properties: { a: 1 } }), true)
-    assert.equal(plainlyValid({ event_id: '0f8fad5b-d9cb-469f-a165-70867728950e', occurred_at: '2026-11-01T00:00:00+01:00', user_id: 'x'.repeat(256), event_type: 't' }), true)
+    assert.equal(
+      plainlyValid({
+        event_id: '0F8FAD5B-D9CB-469F-A165-70867728950E',
+        occurred_at: '2026-11-01T00:00:00.000Z',
+        user_id: 'u',
+        event_type: 't',
+        properties: { a: 1 },
+      }),
+      true,
+    )
+    assert.equal(
+      plainlyValid({
+        event_id: '0f8fad5b-d9cb-469f-a165-70867728950e',
+        occurred_at: '2026-11-01T00:00:00+01:00',
+        user_id: 'x'.repeat(256),
+        event_type: 't',
+      }),
+      true,
+    )
   })
 })

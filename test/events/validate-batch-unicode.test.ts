@@ -17,7 +17,20 @@ const badJson = (s: string) => NUL_ESCAPE.test(s) || LONE_SURROGATE.test(s)
 const limits = { maxBatchSize: 1, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
 // Lone surrogates, NUL, backslashes and text that looks like JSON escapes, mixed with plain text.
 const unit = fc.oneof(
-  fc.constantFrom('\ud800', '\udfff', '\ud83d', '\ude00', '\u0000', '\\', 'u', 'd', '8', '0', 'D', '"'),
+  fc.constantFrom(
+    '\ud800',
+    '\udfff',
+    '\ud83d',
+    '\ude00',
+    '\u0000',
+    '\\',
+    'u',
+    'd',
+    '8',
+    '0',
+    'D',
+    '"',
+  ),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
 )
 const text = fc.string({ unit, minLength: 1, maxLength: 10 })
@@ -34,14 +47,30 @@ function fieldsRejected(event: object): string[] {
 
 describe('validateBatch: Unicode and NUL checks', () => {
   test('reject exactly what the full checks reject, with the same messages', () => {
-    fc.assert(fc.property(text, text, fc.dictionary(text, text, { maxKeys: 3 }), (user, type, properties) => {
-      const expected = [
-        ...(badText(user) ? ['user_id must be Unicode text without NUL characters'] : []),
-        ...(badText(type) ? ['event_type must be Unicode text without NUL characters'] : []),
-        ...(badJson(JSON.stringify(properties)) ? ['properties must be Unicode text without NUL characters'] : []),
-      ]
-      const event = { event_id: '00000000-0000-4000-8000-000000000001', occurred_at: '2026-11-01T00:00:00Z', user_id: user, event_type: type, properties }
-      assert.deepEqual(fieldsRejected(event), expected)
-    }), { numRuns: 3000 })
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        fc.dictionary(text, text, { maxKeys: 3 }),
+        (user, type, properties) => {
+          const expected = [
+            ...(badText(user) ? ['user_id must be Unicode text without NUL characters'] : []),
+            ...(badText(type) ? ['event_type must be Unicode text without NUL characters'] : []),
+            ...(badJson(JSON.stringify(properties))
+              ? ['properties must be Unicode text without NUL characters']
+              : []),
+          ]
+          const event = {
+            event_id: '00000000-0000-4000-8000-000000000001',
+            occurred_at: '2026-11-01T00:00:00Z',
+            user_id: user,
+            event_type: type,
+            properties,
+          }
+          assert.deepEqual(fieldsRejected(event), expected)
+        },
+      ),
+      { numRuns: 3000 },
+    )
   })
 })

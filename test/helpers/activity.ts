@@ -1,6 +1,15 @@
 import type { ReferenceEvent } from '../stats/reference.ts'
 
-const TYPES = ['page_view', 'page_view', 'page_view', 'click', 'click', 'search', 'signup', 'purchase']
+const TYPES = [
+  'page_view',
+  'page_view',
+  'page_view',
+  'click',
+  'click',
+  'search',
+  'signup',
+  'purchase',
+]
 const COUNTRIES = ['UA', 'PL', 'DE']
 
 /**
@@ -10,7 +19,10 @@ const COUNTRIES = ['UA', 'PL', 'DE']
  */
 export function activity(first: string, days: number, users = 60): ReferenceEvent[] {
   let seed = 42
-  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648)
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+    return seed / 2_147_483_648
+  }
   const start = Date.parse(`${first}T00:00:00Z`)
   const events: ReferenceEvent[] = []
   for (let u = 0; u < users; u++) {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { loadConfig, type Config } from '../../src/config.ts'
+import { type Config, loadConfig } from '../../src/config.ts'
 import { buildDeps, type Deps } from '../../src/deps.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startRole } from '../../src/roles.ts'
@@ -46,7 +46,9 @@ export async function startTestApp(options: {
     DUCKDB_PATH: ':memory:',
     // Suites that test rate limiting set their own; the rest must never meet one.
     RATE_LIMIT_REQUESTS: '1000000000',
-    ...(options.queue ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() } : { USE_QUEUE: 'false' }),
+    ...(options.queue
+      ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() }
+      : { USE_QUEUE: 'false' }),
     ...options.env,
   }
   const config = loadConfig(env)
@@ -55,7 +57,11 @@ export async function startTestApp(options: {
   const running = await startRole(deps, options.worker ? 'all' : 'api', { listen: false })
   const app = running.app!
   return {
-    app, deps, config, env, worker: running.worker,
+    app,
+    deps,
+    config,
+    env,
+    worker: running.worker,
     async count() {
       const { rows } = await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')
       return rows[0]!.n

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from './events.ts'
 
@@ -16,7 +16,10 @@ export interface ServiceProcess {
  * Like startTestApp, it never meets a rate limit unless `env` sets one: a test that
  * polls the child must not run out of tokens when the machine is slow.
  */
-export function spawnService(role: 'all' | 'api' | 'worker', env: Record<string, string>): ServiceProcess {
+export function spawnService(
+  role: 'all' | 'api' | 'worker',
+  env: Record<string, string>,
+): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, role], {
     env: { PATH: process.env.PATH, RATE_LIMIT_REQUESTS: '1000000000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,9 +43,14 @@ export async function untilHealthy(port: number, service?: ServiceProcess): Prom
   const probe = async () => {
     const { exitCode, signalCode } = service?.child ?? {}
     if (exitCode != null || signalCode != null) {
-      throw new Error(`the service exited (${exitCode ?? signalCode}) before answering /health:\n${service!.output()}`)
+      throw new Error(
+        `the service exited (${exitCode ?? signalCode}) before answering /health:\n${service!.output()}`,
+      )
     }
-    return fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0)
+    return fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.status,
+      () => 0,
+    )
   }
   await waitFor('the service to answer /health', probe, (s) => s === 200, STARTUP_TIMEOUT_MS, 100)
 }

@@ -16,7 +16,8 @@ export interface TestDatabase {
 /** A fresh, migrated database of its own for one suite, so suites never see each other's rows. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const base = new URL(ADMIN_DATABASE_URL)
-  const name = `${base.pathname.slice(1) || 'postgres'}_t${randomBytes(5).toString('hex')}`.toLowerCase()
+  const name =
+    `${base.pathname.slice(1) || 'postgres'}_t${randomBytes(5).toString('hex')}`.toLowerCase()
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL })
   await admin.connect()
   try {

@@ -34,5 +34,7 @@ export async function waitFor<T>(
     if (done(last)) return last
     await new Promise((r) => setTimeout(r, intervalMs))
   } while (Date.now() < deadline)
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`)
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`,
+  )
 }

@@ -21,10 +21,14 @@ export interface Family {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped'])
-const SUFFIXES: Record<string, string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] }
+const SUFFIXES: Record<string, string[]> = {
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['_sum', '_count'],
+}
 
 export function parsePrometheusText(text: string): Map<string, Family> {
-  if (text.length > 0 && !text.endsWith('\n')) throw new Error('the exposition does not end with a newline')
+  if (text.length > 0 && !text.endsWith('\n'))
+    throw new Error('the exposition does not end with a newline')
   const families = new Map<string, Family>()
   const seenSeries = new Set<string>()
   const closed = new Set<string>()
@@ -41,7 +45,11 @@ export function parsePrometheusText(text: string): Map<string, Family> {
       if (!m) return // any other comment
       const [, kind, name, rest = ''] = m
       if (!NAME.test(name!)) fail('bad metric name')
-      const family = families.get(name!) ?? { name: name!, type: 'untyped' as MetricType, samples: [] }
+      const family = families.get(name!) ?? {
+        name: name!,
+        type: 'untyped' as MetricType,
+        samples: [],
+      }
       if (family.samples.length > 0) fail(`${kind} after the samples of ${name}`)
       if (kind === 'TYPE') {
         if (!TYPES.has(rest)) fail('unknown type')
@@ -50,7 +58,7 @@ export function parsePrometheusText(text: string): Map<string, Family> {
         family.type = rest as MetricType
       } else {
         if (family.help !== undefined) fail('a second HELP')
-        family.help = unescape(rest, false, fail)
+        family.help = unescapeLabel(rest, false, fail)
       }
       families.set(name!, family)
       return
@@ -72,10 +80,16 @@ export function parsePrometheusText(text: string): Map<string, Family> {
 }
 
 /** The value of the one series with exactly these labels, or undefined. */
-export function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const family = familyOf(families, name)
   const want = JSON.stringify(Object.entries(labels).sort())
-  return family?.samples.find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === want)?.value
+  return family?.samples.find(
+    (s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === want,
+  )?.value
 }
 
 function familyOf(families: Map<string, Family>, sampleName: string): Family | undefined {
@@ -106,7 +120,7 @@ function parseSample(line: string, fail: (why: string) => never): Sample {
       let end = eq + 2
       while (end < line.length && line[end] !== '"') end += line[end] === '\\' ? 2 : 1
       if (end >= line.length) fail('an unterminated label value')
-      labels[label] = unescape(line.slice(eq + 2, end), true, fail)
+      labels[label] = unescapeLabel(line.slice(eq + 2, end), true, fail)
       pos = end + 1
       if (line[pos] === ',') pos++
       else if (line[pos] !== '}') fail('labels not separated by commas')
@@ -129,7 +143,7 @@ function parseValue(text: string, fail: (why: string) => never): number {
   return Number(text)
 }
 
-function unescape(text: string, quotes: boolean, fail: (why: string) => never): string {
+function unescapeLabel(text: string, quotes: boolean, fail: (why: string) => never): string {
   return text.replace(/\\(.?)/g, (_, c: string) => {
     if (c === '\\') return '\\'
     if (c === 'n') return '\n'
@@ -139,7 +153,10 @@ function unescape(text: string, quotes: boolean, fail: (why: string) => never): 
 }
 
 function checkHistogram(family: Family): void {
-  const groups = new Map<string, { buckets: Array<[number, number]>; count?: number; sum?: number }>()
+  const groups = new Map<
+    string,
+    { buckets: Array<[number, number]>; count?: number; sum?: number }
+  >()
   for (const s of family.samples) {
     const { le, ...rest } = s.labels
     const key = JSON.stringify(Object.entries(rest).sort())
@@ -156,10 +173,13 @@ function checkHistogram(family: Family): void {
     const where = `${family.name}${key}`
     if (g.count === undefined || g.sum === undefined) throw new Error(`${where}: no _count or _sum`)
     for (let i = 1; i < g.buckets.length; i++) {
-      if (!(g.buckets[i]![0] > g.buckets[i - 1]![0])) throw new Error(`${where}: buckets out of order`)
-      if (g.buckets[i]![1] < g.buckets[i - 1]![1]) throw new Error(`${where}: buckets not cumulative`)
+      if (!(g.buckets[i]![0] > g.buckets[i - 1]![0]))
+        throw new Error(`${where}: buckets out of order`)
+      if (g.buckets[i]![1] < g.buckets[i - 1]![1])
+        throw new Error(`${where}: buckets not cumulative`)
     }
     const last = g.buckets.at(-1)
-    if (!last || last[0] !== Infinity || last[1] !== g.count) throw new Error(`${where}: the +Inf bucket is not the count`)
+    if (!last || last[0] !== Infinity || last[1] !== g.count)
+      throw new Error(`${where}: the +Inf bucket is not the count`)
   }
 }

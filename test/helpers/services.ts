@@ -1,9 +1,10 @@
 import net from 'node:net'
-import pg from 'pg'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 
 // Tests may read the environment: they are the harness, not the product.
-export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const ADMIN_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const IN_CI = process.env.CI === 'true'
 
@@ -13,7 +14,10 @@ let availability: Promise<{ postgres?: string; redis?: string }> | undefined
 function unavailable(): Promise<{ postgres?: string; redis?: string }> {
   availability ??= (async () => {
     const out: { postgres?: string; redis?: string } = {}
-    const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL, connectionTimeoutMillis: 2_000 })
+    const client = new pg.Client({
+      connectionString: ADMIN_DATABASE_URL,
+      connectionTimeoutMillis: 2_000,
+    })
     try {
       await client.connect()
       await client.query('SELECT 1')
@@ -22,7 +26,12 @@ function unavailable(): Promise<{ postgres?: string; redis?: string }> {
     } finally {
       await client.end().catch(() => {})
     }
-    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null })
+    const redis = new Redis(TEST_REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2_000,
+      retryStrategy: () => null,
+    })
     try {
       await redis.connect()
       await redis.ping()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import { ApiKeyStore, hashKey, type Scope } from '../../src/auth/api-keys.ts'
 import { Authenticator } from '../../src/auth/authenticator.ts'
@@ -24,7 +24,8 @@ describe('API keys and scopes (embedded)', () => {
   before(async () => {
     t = await startTestApp({ queue: false })
     const store = new ApiKeyStore(t.deps.db)
-    for (const scope of ['read', 'write', 'admin'] as const) keys[scope] = (await store.create(scope, `test ${scope}`)).key
+    for (const scope of ['read', 'write', 'admin'] as const)
+      keys[scope] = (await store.create(scope, `test ${scope}`)).key
   })
   after(() => t?.close())
 
@@ -41,8 +42,16 @@ describe('API keys and scopes (embedded)', () => {
     ]
     for (const [method, url, needs] of routes) {
       const ok = method === 'POST' ? 201 : 200
-      assert.equal((await call(method, url, { authorization: `Bearer ${keys[needs]}` })).statusCode, ok, `${url} with its own scope`)
-      assert.equal((await call(method, url, { 'x-api-key': keys.admin })).statusCode, ok, `${url} with admin`)
+      assert.equal(
+        (await call(method, url, { authorization: `Bearer ${keys[needs]}` })).statusCode,
+        ok,
+        `${url} with its own scope`,
+      )
+      assert.equal(
+        (await call(method, url, { 'x-api-key': keys.admin })).statusCode,
+        ok,
+        `${url} with admin`,
+      )
       const other = needs === 'read' ? keys.write : keys.read
       const forbidden = await call(method, url, { authorization: `Bearer ${other}` })
       assert.equal(forbidden.statusCode, 403, `${url} with the other scope`)
@@ -51,12 +60,17 @@ describe('API keys and scopes (embedded)', () => {
       assert.equal(missing.statusCode, 401, `${url} without a key`)
       assert.equal(missing.json().code, 'UNAUTHORIZED')
       assert.equal(missing.headers['www-authenticate'], 'Bearer realm="event-analytics"')
-      assert.equal((await call(method, url, { 'x-api-key': 'ea_not-a-real-key' })).statusCode, 401, `${url} with an unknown key`)
+      assert.equal(
+        (await call(method, url, { 'x-api-key': 'ea_not-a-real-key' })).statusCode,
+        401,
+        `${url} with an unknown key`,
+      )
     }
   })
 
   test('HEAD asks for the scope of its GET', async () => {
-    const head = (key: string) => t.app.inject({ method: 'HEAD', url: '/stats/range', headers: { 'x-api-key': key } })
+    const head = (key: string) =>
+      t.app.inject({ method: 'HEAD', url: '/stats/range', headers: { 'x-api-key': key } })
     assert.equal((await head(keys.read)).statusCode, 200)
     assert.equal((await head(keys.write)).statusCode, 403)
     assert.equal((await t.app.inject({ method: 'HEAD', url: '/health' })).statusCode, 200)
@@ -64,7 +78,16 @@ describe('API keys and scopes (embedded)', () => {
 
   test('/health, /metrics, the OpenAPI document, Swagger UI and the dashboard stay open', async () => {
     assert.equal((await call('GET', '/health')).statusCode, 200)
-    for (const url of ['/metrics', '/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/swagger-initializer.js', '/']) {
+    for (const url of [
+      '/metrics',
+      '/openapi.json',
+      '/docs',
+      '/docs/',
+      '/docs/json',
+      '/docs/yaml',
+      '/docs/static/swagger-initializer.js',
+      '/',
+    ]) {
       assert.equal((await call('GET', url)).statusCode, 200, url)
     }
     // Swagger UI's own routes are open too, whichever answer they give.
@@ -75,7 +98,9 @@ describe('API keys and scopes (embedded)', () => {
   test('keys are stored as SHA-256 digests, never in clear', async () => {
     const { rows } = await t.deps.db.query<Record<string, unknown>>('SELECT * FROM api_keys')
     assert.equal(rows.length, 3)
-    const dump = JSON.stringify(rows, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))
+    const dump = JSON.stringify(rows, (_k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
+    )
     for (const key of Object.values(keys)) {
       assert.ok(!dump.includes(key), 'the key itself is not stored')
       assert.ok(dump.includes(hashKey(key).toString('hex')), 'its digest is')
@@ -94,7 +119,9 @@ describe('the scope a route declares (no servers)', () => {
   } as unknown as ApiKeyStore
   const app = Fastify()
   installAccessControl(app, {
-    authenticator: new Authenticator(store, undefined), limiter: new MemoryRateLimitStore(), policy: { capacity: 1000, refillPerMs: 1 },
+    authenticator: new Authenticator(store, undefined),
+    limiter: new MemoryRateLimitStore(),
+    policy: { capacity: 1000, refillPerMs: 1 },
     log: createLogger('silent'),
   })
   for (const scope of ['open', 'read', 'write', 'admin'] as const satisfies readonly RouteScope[]) {
@@ -112,14 +139,33 @@ describe('the scope a route declares (no servers)', () => {
       { none: 200, read: 200 },
     )
     for (const scope of ['read', 'write', 'admin'] as const) {
-      const got = { none: await status(`/${scope}`), read: await status(`/${scope}`, 'read'), write: await status(`/${scope}`, 'write'), admin: await status(`/${scope}`, 'admin') }
-      assert.deepEqual(got, { none: 401, read: scope === 'read' ? 200 : 403, write: scope === 'write' ? 200 : 403, admin: 200 }, `/${scope}`)
+      const got = {
+        none: await status(`/${scope}`),
+        read: await status(`/${scope}`, 'read'),
+        write: await status(`/${scope}`, 'write'),
+        admin: await status(`/${scope}`, 'admin'),
+      }
+      assert.deepEqual(
+        got,
+        {
+          none: 401,
+          read: scope === 'read' ? 200 : 403,
+          write: scope === 'write' ? 200 : 403,
+          admin: 200,
+        },
+        `/${scope}`,
+      )
     }
   })
 
   test('a route that declares no scope needs an admin key: closed by default', async () => {
     assert.deepEqual(
-      { none: await status('/undeclared'), read: await status('/undeclared', 'read'), write: await status('/undeclared', 'write'), admin: await status('/undeclared', 'admin') },
+      {
+        none: await status('/undeclared'),
+        read: await status('/undeclared', 'read'),
+        write: await status('/undeclared', 'write'),
+        admin: await status('/undeclared', 'admin'),
+      },
       { none: 401, read: 403, write: 403, admin: 200 },
     )
   })
@@ -129,7 +175,10 @@ describe('no key anywhere: the service is open', () => {
   test('every route answers without a key', async () => {
     const t = await startTestApp({ queue: false })
     try {
-      assert.equal((await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode, 201)
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode,
+        201,
+      )
       assert.equal((await t.app.inject('/stats/dau?from=2026-11-01&to=2026-11-01')).statusCode, 200)
     } finally {
       await t.close()
@@ -139,10 +188,21 @@ describe('no key anywhere: the service is open', () => {
   test('API_KEY alone closes it and acts as an admin key', async () => {
     const t = await startTestApp({ queue: false, env: { API_KEY: 'a-long-enough-admin-key' } })
     try {
-      assert.equal((await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode, 401)
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode,
+        401,
+      )
       const headers = { authorization: 'Bearer a-long-enough-admin-key' }
-      assert.equal((await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1), headers })).statusCode, 201)
-      assert.equal((await t.app.inject({ url: '/stats/dau?from=2026-11-01&to=2026-11-01', headers })).statusCode, 200)
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1), headers }))
+          .statusCode,
+        201,
+      )
+      assert.equal(
+        (await t.app.inject({ url: '/stats/dau?from=2026-11-01&to=2026-11-01', headers }))
+          .statusCode,
+        200,
+      )
     } finally {
       await t.close()
     }
@@ -158,7 +218,9 @@ describe('npm run keys (server mode)', { skip: await skipUnless('postgres') }, (
 
   const keys = (...args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/keys.ts', ...args], {
-      cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
     })
 
   test('create shows the key once, list shows only its prefix, revoke ends it', async () => {
@@ -169,11 +231,23 @@ describe('npm run keys (server mode)', { skip: await skipUnless('postgres') }, (
     assert.match(key, /^ea_[A-Za-z0-9_-]{43}$/)
     const t = await startTestApp({ databaseUrl: db.url, queue: false })
     try {
-      const post = () => t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1), headers: { 'x-api-key': key } })
+      const post = () =>
+        t.app.inject({
+          method: 'POST',
+          url: '/events',
+          payload: makeEvents(1),
+          headers: { 'x-api-key': key },
+        })
       assert.equal((await post()).statusCode, 201)
       const listed = keys('list')
       assert.ok(!listed.stdout.includes(key))
-      assert.deepEqual(JSON.parse(listed.stdout).map((k: { id: string; key_prefix: string }) => [k.id, k.key_prefix]), [[id, key_prefix]])
+      assert.deepEqual(
+        JSON.parse(listed.stdout).map((k: { id: string; key_prefix: string }) => [
+          k.id,
+          k.key_prefix,
+        ]),
+        [[id, key_prefix]],
+      )
       assert.equal(keys('revoke', key_prefix).status, 0)
       assert.equal(keys('create', '--scope', 'nope').status, 2)
     } finally {
@@ -182,7 +256,12 @@ describe('npm run keys (server mode)', { skip: await skipUnless('postgres') }, (
     // A fresh process (no cache) refuses the revoked key at once.
     const fresh = await startTestApp({ databaseUrl: db.url, queue: false })
     try {
-      const res = await fresh.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1), headers: { 'x-api-key': key } })
+      const res = await fresh.app.inject({
+        method: 'POST',
+        url: '/events',
+        payload: makeEvents(1),
+        headers: { 'x-api-key': key },
+      })
       assert.equal(res.statusCode, 401)
     } finally {
       await fresh.close()

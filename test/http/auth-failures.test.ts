@@ -6,7 +6,9 @@ import { skipUnless } from '../helpers/services.ts'
 
 // Wrong keys cost a database lookup each: past AUTH_FAILURE_LIMIT per client
 // address per AUTH_FAILURE_PERIOD they are refused with 429, without one.
-describe('unknown keys are limited per client address', { skip: await skipUnless('postgres') }, () => {
+describe('unknown keys are limited per client address', {
+  skip: await skipUnless('postgres'),
+}, () => {
   let db: TestDatabase
   let t: TestApp
   let good: string
@@ -14,7 +16,11 @@ describe('unknown keys are limited per client address', { skip: await skipUnless
 
   before(async () => {
     db = await createTestDatabase()
-    t = await startTestApp({ databaseUrl: db.url, queue: false, env: { AUTH_FAILURE_LIMIT: '3', AUTH_FAILURE_PERIOD: '60' } })
+    t = await startTestApp({
+      databaseUrl: db.url,
+      queue: false,
+      env: { AUTH_FAILURE_LIMIT: '3', AUTH_FAILURE_PERIOD: '60' },
+    })
     good = (await t.deps.apiKeys.create('read')).key
     const findActive = t.deps.apiKeys.findActive.bind(t.deps.apiKeys)
     t.deps.apiKeys.findActive = (digest) => {
@@ -40,8 +46,12 @@ describe('unknown keys are limited per client address', { skip: await skipUnless
     assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8')
     const { request_id: _id, ...body } = refused.json()
     assert.deepEqual(body, {
-      type: 'about:blank', title: 'Too Many Requests', status: 429, code: 'TOO_MANY_AUTH_FAILURES',
-      detail: 'too many unknown API keys from this address; retry in 20 s', instance: '/stats/range',
+      type: 'about:blank',
+      title: 'Too Many Requests',
+      status: 429,
+      code: 'TOO_MANY_AUTH_FAILURES',
+      detail: 'too many unknown API keys from this address; retry in 20 s',
+      instance: '/stats/range',
     })
 
     const before = lookups
@@ -52,8 +62,16 @@ describe('unknown keys are limited per client address', { skip: await skipUnless
     }
     assert.equal(lookups, before, 'no lookup while the address is refused')
 
-    assert.equal((await get(good)).statusCode, 200, 'a key known to be good still passes from that address')
-    assert.equal((await get('wrong-x', '10.0.0.2')).statusCode, 401, 'another address has its own allowance')
+    assert.equal(
+      (await get(good)).statusCode,
+      200,
+      'a key known to be good still passes from that address',
+    )
+    assert.equal(
+      (await get('wrong-x', '10.0.0.2')).statusCode,
+      401,
+      'another address has its own allowance',
+    )
     const missing = await t.app.inject({ url: '/stats/range', remoteAddress: '10.0.0.3' })
     assert.equal(missing.statusCode, 401, 'no key at all costs no lookup and is not counted')
 

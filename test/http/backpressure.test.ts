@@ -8,7 +8,9 @@ import { TcpProxy } from '../helpers/tcp-proxy.ts'
 
 const skip = await skipUnless('postgres', 'redis')
 
-describe('back-pressure: the queue is bounded and never accepts what it cannot keep', { skip }, () => {
+describe('back-pressure: the queue is bounded and never accepts what it cannot keep', {
+  skip,
+}, () => {
   let db: TestDatabase
   let t: TestApp
   let proxy: TcpProxy
@@ -19,7 +21,9 @@ describe('back-pressure: the queue is bounded and never accepts what it cannot k
     proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) })
     // No worker: nothing drains the queue during the test.
     t = await startTestApp({
-      databaseUrl: db.url, queue: true, worker: false,
+      databaseUrl: db.url,
+      queue: true,
+      worker: false,
       env: { QUEUE_MAX_LENGTH: '15', REDIS_URL: `redis://127.0.0.1:${await proxy.start()}` },
     })
   })

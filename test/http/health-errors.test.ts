@@ -15,7 +15,15 @@ const SECRET = 'connect ECONNREFUSED 10.9.8.7:5432 (db-primary.internal)'
 // "down" with its latency, and why it is down goes to the operator's log only.
 test('a down dependency shows up/down and latency only; its error text is logged, not sent', async () => {
   let logged = ''
-  const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { logged += String(chunk); done() } }))
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _enc, done) {
+        logged += String(chunk)
+        done()
+      },
+    }),
+  )
   const app = Fastify({ loggerInstance: log })
   await app.register(openApiPlugin)
   const store = { ping: () => Promise.reject(new Error(SECRET)) } as unknown as EventStore
@@ -34,17 +42,33 @@ test('a down dependency shows up/down and latency only; its error text is logged
   assert.equal(typeof body.dependencies.redis.latency_ms, 'number')
   body.dependencies.database.latency_ms = body.dependencies.redis.latency_ms = 0
   assert.deepEqual(body, {
-    status: 'unhealthy', queue_enabled: true,
-    dependencies: { database: { status: 'down', latency_ms: 0, engine: 'postgresql' }, redis: { status: 'up', latency_ms: 0 } },
+    status: 'unhealthy',
+    queue_enabled: true,
+    dependencies: {
+      database: { status: 'down', latency_ms: 0, engine: 'postgresql' },
+      redis: { status: 'up', latency_ms: 0 },
+    },
   })
   assert.ok(!res.body.includes('ECONNREFUSED'))
 
   const status = await app.inject({ method: 'GET', url: '/events/queue/status' })
   assert.equal(status.statusCode, 200)
-  assert.deepEqual(status.json(), { enabled: false, sync: { error: 'lag unknown: the database could not be read' } })
+  assert.deepEqual(status.json(), {
+    enabled: false,
+    sync: { error: 'lag unknown: the database could not be read' },
+  })
 
   await app.close()
-  const lines = logged.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; dependency?: string; err?: { message: string } })
+  const lines = logged
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string; dependency?: string; err?: { message: string } })
   const failures = lines.filter((l) => l.err?.message === SECRET)
-  assert.deepEqual(failures.map((l) => [l.msg, l.dependency]), [['health check failed', 'database'], ['sync lag unknown', undefined]])
+  assert.deepEqual(
+    failures.map((l) => [l.msg, l.dependency]),
+    [
+      ['health check failed', 'database'],
+      ['sync lag unknown', undefined],
+    ],
+  )
 })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { ApiKeyStore } from '../../src/auth/api-keys.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
+import { type ServiceProcess, spawnService, untilHealthy } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents } from '../helpers/events.ts'
 import { freePort, skipUnless } from '../helpers/services.ts'
@@ -21,7 +21,12 @@ describe('Idempotency-Key on POST /events (embedded)', () => {
     const events = makeEvents(10)
     const first = await post(events, { 'idempotency-key': 'batch-1' })
     assert.equal(first.statusCode, 201)
-    assert.deepEqual(first.json(), { total_received: 10, inserted: 10, duplicates: 0, message: 'events stored' })
+    assert.deepEqual(first.json(), {
+      total_received: 10,
+      inserted: 10,
+      duplicates: 0,
+      message: 'events stored',
+    })
     const again = await post(events, { 'idempotency-key': 'batch-1' })
     assert.equal(again.statusCode, 201)
     assert.equal(again.headers['idempotent-replayed'], 'true')
@@ -34,7 +39,9 @@ describe('Idempotency-Key on POST /events (embedded)', () => {
     await post(makeEvents(1), { 'idempotency-key': 'batch-2' })
     const res = await post(makeEvents(1), { 'idempotency-key': 'batch-2' })
     assert.equal(res.statusCode, 422)
-    assert.deepEqual(res.json().errors, [{ field: 'Idempotency-Key', message: 'already used with a different request body' }])
+    assert.deepEqual(res.json().errors, [
+      { field: 'Idempotency-Key', message: 'already used with a different request body' },
+    ])
   })
 
   test('an invalid request is not remembered: fixing it under the same key works', async () => {
@@ -54,11 +61,24 @@ describe('Idempotency-Key on POST /events (embedded)', () => {
     const a = (await store.create('write', 'a')).key
     const b = (await store.create('write', 'b')).key
     const events = makeEvents(3)
-    const first = await post(events, { 'idempotency-key': 'shared-name', authorization: `Bearer ${a}` })
-    const other = await post(events, { 'idempotency-key': 'shared-name', authorization: `Bearer ${b}` })
+    const first = await post(events, {
+      'idempotency-key': 'shared-name',
+      authorization: `Bearer ${a}`,
+    })
+    const other = await post(events, {
+      'idempotency-key': 'shared-name',
+      authorization: `Bearer ${b}`,
+    })
     assert.equal(first.json().inserted, 3)
-    assert.equal(other.headers['idempotent-replayed'], undefined, 'another API key does not get the first one\'s answer')
-    assert.deepEqual({ inserted: other.json().inserted, duplicates: other.json().duplicates }, { inserted: 0, duplicates: 3 })
+    assert.equal(
+      other.headers['idempotent-replayed'],
+      undefined,
+      "another API key does not get the first one's answer",
+    )
+    assert.deepEqual(
+      { inserted: other.json().inserted, duplicates: other.json().duplicates },
+      { inserted: 0, duplicates: 3 },
+    )
   })
 })
 
@@ -76,18 +96,32 @@ describe('Idempotency-Key across two API processes', { skip: await skipUnless('p
   test('two requests with one key at the same moment: one is processed, the other gets its answer or a 409', async () => {
     const ports = [await freePort(), await freePort()]
     for (const port of ports) {
-      children.push(spawnService('api', {
-        DATABASE_URL: db.url, USE_QUEUE: 'false', PORT: String(port), LOG_LEVEL: 'warn', ANALYTICS_ENABLED: 'false', RATE_LIMIT_REQUESTS: '100000',
-      }))
+      children.push(
+        spawnService('api', {
+          DATABASE_URL: db.url,
+          USE_QUEUE: 'false',
+          PORT: String(port),
+          LOG_LEVEL: 'warn',
+          ANALYTICS_ENABLED: 'false',
+          RATE_LIMIT_REQUESTS: '100000',
+        }),
+      )
     }
     for (const [i, port] of ports.entries()) {
       await untilHealthy(port, children[i])
     }
     for (let round = 0; round < 5; round++) {
       const body = JSON.stringify(makeEvents(500))
-      const send = (port: number) => fetch(`http://127.0.0.1:${port}/events`, {
-        method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': `race-${round}` }, body,
-      }).then(async (r) => ({ status: r.status, replayed: r.headers.get('idempotent-replayed'), body: await r.json() }))
+      const send = (port: number) =>
+        fetch(`http://127.0.0.1:${port}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': `race-${round}` },
+          body,
+        }).then(async (r) => ({
+          status: r.status,
+          replayed: r.headers.get('idempotent-replayed'),
+          body: await r.json(),
+        }))
       const answers = await Promise.all(ports.map(send))
       const processed = answers.filter((a) => a.status === 201 && a.replayed === null)
       assert.equal(processed.length, 1, JSON.stringify(answers))

@@ -6,7 +6,7 @@ import { Worker } from '../../src/worker/worker.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvent, makeEvents, waitFor } from '../helpers/events.ts'
-import { parsePrometheusText, valueOf, type Family } from '../helpers/prometheus.ts'
+import { type Family, parsePrometheusText, sampleValue } from '../helpers/prometheus.ts'
 import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
 
@@ -16,13 +16,23 @@ type Scrape = Map<string, Family>
 const API_KEY = 'metrics-test-admin-key'
 const AUTH = { authorization: `Bearer ${API_KEY}` }
 const PROM_TEXT = 'text/plain; version=0.0.4; charset=utf-8'
-const QUEUE_GAUGES = ['ea_queue_length_entries', 'ea_queue_events', 'ea_queue_pending_entries', 'ea_queue_dead_lettered_entries']
+const QUEUE_GAUGES = [
+  'ea_queue_length_entries',
+  'ea_queue_events',
+  'ea_queue_pending_entries',
+  'ea_queue_dead_lettered_entries',
+]
 
 // Each suite builds its own app in this process: with prom-client's global
 // registry the second would fail ("already registered").
 const modes = [
   { name: 'embedded (PGlite, no servers)', queue: false, status: 201, skip: false as const },
-  { name: 'queue (PostgreSQL, Redis Streams + worker)', queue: true, status: 202, skip: await skipUnless('postgres', 'redis') },
+  {
+    name: 'queue (PostgreSQL, Redis Streams + worker)',
+    queue: true,
+    status: 202,
+    skip: await skipUnless('postgres', 'redis'),
+  },
 ]
 
 for (const mode of modes) {
@@ -41,11 +51,18 @@ for (const mode of modes) {
       assert.equal(res.headers['content-type'], PROM_TEXT)
       return parsePrometheusText(res.body)
     }
-    const value = (s: Scrape, name: string, labels: Record<string, string> = {}) => valueOf(s, name, labels) ?? 0
-    const delta = (a: Scrape, b: Scrape, name: string, labels: Record<string, string> = {}) => value(b, name, labels) - value(a, name, labels)
-    const post = (payload: unknown) => t.app.inject({ method: 'POST', url: '/events', payload: payload as object, headers: AUTH })
+    const value = (s: Scrape, name: string, labels: Record<string, string> = {}) =>
+      sampleValue(s, name, labels) ?? 0
+    const delta = (a: Scrape, b: Scrape, name: string, labels: Record<string, string> = {}) =>
+      value(b, name, labels) - value(a, name, labels)
+    const post = (payload: unknown) =>
+      t.app.inject({ method: 'POST', url: '/events', payload: payload as object, headers: AUTH })
     const requests = (s: Scrape, status: number) =>
-      value(s, 'ea_http_request_duration_seconds_count', { method: 'POST', route: '/events', status: String(status) })
+      value(s, 'ea_http_request_duration_seconds_count', {
+        method: 'POST',
+        route: '/events',
+        status: String(status),
+      })
 
     before(async () => {
       const env: Record<string, string> = { API_KEY, MAX_ATTEMPTS: '1', WORKER_BLOCK_MS: '20' }
@@ -66,7 +83,10 @@ for (const mode of modes) {
     })
 
     test('is open, Prometheus text, and holds every metric of the service', async () => {
-      assert.equal((await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode, 401)
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(1) })).statusCode,
+        401,
+      )
       const s = await scrape()
       const types = Object.fromEntries([...s.values()].map((f) => [f.name, f.type]))
       assert.deepEqual(
@@ -98,11 +118,11 @@ for (const mode of modes) {
         },
       )
       // The series exists at 0 before the first event, for this process's mode only.
-      assert.equal(valueOf(s, 'ea_events_inserted_total', { mode: insertMode }), 0)
+      assert.equal(sampleValue(s, 'ea_events_inserted_total', { mode: insertMode }), 0)
       assert.equal(s.get('ea_events_inserted_total')!.samples.length, 1)
       assert.ok(value(s, 'ea_analytics_sync_lag_rows') >= 0)
       for (const name of QUEUE_GAUGES) {
-        if (mode.queue) assert.equal(typeof valueOf(s, name), 'number', name)
+        if (mode.queue) assert.equal(typeof sampleValue(s, name), 'number', name)
         else assert.equal(s.has(name), false, `${name} without a queue`)
       }
     })
@@ -133,7 +153,11 @@ for (const mode of modes) {
 
     test('the events of a 422 request, in either body shape, count as rejected and nothing else', async () => {
       const before = await scrape()
-      const asArray = await post([makeEvent(), makeEvent({ user_id: '' }), makeEvent({ event_type: '' })])
+      const asArray = await post([
+        makeEvent(),
+        makeEvent({ user_id: '' }),
+        makeEvent({ event_type: '' }),
+      ])
       const asObject = await post({ events: [makeEvent({ event_id: 'nope' }), makeEvent()] })
       assert.deepEqual([asArray.statusCode, asObject.statusCode], [422, 422])
       const after = await scrape()
@@ -148,10 +172,21 @@ for (const mode of modes) {
       await t.app.inject({ method: 'GET', url: '/health?verbose=1' })
       const after = await scrape()
       const count = 'ea_http_request_duration_seconds_count'
-      assert.equal(delta(before, after, count, { method: 'GET', route: 'unmatched', status: '404' }), 1)
-      assert.equal(delta(before, after, count, { method: 'GET', route: '/health', status: '200' }), 1)
-      const routes = new Set(after.get('ea_http_request_duration_seconds')!.samples.map((x) => x.labels.route))
-      assert.ok(![...routes].some((r) => r?.includes('?') || r?.includes('/no/such')), [...routes].join(', '))
+      assert.equal(
+        delta(before, after, count, { method: 'GET', route: 'unmatched', status: '404' }),
+        1,
+      )
+      assert.equal(
+        delta(before, after, count, { method: 'GET', route: '/health', status: '200' }),
+        1,
+      )
+      const routes = new Set(
+        after.get('ea_http_request_duration_seconds')!.samples.map((x) => x.labels.route),
+      )
+      assert.ok(
+        ![...routes].some((r) => r?.includes('?') || r?.includes('/no/such')),
+        [...routes].join(', '),
+      )
     })
 
     if (!mode.queue) return
@@ -160,8 +195,14 @@ for (const mode of modes) {
       const before = await scrape()
       worker = new Worker(t.deps.queue!, t.deps.store, t.config.worker, t.deps.log, t.deps.metrics)
       worker.start()
-      // valueOf, not value: a scrape whose queue read failed has no sample, which must not pass for 0.
-      const after = await waitFor('the backlog stored', scrape, (s) => valueOf(s, 'ea_queue_events') === 0 && valueOf(s, 'ea_queue_pending_entries') === 0)
+      // sampleValue, not value: a scrape whose queue read failed has no sample, which must not pass for 0.
+      const after = await waitFor(
+        'the backlog stored',
+        scrape,
+        (s) =>
+          sampleValue(s, 'ea_queue_events') === 0 &&
+          sampleValue(s, 'ea_queue_pending_entries') === 0,
+      )
       assert.equal(await t.count(), 25)
       assert.equal(value(after, 'ea_queue_length_entries'), 0)
       assert.equal(delta(before, after, 'ea_worker_batch_events_sum'), 25)
@@ -170,15 +211,29 @@ for (const mode of modes) {
       assert.equal(delta(before, after, 'ea_worker_batch_duration_seconds_count'), batches)
       assert.ok(value(after, 'ea_worker_batch_duration_seconds_sum') > 0)
       // The sync copies them to the replica; its lag gauge comes back to 0.
-      await waitFor('the replica caught up', scrape, (s) => valueOf(s, 'ea_analytics_sync_lag_rows') === 0)
+      await waitFor(
+        'the replica caught up',
+        scrape,
+        (s) => sampleValue(s, 'ea_analytics_sync_lag_rows') === 0,
+      )
     })
 
     test('a poison entry shows as dead-lettered', async () => {
       const before = await scrape()
-      await t.deps.queue!.enqueue([{ not: 'an event' }] as unknown as NormalizedEvent[], { requestId: 'poison' })
-      const after = await waitFor('the entry dead-lettered', scrape, (s) => value(s, 'ea_queue_dead_lettered_entries') === 1)
+      await t.deps.queue!.enqueue([{ not: 'an event' }] as unknown as NormalizedEvent[], {
+        requestId: 'poison',
+      })
+      const after = await waitFor(
+        'the entry dead-lettered',
+        scrape,
+        (s) => value(s, 'ea_queue_dead_lettered_entries') === 1,
+      )
       assert.equal(value(after, 'ea_queue_length_entries'), 0)
-      assert.equal(delta(before, after, 'ea_worker_batch_events_count'), 0, 'a failed entry is no stored batch')
+      assert.equal(
+        delta(before, after, 'ea_worker_batch_events_count'),
+        0,
+        'a failed entry is no stored batch',
+      )
     })
 
     test('with Redis unreachable the scrape still answers, without the queue values', async () => {
@@ -188,36 +243,66 @@ for (const mode of modes) {
         const s = await scrape()
         assert.ok(Date.now() - started < 5_000, 'the scrape does not wait out the Redis timeouts')
         for (const name of QUEUE_GAUGES) assert.deepEqual(s.get(name)?.samples, [], name)
-        assert.equal(typeof valueOf(s, 'ea_events_received_total'), 'number')
-        assert.equal(typeof valueOf(s, 'ea_analytics_sync_lag_rows'), 'number')
+        assert.equal(typeof sampleValue(s, 'ea_events_received_total'), 'number')
+        assert.equal(typeof sampleValue(s, 'ea_analytics_sync_lag_rows'), 'number')
       } finally {
         proxy!.restore()
       }
-      await waitFor('the queue values back', scrape, (s) => valueOf(s, 'ea_queue_length_entries') === 0)
+      await waitFor(
+        'the queue values back',
+        scrape,
+        (s) => sampleValue(s, 'ea_queue_length_entries') === 0,
+      )
     })
   })
 }
 
 describe('Metrics, on its own', () => {
   test('leaves out the lag values when the read fails or hangs, and keeps the scrape going', async () => {
-    const failing = new Metrics({ analytics: { lag: () => Promise.reject(new Error('PostgreSQL is down')), syncFailures: () => 3 } })
-    const hanging = new Metrics({ analytics: { lag: () => new Promise(() => {}), syncFailures: () => 3 }, readTimeoutMs: 50 })
+    const failing = new Metrics({
+      analytics: {
+        lag: () => Promise.reject(new Error('PostgreSQL is down')),
+        syncFailures: () => 3,
+      },
+    })
+    const hanging = new Metrics({
+      analytics: { lag: () => new Promise(() => {}), syncFailures: () => 3 },
+      readTimeoutMs: 50,
+    })
     for (const m of [failing, hanging]) {
       const s = parsePrometheusText(await m.registry.metrics())
       assert.deepEqual(s.get('ea_analytics_sync_lag_rows')?.samples, [])
       assert.deepEqual(s.get('ea_analytics_sync_lag_seconds')?.samples, [])
-      assert.equal(valueOf(s, 'ea_events_received_total'), 0)
-      assert.equal(valueOf(s, 'ea_analytics_sync_failures_total'), 3)
+      assert.equal(sampleValue(s, 'ea_events_received_total'), 0)
+      assert.equal(sampleValue(s, 'ea_analytics_sync_failures_total'), 3)
     }
   })
 
   test('reads the queue status once per scrape for all four gauges', async () => {
     let reads = 0
-    const status = { enabled: true, length: 3, queued_events: 40, pending: 2, dead_lettered: 1, consumers: [], max_events: 100 }
-    const m = new Metrics({ queue: { status: async () => (reads++, status) } })
+    const status = {
+      enabled: true,
+      length: 3,
+      queued_events: 40,
+      pending: 2,
+      dead_lettered: 1,
+      consumers: [],
+      max_events: 100,
+    }
+    const m = new Metrics({
+      queue: {
+        status: async () => {
+          reads++
+          return status
+        },
+      },
+    })
     const s = parsePrometheusText(await m.registry.metrics())
     assert.equal(reads, 1)
-    assert.deepEqual(QUEUE_GAUGES.map((n) => valueOf(s, n)), [3, 40, 2, 1])
-    assert.equal(valueOf(s, 'ea_events_inserted_total', { mode: 'queue' }), 0)
+    assert.deepEqual(
+      QUEUE_GAUGES.map((n) => sampleValue(s, n)),
+      [3, 40, 2, 1],
+    )
+    assert.equal(sampleValue(s, 'ea_events_inserted_total', { mode: 'queue' }), 0)
   })
 })

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { FallbackRateLimitStore } from '../../src/http/rate-limit/fallback-store.ts'
-import { MemoryRateLimitStore, type BucketPolicy, type RateLimitStore } from '../../src/http/rate-limit/token-bucket.ts'
+import {
+  type BucketPolicy,
+  MemoryRateLimitStore,
+  type RateLimitStore,
+} from '../../src/http/rate-limit/token-bucket.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
@@ -22,7 +26,11 @@ test('a failing primary is skipped for skipMs, its decisions taken by the in-pro
     },
   }
   let fallbacks = 0
-  const store = new FallbackRateLimitStore(primary, createLogger('silent'), { skipMs: 5_000, now: () => now, onFallback: () => fallbacks++ })
+  const store = new FallbackRateLimitStore(primary, createLogger('silent'), {
+    skipMs: 5_000,
+    now: () => now,
+    onFallback: () => fallbacks++,
+  })
 
   const allowed = []
   for (let i = 0; i < 3; i++) allowed.push((await store.take('ip:a', POLICY)).allowed)
@@ -40,7 +48,9 @@ test('a failing primary is skipped for skipMs, its decisions taken by the in-pro
   assert.equal(fallbacks, 4)
 })
 
-describe('with Redis unreachable, keyed requests are still limited, by this process', { skip: await skipUnless('postgres') }, () => {
+describe('with Redis unreachable, keyed requests are still limited, by this process', {
+  skip: await skipUnless('postgres'),
+}, () => {
   let db: TestDatabase
   let t: TestApp
 
@@ -48,8 +58,13 @@ describe('with Redis unreachable, keyed requests are still limited, by this proc
     db = await createTestDatabase()
     // Nothing listens on that port: every Redis command fails.
     t = await startTestApp({
-      databaseUrl: db.url, queue: false,
-      env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_PERIOD: '60' },
+      databaseUrl: db.url,
+      queue: false,
+      env: {
+        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+        RATE_LIMIT_REQUESTS: '3',
+        RATE_LIMIT_PERIOD: '60',
+      },
     })
   })
   after(async () => {

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, mock, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { RedisRateLimitStore } from '../../src/http/rate-limit/redis-token-bucket.ts'
-import { MemoryRateLimitStore, type RateLimitStore } from '../../src/http/rate-limit/token-bucket.ts'
-import { deleteKeys, startTestApp, uniquePrefix, type TestApp } from '../helpers/app.ts'
-import { spawnService, untilHealthy, type ServiceProcess } from '../helpers/child.ts'
+import {
+  MemoryRateLimitStore,
+  type RateLimitStore,
+} from '../../src/http/rate-limit/token-bucket.ts'
+import { deleteKeys, startTestApp, type TestApp, uniquePrefix } from '../helpers/app.ts'
+import { type ServiceProcess, spawnService, untilHealthy } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents } from '../helpers/events.ts'
 import { freePort, skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
@@ -16,13 +19,30 @@ describe('token bucket arithmetic', () => {
     const policy = { capacity: 3, refillPerMs: 1 / 1000 } // one token a second
     const takes = []
     for (let i = 0; i < 4; i++) takes.push(await store.take('k', policy))
-    assert.deepEqual(takes.map((d) => [d.allowed, d.remaining, d.resetSeconds]), [[true, 2, 1], [true, 1, 1], [true, 0, 1], [false, 0, 1]])
+    assert.deepEqual(
+      takes.map((d) => [d.allowed, d.remaining, d.resetSeconds]),
+      [
+        [true, 2, 1],
+        [true, 1, 1],
+        [true, 0, 1],
+        [false, 0, 1],
+      ],
+    )
     now = 999
     assert.equal((await store.take('k', policy)).allowed, false, 'not a whole token yet')
     now = 1_000
-    assert.deepEqual(await store.take('k', policy), { allowed: true, limit: 3, remaining: 0, resetSeconds: 1 })
+    assert.deepEqual(await store.take('k', policy), {
+      allowed: true,
+      limit: 3,
+      remaining: 0,
+      resetSeconds: 1,
+    })
     now = 100_000
-    assert.deepEqual(await store.take('k', policy), { allowed: true, limit: 3, remaining: 2, resetSeconds: 1 }, 'refills up to the burst, not beyond')
+    assert.deepEqual(
+      await store.take('k', policy),
+      { allowed: true, limit: 3, remaining: 2, resetSeconds: 1 },
+      'refills up to the burst, not beyond',
+    )
     assert.equal((await store.take('other', policy)).remaining, 2, 'buckets are per key')
   })
 })
@@ -38,7 +58,10 @@ describe('rate-limit stores agree (memory and Redis)', { skip: skipRedis }, () =
   })
 
   test('the same requests get the same decisions', async () => {
-    const stores: RateLimitStore[] = [new MemoryRateLimitStore(), new RedisRateLimitStore(redis, prefix)]
+    const stores: RateLimitStore[] = [
+      new MemoryRateLimitStore(),
+      new RedisRateLimitStore(redis, prefix),
+    ]
     // Slow refill, so the few milliseconds between calls do not add a token.
     const policy = { capacity: 4, refillPerMs: 1 / 600_000 }
     const runs = await Promise.all(
@@ -49,7 +72,10 @@ describe('rate-limit stores agree (memory and Redis)', { skip: skipRedis }, () =
       }),
     )
     assert.deepEqual(runs[1], runs[0])
-    assert.deepEqual(runs[0]!.map((d) => d.allowed), [true, true, true, true, false, false])
+    assert.deepEqual(
+      runs[0]!.map((d) => d.allowed),
+      [true, true, true, true, false, false],
+    )
     assert.equal(runs[0]![5]!.resetSeconds, 600)
   })
 })
@@ -61,7 +87,10 @@ describe('rate limits over HTTP (embedded, per client IP)', () => {
     // exact, and a second of a slow machine between requests would refill 1/20 of a
     // token and turn Retry-After 20 into 19. Timers are not mocked, only Date.
     mock.timers.enable({ apis: ['Date'], now: Date.now() })
-    t = await startTestApp({ queue: false, env: { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_PERIOD: '60' } })
+    t = await startTestApp({
+      queue: false,
+      env: { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_PERIOD: '60' },
+    })
   })
   after(async () => {
     await t?.close()
@@ -90,7 +119,9 @@ describe('rate limits over HTTP (embedded, per client IP)', () => {
   })
 })
 
-describe('rate limits shared by two API processes through Redis', { skip: await skipUnless('postgres', 'redis') }, () => {
+describe('rate limits shared by two API processes through Redis', {
+  skip: await skipUnless('postgres', 'redis'),
+}, () => {
   let db: TestDatabase
   const children: ServiceProcess[] = []
   const prefix = uniquePrefix()
@@ -106,10 +137,18 @@ describe('rate limits shared by two API processes through Redis', { skip: await 
   test('one bucket per client across processes', async () => {
     const ports = [await freePort(), await freePort()]
     for (const port of ports) {
-      children.push(spawnService('api', {
-        DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, PORT: String(port), LOG_LEVEL: 'warn',
-        ANALYTICS_ENABLED: 'false', RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_PERIOD: '600',
-      }))
+      children.push(
+        spawnService('api', {
+          DATABASE_URL: db.url,
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: prefix,
+          PORT: String(port),
+          LOG_LEVEL: 'warn',
+          ANALYTICS_ENABLED: 'false',
+          RATE_LIMIT_REQUESTS: '5',
+          RATE_LIMIT_PERIOD: '600',
+        }),
+      )
     }
     for (const [i, port] of ports.entries()) {
       await untilHealthy(port, children[i])
@@ -117,7 +156,9 @@ describe('rate limits shared by two API processes through Redis', { skip: await 
     const statuses = []
     for (let i = 0; i < 8; i++) {
       const res = await fetch(`http://127.0.0.1:${ports[i % 2]}/events`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(makeEvents(1)),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(makeEvents(1)),
       })
       statuses.push(res.status)
       await res.arrayBuffer()

@@ -14,7 +14,11 @@ export interface RawResponse {
  * at `deadlineMs` with what arrived (closed: false), so a hang fails the test
  * instead of stalling it.
  */
-export function rawRequest(port: number, chunks: string[], deadlineMs = 20_000): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  chunks: string[],
+  deadlineMs = 20_000,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port })
     let data = ''
@@ -24,14 +28,26 @@ export function rawRequest(port: number, chunks: string[], deadlineMs = 20_000):
       const end = data.indexOf('\r\n\r\n')
       if (end < 0) return resolve({ status: 0, headers: {}, body: data, closed })
       const [statusLine, ...lines] = data.slice(0, end).split('\r\n')
-      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]))
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: data.slice(end + 4), closed })
+      const headers = Object.fromEntries(
+        lines.map((l) => [
+          l.slice(0, l.indexOf(':')).toLowerCase(),
+          l.slice(l.indexOf(':') + 1).trim(),
+        ]),
+      )
+      resolve({
+        status: Number(statusLine!.split(' ')[1]),
+        headers,
+        body: data.slice(end + 4),
+        closed,
+      })
     }
     const deadline = setTimeout(() => finish(false), deadlineMs)
     socket.setEncoding('utf8')
     socket.on('data', (d: string) => (data += d))
     socket.on('close', () => finish(true))
-    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)))
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'ECONNRESET' ? undefined : reject(err),
+    )
     socket.on('connect', () => {
       for (const c of chunks) socket.write(c)
     })
@@ -39,7 +55,10 @@ export function rawRequest(port: number, chunks: string[], deadlineMs = 20_000):
 }
 
 /** A connection to write on at will; `untilClosed` resolves with every byte received once the server closes it. */
-export function rawConnection(port: number, deadlineMs = 20_000): { write(data: string): void; untilClosed(): Promise<{ data: string; closed: boolean }> } {
+export function rawConnection(
+  port: number,
+  deadlineMs = 20_000,
+): { write(data: string): void; untilClosed(): Promise<{ data: string; closed: boolean }> } {
   const socket = net.connect({ host: '127.0.0.1', port })
   let data = ''
   socket.setEncoding('utf8')

@@ -28,7 +28,12 @@ describe('X-Request-Id', { skip: await skipUnless('postgres', 'redis') }, () => 
   })
 
   const post = (requestId: string) =>
-    t.app.inject({ method: 'POST', url: '/events', headers: { 'x-request-id': requestId }, payload: makeEvents(1) })
+    t.app.inject({
+      method: 'POST',
+      url: '/events',
+      headers: { 'x-request-id': requestId },
+      payload: makeEvents(1),
+    })
 
   test('a short token of [A-Za-z0-9._:-] is kept, in the header and the queue entry', async () => {
     const given = `${'a'.repeat(100)}.B_9:z-${'x'.repeat(21)}`
@@ -41,7 +46,15 @@ describe('X-Request-Id', { skip: await skipUnless('postgres', 'redis') }, () => 
   })
 
   test('anything else (too long, spaces, quotes, <, empty) is replaced with a fresh id everywhere', async () => {
-    for (const given of ['a'.repeat(129), 'x'.repeat(10_240), 'two words', 'say "hi"', '<script>', "it's", '']) {
+    for (const given of [
+      'a'.repeat(129),
+      'x'.repeat(10_240),
+      'two words',
+      'say "hi"',
+      '<script>',
+      "it's",
+      '',
+    ]) {
       const res = await post(given)
       assert.equal(res.statusCode, 202, res.body)
       const id = res.headers['x-request-id'] as string
@@ -49,11 +62,19 @@ describe('X-Request-Id', { skip: await skipUnless('postgres', 'redis') }, () => 
       const entries = await redis.xrange(queueKeys(t.env.REDIS_KEY_PREFIX!).stream, '-', '+')
       assert.equal(Object.fromEntries(chunks(entries.at(-1)![1])).rid, id)
     }
-    const bad = await t.app.inject({ method: 'GET', url: '/stats/dau', headers: { 'x-request-id': '<b>' } })
+    const bad = await t.app.inject({
+      method: 'GET',
+      url: '/stats/dau',
+      headers: { 'x-request-id': '<b>' },
+    })
     assert.equal(bad.statusCode, 422)
     assert.match(bad.json().request_id, UUID)
     assert.equal(bad.json().request_id, bad.headers['x-request-id'])
-    const missing = await t.app.inject({ method: 'GET', url: '/nowhere', headers: { 'x-request-id': 'a b' } })
+    const missing = await t.app.inject({
+      method: 'GET',
+      url: '/nowhere',
+      headers: { 'x-request-id': 'a b' },
+    })
     assert.equal(missing.statusCode, 404)
     assert.match(missing.json().request_id, UUID)
   })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { validateBatch } from '../../src/events/validate-batch.ts'
 import type { NormalizedEvent } from '../../src/events/event-schema.ts'
+import { validateBatch } from '../../src/events/validate-batch.ts'
 import { createLogger } from '../../src/logger.ts'
 import { PostgresBulkLoader, PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import { poolClient } from '../../src/store/sql-client.ts'
@@ -14,14 +14,19 @@ import { skipUnless } from '../helpers/services.ts'
 const limits = { maxBatchSize: 100_000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
 const normalize = (events: ReturnType<typeof makeEvents>) => validateBatch(events, limits)
 
-describe('PostgresBulkLoader (COPY) keeps the event store contract', { skip: await skipUnless('postgres') }, () => {
+describe('PostgresBulkLoader (COPY) keeps the event store contract', {
+  skip: await skipUnless('postgres'),
+}, () => {
   let db: TestDatabase
   let loader: PostgresBulkLoader
   let store: PostgresEventStore
 
   before(async () => {
     db = await createTestDatabase()
-    loader = await PostgresBulkLoader.connect({ url: db.url, queryTimeoutMs: 30_000 }, createLogger('silent'))
+    loader = await PostgresBulkLoader.connect(
+      { url: db.url, queryTimeoutMs: 30_000 },
+      createLogger('silent'),
+    )
     store = new PostgresEventStore(poolClient(db.pool))
   })
   after(async () => {
@@ -30,7 +35,12 @@ describe('PostgresBulkLoader (COPY) keeps the event store contract', { skip: awa
   })
 
   const typeOf = async (id: string) =>
-    (await db.pool.query<{ event_type: string }>('SELECT event_type FROM events WHERE event_id = $1', [id])).rows[0]?.event_type
+    (
+      await db.pool.query<{ event_type: string }>(
+        'SELECT event_type FROM events WHERE event_id = $1',
+        [id],
+      )
+    ).rows[0]?.event_type
 
   test('new rows, then rows partly stored, then new rows again: exact counts, first version wins', async () => {
     const first = normalize(makeEvents(300))
@@ -59,16 +69,25 @@ describe('PostgresBulkLoader (COPY) keeps the event store contract', { skip: awa
 
   test('next to the API writing the same ids at the same time: each id once, and the counts add up', async () => {
     const events = normalize(makeEvents(4000))
-    const other = await PostgresBulkLoader.connect({ url: db.url, queryTimeoutMs: 30_000 }, createLogger('silent'))
+    const other = await PostgresBulkLoader.connect(
+      { url: db.url, queryTimeoutMs: 30_000 },
+      createLogger('silent'),
+    )
     try {
       const counts = await Promise.all([
         loader.insert(events.slice(0, 2500)),
         other.insert(events.slice(1500, 4000)),
         store.insert(events.slice(1000, 3000)),
       ])
-      assert.equal(counts.reduce((a, b) => a + b, 0), 4000)
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        4000,
+      )
       const ids = events.map((e) => e.event_id)
-      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[])', [ids])
+      const { rows } = await db.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[])',
+        [ids],
+      )
       assert.equal(rows[0]!.n, 4000)
     } finally {
       await other.close()
@@ -77,9 +96,24 @@ describe('PostgresBulkLoader (COPY) keeps the event store contract', { skip: awa
 
   test('text that means something to COPY (backslashes, tabs, line breaks) and any Unicode round-trip exactly', async () => {
     const tricky = 'a\\b\tc\nd\re\\.\\N é 🎉'
-    const [e] = normalize([makeEvent({ user_id: tricky, event_type: `type ${tricky}`, properties: { s: tricky, nested: { t: [tricky, 1.5, null, true] } } })])
+    const [e] = normalize([
+      makeEvent({
+        user_id: tricky,
+        event_type: `type ${tricky}`,
+        properties: { s: tricky, nested: { t: [tricky, 1.5, null, true] } },
+      }),
+    ])
     assert.equal(await loader.insert([e!]), 1)
-    const { rows } = await db.pool.query('SELECT user_id, event_type, properties FROM events WHERE event_id = $1', [e!.event_id])
-    assert.deepEqual(rows, [{ user_id: tricky, event_type: `type ${tricky}`, properties: { s: tricky, nested: { t: [tricky, 1.5, null, true] } } }])
+    const { rows } = await db.pool.query(
+      'SELECT user_id, event_type, properties FROM events WHERE event_id = $1',
+      [e!.event_id],
+    )
+    assert.deepEqual(rows, [
+      {
+        user_id: tricky,
+        event_type: `type ${tricky}`,
+        properties: { s: tricky, nested: { t: [tricky, 1.5, null, true] } },
+      },
+    ])
   })
 })

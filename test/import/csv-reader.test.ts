@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { parse } from 'csv-parse/sync'
 import fc from 'fast-check'
-import { CsvReader, CsvSyntaxError, type ByteSource } from '../../src/import/csv-reader.ts'
+import { type ByteSource, CsvReader, CsvSyntaxError } from '../../src/import/csv-reader.ts'
 
 // The import reads CSV with its own reader for speed; it must read exactly
 // what csv-parse reads with the options the import used before, and refuse
@@ -23,7 +23,11 @@ function source(bytes: Buffer): ByteSource {
 
 type Records = Array<{ line: number; fields: string[] }>
 
-async function readAll(text: string, chunkBytes: number, batch: number): Promise<Records | 'refused'> {
+async function readAll(
+  text: string,
+  chunkBytes: number,
+  batch: number,
+): Promise<Records | 'refused'> {
   const reader = new CsvReader(source(Buffer.from(text)), 1 << 20, chunkBytes)
   const out: Records = []
   try {
@@ -55,30 +59,64 @@ function csvParse(text: string): Records | 'refused' {
 }
 
 // Every character that means something to CSV, some that do not, and multi-byte ones split across chunks.
-const unit = fc.constantFrom('a', 'b', ',', ',', '"', '"', '\n', '\r', '\r\n', ' ', 'é', '😀', '\uFEFF')
+const unit = fc.constantFrom(
+  'a',
+  'b',
+  ',',
+  ',',
+  '"',
+  '"',
+  '\n',
+  '\r',
+  '\r\n',
+  ' ',
+  'é',
+  '😀',
+  '\uFEFF',
+)
 // Mostly well-formed files (fields quoted properly), so that both sides get past the first record.
 const field = fc.oneof(
   fc.string({ unit: fc.constantFrom('a', 'x', ' ', 'é', '\r'), maxLength: 4 }),
   fc.string({ unit, maxLength: 6 }).map((s) => `"${s.replaceAll('"', '""')}"`),
 )
-const wellFormed = fc.tuple(
-  fc.array(fc.array(field, { minLength: 1, maxLength: 4 }), { maxLength: 6 }),
-  fc.constantFrom('\n', '\r\n'),
-  fc.boolean(),
-  fc.boolean(),
-).map(([records, eol, bom, last]) => (bom ? '\uFEFF' : '') + records.map((r) => r.join(',')).join(eol) + (last ? eol : ''))
+const wellFormed = fc
+  .tuple(
+    fc.array(fc.array(field, { minLength: 1, maxLength: 4 }), { maxLength: 6 }),
+    fc.constantFrom('\n', '\r\n'),
+    fc.boolean(),
+    fc.boolean(),
+  )
+  .map(
+    ([records, eol, bom, last]) =>
+      (bom ? '\uFEFF' : '') + records.map((r) => r.join(',')).join(eol) + (last ? eol : ''),
+  )
 
 describe('CsvReader reads what csv-parse reads, on the same lines', () => {
   test('mostly well-formed files: the same records', async () => {
-    await fc.assert(fc.asyncProperty(wellFormed, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 4 }), async (text, chunk, batch) => {
-      assert.deepEqual(await readAll(text, chunk, batch), csvParse(text))
-    }), { numRuns: 3000 })
+    await fc.assert(
+      fc.asyncProperty(
+        wellFormed,
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (text, chunk, batch) => {
+          assert.deepEqual(await readAll(text, chunk, batch), csvParse(text))
+        },
+      ),
+      { numRuns: 3000 },
+    )
   })
 
-  test('any mix of CSV\'s special characters: the same records, or both refuse', async () => {
-    await fc.assert(fc.asyncProperty(fc.string({ unit, maxLength: 30 }), fc.integer({ min: 1, max: 9 }), async (text, chunk) => {
-      assert.deepEqual(await readAll(text, chunk, 3), csvParse(text))
-    }), { numRuns: 5000 })
+  test("any mix of CSV's special characters: the same records, or both refuse", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ unit, maxLength: 30 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (text, chunk) => {
+          assert.deepEqual(await readAll(text, chunk, 3), csvParse(text))
+        },
+      ),
+      { numRuns: 5000 },
+    )
   })
 
   test('a record longer than the limit is refused, however it is split', async () => {

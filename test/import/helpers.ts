@@ -44,8 +44,14 @@ export interface CliResult {
  * Runs the import as a real process, the way `npm run import` does, with only
  * the environment given (plus PATH), in `cwd`: no .env, no inherited DATABASE_URL.
  */
-export function runImport(args: string[], env: Record<string, string>, options: { cwd: string; launcher?: boolean }): Promise<CliResult> {
-  const argv = options.launcher ? [LAUNCHER, 'import', ...args] : ['--import', TSX, IMPORT_CLI, ...args]
+export function runImport(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd: string; launcher?: boolean },
+): Promise<CliResult> {
+  const argv = options.launcher
+    ? [LAUNCHER, 'import', ...args]
+    : ['--import', TSX, IMPORT_CLI, ...args]
   const child = spawn(process.execPath, argv, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env },

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, beforeEach, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { QueueFullError } from '../../src/queue/event-queue.ts'
-import { GROUP, queueKeys, RedisStreamQueue } from '../../src/queue/redis-stream-queue.ts'
-import { deleteKeys, uniquePrefix } from '../helpers/app.ts'
-import { makeEvents, waitFor } from '../helpers/events.ts'
 import { validateBatch } from '../../src/events/validate-batch.ts'
 import { createLogger } from '../../src/logger.ts'
+import { QueueFullError } from '../../src/queue/event-queue.ts'
+import { GROUP, queueKeys, RedisStreamQueue } from '../../src/queue/redis-stream-queue.ts'
 import { redisConnector } from '../../src/redis.ts'
+import { deleteKeys, uniquePrefix } from '../helpers/app.ts'
+import { makeEvents, waitFor } from '../helpers/events.ts'
 import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
 
 const limits = { maxBatchSize: 1000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
@@ -20,7 +20,11 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
 
   beforeEach(() => {
     prefix = uniquePrefix()
-    queue = new RedisStreamQueue({ connect: redisConnector(TEST_REDIS_URL, createLogger('silent')), prefix, maxEvents: 10 })
+    queue = new RedisStreamQueue({
+      connect: redisConnector(TEST_REDIS_URL, createLogger('silent')),
+      prefix,
+      maxEvents: 10,
+    })
   })
   afterEach(async () => {
     await queue.close()
@@ -29,7 +33,9 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
   after(() => redis.disconnect())
   /** how long Redis says a pending entry has been idle */
   const idleOf = async (id: string) => {
-    const [entry] = (await redis.xpending(queueKeys(prefix).stream, GROUP, id, id, 1)) as Array<[string, string, number, number]>
+    const [entry] = (await redis.xpending(queueKeys(prefix).stream, GROUP, id, id, 1)) as Array<
+      [string, string, number, number]
+    >
     return Number(entry?.[2])
   }
 
@@ -38,7 +44,10 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     const id = await queue.enqueue(batch, { requestId: 'req-1' })
     const [entry, ...rest] = await queue.read('c1', 10, 10)
     assert.equal(rest.length, 0)
-    assert.deepEqual({ ...entry, payload: JSON.parse(entry!.payload) }, { id, payload: batch, requestId: 'req-1', deliveries: 1 })
+    assert.deepEqual(
+      { ...entry, payload: JSON.parse(entry!.payload) },
+      { id, payload: batch, requestId: 'req-1', deliveries: 1 },
+    )
     assert.deepEqual(await queue.read('c2', 10, 10), [], 'another consumer does not get it again')
     assert.equal((await queue.status()).pending, 1)
     await queue.ack([id])
@@ -75,7 +84,12 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     // fresh. The threshold is far above the gap between those two calls, so a
     // stalled machine cannot make it stale again in between.
     const idleMs = 1_000
-    await waitFor('the entry idle past the threshold', () => idleOf(id), (ms) => ms >= idleMs, 10_000)
+    await waitFor(
+      'the entry idle past the threshold',
+      () => idleOf(id),
+      (ms) => ms >= idleMs,
+      10_000,
+    )
     await queue.keepAlive('c2', [id])
     assert.deepEqual(await queue.claimStale('c3', idleMs, 10), [], 'keepAlive reset its idle time')
   })
@@ -85,7 +99,10 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     const [entry] = await queue.read('c1', 10, 10)
     await queue.deadLetter({ ...entry!, deliveries: 3 }, 'boom')
     const status = await queue.status()
-    assert.deepEqual([status.length, status.pending, status.queued_events, status.dead_lettered], [0, 0, 0, 1])
+    assert.deepEqual(
+      [status.length, status.pending, status.queued_events, status.dead_lettered],
+      [0, 0, 0, 1],
+    )
     const [dead] = await queue.deadLetters()
     assert.equal(dead?.source_id, id)
     assert.equal(dead?.error, 'boom')
@@ -94,21 +111,30 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     assert.equal(JSON.parse(dead!.events!).length, 5)
   })
 
-  test('events set aside leave one dead-letter record each and free the whole entry\'s room, once', async () => {
+  test("events set aside leave one dead-letter record each and free the whole entry's room, once", async () => {
     const batch = events(5)
     const id = await queue.enqueue(batch, { requestId: 'req-10' })
     const [entry] = await queue.read('c1', 10, 10)
-    const rejects = [{ event: batch[1]!, error: 'bad time' }, { event: batch[3]!, error: 'NUL' }]
+    const rejects = [
+      { event: batch[1]!, error: 'bad time' },
+      { event: batch[3]!, error: 'NUL' },
+    ]
     await queue.deadLetterEvents(entry!, rejects)
     // A second worker that held the entry too must not double the records.
     await queue.deadLetterEvents(entry!, rejects)
     const status = await queue.status()
-    assert.deepEqual([status.length, status.pending, status.queued_events, status.dead_lettered], [0, 0, 0, 2])
+    assert.deepEqual(
+      [status.length, status.pending, status.queued_events, status.dead_lettered],
+      [0, 0, 0, 2],
+    )
     const dead = (await queue.deadLetters()).reverse()
-    assert.deepEqual(dead.map((d) => [d.source_id, d.rid, d.n, d.deliveries, d.error, d.events]), [
-      [id, 'req-10', '1', '1', 'bad time', JSON.stringify([batch[1]])],
-      [id, 'req-10', '1', '1', 'NUL', JSON.stringify([batch[3]])],
-    ])
+    assert.deepEqual(
+      dead.map((d) => [d.source_id, d.rid, d.n, d.deliveries, d.error, d.events]),
+      [
+        [id, 'req-10', '1', '1', 'bad time', JSON.stringify([batch[1]])],
+        [id, 'req-10', '1', '1', 'NUL', JSON.stringify([batch[3]])],
+      ],
+    )
   })
 
   test('consumers that hold nothing and have been idle are pruned; those with pending entries stay', async () => {
@@ -117,7 +143,10 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     await queue.read('gone', 10, 10)
     await new Promise((r) => setTimeout(r, 30))
     assert.equal(await queue.pruneConsumers(20), 1)
-    assert.deepEqual((await queue.status()).consumers.map((c) => c.name), ['holder'])
+    assert.deepEqual(
+      (await queue.status()).consumers.map((c) => c.name),
+      ['holder'],
+    )
   })
 
   test('status lists the consumers of the group, idle ones too', async () => {
@@ -125,7 +154,10 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     await queue.enqueue(events(1), {})
     await queue.read('c1', 10, 10)
     const status = await queue.status()
-    assert.deepEqual(status.consumers.map((c) => [c.name, c.pending]).sort(), [['c1', 1], ['idle', 0]])
+    assert.deepEqual(status.consumers.map((c) => [c.name, c.pending]).sort(), [
+      ['c1', 1],
+      ['idle', 0],
+    ])
     assert.equal(await redis.exists(queueKeys(prefix).stream), 1)
   })
 })

@@ -35,25 +35,41 @@ function matches(e: ReferenceEvent, f: Filter): boolean {
   }
   let value: unknown = e.properties
   for (const key of f.field) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, key)) return f.op === 'ne'
+    if (
+      value === null ||
+      typeof value !== 'object' ||
+      Array.isArray(value) ||
+      !Object.hasOwn(value, key)
+    )
+      return f.op === 'ne'
     value = (value as Record<string, unknown>)[key]
   }
   switch (f.op) {
-    case 'exists': return true
-    case 'eq': return equals(value, f.values[0]!)
-    case 'in': return f.values.some((v) => equals(value, v))
-    case 'ne': return !equals(value, f.values[0]!)
-    default: return ordered(value, f.op, f.values[0]!)
+    case 'exists':
+      return true
+    case 'eq':
+      return equals(value, f.values[0]!)
+    case 'in':
+      return f.values.some((v) => equals(value, v))
+    case 'ne':
+      return !equals(value, f.values[0]!)
+    default:
+      return ordered(value, f.op, f.values[0]!)
   }
 }
 
 function compareText(text: string, op: Op, values: string[]): boolean {
   switch (op) {
-    case 'eq': return text === values[0]
-    case 'ne': return text !== values[0]
-    case 'in': return values.includes(text)
-    case 'exists': return true
-    default: return holds(compareCodePoints(text, values[0]!), op)
+    case 'eq':
+      return text === values[0]
+    case 'ne':
+      return text !== values[0]
+    case 'in':
+      return values.includes(text)
+    case 'exists':
+      return true
+    default:
+      return holds(compareCodePoints(text, values[0]!), op)
   }
 }
 
@@ -67,7 +83,8 @@ function equals(value: unknown, filter: string): boolean {
 
 function ordered(value: unknown, op: Op, filter: string): boolean {
   if (typeof value === 'string') return holds(compareCodePoints(value, filter), op)
-  if (typeof value === 'number' && JSON_NUMBER.test(filter)) return holds(Math.sign(value - Number(filter)), op)
+  if (typeof value === 'number' && JSON_NUMBER.test(filter))
+    return holds(Math.sign(value - Number(filter)), op)
   return false
 }
 
@@ -96,12 +113,19 @@ export function referenceBreakdown(
   limit: number,
   keep: (e: ReferenceEvent) => boolean,
 ): ReferenceBreakdown {
-  const groups = new Map<string, { type: string; text: string; value: unknown; count: number; users: Set<string> }>()
+  const groups = new Map<
+    string,
+    { type: string; text: string; value: unknown; count: number; users: Set<string> }
+  >()
   let notSet = 0
   for (const e of events) {
     const day = new Date(e.occurred_at).toISOString().slice(0, 10)
     if (day < from || day > to || !keep(e)) continue
-    const value = Array.isArray(by) ? valueAt(e, by) : by === 'event_type' ? e.event_type : e.user_id
+    const value = Array.isArray(by)
+      ? valueAt(e, by)
+      : by === 'event_type'
+        ? e.event_type
+        : e.user_id
     if (value === undefined) {
       notSet += 1
       continue
@@ -111,19 +135,38 @@ export function referenceBreakdown(
     const key = `${type}\u0000${text}`
     let g = groups.get(key)
     // (re-parsed: fast-check's records have no prototype, the API's JSON does)
-    if (!g) groups.set(key, (g = { type, text, value: value === null ? null : JSON.parse(JSON.stringify(value)), count: 0, users: new Set() }))
+    if (!g) {
+      g = {
+        type,
+        text,
+        value: value === null ? null : JSON.parse(JSON.stringify(value)),
+        count: 0,
+        users: new Set(),
+      }
+      groups.set(key, g)
+    }
     g.count += 1
     g.users.add(e.user_id)
   }
   const sorted = [...groups.values()].sort(
-    (a, b) => b.count - a.count || b.users.size - a.users.size || compareCodePoints(a.type, b.type) || compareCodePoints(a.text, b.text),
+    (a, b) =>
+      b.count - a.count ||
+      b.users.size - a.users.size ||
+      compareCodePoints(a.type, b.type) ||
+      compareCodePoints(a.text, b.text),
   )
   const rest = sorted.slice(limit)
   const restUsers = new Set(rest.flatMap((g) => [...g.users]))
   return {
     by: Array.isArray(by) ? `properties.${by.join('.')}` : by,
-    values: sorted.slice(0, limit).map((g) => ({ value: g.value, count: g.count, unique_users: g.users.size })),
-    other: { values: rest.length, count: rest.reduce((n, g) => n + g.count, 0), unique_users: restUsers.size },
+    values: sorted
+      .slice(0, limit)
+      .map((g) => ({ value: g.value, count: g.count, unique_users: g.users.size })),
+    other: {
+      values: rest.length,
+      count: rest.reduce((n, g) => n + g.count, 0),
+      unique_users: restUsers.size,
+    },
     not_set: { count: notSet },
   }
 }
@@ -131,7 +174,13 @@ export function referenceBreakdown(
 function valueAt(e: ReferenceEvent, path: string[]): unknown {
   let value: unknown = e.properties
   for (const key of path) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, key)) return undefined
+    if (
+      value === null ||
+      typeof value !== 'object' ||
+      Array.isArray(value) ||
+      !Object.hasOwn(value, key)
+    )
+      return undefined
     value = (value as Record<string, unknown>)[key]
   }
   return value
@@ -142,9 +191,13 @@ function jsonType(value: unknown): string {
   if (value === null) return 'NULL'
   if (Array.isArray(value)) return 'ARRAY'
   switch (typeof value) {
-    case 'string': return 'VARCHAR'
-    case 'boolean': return 'BOOLEAN'
-    case 'number': return !Number.isInteger(value) ? 'DOUBLE' : value < 0 ? 'BIGINT' : 'UBIGINT'
-    default: return 'OBJECT'
+    case 'string':
+      return 'VARCHAR'
+    case 'boolean':
+      return 'BOOLEAN'
+    case 'number':
+      return !Number.isInteger(value) ? 'DOUBLE' : value < 0 ? 'BIGINT' : 'UBIGINT'
+    default:
+      return 'OBJECT'
   }
 }

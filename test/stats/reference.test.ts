@@ -1,16 +1,34 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import {
-  addDays, compareCodePoints, daysBetween, dedupe, percentOneDecimal, referenceDau, referenceRetention,
-  referenceTopEvents, utcDay, type ReferenceEvent,
+  addDays,
+  compareCodePoints,
+  daysBetween,
+  dedupe,
+  percentOneDecimal,
+  type ReferenceEvent,
+  referenceDau,
+  referenceRetention,
+  referenceTopEvents,
+  utcDay,
 } from './reference.ts'
 
 // The oracle checked on inputs small enough to verify by eye; no servers.
 
 let n = 0
-function ev(user_id: string, occurred_at: string, event_type = 'page_view', event_id?: string): ReferenceEvent {
+function ev(
+  user_id: string,
+  occurred_at: string,
+  event_type = 'page_view',
+  event_id?: string,
+): ReferenceEvent {
   n += 1
-  return { event_id: event_id ?? `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, occurred_at, user_id, event_type }
+  return {
+    event_id: event_id ?? `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+    occurred_at,
+    user_id,
+    event_type,
+  }
 }
 
 describe('reference helpers', () => {
@@ -30,7 +48,12 @@ describe('reference helpers', () => {
     assert.equal(addDays('2028-02-28', 1), '2028-02-29')
     assert.equal(addDays('2026-12-31', 1), '2027-01-01')
     assert.equal(addDays('2026-03-01', -1), '2026-02-28')
-    assert.deepEqual(daysBetween('2026-02-27', '2026-03-02'), ['2026-02-27', '2026-02-28', '2026-03-01', '2026-03-02'])
+    assert.deepEqual(daysBetween('2026-02-27', '2026-03-02'), [
+      '2026-02-27',
+      '2026-02-28',
+      '2026-03-01',
+      '2026-03-02',
+    ])
     assert.deepEqual(daysBetween('2026-03-01', '2026-03-01'), ['2026-03-01'])
     assert.equal(daysBetween('2026-01-01', '2027-01-01').length, 366)
   })
@@ -58,7 +81,11 @@ describe('reference helpers', () => {
     for (let whole = 1; whole <= 60; whole++) {
       for (let part = 0; part <= whole; part++) {
         if ((2000 * part) % whole === 0 && ((2000 * part) / whole) % 2 === 1) continue // a tie
-        assert.equal(percentOneDecimal(part, whole), Math.round((100 * part / whole) * 10) / 10, `${part}/${whole}`)
+        assert.equal(
+          percentOneDecimal(part, whole),
+          Math.round(((100 * part) / whole) * 10) / 10,
+          `${part}/${whole}`,
+        )
       }
     }
   })
@@ -196,8 +223,14 @@ describe('referenceRetention', () => {
   })
 
   test('activity in the cohort week itself is not week 1', () => {
-    const r = referenceRetention([ev('x', '2026-03-02T00:00:00Z'), ev('x', '2026-03-08T23:00:00Z')], '2026-03-02', 1)
-    assert.deepEqual(r.retention, [{ week: 1, week_start: '2026-03-09', retained_users: 0, retention_rate: 0 }])
+    const r = referenceRetention(
+      [ev('x', '2026-03-02T00:00:00Z'), ev('x', '2026-03-08T23:00:00Z')],
+      '2026-03-02',
+      1,
+    )
+    assert.deepEqual(r.retention, [
+      { week: 1, week_start: '2026-03-09', retained_users: 0, retention_rate: 0 },
+    ])
     assert.equal(r.cohort_size, 1)
   })
 

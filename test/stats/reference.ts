@@ -30,10 +30,26 @@ export interface ReferenceEvent {
   properties?: Record<string, unknown>
 }
 
-export interface DauRow { date: string; unique_users: number }
-export interface TopEventRow { event_type: string; count: number; unique_users: number }
-export interface RetentionWeek { week: number; week_start: string; retained_users: number; retention_rate: number }
-export interface RetentionResponse { start_date: string; cohort_size: number; retention: RetentionWeek[] }
+export interface DauRow {
+  date: string
+  unique_users: number
+}
+export interface TopEventRow {
+  event_type: string
+  count: number
+  unique_users: number
+}
+export interface RetentionWeek {
+  week: number
+  week_start: string
+  retained_users: number
+  retention_rate: number
+}
+export interface RetentionResponse {
+  start_date: string
+  cohort_size: number
+  retention: RetentionWeek[]
+}
 
 const DAY_MS = 86_400_000
 const DATE = /^\d{4}-\d{2}-\d{2}$/
@@ -53,7 +69,8 @@ export function addDays(date: string, n: number): string {
 /** Every day from `from` to `to`, both included, ascending. */
 export function daysBetween(from: string, to: string): string[] {
   const days: string[] = []
-  for (let t = parseDate(from); t <= parseDate(to); t += DAY_MS) days.push(new Date(t).toISOString().slice(0, 10))
+  for (let t = parseDate(from); t <= parseDate(to); t += DAY_MS)
+    days.push(new Date(t).toISOString().slice(0, 10))
   return days
 }
 
@@ -71,20 +88,35 @@ export function dedupe<E extends ReferenceEvent>(events: readonly E[]): E[] {
 }
 
 /** GET /stats/dau: one row per day of [from, to], ascending, zeros included. */
-export function referenceDau(events: readonly ReferenceEvent[], from: string, to: string): DauRow[] {
+export function referenceDau(
+  events: readonly ReferenceEvent[],
+  from: string,
+  to: string,
+): DauRow[] {
   checkRange(from, to)
   const usersByDay = new Map<string, Set<string>>()
   for (const e of dedupe(events)) {
     const day = utcDay(e.occurred_at)
     let users = usersByDay.get(day)
-    if (!users) usersByDay.set(day, (users = new Set()))
+    if (!users) {
+      users = new Set()
+      usersByDay.set(day, users)
+    }
     users.add(e.user_id)
   }
-  return daysBetween(from, to).map((date) => ({ date, unique_users: usersByDay.get(date)?.size ?? 0 }))
+  return daysBetween(from, to).map((date) => ({
+    date,
+    unique_users: usersByDay.get(date)?.size ?? 0,
+  }))
 }
 
 /** GET /stats/top-events: per event_type over [from, to], count desc then event_type asc, at most `limit` rows. */
-export function referenceTopEvents(events: readonly ReferenceEvent[], from: string, to: string, limit: number): TopEventRow[] {
+export function referenceTopEvents(
+  events: readonly ReferenceEvent[],
+  from: string,
+  to: string,
+  limit: number,
+): TopEventRow[] {
   checkRange(from, to)
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`reference: bad limit ${limit}`)
   const byType = new Map<string, { count: number; users: Set<string> }>()
@@ -92,11 +124,18 @@ export function referenceTopEvents(events: readonly ReferenceEvent[], from: stri
     const day = utcDay(e.occurred_at)
     if (day < from || day > to) continue
     let agg = byType.get(e.event_type)
-    if (!agg) byType.set(e.event_type, (agg = { count: 0, users: new Set() }))
+    if (!agg) {
+      agg = { count: 0, users: new Set() }
+      byType.set(e.event_type, agg)
+    }
     agg.count += 1
     agg.users.add(e.user_id)
   }
-  const rows = [...byType].map(([event_type, agg]) => ({ event_type, count: agg.count, unique_users: agg.users.size }))
+  const rows = [...byType].map(([event_type, agg]) => ({
+    event_type,
+    count: agg.count,
+    unique_users: agg.users.size,
+  }))
   rows.sort((a, b) => b.count - a.count || compareCodePoints(a.event_type, b.event_type))
   return rows.slice(0, limit)
 }
@@ -109,10 +148,14 @@ export function referenceRetention(
   events: readonly ReferenceEvent[],
   startDate: string,
   windows: number,
-  filters: { cohort?: (e: ReferenceEvent) => boolean; return?: (e: ReferenceEvent) => boolean } = {},
+  filters: {
+    cohort?: (e: ReferenceEvent) => boolean
+    return?: (e: ReferenceEvent) => boolean
+  } = {},
 ): RetentionResponse {
   parseDate(startDate)
-  if (!Number.isInteger(windows) || windows < 1) throw new Error(`reference: bad windows ${windows}`)
+  if (!Number.isInteger(windows) || windows < 1)
+    throw new Error(`reference: bad windows ${windows}`)
   const kept = dedupe(events)
   // The first event ever of each user, over ALL events (not only those near start_date).
   const firstDay = new Map<string, string>()

@@ -8,7 +8,10 @@ import { startTestApp, type TestApp } from '../helpers/app.ts'
 //   cid  first 02-28 (before the cohort day), active 03-01 and 03-02: not in the cohort
 //   dee  first 03-02: a later cohort
 const ev = (n: number, at: string, user: string) => ({
-  event_id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, occurred_at: at, user_id: user, event_type: 'x',
+  event_id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  occurred_at: at,
+  user_id: user,
+  event_type: 'x',
 })
 const EVENTS = [
   ev(1, '2026-03-01T00:00:00Z', 'ann'),
@@ -39,26 +42,35 @@ describe('GET /stats/retention?period=day (embedded)', () => {
   }
 
   test('the cohort is the users first seen on start_date; day k is start_date + k', async () => {
-    assert.deepEqual((await get('/stats/retention?start_date=2026-03-01&period=day&windows=4')).body, {
-      start_date: '2026-03-01',
-      period: 'day',
-      cohort_size: 2,
-      retention: [
-        { day: 1, date: '2026-03-02', retained_users: 1, retention_rate: 50 },
-        { day: 2, date: '2026-03-03', retained_users: 1, retention_rate: 50 },
-        { day: 3, date: '2026-03-04', retained_users: 1, retention_rate: 50 },
-        { day: 4, date: '2026-03-05', retained_users: 0, retention_rate: 0 },
-      ],
-    })
+    assert.deepEqual(
+      (await get('/stats/retention?start_date=2026-03-01&period=day&windows=4')).body,
+      {
+        start_date: '2026-03-01',
+        period: 'day',
+        cohort_size: 2,
+        retention: [
+          { day: 1, date: '2026-03-02', retained_users: 1, retention_rate: 50 },
+          { day: 2, date: '2026-03-03', retained_users: 1, retention_rate: 50 },
+          { day: 3, date: '2026-03-04', retained_users: 1, retention_rate: 50 },
+          { day: 4, date: '2026-03-05', retained_users: 0, retention_rate: 0 },
+        ],
+      },
+    )
   })
 
   test('an empty cohort, and the weekly default unchanged', async () => {
-    assert.deepEqual((await get('/stats/retention?start_date=2026-03-05&period=day&windows=1')).body, {
-      start_date: '2026-03-05', period: 'day', cohort_size: 0,
-      retention: [{ day: 1, date: '2026-03-06', retained_users: 0, retention_rate: 0 }],
-    })
+    assert.deepEqual(
+      (await get('/stats/retention?start_date=2026-03-05&period=day&windows=1')).body,
+      {
+        start_date: '2026-03-05',
+        period: 'day',
+        cohort_size: 0,
+        retention: [{ day: 1, date: '2026-03-06', retained_users: 0, retention_rate: 0 }],
+      },
+    )
     assert.deepEqual((await get('/stats/retention?start_date=2026-02-22&windows=1')).body, {
-      start_date: '2026-02-22', cohort_size: 1,
+      start_date: '2026-02-22',
+      cohort_size: 1,
       retention: [{ week: 1, week_start: '2026-03-01', retained_users: 1, retention_rate: 100 }],
     })
   })
@@ -71,8 +83,15 @@ describe('GET /stats/retention?period=day (embedded)', () => {
     ] as const) {
       const res = await get(url)
       assert.equal(res.status, 422, url)
-      assert.deepEqual(res.body.errors.map((e: { field: string }) => e.field), [field], url)
+      assert.deepEqual(
+        res.body.errors.map((e: { field: string }) => e.field),
+        [field],
+        url,
+      )
     }
-    assert.equal((await get('/stats/retention?start_date=2026-03-01&period=day&windows=90')).status, 200)
+    assert.equal(
+      (await get('/stats/retention?start_date=2026-03-01&period=day&windows=90')).status,
+      200,
+    )
   })
 })

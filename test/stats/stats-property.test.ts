@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { isDeepStrictEqual } from 'node:util'
 import { after, before, describe, test } from 'node:test'
+import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { skipUnless } from '../helpers/services.ts'
-import { addDays, referenceDau, referenceRetention, referenceTopEvents, type ReferenceEvent } from './reference.ts'
+import {
+  addDays,
+  type ReferenceEvent,
+  referenceDau,
+  referenceRetention,
+  referenceTopEvents,
+} from './reference.ts'
 
 // Every endpoint against the reference (./reference.ts) on random data.
 //
@@ -29,13 +35,20 @@ import { addDays, referenceDau, referenceRetention, referenceTopEvents, type Ref
 
 const BASE_DAY = '2026-03-01'
 const DAY_US = 86_400_000_000
-const OFFSETS = { 'Z': 0, '+02:00': 120, '-05:00': -300, '+14:00': 840, '-12:00': -720 } as const
+const OFFSETS = { Z: 0, '+02:00': 120, '-05:00': -300, '+14:00': 840, '-12:00': -720 } as const
 type Offset = keyof typeof OFFSETS
 // 'Search' and 'search' differ only by case: they are two types, and 'Search' sorts first (code points).
 const TYPES = ['page_view', 'click', 'signup', 'purchase', 'Search', 'search']
 const SHARED_USERS = ['shared-a', 'SHARED-A', 'shared-b']
 
-interface GenEvent { day: number; micros: number; offset: Offset; user: number; shared: number | null; type: string }
+interface GenEvent {
+  day: number
+  micros: number
+  offset: Offset
+  user: number
+  shared: number | null
+  type: string
+}
 
 // A time of day in microseconds after UTC midnight, mostly close to midnight.
 const timeOfDay = fc.oneof(
@@ -53,7 +66,10 @@ function genEvent(users: number, types: string[]): fc.Arbitrary<GenEvent> {
     offset: fc.constantFrom(...(Object.keys(OFFSETS) as Offset[])),
     user: fc.integer({ min: 0, max: users - 1 }),
     // one event in ten by a user shared by all runs
-    shared: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: SHARED_USERS.length - 1 }) }),
+    shared: fc.oneof(
+      { weight: 9, arbitrary: fc.constant(null) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: SHARED_USERS.length - 1 }) },
+    ),
     type: fc.constantFrom(...types),
   })
 }
@@ -69,16 +85,25 @@ function occurredAt(g: GenEvent): string {
 
 const range = fc.record({
   from: fc.integer({ min: -25, max: 22 }),
-  days: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 40 }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 366 }) }),
+  days: fc.oneof(
+    { weight: 9, arbitrary: fc.integer({ min: 1, max: 40 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 366 }) },
+  ),
 })
 
 const runArb = fc
-  .record({ users: fc.integer({ min: 1, max: 15 }), types: fc.shuffledSubarray(TYPES, { minLength: 3, maxLength: 5 }) })
+  .record({
+    users: fc.integer({ min: 1, max: 15 }),
+    types: fc.shuffledSubarray(TYPES, { minLength: 3, maxLength: 5 }),
+  })
   .chain(({ users, types }) =>
     fc.record({
       events: fc.array(genEvent(users, types), { maxLength: 200 }),
       // re-sends of some event_ids with other content, in a later request: they must change nothing
-      repeats: fc.array(fc.record({ of: fc.nat(), upper: fc.boolean(), as: genEvent(users, types) }), { maxLength: 4 }),
+      repeats: fc.array(
+        fc.record({ of: fc.nat(), upper: fc.boolean(), as: genEvent(users, types) }),
+        { maxLength: 4 },
+      ),
       dau: fc.array(range, { minLength: 2, maxLength: 2 }),
       top: fc.array(
         fc.record({ range, limit: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constant(1000)) }),
@@ -87,14 +112,19 @@ const runArb = fc
       retention: fc.array(
         fc.record({
           start: fc.integer({ min: -25, max: 20 }),
-          windows: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 1, arbitrary: fc.constant(52) }),
+          windows: fc.oneof(
+            { weight: 5, arbitrary: fc.integer({ min: 1, max: 6 }) },
+            { weight: 1, arbitrary: fc.constant(52) },
+          ),
         }),
         { minLength: 2, maxLength: 2 },
       ),
     }),
   )
 
-describe('GET /stats/* agrees with the reference on random data', { skip: await skipUnless('postgres') }, () => {
+describe('GET /stats/* agrees with the reference on random data', {
+  skip: await skipUnless('postgres'),
+}, () => {
   let db: TestDatabase
   let t: TestApp
   /** every event posted to this database, in posting order (duplicates included; the reference drops them) */
@@ -129,24 +159,39 @@ describe('GET /stats/* agrees with the reference on random data', { skip: await 
       const diagnosis = isDeepStrictEqual(later, expected)
         ? 'it matches after a pause and a second catchUp(): the first catchUp() resolved before every committed row was in the replica'
         : 'a second catchUp() 500 ms later does not fix it'
-      throw new Error(`GET ${url} (run ${run}, ${posted.length} events posted so far) differs from the reference (${diagnosis}):\n${differences(actual, expected)}`)
+      throw new Error(
+        `GET ${url} (run ${run}, ${posted.length} events posted so far) differs from the reference (${diagnosis}):\n${differences(actual, expected)}`,
+      )
     }
   }
 
-  test('DAU, top events and retention equal the reference for random events and queries', { timeout: 120_000 }, async () => {
+  test('DAU, top events and retention equal the reference for random events and queries', {
+    timeout: 120_000,
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(runArb, async (input) => {
         run += 1
-        const userId = (g: GenEvent) => (g.shared !== null ? SHARED_USERS[g.shared]! : `r${run}-u${g.user}`)
+        const userId = (g: GenEvent) =>
+          g.shared !== null ? SHARED_USERS[g.shared]! : `r${run}-u${g.user}`
         const events: ReferenceEvent[] = input.events.map((g) => ({
-          event_id: randomUUID(), occurred_at: occurredAt(g), user_id: userId(g), event_type: g.type,
+          event_id: randomUUID(),
+          occurred_at: occurredAt(g),
+          user_id: userId(g),
+          event_type: g.type,
         }))
         await post(events)
         if (events.length > 0) {
-          await post(input.repeats.map(({ of, upper, as }) => {
-            const id = events[of % events.length]!.event_id
-            return { event_id: upper ? id.toUpperCase() : id, occurred_at: occurredAt(as), user_id: userId(as), event_type: as.type }
-          }))
+          await post(
+            input.repeats.map(({ of, upper, as }) => {
+              const id = events[of % events.length]!.event_id
+              return {
+                event_id: upper ? id.toUpperCase() : id,
+                occurred_at: occurredAt(as),
+                user_id: userId(as),
+                event_type: as.type,
+              }
+            }),
+          )
         }
         await t.deps.analytics!.catchUp()
 
@@ -158,15 +203,25 @@ describe('GET /stats/* agrees with the reference on random data', { skip: await 
         for (const { range: r, limit } of input.top) {
           const from = addDays(BASE_DAY, r.from)
           const to = addDays(from, r.days - 1)
-          await check(`/stats/top-events?from=${from}&to=${to}&limit=${limit}`, referenceTopEvents(posted, from, to, limit))
+          await check(
+            `/stats/top-events?from=${from}&to=${to}&limit=${limit}`,
+            referenceTopEvents(posted, from, to, limit),
+          )
         }
         for (const { start, windows } of input.retention) {
           const startDate = addDays(BASE_DAY, start)
-          await check(`/stats/retention?start_date=${startDate}&windows=${windows}`, referenceRetention(posted, startDate, windows))
+          await check(
+            `/stats/retention?start_date=${startDate}&windows=${windows}`,
+            referenceRetention(posted, startDate, windows),
+          )
         }
       }),
       // FC_SEED=<seed printed by a failure> replays the same inputs (on a fresh database, as then).
-      { numRuns: 40, endOnFailure: true, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) },
+      {
+        numRuns: 40,
+        endOnFailure: true,
+        ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
+      },
     )
   })
 })
@@ -178,7 +233,8 @@ function differences(actual: unknown, expected: unknown): string {
     if (Array.isArray(a) && Array.isArray(e)) {
       if (a.length !== e.length) lines.push(`${path}.length: expected ${e.length}, got ${a.length}`)
       for (let i = 0; i < Math.max(a.length, e.length); i++) {
-        if (!isDeepStrictEqual(a[i], e[i])) lines.push(`${path}[${i}]: expected ${JSON.stringify(e[i])}, got ${JSON.stringify(a[i])}`)
+        if (!isDeepStrictEqual(a[i], e[i]))
+          lines.push(`${path}[${i}]: expected ${JSON.stringify(e[i])}, got ${JSON.stringify(a[i])}`)
       }
     } else if (a !== null && e !== null && typeof a === 'object' && typeof e === 'object') {
       for (const key of new Set([...Object.keys(a), ...Object.keys(e)])) {
@@ -190,5 +246,7 @@ function differences(actual: unknown, expected: unknown): string {
     }
   }
   compare('body', actual, expected)
-  return lines.slice(0, 15).join('\n') + (lines.length > 15 ? `\n… and ${lines.length - 15} more` : '')
+  return (
+    lines.slice(0, 15).join('\n') + (lines.length > 15 ? `\n… and ${lines.length - 15} more` : '')
+  )
 }

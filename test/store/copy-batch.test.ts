@@ -7,7 +7,13 @@ import { copyBinary } from '../../src/store/copy-batch.ts'
 // copyBinary sorts ids by a numeric prefix and writes PostgreSQL's binary COPY
 // format by hand for speed: read back, it must hold exactly the first version
 // of each id, ids in order, every value as PostgreSQL would have read it from text.
-interface Row { id: string; micros: bigint; user: string; type: string; json: string }
+interface Row {
+  id: string
+  micros: bigint
+  user: string
+  type: string
+  json: string
+}
 
 const PG_EPOCH_MICROS = 946_684_800_000_000n
 
@@ -18,12 +24,21 @@ function expected(events: readonly NormalizedEvent[]): Row[] {
     const e = first.get(id)!
     const ms = Date.parse(`${e.occurred_at.slice(0, 23)}Z`)
     const extra = e.occurred_at.length === 27 ? BigInt(e.occurred_at.slice(23, 26)) : 0n
-    return { id, micros: BigInt(ms) * 1000n + extra - PG_EPOCH_MICROS, user: e.user_id, type: e.event_type, json: JSON.stringify(e.properties) }
+    return {
+      id,
+      micros: BigInt(ms) * 1000n + extra - PG_EPOCH_MICROS,
+      user: e.user_id,
+      type: e.event_type,
+      json: JSON.stringify(e.properties),
+    }
   })
 }
 
 function decode(data: Buffer): Row[] {
-  assert.deepEqual(data.subarray(0, 19), Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1'))
+  assert.deepEqual(
+    data.subarray(0, 19),
+    Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1'),
+  )
   const rows: Row[] = []
   let at = 19
   const field = () => {
@@ -48,14 +63,37 @@ function decode(data: Buffer): Row[] {
   return rows
 }
 
-const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n })
+const hex = (n: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n })
 // Few prefixes and few ids, so that shared prefixes and repeated ids are common.
-const eventId = fc.tuple(fc.constantFrom('00000000', '0000000a', 'ffffffff', '7fffffff', '80000000', 'a0000000'), fc.constantFrom('0', '1', 'f'), hex(2))
+const eventId = fc
+  .tuple(
+    fc.constantFrom('00000000', '0000000a', 'ffffffff', '7fffffff', '80000000', 'a0000000'),
+    fc.constantFrom('0', '1', 'f'),
+    hex(2),
+  )
   .map(([prefix, a, b]) => `${prefix}-0000-4000-8000-000000000${a}${b}`)
-const text = fc.string({ unit: fc.oneof(fc.constantFrom('\\', '\t', '\n', '\r', 'é', '😀', ','), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 12 })
+const text = fc.string({
+  unit: fc.oneof(
+    fc.constantFrom('\\', '\t', '\n', '\r', 'é', '😀', ','),
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+  ),
+  maxLength: 12,
+})
 // From year 1 to 9999, with milliseconds or microseconds: before 1715 and after 2284 the microseconds pass 2^53.
-const occurredAt = fc.tuple(fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), fc.option(fc.integer({ min: 0, max: 999 })))
-  .map(([d, micros]) => `${d.toISOString().slice(0, 23)}${micros === null ? '' : String(micros).padStart(3, '0')}Z`)
+const occurredAt = fc
+  .tuple(
+    fc.date({
+      min: new Date('0001-01-01T00:00:00Z'),
+      max: new Date('9999-12-31T23:59:59.999Z'),
+      noInvalidDate: true,
+    }),
+    fc.option(fc.integer({ min: 0, max: 999 })),
+  )
+  .map(
+    ([d, micros]) =>
+      `${d.toISOString().slice(0, 23)}${micros === null ? '' : String(micros).padStart(3, '0')}Z`,
+  )
 const event = fc.record({
   event_id: eventId,
   occurred_at: occurredAt,
@@ -66,24 +104,56 @@ const event = fc.record({
 
 describe('copyBinary', () => {
   test('reads back as the first version of each id, in id order, with every value', () => {
-    fc.assert(fc.property(fc.array(event, { maxLength: 60 }), (events) => {
-      const want = expected(events)
-      const plain = copyBinary(events)
-      assert.deepEqual(decode(plain.data), want)
-      assert.equal(plain.rows, want.length)
-      assert.deepEqual(decode(copyBinary(events, events.map((e) => JSON.stringify(e.properties))).data), want)
-    }), { numRuns: 500 })
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), (events) => {
+        const want = expected(events)
+        const plain = copyBinary(events)
+        assert.deepEqual(decode(plain.data), want)
+        assert.equal(plain.rows, want.length)
+        assert.deepEqual(
+          decode(
+            copyBinary(
+              events,
+              events.map((e) => JSON.stringify(e.properties)),
+            ).data,
+          ),
+          want,
+        )
+      }),
+      { numRuns: 500 },
+    )
   })
 
   test('grows its buffer for rows far larger than usual', () => {
-    const big = { event_id: '00000000-0000-4000-8000-000000000001', occurred_at: '2026-11-01T00:00:00.000Z', user_id: 'u', event_type: 't', properties: { x: 'é'.repeat(50_000) } }
+    const big = {
+      event_id: '00000000-0000-4000-8000-000000000001',
+      occurred_at: '2026-11-01T00:00:00.000Z',
+      user_id: 'u',
+      event_type: 't',
+      properties: { x: 'é'.repeat(50_000) },
+    }
     const events = [big, { ...big, event_id: '00000000-0000-4000-8000-000000000000' }]
     assert.deepEqual(decode(copyBinary(events).data), expected(events))
   })
 
   test('times PostgreSQL refuses as text are refused in its words', () => {
-    const at = (occurred_at: string) => () => copyBinary([{ event_id: '00000000-0000-4000-8000-000000000001', occurred_at, user_id: 'u', event_type: 't', properties: {} }])
-    assert.throws(at('0000-06-01T00:00:00.000Z'), /^Error: date\/time field value out of range: "0000-06-01T00:00:00.000Z"$/)
-    assert.throws(at('-000001-12-31T23:00:00.000Z'), /^Error: invalid input syntax for type timestamp with time zone: "-000001-12-31T23:00:00.000Z"$/)
+    const at = (occurred_at: string) => () =>
+      copyBinary([
+        {
+          event_id: '00000000-0000-4000-8000-000000000001',
+          occurred_at,
+          user_id: 'u',
+          event_type: 't',
+          properties: {},
+        },
+      ])
+    assert.throws(
+      at('0000-06-01T00:00:00.000Z'),
+      /^Error: date\/time field value out of range: "0000-06-01T00:00:00.000Z"$/,
+    )
+    assert.throws(
+      at('-000001-12-31T23:00:00.000Z'),
+      /^Error: invalid input syntax for type timestamp with time zone: "-000001-12-31T23:00:00.000Z"$/,
+    )
   })
 })

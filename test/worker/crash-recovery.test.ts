@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { spawnService, STARTUP_TIMEOUT_MS, type ServiceProcess } from '../helpers/child.ts'
+import { type ServiceProcess, STARTUP_TIMEOUT_MS, spawnService } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents, waitFor } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
@@ -23,7 +23,13 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
   })
 
   test('a worker killed with SIGKILL mid-ingestion loses nothing: a new one stores every accepted event once', async () => {
-    const workerEnv = { ...api.env, LOG_LEVEL: 'info', CLAIM_IDLE_MS: '500', WORKER_READ_COUNT: '5', WORKER_BLOCK_MS: '50' }
+    const workerEnv = {
+      ...api.env,
+      LOG_LEVEL: 'info',
+      CLAIM_IDLE_MS: '500',
+      WORKER_READ_COUNT: '5',
+      WORKER_BLOCK_MS: '50',
+    }
     const batches = Array.from({ length: 60 }, () => makeEvents(1000))
     const ids = batches.flat().map((e) => e.event_id)
     let accepted = 0
@@ -39,7 +45,13 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
     const first = spawnService('worker', workerEnv)
     workers.push(first)
     // Kill it once it is part-way through: some rows stored, entries still pending.
-    await waitFor('the first worker to store some rows', () => db.count(), (n) => n > 0, STARTUP_TIMEOUT_MS, 5)
+    await waitFor(
+      'the first worker to store some rows',
+      () => db.count(),
+      (n) => n > 0,
+      STARTUP_TIMEOUT_MS,
+      5,
+    )
     first.child.kill('SIGKILL')
     await first.exited
     const stranded = await db.count()
@@ -49,7 +61,13 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
 
     const second = spawnService('worker', workerEnv)
     workers.push(second)
-    await waitFor('every accepted event stored', () => db.count(), (n) => n >= 60_000, STARTUP_TIMEOUT_MS, 50)
+    await waitFor(
+      'every accepted event stored',
+      () => db.count(),
+      (n) => n >= 60_000,
+      STARTUP_TIMEOUT_MS,
+      50,
+    )
     const status = await waitFor(
       'the queue drained',
       async () => (await api.app.inject({ method: 'GET', url: '/events/queue/status' })).json(),
@@ -61,6 +79,10 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
       [ids],
     )
     assert.deepEqual(rows[0], { n: 60_000, d: 60_000, ours: 60_000 })
-    assert.match(second.output(), /claimed stale entries/, 'the new worker took over the dead one\'s pending entries')
+    assert.match(
+      second.output(),
+      /claimed stale entries/,
+      "the new worker took over the dead one's pending entries",
+    )
   })
 })

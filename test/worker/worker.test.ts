@@ -9,7 +9,8 @@ import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
 
 const skip = await skipUnless('postgres', 'redis')
-const status = async (t: TestApp) => (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
+const status = async (t: TestApp) =>
+  (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
 
 describe('worker: poison entries', { skip }, () => {
   let db: TestDatabase
@@ -19,7 +20,9 @@ describe('worker: poison entries', { skip }, () => {
   before(async () => {
     db = await createTestDatabase()
     t = await startTestApp({
-      databaseUrl: db.url, queue: true, worker: true,
+      databaseUrl: db.url,
+      queue: true,
+      worker: true,
       env: { MAX_ATTEMPTS: '3', CLAIM_IDLE_MS: '50', WORKER_BLOCK_MS: '20' },
     })
   })
@@ -31,11 +34,18 @@ describe('worker: poison entries', { skip }, () => {
 
   const deadLetters = async () => {
     const rows = await redis.xrange(queueKeys(t.env.REDIS_KEY_PREFIX!).dlq, '-', '+')
-    return rows.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((a, v, i) => (i % 2 ? a[a.length - 1]!.push(v) : a.push([v]), a), [])))
+    // A stream entry's fields come as [name, value, name, value, ...].
+    return rows.map(([, f]) =>
+      Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]!]] : []))),
+    )
   }
   const enqueueRaw = async (rid: string, payload: string, n: number) => {
     const { stream, counter } = queueKeys(t.env.REDIS_KEY_PREFIX!)
-    await redis.multi().incrby(counter, n).xadd(stream, '*', 'n', String(n), 'rid', rid, 'events', payload).exec()
+    await redis
+      .multi()
+      .incrby(counter, n)
+      .xadd(stream, '*', 'n', String(n), 'rid', rid, 'events', payload)
+      .exec()
   }
 
   test('an unreadable entry goes to the dead-letter stream after MAX_ATTEMPTS; an event PostgreSQL refuses goes alone, at once', async () => {
@@ -53,17 +63,31 @@ describe('worker: poison entries', { skip }, () => {
 
     // Done once the stream is empty: the poison is dead-lettered quickly (50 ms claims), and
     // on a slow machine a good entry posted last can still be waiting to be read by then.
-    const final = await waitFor('both poison entries dead-lettered and the stream empty', () => status(t), (s) => s.dead_lettered === 2 && s.length === 0)
+    const final = await waitFor(
+      'both poison entries dead-lettered and the stream empty',
+      () => status(t),
+      (s) => s.dead_lettered === 2 && s.length === 0,
+    )
     assert.deepEqual([final.length, final.pending, final.queued_events], [0, 0, 0])
-    assert.equal(await db.count(), start + 31, 'every good event is stored, the one beside the bad event too')
+    assert.equal(
+      await db.count(),
+      start + 31,
+      'every good event is stored, the one beside the bad event too',
+    )
     const dead = await deadLetters()
     assert.deepEqual(dead.map((d) => d.rid).sort(), ['poison-1', 'poison-2'])
-    const [unreadable, refused] = [dead.find((d) => d.rid === 'poison-1')!, dead.find((d) => d.rid === 'poison-2')!]
+    const [unreadable, refused] = [
+      dead.find((d) => d.rid === 'poison-1')!,
+      dead.find((d) => d.rid === 'poison-2')!,
+    ]
     assert.equal(unreadable.deliveries, '3')
     assert.match(unreadable.error!, /JSON/)
     assert.deepEqual(JSON.parse(refused.events!), [badEvent])
     assert.equal(refused.n, '1')
-    assert.match(refused.error!, /invalid input syntax for type timestamp with time zone: "not a time" \(SQLSTATE 22007\)/)
+    assert.match(
+      refused.error!,
+      /invalid input syntax for type timestamp with time zone: "not a time" \(SQLSTATE 22007\)/,
+    )
   })
 
   test('in a large entry only the events the store refuses are set aside, each with its reason', async () => {
@@ -79,13 +103,25 @@ describe('worker: poison entries', { skip }, () => {
     const before = await status(t)
     const start = await db.count()
     await enqueueRaw('mixed', JSON.stringify(events), events.length)
-    const final = await waitFor('the entry settled', () => status(t), (s) => s.dead_lettered === before.dead_lettered + 3 && s.length === 0)
+    const final = await waitFor(
+      'the entry settled',
+      () => status(t),
+      (s) => s.dead_lettered === before.dead_lettered + 3 && s.length === 0,
+    )
     assert.deepEqual([final.pending, final.queued_events], [0, 0])
     assert.equal(await db.count(), start + 200)
     const dead = (await deadLetters()).filter((d) => d.rid === 'mixed')
-    assert.deepEqual(dead.map((d) => JSON.parse(d.events!)[0].event_id).sort(), poison.map((p) => p.event_id).sort())
-    const reasons = Object.fromEntries(dead.map((d) => [JSON.parse(d.events!)[0].event_id, d.error]))
-    assert.match(reasons[poison[0]!.event_id]!, /date\/time field value out of range.*SQLSTATE 22008/)
+    assert.deepEqual(
+      dead.map((d) => JSON.parse(d.events!)[0].event_id).sort(),
+      poison.map((p) => p.event_id).sort(),
+    )
+    const reasons = Object.fromEntries(
+      dead.map((d) => [JSON.parse(d.events!)[0].event_id, d.error]),
+    )
+    assert.match(
+      reasons[poison[0]!.event_id]!,
+      /date\/time field value out of range.*SQLSTATE 22008/,
+    )
     assert.match(reasons[poison[1]!.event_id]!, /0x00.*SQLSTATE 22021/)
     assert.match(reasons[poison[2]!.event_id]!, /SQLSTATE 22P05|SQLSTATE 22P02/)
   })
@@ -103,8 +139,15 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
     const via = new URL(db.url)
     via.port = String(await proxy.start())
     t = await startTestApp({
-      databaseUrl: via.toString(), queue: true, worker: true,
-      env: { MAX_ATTEMPTS: '2', CLAIM_IDLE_MS: '100', WORKER_BLOCK_MS: '20', RETRY_MAX_DELAY_MS: '300' },
+      databaseUrl: via.toString(),
+      queue: true,
+      worker: true,
+      env: {
+        MAX_ATTEMPTS: '2',
+        CLAIM_IDLE_MS: '100',
+        WORKER_BLOCK_MS: '20',
+        RETRY_MAX_DELAY_MS: '300',
+      },
     })
   })
   after(async () => {
@@ -121,7 +164,11 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
       assert.equal(res.statusCode, 202, 'the queue takes events while the store is away')
     }
     // The worker has taken entries, and retries them against the store that is away...
-    await waitFor('the worker holding entries', () => status(t), (s) => s.pending > 0)
+    await waitFor(
+      'the worker holding entries',
+      () => status(t),
+      (s) => s.pending > 0,
+    )
     // ...for several backoff rounds, longer than MAX_ATTEMPTS × CLAIM_IDLE_MS: an
     // outage must not count against the entries. This is how long the outage
     // lasts, not a wait for something; a slow machine only makes it longer.
@@ -135,8 +182,17 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
     assert.equal(health.json().dependencies.database.status, 'down')
 
     proxy.restore()
-    await waitFor('all events stored', () => db.count(), (n) => n === 300, 15_000)
-    const afterwards = await waitFor('the queue drained', () => status(t), (s) => s.queued_events === 0)
+    await waitFor(
+      'all events stored',
+      () => db.count(),
+      (n) => n === 300,
+      15_000,
+    )
+    const afterwards = await waitFor(
+      'the queue drained',
+      () => status(t),
+      (s) => s.queued_events === 0,
+    )
     assert.deepEqual([afterwards.pending, afterwards.dead_lettered], [0, 0])
   })
 })

@@ -35,8 +35,18 @@ export async function loadDau(panel: Panel, rowsLoading: Promise<DauRow[]>): Pro
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       series: [
-        { label: 'Day', value: (_u, v) => (v == null ? '–' : new Date(v * 1000).toISOString().slice(0, 10)) },
-        { label: 'Active users', stroke: '#2563eb', width: 2, fill: 'rgba(37, 99, 235, 0.08)', points: { show: rows.length <= 62 }, value: (_u, v) => (v == null ? '–' : formatInt(v)) },
+        {
+          label: 'Day',
+          value: (_u, v) => (v == null ? '–' : new Date(v * 1000).toISOString().slice(0, 10)),
+        },
+        {
+          label: 'Active users',
+          stroke: '#2563eb',
+          width: 2,
+          fill: 'rgba(37, 99, 235, 0.08)',
+          points: { show: rows.length <= 62 },
+          value: (_u, v) => (v == null ? '–' : formatInt(v)),
+        },
       ],
       axes: [{}, { values: (_u, ticks) => ticks.map((t) => formatInt(t)), size: 56 }],
       legend: { live: true },
@@ -47,18 +57,33 @@ export async function loadDau(panel: Panel, rowsLoading: Promise<DauRow[]>): Pro
 
   const peak = rows.reduce((best, r) => (r.unique_users > best.unique_users ? r : best))
   const mean = y.reduce((a, b) => a + b, 0) / y.length
-  panel.body.querySelector('.summary')!.replaceChildren(
-    `Average ${formatInt(mean)} a day · peak ${formatInt(peak.unique_users)} on ${formatDay(peak.date)}`,
-  )
-  panel.body.querySelector('table.data tbody')!.replaceChildren(
-    ...rows.map((r) => h('tr', { 'data-date': r.date, 'data-users': r.unique_users }, h('td', {}, r.date), h('td', { class: 'num' }, formatInt(r.unique_users)))),
-  )
+  panel.body
+    .querySelector('.summary')!
+    .replaceChildren(
+      `Average ${formatInt(mean)} a day · peak ${formatInt(peak.unique_users)} on ${formatDay(peak.date)}`,
+    )
+  panel.body
+    .querySelector('table.data tbody')!
+    .replaceChildren(
+      ...rows.map((r) =>
+        h(
+          'tr',
+          { 'data-date': r.date, 'data-users': r.unique_users },
+          h('td', {}, r.date),
+          h('td', { class: 'num' }, formatInt(r.unique_users)),
+        ),
+      ),
+    )
   return 'ready'
 }
 
 /** Keeps the chart as wide as its panel (phones, rotated screens, resized windows). */
 export function followWidth(container: HTMLElement): void {
   new ResizeObserver(() => {
-    if (chart && container.clientWidth > 0) chart.setSize({ width: container.clientWidth, height: container.clientWidth < 500 ? 180 : 240 })
+    if (chart && container.clientWidth > 0)
+      chart.setSize({
+        width: container.clientWidth,
+        height: container.clientWidth < 500 ? 180 : 240,
+      })
   }).observe(container)
 }

@@ -15,10 +15,18 @@ export async function segmentsSupported(): Promise<boolean> {
 }
 
 /** The active filters as removable chips; `onChange` gets the new list. */
-export function renderFilters(list: HTMLElement, segments: string[], onChange: (segments: string[]) => void): void {
+export function renderFilters(
+  list: HTMLElement,
+  segments: string[],
+  onChange: (segments: string[]) => void,
+): void {
   list.replaceChildren(
     ...segments.map((s, i) => {
-      const remove = h('button', { type: 'button', class: 'chip-remove', 'aria-label': `remove filter ${s}` }, '×')
+      const remove = h(
+        'button',
+        { type: 'button', class: 'chip-remove', 'aria-label': `remove filter ${s}` },
+        '×',
+      )
       remove.addEventListener('click', () => onChange(segments.filter((_, j) => j !== i)))
       return h('li', { class: 'chip', 'data-segment': s }, h('code', {}, s), remove)
     }),

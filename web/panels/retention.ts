@@ -6,30 +6,55 @@ import { statsParams, type View } from '../view.ts'
 interface Cohort {
   start_date: string
   cohort_size: number
-  retention: Array<{ week: number; week_start: string; retained_users: number; retention_rate: number }>
+  retention: Array<{
+    week: number
+    week_start: string
+    retained_users: number
+    retention_rate: number
+  }>
 }
 
 /**
  * Weekly cohorts as a heat map: one row per cohort week of the range, one
  * column per week after it, each cell the rate and the users behind it.
  */
-export async function loadRetention(panel: Panel, view: View, signal: AbortSignal, rangeHasEvents: () => Promise<boolean>): Promise<Outcome> {
-  const { cohorts } = await getJson<{ cohorts: Cohort[] }>('/stats/cohorts', statsParams(view), signal)
+export async function loadRetention(
+  panel: Panel,
+  view: View,
+  signal: AbortSignal,
+  rangeHasEvents: () => Promise<boolean>,
+): Promise<Outcome> {
+  const { cohorts } = await getJson<{ cohorts: Cohort[] }>(
+    '/stats/cohorts',
+    statsParams(view),
+    signal,
+  )
   if (cohorts.every((c) => c.cohort_size === 0)) {
     // Events in the range but no cohort: everyone active then was first seen before it.
-    return (await rangeHasEvents()) ? { empty: 'No cohorts: no user was seen for the first time in this range.' } : 'empty'
+    return (await rangeHasEvents())
+      ? { empty: 'No cohorts: no user was seen for the first time in this range.' }
+      : 'empty'
   }
   const weeks = Math.max(0, ...cohorts.map((c) => c.retention.length))
   // Shade against the best cell, so low but different rates stay apart.
   const top = Math.max(1, ...cohorts.flatMap((c) => c.retention.map((w) => w.retention_rate)))
 
-  const head = h('tr', {}, h('th', { scope: 'col' }, 'Cohort'), h('th', { scope: 'col', class: 'num' }, 'Users'))
+  const head = h(
+    'tr',
+    {},
+    h('th', { scope: 'col' }, 'Cohort'),
+    h('th', { scope: 'col', class: 'num' }, 'Users'),
+  )
   for (let k = 1; k <= weeks; k++) head.append(h('th', { scope: 'col', class: 'num' }, `Week ${k}`))
   const body = cohorts.map((c) => {
     const row = h(
       'tr',
       { 'data-cohort': c.start_date, 'data-size': c.cohort_size },
-      h('th', { scope: 'row', title: `users first seen in the week from ${c.start_date}` }, formatDay(c.start_date)),
+      h(
+        'th',
+        { scope: 'row', title: `users first seen in the week from ${c.start_date}` },
+        formatDay(c.start_date),
+      ),
       h('td', { class: 'num size' }, formatInt(c.cohort_size)),
     )
     for (let k = 1; k <= weeks; k++) {

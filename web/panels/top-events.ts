@@ -12,7 +12,11 @@ interface TopEventRow {
 const LIMIT = 10
 
 /** Top event types as horizontal bars (an HTML table: long names stay readable on a phone). */
-export async function loadTopEvents(panel: Panel, view: View, signal: AbortSignal): Promise<Outcome> {
+export async function loadTopEvents(
+  panel: Panel,
+  view: View,
+  signal: AbortSignal,
+): Promise<Outcome> {
   const params = statsParams(view)
   params.set('limit', String(LIMIT))
   const rows = await getJson<TopEventRow[]>('/stats/top-events', params, signal)
@@ -25,9 +29,22 @@ export async function loadTopEvents(panel: Panel, view: View, signal: AbortSigna
       bar.style.width = `${Math.max(1, (70 * r.count) / max)}%` // room for the label
       return h(
         'tr',
-        { 'data-event-type': r.event_type, 'data-count': r.count, 'data-unique-users': r.unique_users },
+        {
+          'data-event-type': r.event_type,
+          'data-count': r.count,
+          'data-unique-users': r.unique_users,
+        },
         h('th', { scope: 'row', class: 'name' }, r.event_type),
-        h('td', { class: 'bar-cell' }, h('div', { class: 'bar-wrap' }, bar, h('span', { class: 'bar-label num' }, formatInt(r.count)))),
+        h(
+          'td',
+          { class: 'bar-cell' },
+          h(
+            'div',
+            { class: 'bar-wrap' },
+            bar,
+            h('span', { class: 'bar-label num' }, formatInt(r.count)),
+          ),
+        ),
         h('td', { class: 'num' }, formatInt(r.unique_users)),
       )
     }),

@@ -1,5 +1,10 @@
 import type { Logger } from '../../logger.ts'
-import { MemoryRateLimitStore, type BucketDecision, type BucketPolicy, type RateLimitStore } from './token-bucket.ts'
+import {
+  type BucketDecision,
+  type BucketPolicy,
+  MemoryRateLimitStore,
+  type RateLimitStore,
+} from './token-bucket.ts'
 
 export interface FallbackOptions {
   /** how long Redis is left alone after a failure before it is tried again */
@@ -23,7 +28,11 @@ export class FallbackRateLimitStore implements RateLimitStore {
   private readonly skipMs: number
   private readonly now: () => number
 
-  constructor(private readonly primary: RateLimitStore, private readonly log: Logger, private readonly options: FallbackOptions = {}) {
+  constructor(
+    private readonly primary: RateLimitStore,
+    private readonly log: Logger,
+    private readonly options: FallbackOptions = {},
+  ) {
     this.now = options.now ?? Date.now
     this.skipMs = options.skipMs ?? SKIP_MS
     this.memory = new MemoryRateLimitStore(this.now)
@@ -39,7 +48,11 @@ export class FallbackRateLimitStore implements RateLimitStore {
         }
         return decision
       } catch (err) {
-        if (this.skipUntil === 0) this.log.warn({ err: (err as Error).message }, 'rate limiter: Redis failed; limiting in this process')
+        if (this.skipUntil === 0)
+          this.log.warn(
+            { err: (err as Error).message },
+            'rate limiter: Redis failed; limiting in this process',
+          )
         this.skipUntil = this.now() + this.skipMs
       }
     }

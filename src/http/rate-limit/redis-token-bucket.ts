@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis'
-import { decide, type BucketDecision, type BucketPolicy, type RateLimitStore } from './token-bucket.ts'
+import {
+  type BucketDecision,
+  type BucketPolicy,
+  decide,
+  type RateLimitStore,
+} from './token-bucket.ts'
 
 // The token bucket of token-bucket.ts, run atomically inside Redis so every API
 // process shares one bucket per client. Redis's own clock is used, so API
@@ -28,18 +33,27 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1000)
 return {allowed, tostring(tokens)}
 `
 
-type WithTake = Redis & { eaTakeToken(key: string, capacity: number, rate: number): Promise<[number, string]> }
+type WithTake = Redis & {
+  eaTakeToken(key: string, capacity: number, rate: number): Promise<[number, string]>
+}
 
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly redis: WithTake
 
-  constructor(redis: Redis, private readonly prefix: string) {
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
     this.redis = redis as WithTake
     this.redis.defineCommand('eaTakeToken', { numberOfKeys: 1, lua: TAKE })
   }
 
   async take(key: string, policy: BucketPolicy): Promise<BucketDecision> {
-    const [allowed, tokens] = await this.redis.eaTakeToken(`${this.prefix}ratelimit:${key}`, policy.capacity, policy.refillPerMs)
+    const [allowed, tokens] = await this.redis.eaTakeToken(
+      `${this.prefix}ratelimit:${key}`,
+      policy.capacity,
+      policy.refillPerMs,
+    )
     return decide(Number(tokens), allowed === 1, policy)
   }
 }

@@ -39,7 +39,9 @@ export function refillAndTake(
   policy: BucketPolicy,
 ): { tokens: number; at: number; allowed: boolean } {
   const elapsed = state ? Math.max(0, now - state.at) : 0
-  let tokens = state ? Math.min(policy.capacity, state.tokens + elapsed * policy.refillPerMs) : policy.capacity
+  let tokens = state
+    ? Math.min(policy.capacity, state.tokens + elapsed * policy.refillPerMs)
+    : policy.capacity
   const allowed = tokens >= 1
   if (allowed) tokens -= 1
   return { tokens, at: now, allowed }
