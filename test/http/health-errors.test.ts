@@ -32,7 +32,10 @@ test('a down dependency shows up/down and latency only; its error text is logged
     // Disabled, so its figures need not be stubbed: the sync lag is what is under test.
     status: () => Promise.resolve({ enabled: false }),
   } as unknown as EventQueue
-  const analytics = { lag: () => Promise.reject(new Error(SECRET)) } as unknown as Analytics
+  const analytics = {
+    lag: () => Promise.reject(new Error(SECRET)),
+    syncStatus: () => Promise.reject(new Error(SECRET)),
+  } as unknown as Analytics
   await app.register(healthRoutes, { store, engine: 'postgresql', queue, analytics })
 
   const res = await app.inject({ method: 'GET', url: '/health' })
@@ -65,10 +68,11 @@ test('a down dependency shows up/down and latency only; its error text is logged
     .map((l) => JSON.parse(l) as { msg: string; dependency?: string; err?: { message: string } })
   const failures = lines.filter((l) => l.err?.message === SECRET)
   assert.deepEqual(
-    failures.map((l) => [l.msg, l.dependency]),
+    failures.map((l) => [l.msg, l.dependency]).sort(),
     [
       ['health check failed', 'database'],
       ['sync lag unknown', undefined],
+      ['sync status unknown', undefined],
     ],
   )
 })
