@@ -67,12 +67,9 @@ test('a down dependency shows up/down and latency only; its error text is logged
     .split('\n')
     .map((l) => JSON.parse(l) as { msg: string; dependency?: string; err?: { message: string } })
   const failures = lines.filter((l) => l.err?.message === SECRET)
-  assert.deepEqual(
-    failures.map((l) => [l.msg, l.dependency]).sort(),
-    [
-      ['health check failed', 'database'],
-      ['sync lag unknown', undefined],
-      ['sync status unknown', undefined],
-    ],
-  )
+  assert.deepEqual(failures.map((l) => [l.msg, l.dependency]).sort(), [
+    ['health check failed', 'database'],
+    ['sync lag unknown', undefined],
+    ['sync status unknown', undefined],
+  ])
 })
