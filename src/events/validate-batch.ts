@@ -182,6 +182,13 @@ function normalizeEvent(
       field: 'event_type',
       message: 'must be Unicode text without NUL characters',
     })
+  // The embedded store's client decodes a text value that begins with U+FEFF as
+  // if it were a byte-order mark and drops it, so "\ufeffa" would count as "a".
+  // Refused in every mode, so both modes keep the same users and types.
+  for (const field of ['user_id', 'event_type'] as const) {
+    if (raw[field].startsWith('\ufeff'))
+      errors.push({ index, field, message: 'must not begin with U+FEFF (a byte-order mark)' })
+  }
   const properties = raw.properties ?? {}
   // Checked before serialising: JSON.stringify recurses, and overflows on deep values.
   const problem = propertiesProblem(properties)

@@ -187,6 +187,19 @@ for (const mode of modes) {
         ],
         events.map((e) => e.event_id),
       )
+      const marked = [makeEvent({ user_id: '\ufeffa' }), makeEvent({ event_type: '\ufeffclick' })]
+      const bom = 'must not begin with U+FEFF (a byte-order mark)'
+      await assertRefused(
+        await post(marked),
+        [
+          { index: 0, field: 'user_id', message: bom },
+          { index: 1, field: 'event_type', message: bom },
+        ],
+        marked.map((e) => e.event_id),
+      )
+      // Inside a value it is kept: a\ufeffb is a user of its own.
+      const inside = makeEvent({ user_id: 'a\ufeffb' })
+      await assertStored(await post([inside]), [inside.event_id])
       // The six characters \u0000 are text like any other.
       const text = makeEvent({ properties: { k: '\\u0000' } })
       await assertStored(await post([text]), [text.event_id])
