@@ -73,7 +73,7 @@ async function importBench(options: BenchOptions, sandbox: Sandbox, startedAt: s
 
 function settingsOf(o: BenchOptions): BenchReport['settings'] {
   return {
-    events: o.events, users: o.users, days: o.days, batch: o.batch, concurrency: o.concurrency, mode: o.mode, workers: o.workers,
+    dataset: o.dataset, ids: o.ids, events: o.events, users: o.users, days: o.days, batch: o.batch, concurrency: o.concurrency, mode: o.mode, workers: o.workers,
     runs: o.runs, pgRuns: o.pgRuns, seedSql: o.seedSql, soakSeconds: o.soakSeconds, serviceEnv: o.serviceEnv,
   }
 }

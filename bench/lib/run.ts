@@ -6,14 +6,17 @@ import { createLogger } from '../../src/logger.ts'
 import { BASELINE_TABLES, copyBaseline, COPY_TABLE, singleInsertLatency, toCopyChunks, unnestBaseline, EVENT_COLUMNS } from './baseline.ts'
 import { CpuProbe, type CpuBreakdown } from './cpu-probe.ts'
 import { checkExactlyOnce, type CheckResult, type Expected } from './check.ts'
-import { generateEvents, toRequestBodies, type BenchEvent } from './dataset.ts'
+import { writeEventsCsv } from './csv-file.ts'
+import { toRequestBodies, type BenchEvent } from './dataset.ts'
+import { generateEvents } from './realistic.ts'
 import { openPglite, openPostgres, type Engine } from './engine.ts'
 import { measureFreshness, MARKER_TYPE, type FreshnessResult } from './freshness.ts'
 import { waitQueryable } from './http.ts'
 import { measureIngest, type IngestResult } from './ingest.ts'
 import { describeMachine } from './machine.ts'
 import type { BenchOptions } from './options.ts'
-import { statsQueries, timeDuckDb, timeHttp, timePostgres, type QueryTiming } from './queries.ts'
+import { exportEventsCsv, PlainDuckDb, type DatasetShape } from './plain-duckdb.ts'
+import { statsQueries, timeDuckDb, timeHttp, timePlainDuckDb, timePostgres, type QueryTiming } from './queries.ts'
 import type { BenchReport } from './report.ts'
 import type { Sandbox } from './sandbox.ts'
 import { seedEvents } from './seed.ts'
@@ -32,7 +35,7 @@ export async function runBench(options: BenchOptions, sandbox: Sandbox, progress
   const serviceOptions = serviceOptionsFor(options, sandbox)
   const data = options.seedSql ? await seedData(options, sandbox.databaseUrl!, progress) : generateData(options, progress)
   if (sandbox.reused && !options.seedSql) await assertEmpty(sandbox.databaseUrl!)
-  const queries = statsQueries(data.lastDay)
+  const queries = statsQueries(data.lastDay, options.dataset)
 
   progress(`starting the service: ${options.mode} mode${options.workers ? `, ${options.workers} worker process(es)` : ''}`)
   const startedAt = performance.now()
@@ -98,13 +101,20 @@ export async function runBench(options: BenchOptions, sandbox: Sandbox, progress
     } finally {
       replica.close()
     }
+    const answersOf = http.map((h) => h.answer)
+    const { shape, timings: plainTimings } = await plainDuckDbBaseline(options, serviceOptions, sandbox, data, freshness.markers, queries, answersOf, progress)
     progress(`plain SQL on ${engine.kind}: ${options.pgRuns} runs per query`)
-    const pg = await timePostgres(engine, queries, options.pgRuns, http.map((h) => h.answer), (name, p) => progress(`  ${name}: p50 ${p.p50} ms`))
-    const timings: QueryTiming[] = queries.map((q, i) => ({ name: q.name, path: q.path, http: http[i]!.http, duckdb: duckdb[i]!, ...pg[i]! }))
-    const answers = timings.filter((t) => !t.sameAnswer).map((t) => `/stats answers ${t.name} differently from plain SQL on ${engine.kind}`)
+    const pg = await timePostgres(engine, queries, options.pgRuns, answersOf, (name, p) => progress(`  ${name}: p50 ${p.p50} ms`))
+    const timings: QueryTiming[] = queries.map((q, i) => ({ name: q.name, path: q.path, http: http[i]!.http, duckdb: duckdb[i]!, ...plainTimings[i]!, ...pg[i]! }))
+    const answers = [
+      ...timings.filter((t) => !t.samePlainDuckdbAnswer).map((t) => `/stats answers ${t.name} differently from plain SQL on the plain DuckDB table`),
+      ...timings.filter((t) => !t.sameAnswer).map((t) => `/stats answers ${t.name} differently from plain SQL on ${engine.kind}`),
+    ]
+    for (const a of answers) progress(`MISMATCH: ${a}`)
     if (sandbox.reused) await restoreReused(engine, freshness.markers)
     return {
       machine,
+      dataset: { kind: options.dataset, ids: options.ids, shape },
       lastDay: data.lastDay,
       ...(ingest && raw ? { ingest: { ...ingest, raw } } : {}),
       ...(seed ? { seed } : {}),
@@ -116,6 +126,36 @@ export async function runBench(options: BenchOptions, sandbox: Sandbox, progress
     }
   } finally {
     await engine.close()
+  }
+}
+
+// Property paths whose distinct values the report counts, per data set.
+const SHAPE_PATHS = {
+  realistic: ['path', 'session', 'referrer', 'utm_source', 'utm_campaign', 'country', 'browser', '$.device.os', '$.device.type', 'amount', 'n', 'logged_in'],
+  friendly: ['country', 'plan', 'page', 'element', 'referrer', 'query_length', 'amount'],
+}
+
+/**
+ * The events the service holds (sent, or seeded, and the markers) in one
+ * plain DuckDB table: its shape measured, and every query asked of it.
+ */
+async function plainDuckDbBaseline(
+  options: BenchOptions, serviceOptions: ServiceOptions, sandbox: Sandbox, data: Data, markers: readonly BenchEvent[],
+  queries: ReturnType<typeof statsQueries>, answers: readonly unknown[], progress: Progress,
+): Promise<{ shape: DatasetShape; timings: Awaited<ReturnType<typeof timePlainDuckDb>> }> {
+  const csv = join(sandbox.dataDir, 'plain-events.csv')
+  const started = performance.now()
+  if (data.events) await writeEventsCsv(csv, [...data.events, ...markers])
+  else await exportEventsCsv(sandbox.databaseUrl!, csv)
+  const plain = await PlainDuckDb.load(join(sandbox.dataDir, 'plain.duckdb'), csv, loadConfig(serviceOptions.extraEnv).analytics)
+  try {
+    progress(`plain DuckDB table loaded from ${csv} in ${((performance.now() - started) / 1000).toFixed(1)} s; measuring the data set's shape`)
+    const shape = await plain.shape(SHAPE_PATHS[options.dataset])
+    progress(`  ${JSON.stringify(shape)}`)
+    progress(`plain SQL on the plain DuckDB table: ${options.runs} runs per query`)
+    return { shape, timings: await timePlainDuckDb(plain, queries, options.runs, answers) }
+  } finally {
+    plain.close()
   }
 }
 
@@ -155,7 +195,7 @@ type Data =
   | { events: undefined; bodies: []; lastDay: string; count: number; seededMs: number | undefined }
 
 function generateData(options: BenchOptions, progress: Progress): Data {
-  progress(`generating ${options.events} events for ${options.users} users over ${options.days} days`)
+  progress(`generating ${options.events} ${options.dataset} events (ids ${options.ids}) for ${options.users} users over ${options.days} days`)
   const events = generateEvents(options)
   const lastDay = events.reduce((max, e) => (e.occurred_at > max ? e.occurred_at : max), '').slice(0, 10)
   return { events, bodies: toRequestBodies(events, options.batch), lastDay, count: events.length }
@@ -170,11 +210,11 @@ async function seedData(options: BenchOptions, databaseUrl: string, progress: Pr
     if (count === 0) {
       // Ends yesterday: an event later today would be in the future for the API's rules.
       const lastDay = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
-      progress(`seeding ${options.events} events into PostgreSQL (INSERT … SELECT, 1M rows per transaction)`)
+      progress(`seeding ${options.events} ${options.dataset} events into PostgreSQL (INSERT … SELECT, about 1M rows per transaction)`)
       const started = performance.now()
-      await seedEvents(databaseUrl, { events: options.events, users: options.users, days: options.days, lastDay }, (done) => progress(`  ${done} rows`))
+      const seed = { dataset: options.dataset, ids: options.ids, events: options.events, users: options.users, days: options.days, lastDay }
+      count = await seedEvents(databaseUrl, seed, (done) => progress(`  ${done} rows`))
       seededMs = performance.now() - started
-      count = options.events
     } else {
       // The check then expects exactly these plus the run's markers.
       progress(`reusing the ${count} events already in the database${count === options.events ? '' : ` (not --events ${options.events})`}`)
