@@ -37,7 +37,8 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
 
-  test('a tiny run of the realistic default goes end to end: exit 0, JSON and Markdown written with every section, every answer equal to plain SQL', { timeout: 180_000 }, async () => {
+  // Slow for its size: the breakdown by path takes about half a second even here (issue 14), 110 times over.
+  test('a tiny run of the realistic default goes end to end: exit 0, JSON and Markdown written with every section, every answer equal to plain SQL', { timeout: 300_000 }, async () => {
     const run = await bench(TINY)
     dirs.push(run.outDir)
     assert.equal(run.code, 0, run.output)
@@ -84,7 +85,7 @@ describe('npm run bench', { skip: await skipUnless('postgres', 'redis'), concurr
     assert.match(markdown, /\| stored events\/s, end to end \|/)
     assert.match(markdown, /^### 3,000 realistic events/m)
     assert.match(markdown, /\| \*\*ours \/ plain DuckDB\*\* p50 \/ p95 \/ p99 \|/)
-    assert.match(markdown, /\| breakdown by path \| [\d.]+ \/ [\d.]+ \/ [\d.]+ ms \| [\d.]+ \/ [\d.]+ \/ [\d.]+ ms \| \*\*[\d.]+ \/ [\d.]+ \/ [\d.]+\*\*/)
+    assert.match(markdown, /\| breakdown by path( \(runs: [^)]+\))? \| [^|]+ \| [^|]+ \| \*\*[\d.]+ \/ [\d.]+ \/ [\d.]+\*\*( ⚠)? \|/)
     assert.match(markdown, /one session per visit/)
     assert.match(markdown, /Correctness: .*\*\*PASS\*\*/)
   })
