@@ -115,6 +115,8 @@ async function importBench(
 
 function settingsOf(o: BenchOptions): BenchReport['settings'] {
   return {
+    dataset: o.dataset,
+    ids: o.ids,
     events: o.events,
     users: o.users,
     days: o.days,

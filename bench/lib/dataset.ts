@@ -5,7 +5,7 @@ export interface BenchEvent {
   occurred_at: string
   user_id: string
   event_type: string
-  properties: Record<string, string | number>
+  properties: Record<string, unknown>
 }
 
 export interface DatasetOptions {
@@ -13,6 +13,9 @@ export interface DatasetOptions {
   users: number
   days: number
 }
+
+/** realistic (the default: visits, URL paths, 100k+ distinct values; realistic.ts) or the old friendly one (few values per property) */
+export type DatasetKind = 'realistic' | 'friendly'
 
 const DAY_MS = 86_400_000
 
@@ -34,7 +37,7 @@ const PLANS = ['free', 'pro', 'team', 'enterprise']
 const ELEMENTS = ['cta', 'nav', 'footer-link', 'card', 'buy-button']
 
 /** Draws an index in [0, weights.length) with probability proportional to its weight. */
-class WeightedPicker {
+export class WeightedPicker {
   private readonly cumulative: Float64Array
   private readonly total: number
 
@@ -58,10 +61,10 @@ class WeightedPicker {
   }
 }
 
-/** Zipf weights (s = 0.9): a few users produce a large share of the events (the first about 6%), as on real sites. */
-function zipfWeights(n: number): Float64Array {
+/** Zipf weights (s = 0.9 by default): a few users produce a large share of the events (of 10k users the first makes about 6%), as on real sites. */
+export function zipfWeights(n: number, s = 0.9): Float64Array {
   const weights = new Float64Array(n)
-  for (let rank = 1; rank <= n; rank++) weights[rank - 1] = 1 / rank ** 0.9
+  for (let rank = 1; rank <= n; rank++) weights[rank - 1] = 1 / rank ** s
   return weights
 }
 
@@ -93,7 +96,7 @@ function propertiesFor(type: string): Record<string, string | number> {
 }
 
 /**
- * Draws events one at a time from the same distributions; the soak uses it to
+ * Draws friendly events one at a time from the same distributions; the soak uses it to
  * make events for as long as it runs without holding them all.
  */
 export function eventGenerator(options: Omit<DatasetOptions, 'events'>): () => BenchEvent {
@@ -114,8 +117,8 @@ export function eventGenerator(options: Omit<DatasetOptions, 'events'>): () => B
   }
 }
 
-/** The whole data set, built before any timing starts. */
-export function generateEvents(options: DatasetOptions): BenchEvent[] {
+/** The friendly data set (few values per property), built before any timing starts. */
+export function generateFriendlyEvents(options: DatasetOptions): BenchEvent[] {
   const next = eventGenerator(options)
   return Array.from({ length: options.events }, next)
 }

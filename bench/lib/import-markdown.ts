@@ -1,7 +1,7 @@
 import type { ImportBenchReport } from './run-import.ts'
 
-// The --import report as Markdown, meant to be pasted into the README's
-// "Import speed" paragraph as it is.
+// The --import report as Markdown, meant to be pasted into docs/performance.md
+// (its CSV import section) as it is.
 export function renderImportMarkdown(r: ImportBenchReport): string {
   const m = r.machine
   const int = (n: number) => Math.round(n).toLocaleString('en-US')

@@ -1,9 +1,15 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import type { DatasetKind } from './dataset.ts'
+import type { IdVersion } from './realistic.ts'
 
 export type Mode = 'queue' | 'direct' | 'embedded'
 
 export interface BenchOptions {
+  /** which generated events: realistic (the default) or friendly (few values per property, the figures before issue 14) */
+  dataset: DatasetKind
+  /** event ids: random v4, or time-ordered v7 */
+  ids: IdVersion
   events: number
   users: number
   days: number
@@ -42,8 +48,11 @@ export interface BenchOptions {
 export const MIN_RUNS = 50
 
 const USAGE = `usage: npm run bench -- [options]
+  --dataset D        realistic (visits with session ids, URL paths with 100k+ values, UTM fields, nested device)
+                     | friendly (2 to 4 properties of few values each) (realistic)
+  --ids V            event ids: v4 (random) | v7 (time-ordered) (v4)
   --events N         events to send, or to seed with --seed-sql (100000)
-  --users N          distinct users, Zipf-skewed (10000)
+  --users N          distinct users, Zipf-skewed (100000 realistic, 10000 friendly)
   --days N           occurred_at spread over the last N days (30)
   --concurrency N    concurrent HTTP clients (8)
   --batch N          events per request (1000)
@@ -68,8 +77,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     args: argv,
     strict: true,
     options: {
+      dataset: { type: 'string', default: 'realistic' },
+      ids: { type: 'string', default: 'v4' },
       events: { type: 'string', default: '100000' },
-      users: { type: 'string', default: '10000' },
+      users: { type: 'string' },
       days: { type: 'string', default: '30' },
       concurrency: { type: 'string', default: '8' },
       batch: { type: 'string', default: '1000' },
@@ -99,9 +110,16 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   const mode = values.mode
   if (mode !== 'queue' && mode !== 'direct' && mode !== 'embedded')
     throw new Error(`--mode must be queue, direct or embedded, got "${mode}"`)
+  const dataset = values.dataset
+  if (dataset !== 'realistic' && dataset !== 'friendly')
+    throw new Error(`--dataset must be realistic or friendly, got "${dataset}"`)
+  const ids = values.ids
+  if (ids !== 'v4' && ids !== 'v7') throw new Error(`--ids must be v4 or v7, got "${ids}"`)
   const options: BenchOptions = {
+    dataset,
+    ids,
     events: positiveInt('events', values.events),
-    users: positiveInt('users', values.users),
+    users: positiveInt('users', values.users ?? (dataset === 'realistic' ? '100000' : '10000')),
     days: positiveInt('days', values.days),
     concurrency: positiveInt('concurrency', values.concurrency),
     batch: positiveInt('batch', values.batch),

@@ -3,10 +3,13 @@ import { join } from 'node:path'
 import type { BaselineResult, UnnestResult } from './baseline.ts'
 import type { CheckResult } from './check.ts'
 import type { CpuBreakdown } from './cpu-probe.ts'
+import type { DatasetKind } from './dataset.ts'
 import type { IngestResult } from './ingest.ts'
 import type { Machine } from './machine.ts'
 import type { Mode } from './options.ts'
+import type { DatasetShape } from './plain-duckdb.ts'
 import type { QueryTiming } from './queries.ts'
+import type { IdVersion } from './realistic.ts'
 import type { ProcessUsage } from './service.ts'
 import type { SoakResult } from './soak.ts'
 import type { Percentiles } from './stats.ts'
@@ -17,6 +20,8 @@ export interface BenchReport {
   serviceSource: string
   machine: Machine
   settings: {
+    dataset: DatasetKind
+    ids: IdVersion
     events: number
     users: number
     days: number
@@ -30,6 +35,8 @@ export interface BenchReport {
     soakSeconds: number
     serviceEnv: Record<string, string>
   }
+  /** which events, and their shape as measured on the plain DuckDB table (absent with --soak) */
+  dataset?: { kind: DatasetKind; ids: IdVersion; shape: DatasetShape }
   /** the last day of the data set (UTC); every query range ends with it */
   lastDay: string
   /** absent with --seed-sql and --soak */
@@ -68,6 +75,8 @@ export interface Ratios {
   freshness?: { p50: number; p99: number }
   queries?: Array<{
     name: string
+    /** ours (HTTP) / plain SQL on the plain DuckDB table: above 1, the service is slower than no design at all */
+    plainDuckdb: { p50: number; p95: number; p99: number }
     duckdb: { p50: number; p95: number; p99: number }
     postgres: { p50: number }
   }>
@@ -90,6 +99,11 @@ export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
   }
   const queries = r.queries?.map((q) => ({
     name: q.name,
+    plainDuckdb: {
+      p50: ratio(q.http.p50, q.plainDuckdb.p50),
+      p95: ratio(q.http.p95, q.plainDuckdb.p95),
+      p99: ratio(q.http.p99, q.plainDuckdb.p99),
+    },
     duckdb: {
       p50: ratio(q.http.p50, q.duckdb.p50),
       p95: ratio(q.http.p95, q.duckdb.p95),

@@ -27,7 +27,8 @@ export async function runSoakBench(
   serviceOptions.extraEnv = { CLAIM_IDLE_MS: '2000', ...serviceOptions.extraEnv }
   if (sandbox.reused) throw new Error('--soak needs a database of its own: not with --database')
   const lastDay = new Date().toISOString().slice(0, 10)
-  const queries = statsQueries(lastDay)
+  // The soak draws its events one at a time from the friendly generator, so it asks the friendly set's queries.
+  const queries = statsQueries(lastDay, 'friendly')
 
   progress(
     `starting the service: queue mode, ${options.workers} worker process(es); soak for ${options.soakSeconds} s, a worker killed every ${options.killEverySeconds} s`,

@@ -14,14 +14,24 @@ import {
 } from './baseline.ts'
 import { type CheckResult, checkExactlyOnce, type Expected } from './check.ts'
 import { type CpuBreakdown, CpuProbe } from './cpu-probe.ts'
-import { type BenchEvent, generateEvents, toRequestBodies } from './dataset.ts'
+import { writeEventsCsv } from './csv-file.ts'
+import { type BenchEvent, toRequestBodies } from './dataset.ts'
 import { type Engine, openPglite, openPostgres } from './engine.ts'
 import { type FreshnessResult, MARKER_TYPE, measureFreshness } from './freshness.ts'
 import { waitQueryable } from './http.ts'
 import { type IngestResult, measureIngest } from './ingest.ts'
 import { describeMachine } from './machine.ts'
 import type { BenchOptions } from './options.ts'
-import { type QueryTiming, statsQueries, timeDuckDb, timeHttp, timePostgres } from './queries.ts'
+import { type DatasetShape, exportEventsCsv, PlainDuckDb } from './plain-duckdb.ts'
+import {
+  type QueryTiming,
+  statsQueries,
+  timeDuckDb,
+  timeHttp,
+  timePlainDuckDb,
+  timePostgres,
+} from './queries.ts'
+import { generateEvents } from './realistic.ts'
 import type { BenchReport } from './report.ts'
 import type { Sandbox } from './sandbox.ts'
 import { seedEvents } from './seed.ts'
@@ -50,7 +60,7 @@ export async function runBench(
     ? await seedData(options, sandbox.databaseUrl!, progress)
     : generateData(options, progress)
   if (sandbox.reused && !options.seedSql) await assertEmpty(sandbox.databaseUrl!)
-  const queries = statsQueries(data.lastDay)
+  const queries = statsQueries(data.lastDay, options.dataset)
 
   progress(
     `starting the service: ${options.mode} mode${options.workers ? `, ${options.workers} worker process(es)` : ''}`,
@@ -158,27 +168,44 @@ export async function runBench(
     } finally {
       replica.close()
     }
-    progress(`plain SQL on ${engine.kind}: ${options.pgRuns} runs per query`)
-    const pg = await timePostgres(
-      engine,
+    const answersOf = http.map((h) => h.answer)
+    const { shape, timings: plainTimings } = await plainDuckDbBaseline(
+      options,
+      serviceOptions,
+      sandbox,
+      data,
+      freshness.markers,
       queries,
-      options.pgRuns,
-      http.map((h) => h.answer),
-      (name, p) => progress(`  ${name}: p50 ${p.p50} ms`),
+      answersOf,
+      progress,
+    )
+    progress(`plain SQL on ${engine.kind}: ${options.pgRuns} runs per query`)
+    const pg = await timePostgres(engine, queries, options.pgRuns, answersOf, (name, p) =>
+      progress(`  ${name}: p50 ${p.p50} ms`),
     )
     const timings: QueryTiming[] = queries.map((q, i) => ({
       name: q.name,
       path: q.path,
       http: http[i]!.http,
       duckdb: duckdb[i]!,
+      ...plainTimings[i]!,
       ...pg[i]!,
     }))
-    const answers = timings
-      .filter((t) => !t.sameAnswer)
-      .map((t) => `/stats answers ${t.name} differently from plain SQL on ${engine.kind}`)
+    const answers = [
+      ...timings
+        .filter((t) => !t.samePlainDuckdbAnswer)
+        .map(
+          (t) => `/stats answers ${t.name} differently from plain SQL on the plain DuckDB table`,
+        ),
+      ...timings
+        .filter((t) => !t.sameAnswer)
+        .map((t) => `/stats answers ${t.name} differently from plain SQL on ${engine.kind}`),
+    ]
+    for (const a of answers) progress(`MISMATCH: ${a}`)
     if (sandbox.reused) await restoreReused(engine, freshness.markers)
     return {
       machine,
+      dataset: { kind: options.dataset, ids: options.ids, shape },
       lastDay: data.lastDay,
       ...(ingest && raw ? { ingest: { ...ingest, raw } } : {}),
       ...(seed ? { seed } : {}),
@@ -190,6 +217,61 @@ export async function runBench(
     }
   } finally {
     await engine.close()
+  }
+}
+
+// Property paths whose distinct values the report counts, per data set.
+const SHAPE_PATHS = {
+  realistic: [
+    'path',
+    'session',
+    'referrer',
+    'utm_source',
+    'utm_campaign',
+    'country',
+    'browser',
+    '$.device.os',
+    '$.device.type',
+    'amount',
+    'n',
+    'logged_in',
+  ],
+  friendly: ['country', 'plan', 'page', 'element', 'referrer', 'query_length', 'amount'],
+}
+
+/**
+ * The events the service holds (sent, or seeded, and the markers) in one
+ * plain DuckDB table: its shape measured, and every query asked of it.
+ */
+async function plainDuckDbBaseline(
+  options: BenchOptions,
+  serviceOptions: ServiceOptions,
+  sandbox: Sandbox,
+  data: Data,
+  markers: readonly BenchEvent[],
+  queries: ReturnType<typeof statsQueries>,
+  answers: readonly unknown[],
+  progress: Progress,
+): Promise<{ shape: DatasetShape; timings: Awaited<ReturnType<typeof timePlainDuckDb>> }> {
+  const csv = join(sandbox.dataDir, 'plain-events.csv')
+  const started = performance.now()
+  if (data.events) await writeEventsCsv(csv, [...data.events, ...markers])
+  else await exportEventsCsv(sandbox.databaseUrl!, csv)
+  const plain = await PlainDuckDb.load(
+    join(sandbox.dataDir, 'plain.duckdb'),
+    csv,
+    loadConfig(serviceOptions.extraEnv).analytics,
+  )
+  try {
+    progress(
+      `plain DuckDB table loaded from ${csv} in ${((performance.now() - started) / 1000).toFixed(1)} s; measuring the data set's shape`,
+    )
+    const shape = await plain.shape(SHAPE_PATHS[options.dataset])
+    progress(`  ${JSON.stringify(shape)}`)
+    progress(`plain SQL on the plain DuckDB table: ${options.runs} runs per query`)
+    return { shape, timings: await timePlainDuckDb(plain, queries, options.runs, answers) }
+  } finally {
+    plain.close()
   }
 }
 
@@ -241,7 +323,7 @@ type Data =
 
 function generateData(options: BenchOptions, progress: Progress): Data {
   progress(
-    `generating ${options.events} events for ${options.users} users over ${options.days} days`,
+    `generating ${options.events} ${options.dataset} events (ids ${options.ids}) for ${options.users} users over ${options.days} days`,
   )
   const events = generateEvents(options)
   // The latest ISO time: strings, which Math.max cannot compare.
@@ -268,16 +350,19 @@ async function seedData(
       // Ends yesterday: an event later today would be in the future for the API's rules.
       const lastDay = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
       progress(
-        `seeding ${options.events} events into PostgreSQL (INSERT … SELECT, 1M rows per transaction)`,
+        `seeding ${options.events} ${options.dataset} events into PostgreSQL (INSERT … SELECT, about 1M rows per transaction)`,
       )
       const started = performance.now()
-      await seedEvents(
-        databaseUrl,
-        { events: options.events, users: options.users, days: options.days, lastDay },
-        (done) => progress(`  ${done} rows`),
-      )
+      const seed = {
+        dataset: options.dataset,
+        ids: options.ids,
+        events: options.events,
+        users: options.users,
+        days: options.days,
+        lastDay,
+      }
+      count = await seedEvents(databaseUrl, seed, (done) => progress(`  ${done} rows`))
       seededMs = performance.now() - started
-      count = options.events
     } else {
       // The check then expects exactly these plus the run's markers.
       progress(

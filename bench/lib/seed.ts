@@ -1,6 +1,11 @@
 import pg from 'pg'
+import type { DatasetKind } from './dataset.ts'
+import type { IdVersion } from './realistic.ts'
+import { seedRealistic, V7_FROM } from './seed-realistic.ts'
 
 export interface SeedOptions {
+  dataset: DatasetKind
+  ids: IdVersion
   events: number
   users: number
   days: number
@@ -9,35 +14,47 @@ export interface SeedOptions {
 }
 
 // Generated inside PostgreSQL: ten million rows over the wire from Node would
-// measure the generator, not the service. Users are skewed (a few are very
+// measure the generator, not the service. The realistic data set is
+// seed-realistic.ts; this is the friendly one. Users are skewed (a few are very
 // active: user = users × r²), event types follow rough real-world weights, and
 // each million rows is its own transaction, as a stream of batches would be.
 const SEED_CHUNK = `
 INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
-SELECT gen_random_uuid(),
-       ($2::date - ($3::int - 1)) + random() * ($3::int * INTERVAL '1 day'),
+SELECT CASE WHEN $5::boolean THEN ${V7_FROM('at')} ELSE gen_random_uuid() END, at,
        'user-' || floor($4::int * power(random(), 2))::int,
        CASE WHEN r < 0.55 THEN 'page_view' WHEN r < 0.75 THEN 'click' WHEN r < 0.85 THEN 'search'
             WHEN r < 0.91 THEN 'add_to_cart' WHEN r < 0.95 THEN 'login' WHEN r < 0.975 THEN 'purchase'
             WHEN r < 0.99 THEN 'signup' ELSE 'share' END,
        jsonb_build_object('country', (ARRAY['UA','PL','DE','US','FR'])[1 + floor(random() * 5)::int], 'plan', CASE WHEN random() < 0.2 THEN 'pro' ELSE 'free' END)
-FROM (SELECT random() AS r FROM generate_series(1, $1::int)) g`
+FROM (SELECT random() AS r, ($2::date - ($3::int - 1)) + random() * ($3::int * INTERVAL '1 day') AS at FROM generate_series(1, $1::int)) g`
 
+/** Seeds an empty events table; returns the rows inserted. */
 export async function seedEvents(
   databaseUrl: string,
   options: SeedOptions,
   onProgress: (done: number) => void,
-): Promise<void> {
+): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
-    for (let done = 0; done < options.events; ) {
-      const n = Math.min(1_000_000, options.events - done)
-      await client.query(SEED_CHUNK, [n, options.lastDay, options.days, options.users])
-      done += n
-      onProgress(done)
+    let done = 0
+    if (options.dataset === 'realistic') done = await seedRealistic(client, options, onProgress)
+    else {
+      while (done < options.events) {
+        const n = Math.min(1_000_000, options.events - done)
+        await client.query(SEED_CHUNK, [
+          n,
+          options.lastDay,
+          options.days,
+          options.users,
+          options.ids === 'v7',
+        ])
+        done += n
+        onProgress(done)
+      }
     }
     await client.query('ANALYZE events')
+    return done
   } finally {
     await client.end()
   }

@@ -26,18 +26,33 @@ export function summarize(samples: readonly number[]): Percentiles {
   return { p50: r(50), p95: r(95), p99: r(99), max: r(100), n: samples.length }
 }
 
-/** `runs` timed calls after `warmup` untimed ones, one at a time. */
+/** Fewest timed runs a query gets when it is over its time budget. */
+export const MIN_BUDGET_RUNS = 3
+
+/**
+ * `runs` timed calls after `warmup` untimed ones, one at a time. A query that
+ * takes seconds would hold the run for an hour at 50 runs on each engine: once
+ * `budgetMs` is spent it stops (after one warm-up and MIN_BUDGET_RUNS timed
+ * runs at least), and `n` says how many samples its percentiles have.
+ */
 export async function timeRuns(
   runs: number,
   warmup: number,
   fn: () => Promise<unknown>,
+  budgetMs = Infinity,
 ): Promise<Percentiles> {
-  for (let i = 0; i < warmup; i++) await fn()
-  const samples: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now()
+  const started = performance.now()
+  for (let i = 0; i < warmup && (i === 0 || performance.now() - started < budgetMs / 4); i++)
     await fn()
-    samples.push(performance.now() - started)
+  const samples: number[] = []
+  for (
+    let i = 0;
+    i < runs && (i < MIN_BUDGET_RUNS || performance.now() - started < budgetMs);
+    i++
+  ) {
+    const at = performance.now()
+    await fn()
+    samples.push(performance.now() - at)
   }
   return summarize(samples)
 }
