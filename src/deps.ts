@@ -1,4 +1,5 @@
 import { Analytics } from './analytics/analytics.ts'
+import { SyncWaker, wakingStore } from './analytics/sync-waker.ts'
 import { ApiKeyStore } from './auth/api-keys.ts'
 import { Authenticator } from './auth/authenticator.ts'
 import type { Config } from './config.ts'
@@ -85,10 +86,19 @@ export async function buildDeps(
   options: { analytics: boolean },
 ): Promise<Deps> {
   const storage = await openStorage(config, log)
+  // The sync in this process is woken at once by this process's inserts (the
+  // worker's and the direct ingest's).
+  const waker = new SyncWaker()
   const analytics =
     options.analytics && config.analytics.enabled
-      ? await Analytics.open(config.analytics, storage.db, log.child({ component: 'analytics' }))
+      ? await Analytics.open(
+          config.analytics,
+          storage.db,
+          log.child({ component: 'analytics' }),
+          waker,
+        )
       : undefined
+  const store = analytics ? wakingStore(storage.store, waker) : storage.store
   const connect = config.redisUrl
     ? redisConnector(config.redisUrl, log.child({ component: 'redis' }))
     : undefined
@@ -101,12 +111,7 @@ export async function buildDeps(
         })
       : undefined
   const metrics = new Metrics({ queue, analytics })
-  const ingest = new IngestService(
-    storage.store,
-    queue,
-    log.child({ component: 'ingest' }),
-    metrics,
-  )
+  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }), metrics)
   const authenticator = new Authenticator(storage.apiKeys, config.apiKey)
   // Known from the start, so an outage of the database later cannot leave it unknown.
   await authenticator.isOpen()
@@ -124,6 +129,7 @@ export async function buildDeps(
     : new MemoryRateLimitStore()
   return {
     ...storage,
+    store,
     queue,
     ingest,
     metrics,
