@@ -14,6 +14,7 @@ import { Metrics } from './metrics.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
 import { redisConnector } from './redis.ts'
+import { EventsListener } from './store/event-notifications.ts'
 import type { EventStore } from './store/event-store.ts'
 import { openStore } from './store/open-store.ts'
 import { PostgresBulkLoader, PostgresEventStore } from './store/postgres-event-store.ts'
@@ -86,8 +87,8 @@ export async function buildDeps(
   options: { analytics: boolean },
 ): Promise<Deps> {
   const storage = await openStorage(config, log)
-  // The sync in this process is woken at once by this process's inserts (the
-  // worker's and the direct ingest's).
+  // The sync in this process is woken by this process's inserts (the worker's
+  // and the direct ingest's) at once, and by other processes' through PostgreSQL.
   const waker = new SyncWaker()
   const analytics =
     options.analytics && config.analytics.enabled
@@ -99,6 +100,14 @@ export async function buildDeps(
         )
       : undefined
   const store = analytics ? wakingStore(storage.store, waker) : storage.store
+  const listener =
+    analytics && config.databaseUrl
+      ? new EventsListener(
+          config.databaseUrl,
+          () => waker.wake(),
+          log.child({ component: 'event-notifications' }),
+        )
+      : undefined
   const connect = config.redisUrl
     ? redisConnector(config.redisUrl, log.child({ component: 'redis' }))
     : undefined
@@ -127,6 +136,7 @@ export async function buildDeps(
         },
       )
     : new MemoryRateLimitStore()
+  listener?.start()
   return {
     ...storage,
     store,
@@ -137,6 +147,7 @@ export async function buildDeps(
     authenticator,
     rateLimits,
     async close() {
+      await listener?.stop()
       await analytics?.close()
       await queue?.close()
       limiterRedis?.disconnect()
