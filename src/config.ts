@@ -40,6 +40,10 @@ export const EnvSchema = Type.Object({
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
   MAX_ROLLUP_VALUES: Type.Integer({ default: 32, minimum: 0, maximum: 10_000 }),
+  // A safety net now that commits wake the sync, yet kept short: it alone
+  // notices rows freed when a transaction that wrote no events (one that held
+  // the horizon back) ends, rows the CSV import stored in another process,
+  // and everything while the LISTEN connection is down.
   SYNC_INTERVAL_MS: Type.Integer({ default: 100, minimum: 1 }),
   SYNC_DEGRADED_FAILURES: Type.Integer({
     default: 5,

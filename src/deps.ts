@@ -1,4 +1,5 @@
 import { Analytics } from './analytics/analytics.ts'
+import { SyncWaker, wakingStore } from './analytics/sync-waker.ts'
 import { ApiKeyStore } from './auth/api-keys.ts'
 import { Authenticator } from './auth/authenticator.ts'
 import type { Config } from './config.ts'
@@ -13,6 +14,7 @@ import { Metrics } from './metrics.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
 import { redisConnector } from './redis.ts'
+import { EventsListener } from './store/event-notifications.ts'
 import type { EventStore } from './store/event-store.ts'
 import { openStore } from './store/open-store.ts'
 import { PostgresBulkLoader, PostgresEventStore } from './store/postgres-event-store.ts'
@@ -85,9 +87,26 @@ export async function buildDeps(
   options: { analytics: boolean },
 ): Promise<Deps> {
   const storage = await openStorage(config, log)
+  // The sync in this process is woken by this process's inserts (the worker's
+  // and the direct ingest's) at once, and by other processes' through PostgreSQL.
+  const waker = new SyncWaker()
   const analytics =
     options.analytics && config.analytics.enabled
-      ? await Analytics.open(config.analytics, storage.db, log.child({ component: 'analytics' }))
+      ? await Analytics.open(
+          config.analytics,
+          storage.db,
+          log.child({ component: 'analytics' }),
+          waker,
+        )
+      : undefined
+  const store = analytics ? wakingStore(storage.store, waker) : storage.store
+  const listener =
+    analytics && config.databaseUrl
+      ? new EventsListener(
+          config.databaseUrl,
+          () => waker.wake(),
+          log.child({ component: 'event-notifications' }),
+        )
       : undefined
   const connect = config.redisUrl
     ? redisConnector(config.redisUrl, log.child({ component: 'redis' }))
@@ -101,12 +120,7 @@ export async function buildDeps(
         })
       : undefined
   const metrics = new Metrics({ queue, analytics })
-  const ingest = new IngestService(
-    storage.store,
-    queue,
-    log.child({ component: 'ingest' }),
-    metrics,
-  )
+  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }), metrics)
   const authenticator = new Authenticator(storage.apiKeys, config.apiKey)
   // Known from the start, so an outage of the database later cannot leave it unknown.
   await authenticator.isOpen()
@@ -122,8 +136,10 @@ export async function buildDeps(
         },
       )
     : new MemoryRateLimitStore()
+  listener?.start()
   return {
     ...storage,
+    store,
     queue,
     ingest,
     metrics,
@@ -131,6 +147,7 @@ export async function buildDeps(
     authenticator,
     rateLimits,
     async close() {
+      await listener?.stop()
       await analytics?.close()
       await queue?.close()
       limiterRedis?.disconnect()

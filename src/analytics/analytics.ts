@@ -4,6 +4,7 @@ import { PostgresChangeFeed } from '../store/change-feed.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { DuckDbReplica } from './duckdb-replica.ts'
 import { AnalyticsSync } from './sync.ts'
+import type { SyncWaker } from './sync-waker.ts'
 
 /** The sync as /health reports it: degraded once it has failed for a while or fallen far behind. */
 export interface SyncStatus {
@@ -33,13 +34,18 @@ export class Analytics {
     private readonly degraded: Config['analytics']['degraded'],
   ) {}
 
-  static async open(config: Config['analytics'], db: SqlClient, log: Logger): Promise<Analytics> {
+  static async open(
+    config: Config['analytics'],
+    db: SqlClient,
+    log: Logger,
+    waker?: SyncWaker,
+  ): Promise<Analytics> {
     const replica = await DuckDbReplica.open(config.duckdbPath, config, log)
     const feed = new PostgresChangeFeed(db)
     const sync = new AnalyticsSync(
       replica,
       feed,
-      { chunkRows: config.syncChunkRows, idleIntervalMs: config.syncIntervalMs },
+      { chunkRows: config.syncChunkRows, idleIntervalMs: config.syncIntervalMs, waker },
       log,
     )
     await sync.init()

@@ -14,10 +14,14 @@ import {
   STAGE_KEYS,
   STAGE_PROPS,
 } from './sync-sql.ts'
+import { SyncWaker } from './sync-waker.ts'
 
 export interface SyncOptions {
   chunkRows: number
+  /** how long an idle sync waits for a wake-up before it looks for new rows anyway */
   idleIntervalMs: number
+  /** woken by whoever commits rows; without one the sync only polls */
+  waker?: SyncWaker
 }
 
 /**
@@ -38,6 +42,7 @@ export class AnalyticsSync {
   /** rows in the chunk last tried */
   private attempted = 0
   private readonly bitmapBudget: number
+  private readonly waker: SyncWaker
   readonly health = new SyncHealth()
 
   constructor(
@@ -47,6 +52,7 @@ export class AnalyticsSync {
     private readonly log: Logger,
   ) {
     this.rowLimit = options.chunkRows
+    this.waker = options.waker ?? new SyncWaker()
     this.bitmapBudget = bitmapBudget(replica.memoryLimit)
   }
 
@@ -133,9 +139,12 @@ export class AnalyticsSync {
     let failures = 0
     while (!this.stopping) {
       try {
-        const copied = await this.catchUp()
+        await this.catchUp()
         failures = 0
-        if (copied === 0) await this.pause(this.options.idleIntervalMs)
+        // Caught up: what commits next wakes the sync (those that came while
+        // it read lead to one more read), and rows still behind the horizon
+        // wait for the next wake-up or the poll instead of being read again at once.
+        await this.waker.wait(this.options.idleIntervalMs, this.stopController.signal)
       } catch (err) {
         failures++
         const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 8))

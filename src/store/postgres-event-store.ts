@@ -4,6 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { Logger } from '../logger.ts'
 import { CopyBatch, copyBinary } from './copy-batch.ts'
+import { EVENTS_CHANNEL } from './event-notifications.ts'
 import type { EventStore } from './event-store.ts'
 import type { SqlClient } from './sql-client.ts'
 
@@ -31,13 +32,21 @@ export function createPool(options: PostgresOptions, log: Logger): pg.Pool {
 // event_id makes concurrent writers lock keys in the same order, so two batches
 // that share ids wait for each other instead of deadlocking. ON CONFLICT lets
 // the unique key decide between racing writers: no check-then-insert window.
+// The same statement notifies a stats process in another process that new
+// rows are there: once per batch, only when it stored any, and delivered only
+// once the insert commits, so a listener never reads before the rows exist.
 const INSERT_BATCH = `
-INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
-SELECT event_id, occurred_at, user_id, event_type, properties
-FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
-  AS batch(event_id, occurred_at, user_id, event_type, properties)
-ORDER BY event_id
-ON CONFLICT (event_id) DO NOTHING`
+WITH inserted AS (
+  INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
+  SELECT event_id, occurred_at, user_id, event_type, properties
+  FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
+    AS batch(event_id, occurred_at, user_id, event_type, properties)
+  ORDER BY event_id
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING 1
+), counted AS (SELECT count(*)::int AS inserted FROM inserted)
+SELECT counted.inserted FROM counted
+LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inserted > 0) notified ON true`
 
 /** The event store on PostgreSQL's SQL: a server through a pool, or PGlite embedded. */
 export class PostgresEventStore implements EventStore {
@@ -61,8 +70,14 @@ export class PostgresEventStore implements EventStore {
       types.push(e.event_type)
       props.push(JSON.stringify(e.properties))
     }
-    const result = await this.db.query(INSERT_BATCH, [ids, times, users, types, props])
-    return result.rowCount
+    const result = await this.db.query<{ inserted: number }>(INSERT_BATCH, [
+      ids,
+      times,
+      users,
+      types,
+      props,
+    ])
+    return result.rows[0]!.inserted
   }
 
   async existingIds(ids: readonly string[]): Promise<Set<string>> {

@@ -1,0 +1,53 @@
+import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { EventStore } from '../store/event-store.ts'
+
+/**
+ * Tells the idle sync that rows were committed, so it reads at once instead of
+ * at its next poll. Wake-ups are coalesced: however many arrive while the sync
+ * reads or applies a chunk, they lead to one more read.
+ */
+export class SyncWaker {
+  private pending = false
+  private waiter: (() => void) | undefined
+
+  wake(): void {
+    this.pending = true
+    this.waiter?.()
+  }
+
+  /**
+   * Resolves at the first wake-up since the last call returned (at once if one
+   * came meanwhile), after `ms`, or when `signal` aborts. A wake-up it
+   * consumes is one the read that follows will cover.
+   */
+  async wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (!this.pending && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', done)
+          this.waiter = undefined
+          resolve()
+        }
+        const timer = setTimeout(done, ms)
+        signal.addEventListener('abort', done)
+        this.waiter = done
+      })
+    }
+    this.pending = false
+  }
+}
+
+/** The store, waking the sync after each insert that committed new rows. */
+export function wakingStore(store: EventStore, waker: SyncWaker): EventStore {
+  return {
+    async insert(events: readonly NormalizedEvent[]) {
+      const inserted = await store.insert(events)
+      if (inserted > 0) waker.wake()
+      return inserted
+    },
+    existingIds: (ids) => store.existingIds(ids),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  }
+}
