@@ -5,34 +5,11 @@ import type { LightMyRequestResponse } from 'fastify'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvent, waitFor } from '../helpers/events.ts'
-import { skipUnless } from '../helpers/services.ts'
+import { INGEST_MODES } from '../helpers/ingest-modes.ts'
 
 // Issue 13: whatever is answered 2xx must be stored, so what the store cannot
 // hold is a 422 naming the field, never a 202 that is lost later or a 500 that
 // a client retries forever.
-const modes = [
-  {
-    name: 'embedded (PGlite, no servers)',
-    server: false,
-    queue: false,
-    status: 201,
-    skip: false as const,
-  },
-  {
-    name: 'direct (PostgreSQL, USE_QUEUE=false)',
-    server: true,
-    queue: false,
-    status: 201,
-    skip: await skipUnless('postgres'),
-  },
-  {
-    name: 'queue (PostgreSQL, Redis Streams + worker)',
-    server: true,
-    queue: true,
-    status: 202,
-    skip: await skipUnless('postgres', 'redis'),
-  },
-]
 
 /** The event as JSON text with properties spelled as given (numbers JSON.stringify cannot write). */
 const withRawProperties = (event: object, properties: string) =>
@@ -44,7 +21,7 @@ const deep = (levels: number): Record<string, unknown> => {
   return value
 }
 
-for (const mode of modes) {
+for (const mode of INGEST_MODES) {
   describe(`POST /events refuses what the store cannot hold, ${mode.name}`, {
     skip: mode.skip,
   }, () => {

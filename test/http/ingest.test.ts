@@ -5,35 +5,10 @@ import { queueKeys } from '../../src/queue/redis-stream-queue.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvent, makeEvents, waitFor } from '../helpers/events.ts'
-import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
+import { INGEST_MODES } from '../helpers/ingest-modes.ts'
+import { TEST_REDIS_URL } from '../helpers/services.ts'
 
-// The same HTTP contract in every mode: written before answering (201), embedded
-// or on PostgreSQL, or queued and written by the worker (202).
-const modes = [
-  {
-    name: 'embedded (PGlite, no servers)',
-    server: false,
-    queue: false,
-    status: 201,
-    skip: false as const,
-  },
-  {
-    name: 'direct (PostgreSQL, USE_QUEUE=false)',
-    server: true,
-    queue: false,
-    status: 201,
-    skip: await skipUnless('postgres'),
-  },
-  {
-    name: 'queue (PostgreSQL, Redis Streams + worker)',
-    server: true,
-    queue: true,
-    status: 202,
-    skip: await skipUnless('postgres', 'redis'),
-  },
-]
-
-for (const mode of modes) {
+for (const mode of INGEST_MODES) {
   describe(`POST /events, ${mode.name}`, { skip: mode.skip }, () => {
     let db: TestDatabase | undefined
     let t: TestApp
