@@ -391,8 +391,12 @@ async function assertEmpty(databaseUrl: string): Promise<void> {
 
 /** --inject-missing-event: what a lost write looks like, for the test that proves the check sees it. */
 async function deleteOneEvent(engine: Engine, progress: Progress): Promise<void> {
+  // The latest event: it falls inside every query's range, so plain SQL on the
+  // store must then answer differently; an arbitrary row could lie outside them all.
   const [row] = await engine.query<{ event_id: string }>(
-    `DELETE FROM events WHERE event_id = (SELECT event_id FROM events WHERE event_type <> $1 LIMIT 1) RETURNING event_id::text`,
+    `DELETE FROM events WHERE event_id = (
+       SELECT event_id FROM events WHERE event_type <> $1 ORDER BY occurred_at DESC, event_id LIMIT 1
+     ) RETURNING event_id::text`,
     [MARKER_TYPE],
   )
   progress(`--inject-missing-event: deleted event ${row?.event_id} from the store`)
