@@ -196,15 +196,17 @@ for (const mode of modes) {
       worker = new Worker(t.deps.queue!, t.deps.store, t.config.worker, t.deps.log, t.deps.metrics)
       worker.start()
       // sampleValue, not value: a scrape whose queue read failed has no sample, which must not pass for 0.
-      // Stored means in the table as well as gone from the queue: the two are
-      // read one after the other, and a drained queue alone raced the count once.
+      // Done means stored, gone from the queue, and recorded by the worker: Redis
+      // runs the ack before the worker's code after it (which records the batch)
+      // does, so a drained queue alone can be seen a moment too early.
       const { after } = await waitFor(
-        'the backlog stored',
+        'the backlog stored and recorded',
         async () => ({ after: await scrape(), stored: await t.count() }),
         ({ after: s, stored }) =>
           stored === 25 &&
           sampleValue(s, 'ea_queue_events') === 0 &&
-          sampleValue(s, 'ea_queue_pending_entries') === 0,
+          sampleValue(s, 'ea_queue_pending_entries') === 0 &&
+          delta(before, s, 'ea_worker_batch_events_sum') === 25,
       )
       assert.equal(value(after, 'ea_queue_length_entries'), 0)
       assert.equal(delta(before, after, 'ea_worker_batch_events_sum'), 25)
