@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { type ServerTestApp, startServerTestApp } from '../helpers/app.ts'
 import { makeEvents, waitFor } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 
 describe('freshness: ingest → visible in /stats', {
   skip: await skipUnless('postgres', 'redis'),
 }, () => {
-  let db: TestDatabase
-  let t: TestApp
+  let t: ServerTestApp
 
   before(async () => {
-    db = await createTestDatabase()
-    t = await startTestApp({
-      databaseUrl: db.url,
+    t = await startServerTestApp({
       queue: true,
       worker: true,
       env: { WORKER_BLOCK_MS: '50' },
@@ -22,7 +18,6 @@ describe('freshness: ingest → visible in /stats', {
   })
   after(async () => {
     await t?.close()
-    await db?.drop()
   })
 
   test('events accepted through the queue show up in the stats within a bounded time, by themselves', async () => {

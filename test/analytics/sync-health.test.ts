@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { type ServerTestApp, startServerTestApp } from '../helpers/app.ts'
 import { waitFor } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 
@@ -17,20 +16,16 @@ interface Health {
 }
 
 describe('a failing analytics sync is visible', { skip: await skipUnless('postgres') }, () => {
-  let db: TestDatabase
-  let t: TestApp
+  let t: ServerTestApp
 
   before(async () => {
-    db = await createTestDatabase()
-    t = await startTestApp({
-      databaseUrl: db.url,
+    t = await startServerTestApp({
       queue: false,
       env: { SYNC_DEGRADED_FAILURES: '2', SYNC_INTERVAL_MS: '10' },
     })
   })
   after(async () => {
     await t?.close()
-    await db?.drop()
   })
 
   const health = async () => {
@@ -41,11 +36,11 @@ describe('a failing analytics sync is visible', { skip: await skipUnless('postgr
 
   test('/health says degraded with the error while every chunk fails, healthy again once it recovers; /metrics counts the failures', async () => {
     assert.equal((await health()).status, 'healthy')
-    await db.pool.query(
+    await t.db.pool.query(
       `INSERT INTO events (event_id, occurred_at, user_id, event_type) SELECT gen_random_uuid(), now(), 'u', 'x' FROM generate_series(1, 10)`,
     )
     // The store still answers pings, but the sync's read of it fails every time.
-    await db.pool.query('ALTER TABLE events RENAME COLUMN event_type TO kind')
+    await t.db.pool.query('ALTER TABLE events RENAME COLUMN event_type TO kind')
     const degraded = await waitFor('degraded', health, (h) => h.status === 'degraded')
     assert.ok(degraded.sync!.consecutive_failures >= 2)
     // In words only: /health is open, and the error itself is in the log.
@@ -55,7 +50,7 @@ describe('a failing analytics sync is visible', { skip: await skipUnless('postgr
     const failures = Number(/^ea_analytics_sync_failures_total (\d+)$/m.exec(metrics.body)?.[1])
     assert.ok(failures >= 2, metrics.body)
 
-    await db.pool.query('ALTER TABLE events RENAME COLUMN kind TO event_type')
+    await t.db.pool.query('ALTER TABLE events RENAME COLUMN kind TO event_type')
     const recovered = await waitFor('healthy again', health, (h) => h.status === 'healthy', 30_000)
     assert.equal(recovered.sync!.status, 'ok')
     assert.equal(recovered.sync!.consecutive_failures, 0)

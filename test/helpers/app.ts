@@ -10,6 +10,7 @@ import { buildDeps, type Deps } from '../../src/deps.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startRole } from '../../src/roles.ts'
 import type { Worker } from '../../src/worker/worker.ts'
+import { createTestDatabase, type TestDatabase } from './database.ts'
 import { TEST_REDIS_URL } from './services.ts'
 
 export interface TestApp {
@@ -89,4 +90,25 @@ export async function getOk(app: FastifyInstance, url: string) {
   const res = await app.inject({ method: 'GET', url })
   assert.equal(res.statusCode, 200, `${url}: ${res.body}`)
   return res.json()
+}
+
+export type ServerTestApp = TestApp & { db: TestDatabase }
+
+/** startTestApp on a PostgreSQL database of its own, dropped when the app closes. */
+export async function startServerTestApp(
+  options: Omit<Parameters<typeof startTestApp>[0], 'databaseUrl'>,
+): Promise<ServerTestApp> {
+  const db = await createTestDatabase()
+  const t = await startTestApp({ ...options, databaseUrl: db.url }).catch(async (err: unknown) => {
+    await db.drop()
+    throw err
+  })
+  return {
+    ...t,
+    db,
+    async close() {
+      await t.close()
+      await db.drop()
+    },
+  }
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { type ServerTestApp, startServerTestApp } from '../helpers/app.ts'
 import { makeEvents, waitFor } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 import { rawConnection, rawRequest } from './raw-http.ts'
@@ -15,14 +14,11 @@ const PROBLEM = 'application/problem+json; charset=utf-8'
 describe('errors of the HTTP layer itself are problem+json', {
   skip: await skipUnless('postgres'),
 }, () => {
-  let db: TestDatabase
-  let t: TestApp
+  let t: ServerTestApp
   let port: number
 
   before(async () => {
-    db = await createTestDatabase()
-    t = await startTestApp({
-      databaseUrl: db.url,
+    t = await startServerTestApp({
       queue: false,
       env: { REQUEST_TIMEOUT_MS: '1000', CONNECTION_TIMEOUT_MS: '60000' },
     })
@@ -31,7 +27,6 @@ describe('errors of the HTTP layer itself are problem+json', {
   })
   after(async () => {
     await t?.close()
-    await db?.drop()
   })
 
   /** The parser's errors: no request path to name, a fresh request id, the connection closed. */
@@ -136,13 +131,10 @@ describe('errors of the HTTP layer itself are problem+json', {
 describe('a connection that sends nothing is closed after CONNECTION_TIMEOUT_MS', {
   skip: await skipUnless('postgres'),
 }, () => {
-  let db: TestDatabase
-  let t: TestApp
+  let t: ServerTestApp
 
   before(async () => {
-    db = await createTestDatabase()
-    t = await startTestApp({
-      databaseUrl: db.url,
+    t = await startServerTestApp({
       queue: false,
       env: { CONNECTION_TIMEOUT_MS: '500' },
     })
@@ -150,7 +142,6 @@ describe('a connection that sends nothing is closed after CONNECTION_TIMEOUT_MS'
   })
   after(async () => {
     await t?.close()
-    await db?.drop()
   })
 
   test('closed without an answer', async () => {
@@ -162,17 +153,14 @@ describe('a connection that sends nothing is closed after CONNECTION_TIMEOUT_MS'
 describe('while shutting down, a request on a kept-alive connection is answered 503 SHUTTING_DOWN', {
   skip: await skipUnless('postgres'),
 }, () => {
-  let db: TestDatabase
-  let t: TestApp
+  let t: ServerTestApp
 
   before(async () => {
-    db = await createTestDatabase()
-    t = await startTestApp({ databaseUrl: db.url, queue: false })
+    t = await startServerTestApp({ queue: false })
     await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
   after(async () => {
     await t?.close()
-    await db?.drop()
   })
 
   test('the request under way finishes; the next one on its connection is a problem body with Retry-After', async () => {

@@ -7,8 +7,7 @@ import {
   type RateLimitStore,
 } from '../../src/http/rate-limit/token-bucket.ts'
 import { createLogger } from '../../src/logger.ts'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { type ServerTestApp, startServerTestApp } from '../helpers/app.ts'
 import { freePort, skipUnless } from '../helpers/services.ts'
 
 const POLICY: BucketPolicy = { capacity: 2, refillPerMs: 2 / 60_000 }
@@ -51,14 +50,11 @@ test('a failing primary is skipped for skipMs, its decisions taken by the in-pro
 describe('with Redis unreachable, keyed requests are still limited, by this process', {
   skip: await skipUnless('postgres'),
 }, () => {
-  let db: TestDatabase
-  let t: TestApp
+  let t: ServerTestApp
 
   before(async () => {
-    db = await createTestDatabase()
     // Nothing listens on that port: every Redis command fails.
-    t = await startTestApp({
-      databaseUrl: db.url,
+    t = await startServerTestApp({
       queue: false,
       env: {
         REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
@@ -69,7 +65,6 @@ describe('with Redis unreachable, keyed requests are still limited, by this proc
   })
   after(async () => {
     await t?.close()
-    await db?.drop()
   })
 
   test('the burst is allowed, then 429, every decision counted as a fallback', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { getOk, startTestApp, type TestApp } from '../helpers/app.ts'
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { getOk, type ServerTestApp, startServerTestApp } from '../helpers/app.ts'
 import { skipUnless } from '../helpers/services.ts'
 
 // Days are 0001-01-01 to 9999-12-31 (four-digit years, as events have them).
@@ -10,16 +9,13 @@ import { skipUnless } from '../helpers/services.ts'
 describe('stats dates at the edges of the representable range', {
   skip: await skipUnless('postgres'),
 }, () => {
-  let db: TestDatabase
-  let t: TestApp
+  let t: ServerTestApp
 
   before(async () => {
-    db = await createTestDatabase()
-    t = await startTestApp({ databaseUrl: db.url, queue: false })
+    t = await startServerTestApp({ queue: false })
   })
   after(async () => {
     await t?.close()
-    await db?.drop()
   })
 
   async function problem(url: string) {
