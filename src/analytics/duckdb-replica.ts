@@ -3,9 +3,9 @@ import { dirname } from 'node:path'
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
-import { checkpointThreshold } from './chunk-budget.ts'
+import { checkpointThreshold } from './fold.ts'
 import { PropertyPaths } from './property-paths.ts'
-import { REPLICA_DDL, REPLICA_TABLES, REPLICA_VERSION } from './replica-schema.ts'
+import { REPLICA_DDL, REPLICA_VERSION } from './replica-schema.ts'
 
 export interface SyncCursor {
   /** the event store this replica was filled from */
@@ -160,7 +160,14 @@ export class DuckDbReplica {
 
   /** Empties the replica; the sync then refills it from the beginning, from `sourceId`. */
   async reset(sourceId: string | null = null): Promise<void> {
-    for (const table of REPLICA_TABLES) await this.writer.run(`DROP TABLE IF EXISTS ${table}`)
+    // Whatever an earlier layout made (the file holds nothing else): views first, they read the tables.
+    const objects = await this.rows<{ name: string; kind: string }>(
+      this.writer,
+      `SELECT view_name AS name, 'VIEW' AS kind FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'
+       UNION ALL
+       SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT internal AND schema_name = 'main' AND NOT temporary`,
+    )
+    for (const { name, kind } of objects) await this.writer.run(`DROP ${kind} IF EXISTS "${name}"`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
     await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, $2, 0, 0, 0, NULL)', [
       REPLICA_VERSION,

@@ -21,7 +21,7 @@ export const NUMBER_TYPES = `('UBIGINT', 'BIGINT', 'DOUBLE')`
 /**
  * A path with few distinct values (country, plan) also gets rollups, like
  * event types do: events per (day, path, value, event type) and user bitmaps
- * per (day, path, value), so one filter on it answers DAU, retention and a
+ * per (day, path, value) (prop_day_users, replica-schema.ts), so one filter on it answers DAU, retention and a
  * breakdown in milliseconds. A bitmap is 8 KB however few users it holds, so
  * values are few by design: a path that would pass MAX_ROLLUP_VALUES distinct
  * values (amounts, urls) loses its rollups for good, before a chunk would add
@@ -43,15 +43,6 @@ export const PROPERTY_DDL = [
      event_type VARCHAR NOT NULL,
      events BIGINT NOT NULL,
      PRIMARY KEY (day, path_id, type, text, event_type)
-   )`,
-  `CREATE TABLE IF NOT EXISTS prop_day_users (
-     day DATE NOT NULL,
-     path_id INTEGER NOT NULL,
-     type VARCHAR NOT NULL,
-     text VARCHAR NOT NULL,
-     block INTEGER NOT NULL,
-     users BIT NOT NULL,
-     PRIMARY KEY (day, path_id, type, text, block)
    )`,
   `CREATE TABLE IF NOT EXISTS event_props (
      seq BIGINT NOT NULL,
@@ -104,7 +95,7 @@ export class PropertyPaths {
   }
 
   /** Of the given rolled-up paths, those that sync_props would take past maxRollupValues. */
-  async overLimit(conn: DuckDBConnection, ids: readonly number[]): Promise<number[]> {
+  private async overLimit(conn: DuckDBConnection, ids: readonly number[]): Promise<number[]> {
     const candidates = ids.filter((id) => this.rolledUp(id))
     if (candidates.length === 0) return []
     const reader = await conn.runAndReadAll(
@@ -121,19 +112,11 @@ export class PropertyPaths {
   /**
    * Of the given paths, those whose rollups hold all of their values, after
    * retiring (inside the caller's transaction) any that the chunk in
-   * sync_props would take past maxRollupValues, before it is rolled up, and
-   * those in `retire` (over the limit in the chunk before it was cut: the
-   * rows cut off come next, so the path would lose its rollups then anyway).
+   * sync_props would take past maxRollupValues, before it is rolled up.
    */
-  async keepRollable(
-    conn: DuckDBConnection,
-    ids: readonly number[],
-    retire: readonly number[] = [],
-  ): Promise<number[]> {
-    const over = new Set([...retire, ...(await this.overLimit(conn, ids))])
-    for (const id of over) {
-      if (!this.rolledUp(id)) continue
-      for (const table of ['prop_day_counts', 'prop_day_users'])
+  async keepRollable(conn: DuckDBConnection, ids: readonly number[]): Promise<number[]> {
+    for (const id of await this.overLimit(conn, ids)) {
+      for (const table of ['prop_day_counts', 'prop_day_users_bitmaps', 'prop_day_users_pending'])
         await conn.run(`DELETE FROM ${table} WHERE path_id = $1`, [id])
       await conn.run('UPDATE property_paths SET rolled_up = false WHERE id = $1', [id])
       this.notRolledUp.add(id)

@@ -2,7 +2,7 @@ import { PROPERTY_DDL } from './property-paths.ts'
 
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
-export const REPLICA_VERSION = 8
+export const REPLICA_VERSION = 9
 
 /**
  * Users are counted with bitmaps: user keys are dense integers, split into
@@ -17,13 +17,50 @@ export const blockOf = (key: string) => `${key} // ${BLOCK_BITS}`
 export const usersBitmap = (key: string) =>
   `bitstring_agg(${key} % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})`
 
+/**
+ * The user bitmaps a query reads: the folded bitmaps, OR-ed with those of the
+ * rows still pending (see fold.ts), one row per group key and block. A view
+ * under the name the queries use, so none of them knows about the split.
+ */
+function usersView(name: string, keys: string[]): string {
+  const k = keys.join(', ')
+  return `CREATE OR REPLACE VIEW ${name} AS
+  SELECT ${k}, block, bit_or(users) AS users FROM (
+    SELECT ${k}, block, users FROM ${name}_bitmaps
+    UNION ALL
+    SELECT ${k}, ${blockOf('user_key')}, ${usersBitmap('user_key')} FROM ${name}_pending GROUP BY ALL
+  ) GROUP BY ALL`
+}
+
+/** The tables of users per group: their key columns and types. */
+export const USER_SETS = {
+  day_users: { day: 'DATE' },
+  day_type_users: { day: 'DATE', event_type: 'VARCHAR' },
+  prop_day_users: { day: 'DATE', path_id: 'INTEGER', type: 'VARCHAR', text: 'VARCHAR' },
+} as const satisfies Record<string, Record<string, string>>
+
+export type UserSet = keyof typeof USER_SETS
+
+const userSetDdl = Object.entries(USER_SETS).flatMap(([name, keys]) => {
+  const columns = Object.entries(keys).map(([k, type]) => `${k} ${type} NOT NULL`)
+  return [
+    `CREATE TABLE IF NOT EXISTS ${name}_bitmaps (
+     ${columns.join(', ')}, block INTEGER NOT NULL, users BIT NOT NULL,
+     PRIMARY KEY (${Object.keys(keys).join(', ')}, block)
+   )`,
+    `CREATE TABLE IF NOT EXISTS ${name}_pending (${columns.join(', ')}, user_key INTEGER NOT NULL)`,
+    usersView(name, Object.keys(keys)),
+  ]
+})
+
 // Laid out for the questions asked, not as a copy of PostgreSQL:
 // - `day` is a DATE computed once at sync time (UTC), so no query converts time zones;
 // - users get dense integer keys (the bitmap positions); users.first_day is kept
 //   current by the sync (a late event can move it earlier), so a cohort is a range filter;
-// - day_users: who was active each day (DAU, retention), one bitmap per (day, block);
+// - day_users: who was active each day (DAU, retention), a bitmap per (day, block);
 // - day_type_users and type_day_counts: who did each event type each day, and how
-//   often (top events);
+//   often (top events); prop_day_users and prop_day_counts the same per
+//   property value (property-paths.ts);
 // - events keeps every row in columnar form for questions the rollups do not
 //   answer (filters, breakdowns), with the store's seq as its id and its
 //   properties as JSON text; event_props holds the property values typed, one
@@ -52,36 +89,11 @@ export const REPLICA_DDL = [
      properties VARCHAR
    )`,
   ...PROPERTY_DDL,
-  `CREATE TABLE IF NOT EXISTS day_users (
-     day DATE NOT NULL,
-     block INTEGER NOT NULL,
-     users BIT NOT NULL,
-     PRIMARY KEY (day, block)
-   )`,
-  `CREATE TABLE IF NOT EXISTS day_type_users (
-     day DATE NOT NULL,
-     event_type VARCHAR NOT NULL,
-     block INTEGER NOT NULL,
-     users BIT NOT NULL,
-     PRIMARY KEY (day, event_type, block)
-   )`,
+  ...userSetDdl,
   `CREATE TABLE IF NOT EXISTS type_day_counts (
      day DATE NOT NULL,
      event_type VARCHAR NOT NULL,
      events BIGINT NOT NULL,
      PRIMARY KEY (day, event_type)
    )`,
-]
-
-export const REPLICA_TABLES = [
-  'prop_day_users',
-  'prop_day_counts',
-  'event_props',
-  'property_paths',
-  'type_day_counts',
-  'day_type_users',
-  'day_users',
-  'events',
-  'users',
-  'replica_meta',
 ]

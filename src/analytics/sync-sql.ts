@@ -1,5 +1,4 @@
 import { NUMBER_TYPES } from './property-paths.ts'
-import { blockOf, usersBitmap } from './replica-schema.ts'
 
 // The chunk's rows with their user keys, computed before the transaction so
 // the chunk can be cut to its budget first. New users get the next dense keys
@@ -42,28 +41,22 @@ export const STAGE_PROPS = `CREATE OR REPLACE TEMP TABLE sync_props AS
   )
   WHERE value IS NOT NULL`
 
-// The property rollups of the paths that still have them ($1).
+// The property rollups of the paths that still have them ($1). Users go to
+// the pending rows, folded into bitmaps later (fold.ts): OR-ing into 8 KB
+// bitmaps chunk by chunk rewrote each of them once per chunk.
 export const PROPERTY_ROLLUPS = [
   `INSERT INTO prop_day_counts
    SELECT day, path_id, type, coalesce(text, ''), event_type, count(*)
    FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
    ON CONFLICT DO UPDATE SET events = events + excluded.events`,
-  `INSERT INTO prop_day_users
-   SELECT day, path_id, type, coalesce(text, ''), ${blockOf('user_key')}, ${usersBitmap('user_key')}
-   FROM sync_props WHERE list_contains($1::INTEGER[], path_id) GROUP BY ALL
-   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+  `INSERT INTO prop_day_users_pending
+   SELECT DISTINCT day, path_id, type, coalesce(text, ''), user_key
+   FROM sync_props WHERE list_contains($1::INTEGER[], path_id)`,
 ]
 
 export const ROLLUPS = [
-  // The chunk's users per (day, block), OR-ed into the bitmaps already there.
-  `INSERT INTO day_users
-   SELECT day, ${blockOf('user_key')}, ${usersBitmap('user_key')}
-   FROM sync_keyed GROUP BY ALL
-   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
-  `INSERT INTO day_type_users
-   SELECT day, event_type, ${blockOf('user_key')}, ${usersBitmap('user_key')}
-   FROM sync_keyed GROUP BY ALL
-   ON CONFLICT DO UPDATE SET users = users | excluded.users`,
+  `INSERT INTO day_users_pending SELECT DISTINCT day, user_key FROM sync_keyed`,
+  `INSERT INTO day_type_users_pending SELECT DISTINCT day, event_type, user_key FROM sync_keyed`,
   // One row per (day, type), added to: appending a row per chunk would grow
   // the table with every chunk of a steady trickle rather than with the data.
   `INSERT INTO type_day_counts SELECT day, event_type, count(*) FROM sync_keyed GROUP BY ALL

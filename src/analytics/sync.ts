@@ -1,9 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { dateValue, listValue, timestampValue } from '@duckdb/node-api'
 import type { Logger } from '../logger.ts'
-import type { ChangedRow, FeedPosition, PostgresChangeFeed } from '../store/change-feed.ts'
-import { bitmapBudget, cutToBudget } from './chunk-budget.ts'
+import type {
+  ChangedRow,
+  FeedPosition,
+  PagedRead,
+  PostgresChangeFeed,
+} from '../store/change-feed.ts'
 import { type DuckDbReplica, isCorruption } from './duckdb-replica.ts'
+import { bitmapBudget, FOLD_PENDING_ROWS, foldPending, pendingRows } from './fold.ts'
 import { pathsOfStructures } from './property-paths.ts'
 import { SyncHealth } from './sync-health.ts'
 import {
@@ -33,11 +38,13 @@ export class AnalyticsSync {
   private stopping = false
   private readonly stopController = new AbortController()
   private busy: Promise<number> = Promise.resolve(0)
-  /** rows read after the cursor but not applied yet (a chunk cut to its budget, or one that failed) */
+  /** rows read after the cursor but not applied yet (a chunk that failed, or the rest of one halved) */
   private carry: ChangedRow[] = []
   /** whether the last read reached the end of what is committed */
   private caughtUp = false
-  /** rows per chunk now: chunkRows, or less after a chunk was cut or ran out of memory */
+  /** the next chunk's rows, being read while one is applied */
+  private readAhead: { after: FeedPosition; limit: number; rows: Promise<PagedRead> } | undefined
+  /** rows per chunk now: chunkRows, or less after a chunk ran out of memory */
   private rowLimit: number
   /** rows in the chunk last tried */
   private attempted = 0
@@ -59,6 +66,7 @@ export class AnalyticsSync {
   /** Prepares the staging table, and starts over if the replica was filled from another event store. */
   async init(): Promise<void> {
     this.carry = []
+    this.readAhead = undefined
     await this.replica.writer.run(
       `CREATE OR REPLACE TEMP TABLE sync_stage (ord INTEGER, seq BIGINT, day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
     )
@@ -92,12 +100,19 @@ export class AnalyticsSync {
   }
 
   /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows copied. */
-  async catchUp(): Promise<number> {
-    // Serialised with the loop: two chunks must never be applied at once.
-    const run = this.busy.then(
-      () => this.drain(),
-      () => this.drain(),
-    )
+  catchUp(): Promise<number> {
+    return this.serialised(() => this.drain())
+  }
+
+  /** Folds every pending (group, user) row into the user bitmaps (fold.ts). Returns the rows folded. */
+  fold(): Promise<number> {
+    return this.serialised(() => foldPending(this.replica.writer, this.bitmapBudget))
+  }
+
+  // Everything that writes goes through here: two chunks, or a chunk and a
+  // fold, must never be applied at once.
+  private serialised(work: () => Promise<number>): Promise<number> {
+    const run = this.busy.then(work, work)
     this.busy = run.catch(() => 0)
     return run
   }
@@ -131,6 +146,8 @@ export class AnalyticsSync {
         throw err
       }
       total += copied
+      if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
+        await foldPending(this.replica.writer, this.bitmapBudget)
       if ((this.caughtUp && this.carry.length === 0) || this.stopping) return total
     }
   }
@@ -139,7 +156,8 @@ export class AnalyticsSync {
     let failures = 0
     while (!this.stopping) {
       try {
-        await this.catchUp()
+        // Nothing new: a moment to fold what is pending, so queries read bitmaps only.
+        if ((await this.catchUp()) === 0) await this.fold()
         failures = 0
         // Caught up: what commits next wakes the sync (those that came while
         // it read lead to one more read), and rows still behind the horizon
@@ -162,7 +180,7 @@ export class AnalyticsSync {
     const started = performance.now()
     const rows = await this.readChunk(await this.replica.cursor())
     if (rows.length === 0) return 0
-    // Until it is applied, the chunk stays read: a retry or the rest of a cut chunk starts from it.
+    // Until it is applied, the chunk stays read: a retry (or half of it, after running out of memory) starts from it.
     this.carry = rows
     this.attempted = rows.length
     const readAt = performance.now()
@@ -170,28 +188,19 @@ export class AnalyticsSync {
     await this.stage(rows)
     const appendedAt = performance.now()
     const paths = await this.stageProperties()
-    // Paths this chunk retires write no bitmaps: leave them out of the budget.
-    const retire = await this.replica.paths.overLimit(
-      conn,
-      paths.map((p) => p.id),
-    )
-    const rolled = paths
-      .map((p) => p.id)
-      .filter((id) => this.replica.paths.rolledUp(id) && !retire.includes(id))
-    const kept = await cutToBudget(conn, rows.length, rolled, this.bitmapBudget)
-    const [lastXact, lastSeq] = rows[kept - 1]!
+    const [lastXact, lastSeq] = rows[rows.length - 1]!
     await conn.run('BEGIN TRANSACTION')
     try {
       for (const sql of KEY_USERS) await conn.run(sql)
       await conn.run(
         'INSERT INTO events SELECT seq, day, user_key, event_type, occurred_at, properties FROM sync_keyed',
       )
-      await this.insertProperties(paths, retire)
+      await this.insertProperties(paths)
       for (const sql of ROLLUPS) await conn.run(sql)
       await conn.run(
         `UPDATE replica_meta SET cursor_xact = $1::UBIGINT, cursor_seq = $2::BIGINT,
            synced_rows = synced_rows + $3, synced_at_ms = $4 WHERE id = 1`,
-        [lastXact, lastSeq, kept, Date.now()],
+        [lastXact, lastSeq, rows.length, Date.now()],
       )
       await conn.run('COMMIT')
     } catch (err) {
@@ -203,24 +212,21 @@ export class AnalyticsSync {
       await this.replica.paths.load(conn) // paths numbered in the rolled-back transaction are gone
       throw err
     }
-    this.carry = rows.slice(kept)
-    // A cut chunk says how many rows of this data fit: read about that many
-    // next time rather than staging rows only to cut them again.
-    if (kept < rows.length) this.rowLimit = Math.min(this.options.chunkRows, Math.max(1, kept * 2))
-    else if (rows.length === this.rowLimit)
+    this.carry = []
+    // Back towards chunkRows after a chunk that ran out of memory was halved.
+    if (rows.length === this.rowLimit)
       this.rowLimit = Math.min(this.options.chunkRows, this.rowLimit * 2)
     const done = performance.now()
     this.log.debug(
       {
-        rows: kept,
-        staged: rows.length,
+        rows: rows.length,
         readMs: Math.round(readAt - started),
         appendMs: Math.round(appendedAt - readAt),
         applyMs: Math.round(done - appendedAt),
       },
       'analytics chunk synced',
     )
-    return kept
+    return rows.length
   }
 
   /** The chunk's rows into sync_stage, numbered in their order, then keyed (sync_keyed). */
@@ -240,25 +246,32 @@ export class AnalyticsSync {
   }
 
   /**
-   * Up to rowLimit rows after the cursor: first those already read, then read
-   * a page at a time: an embedded store (PGlite) runs each read on the event
-   * loop, so one 50,000-row read held every request behind it for most of a
-   * second. Each page starts after the last row of the one before, and every
-   * row below a page's horizon is final, so paging neither skips nor repeats a row.
+   * Up to rowLimit rows after the cursor: first those already read, then the
+   * rest from the store. While the sync is behind, the next chunk's rows are
+   * read while this one is applied: PostgreSQL's work then overlaps DuckDB's.
    */
   private async readChunk(cursor: FeedPosition): Promise<ChangedRow[]> {
     const rows = this.carry.slice(0, this.rowLimit)
     if (rows.length === this.rowLimit) return rows
-    let after = rows.length > 0 ? positionOf(rows[rows.length - 1]!) : cursor
-    while (rows.length < this.rowLimit) {
-      const want = Math.min(READ_PAGE_ROWS, this.rowLimit - rows.length)
-      const page = await this.feed.readAfter(after, want)
-      for (const row of page) rows.push(row)
-      this.caughtUp = page.length < want
-      if (this.caughtUp) break
-      after = positionOf(page[page.length - 1]!)
+    const after = rows.length > 0 ? positionOf(rows[rows.length - 1]!) : cursor
+    const read = await this.readRows(after, this.rowLimit - rows.length)
+    for (const row of read.rows) rows.push(row)
+    this.caughtUp = read.caughtUp
+    if (!this.caughtUp && rows.length > 0) {
+      const next = positionOf(rows[rows.length - 1]!)
+      const ahead = this.feed.readPages(next, this.rowLimit, READ_PAGE_ROWS)
+      ahead.catch(() => {}) // not awaited if the chunk fails or the sync stops: nothing to report
+      this.readAhead = { after: next, limit: this.rowLimit, rows: ahead }
     }
     return rows
+  }
+
+  /** The rows read ahead if they start where this read does, else a read of the store. */
+  private readRows(after: FeedPosition, limit: number) {
+    const ahead = this.readAhead
+    this.readAhead = undefined
+    if (ahead && ahead.limit === limit && samePosition(ahead.after, after)) return ahead.rows
+    return this.feed.readPages(after, limit, READ_PAGE_ROWS)
   }
 
   /**
@@ -281,10 +294,7 @@ export class AnalyticsSync {
   }
 
   /** sync_props into event_props and the rollups, after numbering the new paths. */
-  private async insertProperties(
-    planned: Array<{ path: string; id: number }>,
-    retire: number[],
-  ): Promise<void> {
+  private async insertProperties(planned: Array<{ path: string; id: number }>): Promise<void> {
     if (planned.length === 0) return
     const conn = this.replica.writer
     const paths = await this.replica.paths.assign(
@@ -299,7 +309,6 @@ export class AnalyticsSync {
     const rolled = await this.replica.paths.keepRollable(
       conn,
       paths.map((p) => p.id),
-      retire,
     )
     if (rolled.length === 0) return
     for (const sql of PROPERTY_ROLLUPS) await conn.run(sql, [listValue(rolled)])
@@ -311,9 +320,13 @@ export class AnalyticsSync {
 }
 
 const APPEND_SLICE = 2_000
+// An embedded store (PGlite) runs each read on the event loop: one 50,000-row
+// read held every request behind it for most of a second.
 const READ_PAGE_ROWS = 10_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
+
+const samePosition = (a: FeedPosition, b: FeedPosition) => a.xact === b.xact && a.seq === b.seq
 
 const positionOf = ([xact, seq]: ChangedRow): FeedPosition => ({
   xact: BigInt(xact),

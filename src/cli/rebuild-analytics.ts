@@ -24,6 +24,7 @@ await analytics.replica.reset()
 await analytics.sync.init()
 const started = performance.now()
 const rows = await analytics.catchUp()
+await analytics.sync.fold()
 const seconds = (performance.now() - started) / 1000
 log.info(
   { rows, seconds: Math.round(seconds * 10) / 10, rowsPerSecond: Math.round(rows / seconds) },

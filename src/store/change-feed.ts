@@ -16,6 +16,11 @@ export type ChangedRow = [
   properties: string | null,
 ]
 
+export interface PagedRead {
+  rows: ChangedRow[]
+  caughtUp: boolean
+}
+
 export interface FeedPosition {
   xact: bigint
   seq: bigint
@@ -80,6 +85,26 @@ export class PostgresChangeFeed {
   }
 
   /** This store's identity, and the next transaction id it will hand out. */
+  /**
+   * Up to `limit` rows after `position`, read `pageRows` at a time. Each page
+   * starts after the last row of the one before, and every row below a page's
+   * horizon is final, so paging neither skips nor repeats a row. `caughtUp`:
+   * the last page reached the end of what is committed.
+   */
+  async readPages(position: FeedPosition, limit: number, pageRows: number): Promise<PagedRead> {
+    const rows: ChangedRow[] = []
+    let after = position
+    while (rows.length < limit) {
+      const want = Math.min(pageRows, limit - rows.length)
+      const page = await this.readAfter(after, want)
+      for (const row of page) rows.push(row)
+      if (page.length < want) return { rows, caughtUp: true }
+      const [xact, seq] = page[page.length - 1]!
+      after = { xact: BigInt(xact), seq: BigInt(seq) }
+    }
+    return { rows, caughtUp: false }
+  }
+
   async source(): Promise<{ id: string; nextXact: bigint }> {
     const { rows } = await this.db.query<{ id: string; next: string }>(
       'SELECT (SELECT id::text FROM store_identity) AS id, pg_snapshot_xmax(pg_current_snapshot())::text AS next',
