@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
+import { foldPending, pendingRows } from '../../src/analytics/fold.ts'
 import { AnalyticsSync } from '../../src/analytics/sync.ts'
 import { createLogger } from '../../src/logger.ts'
 import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
@@ -153,12 +154,39 @@ describe('analytics sync within its memory limit', { skip: await skipUnless('pos
     return { replica, sync }
   }
 
+  test('pending rows, folded bitmaps and both together give the same answers, folded a few days per transaction', async () => {
+    await insert(300_000, 2_000, { days: 40, types: 7, users: 70_000, plans: 5, keys: 3 })
+    const { replica, sync } = await open('fold.duckdb', 500)
+    try {
+      const expected = await db.count()
+      await catchUpAll(sync, replica, expected)
+      assert.ok((await pendingRows(replica.writer)) > 0)
+      assert.deepEqual(await replicaAnswers(replica), await storeAnswers(db))
+      // A budget of a few bitmaps: each transaction folds one day or a few.
+      assert.ok((await foldPending(replica.writer, 20)) > 0)
+      assert.equal(await pendingRows(replica.writer), 0)
+      assert.deepEqual(await replicaAnswers(replica), await storeAnswers(db))
+      // New users and known ones on days already folded: pending over folded.
+      await insert(310_000, 1_500, { days: 40, types: 7, users: 90_000, plans: 5, keys: 3 })
+      await catchUpAll(sync, replica, await db.count())
+      assert.ok((await pendingRows(replica.writer)) > 0)
+      assert.deepEqual(await replicaAnswers(replica), await storeAnswers(db))
+      await sync.fold()
+      assert.equal(await pendingRows(replica.writer), 0)
+      assert.deepEqual(await replicaAnswers(replica), await storeAnswers(db))
+    } finally {
+      await sync.stop()
+      replica.close()
+    }
+  })
+
   test('a chunk over many (day, type) pairs and users is synced, exactly, within the limit', async () => {
     // The probe's shape, scaled to the small limit: every row its own (day, type) pair.
     await insert(1, 4_000, { days: 366, types: 55, users: 4_000, plans: 32, keys: 1 })
     const { replica, sync } = await open('pairs.duckdb', 50_000)
     try {
-      assert.equal(await catchUpAll(sync, replica, 4_000), 4_000)
+      const expected = await db.count()
+      assert.equal(await catchUpAll(sync, replica, expected), expected)
       assert.deepEqual(await replicaAnswers(replica), await storeAnswers(db))
     } finally {
       await sync.stop()
