@@ -4,10 +4,9 @@ import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
 import type { Breakdown } from './schemas.ts'
 import { jsonPath, type Segment, type SegmentField } from './segment.ts'
-import { filteredEvents, fromJson, SqlParams } from './segment-sql.ts'
+import { DAYS_1_2, filteredEvents, fromJson, SqlParams } from './segment-sql.ts'
 
-const RANGE = (alias: string) =>
-  `${alias}.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`
+const RANGE = DAYS_1_2
 const ALL_EVENTS = `SELECT sum(e.events) FROM type_day_counts e WHERE ${RANGE('e')}`
 
 /**
@@ -69,9 +68,9 @@ function valuesOf(
   params: SqlParams,
 ): Values {
   const rollable = segments.every((s) => s.field.kind === 'event_type')
-  const typeWhere = () => filteredEvents(segments, paths, params).where
+  const typeWhere = () => filteredEvents(segments, paths, params, RANGE).where
   const filtered = () => {
-    const f = filteredEvents(segments, paths, params)
+    const f = filteredEvents(segments, paths, params, RANGE)
     return { ...f, seqs: `SELECT e.seq FROM ${f.from} WHERE ${RANGE('e')} AND ${f.where}` }
   }
   if (by.kind === 'event_type') {

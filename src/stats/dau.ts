@@ -3,7 +3,13 @@ import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import { type DayRange, formatDay } from './params.ts'
 import type { DauRow } from './schemas.ts'
 import type { Segment } from './segment.ts'
-import { type FilteredEvents, filteredEvents, rollupFor, SqlParams } from './segment-sql.ts'
+import {
+  DAYS_1_2,
+  type FilteredEvents,
+  filteredEvents,
+  rollupFor,
+  SqlParams,
+} from './segment-sql.ts'
 
 // A day's active users are the set bits of its bitmaps (one row per block of
 // user keys), so the cost depends on days, not events. Days without rows are
@@ -24,7 +30,7 @@ SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER
 FROM (
   SELECT e.day, ${blockOf('e.user_key')} AS block, ${usersBitmap('e.user_key')} AS users
   FROM ${f.from}
-  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
+  WHERE ${DAYS_1_2('e')} AND ${f.where}
   GROUP BY ALL
 ) per_block
 GROUP BY day`
@@ -38,7 +44,7 @@ SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER
 FROM (
   SELECT e.day, e.block, bit_or(e.users) AS users
   FROM ${table} e
-  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+  WHERE ${DAYS_1_2('e')} AND ${where}
   GROUP BY ALL
 ) per_block
 GROUP BY day`
@@ -58,7 +64,7 @@ export async function dailyActiveUsers(
       ? SQL
       : rollup
         ? rollupSql(rollup.users, rollup.where)
-        : filteredSql(filteredEvents(segments, replica.paths, params))
+        : filteredSql(filteredEvents(segments, replica.paths, params, DAYS_1_2))
   const rows = await replica.query<{ day: number; users: number }>(sql, params.values)
   const byDay = new Map(rows.map((r) => [r.day, r.users]))
   const out: DauRow[] = []

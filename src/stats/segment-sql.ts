@@ -12,6 +12,10 @@ export class SqlParams {
   }
 }
 
+/** The day range of a query whose first two parameters are its first and last day (days since 1970-01-01). */
+export const DAYS_1_2 = (alias: string) =>
+  `${alias}.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER`
+
 /**
  * The events a list of filters keeps: the relation to read them from (alias
  * `e`, with seq, day, user_key and event_type) and a condition over it. Values
@@ -62,6 +66,8 @@ export function filteredEvents(
   segments: readonly Segment[],
   paths: PropertyPaths,
   params: SqlParams,
+  /** the query's own day range over an alias, when it has one: narrows the property rows looked up */
+  withinDays?: (alias: string) => string,
 ): FilteredEvents {
   const conditions: string[] = []
   let driver: string | undefined
@@ -99,7 +105,7 @@ export function filteredEvents(
       )
       continue
     }
-    const rows = `SELECT p.seq FROM event_props p WHERE p.path_id = ${params.add(id)}`
+    const rows = `SELECT p.seq FROM event_props p WHERE p.path_id = ${params.add(id)}${withinDays ? ` AND ${withinDays('p')}` : ''}`
     conditions.push(
       op === 'ne'
         ? `e.seq NOT IN (${rows} AND ${propertyCondition(columnsOf('p'), 'eq', values, params)})`

@@ -3,7 +3,13 @@ import { blockOf, usersBitmap } from '../analytics/replica-schema.ts'
 import type { DayRange } from './params.ts'
 import type { TopEventRow } from './schemas.ts'
 import type { Segment } from './segment.ts'
-import { type FilteredEvents, filteredEvents, rollupFor, SqlParams } from './segment-sql.ts'
+import {
+  DAYS_1_2,
+  type FilteredEvents,
+  filteredEvents,
+  rollupFor,
+  SqlParams,
+} from './segment-sql.ts'
 
 // Counts are sums over (day, type); unique users are the union (bit_or) of a
 // type's daily bitmaps over the range, counted per block of user keys. Neither
@@ -13,14 +19,14 @@ const rollupSql = (where = 'TRUE', counts = 'type_day_counts', users = 'day_type
 WITH counts AS (
   SELECT e.event_type, sum(e.events) AS count
   FROM ${counts} e
-  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+  WHERE ${DAYS_1_2('e')} AND ${where}
   GROUP BY e.event_type
 ), users AS (
   SELECT event_type, sum(bit_count(users)) AS unique_users
   FROM (
     SELECT e.event_type, e.block, bit_or(e.users) AS users
     FROM ${users} e
-    WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${where}
+    WHERE ${DAYS_1_2('e')} AND ${where}
     GROUP BY e.event_type, e.block
   ) per_block
   GROUP BY event_type
@@ -39,7 +45,7 @@ FROM (
   SELECT e.event_type, ${blockOf('e.user_key')} AS block, count(*) AS count,
          ${usersBitmap('e.user_key')} AS users
   FROM ${f.from}
-  WHERE e.day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER AND ${f.where}
+  WHERE ${DAYS_1_2('e')} AND ${f.where}
   GROUP BY ALL
 ) per_block
 GROUP BY event_type
@@ -64,7 +70,7 @@ export async function topEvents(
       ? rollupSql()
       : rollup
         ? rollupSql(rollup.where, rollup.counts, rollup.users)
-        : filteredSql(filteredEvents(segments, replica.paths, params))
+        : filteredSql(filteredEvents(segments, replica.paths, params, DAYS_1_2))
   const rows = await replica.query<{ event_type: string; count: bigint; unique_users: bigint }>(
     sql,
     params.values,
