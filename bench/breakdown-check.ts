@@ -53,11 +53,11 @@ const FILL = [
     ([name, rolled], id) => `INSERT INTO property_paths VALUES ('$."${name}"', ${id}, ${rolled})`,
   ),
   `INSERT INTO type_day_counts SELECT day, event_type, count(*) FROM g GROUP BY ALL`,
-  `INSERT INTO day_users SELECT day, ${blockOf('user_key')}, ${usersBitmap('user_key')} FROM g GROUP BY ALL`,
-  `INSERT INTO day_type_users SELECT day, event_type, ${blockOf('user_key')}, ${usersBitmap('user_key')} FROM g GROUP BY ALL`,
+  `INSERT INTO day_users_bitmaps SELECT day, ${blockOf('user_key')}, ${usersBitmap('user_key')} FROM g GROUP BY ALL`,
+  `INSERT INTO day_type_users_bitmaps SELECT day, event_type, ${blockOf('user_key')}, ${usersBitmap('user_key')} FROM g GROUP BY ALL`,
   `INSERT INTO prop_day_counts SELECT day, path_id, type, text, event_type, count(*) FROM event_props
    WHERE path_id IN (2, 3) GROUP BY ALL`,
-  `INSERT INTO prop_day_users SELECT day, path_id, type, text, ${blockOf('user_key')}, ${usersBitmap('user_key')}
+  `INSERT INTO prop_day_users_bitmaps SELECT day, path_id, type, text, ${blockOf('user_key')}, ${usersBitmap('user_key')}
    FROM event_props WHERE path_id IN (2, 3) GROUP BY ALL`,
   `CREATE TABLE plain AS SELECT u.user_id, e.event_type, e.occurred_at, e.properties::JSON AS properties
    FROM events e JOIN users u USING (user_key)`,

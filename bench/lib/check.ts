@@ -8,7 +8,14 @@ import type { Engine } from './engine.ts'
 // type): an event lost and another repeated would have to share a user and an
 // instant to go unnoticed.
 
-const ROLLUPS = ['users', 'day_users', 'day_type_users', 'type_day_counts']
+const ROLLUPS = [
+  'users',
+  'day_users_bitmaps',
+  'day_users_pending',
+  'day_type_users_bitmaps',
+  'day_type_users_pending',
+  'type_day_counts',
+]
 
 /** What the store must hold: the rows of a reference table, or (seeded in SQL, ids unknown) a count. */
 export type Expected =

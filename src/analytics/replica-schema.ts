@@ -18,18 +18,19 @@ export const usersBitmap = (key: string) =>
   `bitstring_agg(${key} % ${BLOCK_BITS}, 0, ${BLOCK_BITS - 1})`
 
 /**
- * The user bitmaps a query reads: the folded bitmaps, OR-ed with those of the
- * rows still pending (see fold.ts), one row per group key and block. A view
- * under the name the queries use, so none of them knows about the split.
+ * The user bitmaps a query reads: the folded ones and those of the rows still
+ * pending (see fold.ts), under the name the queries use, so none of them knows
+ * about the split. A group's block may appear twice, once from each side:
+ * every reader ORs a group's rows per block (bit_or) before counting bits.
+ * (Grouping here instead would make every query aggregate the bitmaps twice:
+ * measured, top events over 30 days took 42 ms instead of 26.)
  */
 function usersView(name: string, keys: string[]): string {
   const k = keys.join(', ')
   return `CREATE OR REPLACE VIEW ${name} AS
-  SELECT ${k}, block, bit_or(users) AS users FROM (
-    SELECT ${k}, block, users FROM ${name}_bitmaps
-    UNION ALL
-    SELECT ${k}, ${blockOf('user_key')}, ${usersBitmap('user_key')} FROM ${name}_pending GROUP BY ALL
-  ) GROUP BY ALL`
+  SELECT ${k}, block, users FROM ${name}_bitmaps
+  UNION ALL
+  SELECT ${k}, ${blockOf('user_key')}, ${usersBitmap('user_key')} FROM ${name}_pending GROUP BY ALL`
 }
 
 /** The tables of users per group: their key columns and types. */

@@ -11,15 +11,6 @@ import {
   SqlParams,
 } from './segment-sql.ts'
 
-// A day's active users are the set bits of its bitmaps (one row per block of
-// user keys), so the cost depends on days, not events. Days without rows are
-// filled with zeros here rather than by a generated series in SQL.
-const SQL = `
-SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER AS users
-FROM day_users
-WHERE day BETWEEN DATE '1970-01-01' + $1::INTEGER AND DATE '1970-01-01' + $2::INTEGER
-GROUP BY day`
-
 // With filters the rollups cannot answer, so the range's events are scanned,
 // but users are still gathered into per-block bitmaps (bitstring_agg sets a
 // bit; no hash table of distinct users), which is several times faster than
@@ -36,8 +27,10 @@ FROM (
 GROUP BY day`
 }
 
-// Filters the rollups can answer (event_type alone, or one property that has
-// rollups): the union of the matching rows' daily bitmaps.
+// A day's active users are the set bits of its bitmaps (one per block of user
+// keys), so the cost depends on days, not events: without filters those of
+// day_users, with filters the rollups can answer (event_type alone, or one
+// property that has rollups) the union of the matching rows' daily bitmaps.
 function rollupSql(table: string, where: string): string {
   return `
 SELECT (day - DATE '1970-01-01')::INTEGER AS day, sum(bit_count(users))::INTEGER AS users
@@ -50,6 +43,7 @@ FROM (
 GROUP BY day`
 }
 
+// Days without rows are filled with zeros here rather than by a generated series in SQL.
 export async function dailyActiveUsers(
   replica: DuckDbReplica,
   range: DayRange,
@@ -61,7 +55,7 @@ export async function dailyActiveUsers(
   const rollup = segments.length === 0 ? undefined : rollupFor(segments, replica.paths, params)
   const sql =
     segments.length === 0
-      ? SQL
+      ? rollupSql('day_users', 'TRUE')
       : rollup
         ? rollupSql(rollup.users, rollup.where)
         : filteredSql(filteredEvents(segments, replica.paths, params, DAYS_1_2))

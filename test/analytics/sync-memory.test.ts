@@ -28,19 +28,25 @@ async function replicaAnswers(replica: DuckDbReplica, planRolledUp = true) {
     users: Number((await q<{ n: bigint }>('SELECT count(*) AS n FROM users'))[0]!.n),
     dau: (
       await q<{ day: unknown; n: bigint }>(
-        'SELECT day::VARCHAR AS day, sum(bit_count(users)) AS n FROM day_users GROUP BY day ORDER BY day',
+        'SELECT day::VARCHAR AS day, sum(bit_count(users)) AS n FROM (SELECT day, bit_or(users) AS users FROM day_users GROUP BY day, block) GROUP BY day ORDER BY day',
       )
     ).map((r) => [r.day, Number(r.n)]),
     typeUsers: Number(
-      (await q<{ n: bigint }>('SELECT sum(bit_count(users)) AS n FROM day_type_users'))[0]!.n,
+      (
+        await q<{ n: bigint }>(
+          'SELECT sum(bit_count(users)) AS n FROM (SELECT bit_or(users) AS users FROM day_type_users GROUP BY day, event_type, block)',
+        )
+      )[0]!.n,
     ),
     typeCounts: Number((await q<{ n: bigint }>('SELECT count(*) AS n FROM type_day_counts'))[0]!.n),
     // A path past MAX_ROLLUP_VALUES has no rollups: its answers come from event_props.
     planUsers: (
       await q<{ text: string; n: bigint }>(
         planRolledUp
-          ? `SELECT text, sum(bit_count(users)) AS n FROM prop_day_users JOIN property_paths p ON p.id = path_id
-         WHERE p.path = '$."plan"' GROUP BY text ORDER BY text`
+          ? `SELECT text, sum(bit_count(users)) AS n FROM (
+           SELECT day, text, bit_or(users) AS users FROM prop_day_users JOIN property_paths p ON p.id = path_id
+           WHERE p.path = '$."plan"' GROUP BY day, text, block
+         ) GROUP BY text ORDER BY text`
           : `SELECT text, sum(n) AS n FROM (
            SELECT text, count(DISTINCT user_key) AS n FROM event_props JOIN property_paths p ON p.id = path_id
            WHERE p.path = '$."plan"' AND NOT p.rolled_up GROUP BY day, text
