@@ -236,10 +236,14 @@ export class AnalyticsSync {
     const appender = await conn.createAppender('sync_stage')
     for (let i = 0; i < rows.length; i++) {
       appendRow(appender, i, rows[i]!)
-      // Appending is synchronous JavaScript: let the API's requests through now
-      // and then instead of holding the event loop for a whole chunk.
-      if (i % APPEND_SLICE === APPEND_SLICE - 1)
+      // Appending, and writing out what was appended, are synchronous: let the
+      // API's requests through now and then instead of holding the event loop
+      // for a whole chunk (measured on a busy machine, 2,000-row slices held it
+      // up to 21 ms, and closing the appender on 50,000 rows 44 ms).
+      if (i % APPEND_SLICE === APPEND_SLICE - 1) {
+        appender.flushSync()
         await new Promise((resolve) => setImmediate(resolve))
+      }
     }
     appender.closeSync()
     await conn.run(STAGE_KEYS)
@@ -319,7 +323,7 @@ export class AnalyticsSync {
   }
 }
 
-const APPEND_SLICE = 2_000
+const APPEND_SLICE = 1_000
 // An embedded store (PGlite) runs each read on the event loop: one 50,000-row
 // read held every request behind it for most of a second.
 const READ_PAGE_ROWS = 10_000
