@@ -8,7 +8,7 @@ import type {
   PostgresChangeFeed,
 } from '../store/change-feed.ts'
 import { type DuckDbReplica, isCorruption } from './duckdb-replica.ts'
-import { bitmapBudget, FOLD_PENDING_ROWS, foldPending, pendingRows } from './fold.ts'
+import { bitmapBudget, FOLD_PENDING_ROWS, foldBatch, foldPending, pendingRows } from './fold.ts'
 import { pathsOfStructures } from './property-paths.ts'
 import { SyncHealth } from './sync-health.ts'
 import {
@@ -104,9 +104,17 @@ export class AnalyticsSync {
     return this.serialised(() => this.drain())
   }
 
-  /** Folds every pending (group, user) row into the user bitmaps (fold.ts). Returns the rows folded. */
-  fold(): Promise<number> {
-    return this.serialised(() => foldPending(this.replica.writer, this.bitmapBudget))
+  /** Folds every pending (group, user) row into the user bitmaps (fold.ts). */
+  async fold(): Promise<void> {
+    await this.serialised(async () => {
+      await foldPending(this.replica.writer, this.bitmapBudget)
+      return 0
+    })
+  }
+
+  /** Folds one batch of pending rows; returns the pending rows left. */
+  private foldSome(): Promise<number> {
+    return this.serialised(() => foldBatch(this.replica.writer, this.bitmapBudget))
   }
 
   // Everything that writes goes through here: two chunks, or a chunk and a
@@ -147,7 +155,7 @@ export class AnalyticsSync {
       }
       total += copied
       if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
-        await foldPending(this.replica.writer, this.bitmapBudget)
+        await foldBatch(this.replica.writer, this.bitmapBudget)
       if ((this.caughtUp && this.carry.length === 0) || this.stopping) return total
     }
   }
@@ -156,9 +164,11 @@ export class AnalyticsSync {
     let failures = 0
     while (!this.stopping) {
       try {
-        // Nothing new: a moment to fold what is pending, so queries read bitmaps only.
-        if ((await this.catchUp()) === 0) await this.fold()
+        // Nothing new: a moment to fold what is pending, so queries read bitmaps
+        // only; a batch at a time, so rows that come meanwhile wait for one batch at most.
+        const idle = (await this.catchUp()) === 0
         failures = 0
+        if (idle && (await this.foldSome()) > 0) continue
         // Caught up: what commits next wakes the sync (those that came while
         // it read lead to one more read), and rows still behind the horizon
         // wait for the next wake-up or the poll instead of being read again at once.
