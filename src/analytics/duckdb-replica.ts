@@ -16,6 +16,14 @@ export interface SyncCursor {
   syncedAt: Date | null
 }
 
+interface CursorRow {
+  source_id: string | null
+  cursor_xact: bigint
+  cursor_seq: bigint
+  synced_rows: bigint
+  synced_at_ms: bigint | null
+}
+
 export class ReplicaLockedError extends Error {}
 
 export type ReplicaOptions = Pick<
@@ -176,17 +184,17 @@ export class DuckDbReplica {
     await this.paths.load(this.writer)
   }
 
-  async cursor(): Promise<SyncCursor> {
-    const [row] = await this.rows<{
-      source_id: string | null
-      cursor_xact: bigint
-      cursor_seq: bigint
-      synced_rows: bigint
-      synced_at_ms: bigint | null
-    }>(
-      this.writer,
-      'SELECT source_id, cursor_xact, cursor_seq, synced_rows, synced_at_ms FROM replica_meta WHERE id = 1',
-    )
+  /**
+   * Where the sync has got to. Read on a reader connection unless the sync
+   * asks: the writer's belongs to the sync, whose appender fails ("closed
+   * pending query result") when another query runs on it meanwhile.
+   */
+  async cursor(on: 'sync' | 'reader' = 'reader'): Promise<SyncCursor> {
+    const sql =
+      'SELECT source_id, cursor_xact, cursor_seq, synced_rows, synced_at_ms FROM replica_meta WHERE id = 1'
+    const [row] = await (on === 'sync'
+      ? this.rows<CursorRow>(this.writer, sql)
+      : this.query<CursorRow>(sql))
     return {
       sourceId: row!.source_id,
       xact: BigInt(row!.cursor_xact),

@@ -70,7 +70,7 @@ export class AnalyticsSync {
     await this.replica.writer.run(
       `CREATE OR REPLACE TEMP TABLE sync_stage (ord INTEGER, seq BIGINT, day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
     )
-    const [source, cursor] = await Promise.all([this.feed.source(), this.replica.cursor()])
+    const [source, cursor] = await Promise.all([this.feed.source(), this.replica.cursor('sync')])
     // A cursor ahead of the next transaction id means ids went back (a new
     // cluster, a restore): the cursor would skip every new row.
     if (cursor.sourceId === source.id && cursor.xact <= source.nextXact) return
@@ -188,7 +188,7 @@ export class AnalyticsSync {
   /** One chunk: read after the cursor, append, apply, move the cursor; all or nothing. */
   async syncChunk(): Promise<number> {
     const started = performance.now()
-    const rows = await this.readChunk(await this.replica.cursor())
+    const rows = await this.readChunk(await this.replica.cursor('sync'))
     if (rows.length === 0) return 0
     // Until it is applied, the chunk stays read: a retry (or half of it, after running out of memory) starts from it.
     this.carry = rows

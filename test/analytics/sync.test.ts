@@ -110,6 +110,43 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     }
   })
 
+  test('reading where the sync is (as /health does) while it appends a chunk fails no chunk', async () => {
+    const replica = await DuckDbReplica.open(join(dir, 'health.duckdb'), replicaOptions, log)
+    const sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 30_000, idleIntervalMs: 10 },
+      log,
+    )
+    await sync.init()
+    try {
+      await insert(60_000, 5_000)
+      await insert(60_000, 5_000)
+      let reading = true
+      let reads = 0
+      // Several at once, so one is in flight at nearly every flush of the appender.
+      const poll = Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (reading) {
+            await replica.cursor()
+            reads++
+          }
+        }),
+      )
+      const copied = await sync.catchUp().finally(() => {
+        reading = false
+      })
+      await poll
+      assert.equal(sync.health.failures.total, 0)
+      assert.ok(reads > 10, `${reads} reads`)
+      assert.ok(copied >= 120_000)
+      assert.deepEqual(await replicaCounts(replica), await pgCounts(db))
+    } finally {
+      await sync.stop()
+      replica.close()
+    }
+  })
+
   test('a long transaction in another database does not hold the replica back', async () => {
     const replica = await DuckDbReplica.open(':memory:', replicaOptions, log)
     const sync = new AnalyticsSync(
