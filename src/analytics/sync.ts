@@ -137,6 +137,8 @@ export class AnalyticsSync {
           await this.init()
         }
         copied = await this.syncChunk()
+        if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
+          await foldBatch(this.replica.writer, this.bitmapBudget)
         this.health.succeeded()
       } catch (err) {
         this.health.failed(err as Error)
@@ -154,8 +156,6 @@ export class AnalyticsSync {
         throw err
       }
       total += copied
-      if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
-        await foldBatch(this.replica.writer, this.bitmapBudget)
       if ((this.caughtUp && this.carry.length === 0) || this.stopping) return total
     }
   }
