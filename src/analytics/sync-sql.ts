@@ -1,18 +1,18 @@
 import { NUMBER_TYPES } from './property-paths.ts'
 
-// The chunk's rows with their user keys, computed before the transaction so
-// the chunk can be cut to its budget first. New users get the next dense keys
-// in the order they first appear, so the keys of any prefix of the chunk are
-// the ones the whole chunk would give them; a user seen again keeps theirs.
+// The chunk's rows (those of staging attempt $1) with their user keys. New
+// users get the next dense keys in the order they first appear; a user seen
+// again keeps theirs.
 export const STAGE_KEYS = `CREATE OR REPLACE TEMP TABLE sync_keyed AS
-  WITH fresh AS (
+  WITH staged AS (SELECT * FROM sync_stage WHERE attempt = $1),
+  fresh AS (
     SELECT user_id, (SELECT coalesce(max(user_key), 0) FROM users) + row_number() OVER (ORDER BY min(ord)) AS user_key
-    FROM sync_stage s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id)
+    FROM staged s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id)
     GROUP BY user_id
   )
   SELECT s.ord, s.seq, s.day, s.event_type, s.occurred_at, s.properties, s.user_id,
   coalesce(u.user_key, f.user_key) AS user_key, f.user_key IS NOT NULL AS fresh
-  FROM sync_stage s LEFT JOIN users u USING (user_id) LEFT JOIN fresh f USING (user_id)`
+  FROM staged s LEFT JOIN users u USING (user_id) LEFT JOIN fresh f USING (user_id)`
 
 // Applied in one DuckDB transaction per chunk, together with the cursor: a
 // crash at any point leaves the replica and its cursor consistent, so the next
@@ -27,7 +27,7 @@ export const KEY_USERS = [
 
 // One json_structure per distinct shape of properties, not per row: a chunk
 // rarely holds more than a few dozen shapes.
-export const CHUNK_STRUCTURES = `SELECT DISTINCT json_structure(properties)::VARCHAR AS structure FROM sync_stage WHERE properties IS NOT NULL`
+export const CHUNK_STRUCTURES = `SELECT DISTINCT json_structure(properties)::VARCHAR AS structure FROM sync_keyed WHERE properties IS NOT NULL`
 
 // The chunk's property values, one row per (event, path) and one JSON parse
 // per row for all of its paths ($1 the numbers, $2 the paths: the two lists

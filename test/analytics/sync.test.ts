@@ -13,7 +13,7 @@ import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import { poolClient } from '../../src/store/sql-client.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvents } from '../helpers/events.ts'
+import { makeEvents, waitFor } from '../helpers/events.ts'
 import { ADMIN_DATABASE_URL, skipUnless } from '../helpers/services.ts'
 
 const log = createLogger('silent')
@@ -140,6 +140,51 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
       assert.equal(sync.health.failures.total, 0)
       assert.ok(reads > 10, `${reads} reads`)
       assert.ok(copied >= 120_000)
+      assert.deepEqual(await replicaCounts(replica), await pgCounts(db))
+    } finally {
+      await sync.stop()
+      replica.close()
+    }
+  })
+
+  test('a chunk whose staging fails half-way is staged again from scratch: no row twice', async () => {
+    const replica = await DuckDbReplica.open(join(dir, 'restage.duckdb'), replicaOptions, log)
+    const sync = new AnalyticsSync(
+      replica,
+      new PostgresChangeFeed(poolClient(pool)),
+      { chunkRows: 30_000, idleIntervalMs: 10 },
+      log,
+    )
+    await sync.init()
+    try {
+      await insert(60_000, 5_000)
+      await insert(60_000, 5_000)
+      const expected = await db.count()
+      // Queries on the sync's own connection close the appender's pending
+      // result: the way a chunk failed half-way through its staging before
+      // /health read the cursor elsewhere. The appender then still held rows.
+      let interfering = true
+      const interfere = Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (interfering) await replica.rows(replica.writer, 'SELECT 1').catch(() => {})
+        }),
+      )
+      let failures = 0
+      try {
+        for (let i = 0; i < 50 && failures === 0; i++) await sync.catchUp().catch(() => failures++)
+      } finally {
+        interfering = false
+        await interfere
+      }
+      assert.ok(failures > 0, 'the interference failed no chunk: the test proves nothing')
+      await waitFor(
+        'every row synced',
+        async () => {
+          await sync.catchUp()
+          return Number((await replica.cursor()).syncedRows)
+        },
+        (n) => n >= expected,
+      )
       assert.deepEqual(await replicaCounts(replica), await pgCounts(db))
     } finally {
       await sync.stop()
