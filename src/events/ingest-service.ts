@@ -33,8 +33,16 @@ export class IngestService {
     private readonly observer: IngestObserver,
   ) {}
 
-  async ingest(events: readonly NormalizedEvent[], requestId: string): Promise<IngestResult> {
-    const unique = dedupeById(events)
+  /** `propertiesJson[i]`, when given, is events[i].properties serialised, as validation did. */
+  async ingest(
+    events: readonly NormalizedEvent[],
+    requestId: string,
+    propertiesJson?: readonly string[],
+  ): Promise<IngestResult> {
+    const firsts = firstOccurrences(events)
+    const unique = firsts ? firsts.map((i) => events[i]!) : events
+    const uniqueJson =
+      firsts && propertiesJson ? firsts.map((i) => propertiesJson[i]!) : propertiesJson
     const total = events.length
     this.observer.eventsReceived(total)
     if (!this.queue) {
@@ -51,8 +59,14 @@ export class IngestService {
       }
     }
     const stored = await this.alreadyStored(unique.map((e) => e.event_id))
-    const fresh = stored.size === 0 ? unique : unique.filter((e) => !stored.has(e.event_id))
-    if (fresh.length > 0) await this.queue.enqueue(fresh, { requestId })
+    let fresh = unique
+    let freshJson = uniqueJson
+    if (stored.size > 0) {
+      const keep = unique.map((e) => !stored.has(e.event_id))
+      fresh = unique.filter((_, i) => keep[i])
+      freshJson = uniqueJson?.filter((_, i) => keep[i])
+    }
+    if (fresh.length > 0) await this.queue.enqueue(fresh, { requestId, propertiesJson: freshJson })
     this.observer.eventsIngested(fresh.length, total - fresh.length)
     return {
       status: 202,
@@ -79,12 +93,22 @@ export class IngestService {
 
 /** The first occurrence of each event_id, in order. */
 export function dedupeById(events: readonly NormalizedEvent[]): NormalizedEvent[] {
+  const firsts = firstOccurrences(events)
+  return firsts ? firsts.map((i) => events[i]!) : [...events]
+}
+
+/** The index of the first occurrence of each event_id, in order; undefined when no id repeats. */
+function firstOccurrences(events: readonly NormalizedEvent[]): number[] | undefined {
   const seen = new Set<string>()
-  const out: NormalizedEvent[] = []
-  for (const e of events) {
-    if (seen.has(e.event_id)) continue
-    seen.add(e.event_id)
-    out.push(e)
+  let firsts: number[] | undefined
+  for (let i = 0; i < events.length; i++) {
+    const id = events[i]!.event_id
+    if (!seen.has(id)) {
+      seen.add(id)
+      firsts?.push(i)
+    } else if (!firsts) {
+      firsts = Array.from({ length: i }, (_, k) => k)
+    }
   }
-  return out
+  return firsts
 }
