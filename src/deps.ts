@@ -160,6 +160,7 @@ export async function buildDeps(
 function wakingCopyStore(store: CopyEventStore, waker: SyncWaker): CopyEventStore {
   return {
     ...wakingStore(store, waker),
+    copies: store.copies,
     async insertCopy(copy) {
       const inserted = await store.insertCopy(copy)
       if (inserted > 0) waker.wake()

@@ -18,6 +18,8 @@ export interface EventStore {
 
 /** The store as the worker writes to it: also from rows already encoded for COPY. */
 export interface CopyEventStore extends EventStore {
+  /** whether insertCopy is a real COPY (PostgreSQL), rather than its rows decoded for insert (PGlite) */
+  readonly copies: boolean
   /**
    * Inserts rows already encoded as a binary COPY stream (CopyBatch.finish():
    * in id order, one version of each id), as insert does: the queue's entries.

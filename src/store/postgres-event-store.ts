@@ -56,6 +56,10 @@ export class PostgresEventStore implements CopyEventStore {
     this.inserter = new CopyInserter({ notify: true, timeoutMs: db.queryTimeoutMs ?? 30_000 })
   }
 
+  get copies(): boolean {
+    return this.db.connect !== undefined
+  }
+
   async insertCopy(copy: CopyData): Promise<number> {
     if (copy.rows === 0) return 0
     if (!this.db.connect) {
