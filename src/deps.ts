@@ -15,7 +15,7 @@ import type { EventQueue } from './queue/event-queue.ts'
 import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
 import { redisConnector } from './redis.ts'
 import { EventsListener } from './store/event-notifications.ts'
-import type { EventStore } from './store/event-store.ts'
+import type { CopyEventStore } from './store/event-store.ts'
 import { openStore } from './store/open-store.ts'
 import { PostgresBulkLoader, PostgresEventStore } from './store/postgres-event-store.ts'
 import type { SqlClient } from './store/sql-client.ts'
@@ -30,7 +30,7 @@ export interface Storage {
   log: Logger
   /** the SQL store itself (PostgreSQL or embedded PGlite) */
   db: SqlClient
-  store: EventStore
+  store: CopyEventStore
   apiKeys: ApiKeyStore
   /** the API's Idempotency-Key records, and the import's */
   idempotency: IdempotencyStore
@@ -99,7 +99,7 @@ export async function buildDeps(
           waker,
         )
       : undefined
-  const store = analytics ? wakingStore(storage.store, waker) : storage.store
+  const store = analytics ? wakingCopyStore(storage.store, waker) : storage.store
   const listener =
     analytics && config.databaseUrl
       ? new EventsListener(
@@ -152,6 +152,19 @@ export async function buildDeps(
       await queue?.close()
       limiterRedis?.disconnect()
       await storage.close()
+    },
+  }
+}
+
+/** wakingStore, for the worker's COPY rows too. */
+function wakingCopyStore(store: CopyEventStore, waker: SyncWaker): CopyEventStore {
+  return {
+    ...wakingStore(store, waker),
+    copies: store.copies,
+    async insertCopy(copy) {
+      const inserted = await store.insertCopy(copy)
+      if (inserted > 0) waker.wake()
+      return inserted
     },
   }
 }

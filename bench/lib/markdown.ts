@@ -9,7 +9,9 @@ export function renderMarkdown(r: BenchReport): string {
   const m = r.machine
   const mode =
     s.mode === 'queue'
-      ? `queue mode, ${s.workers} worker process${s.workers === 1 ? '' : 'es'}`
+      ? s.workers === 0
+        ? 'queue mode, every role in one process (npm start)'
+        : `queue mode, ${s.workers} worker process${s.workers === 1 ? '' : 'es'}`
       : `${s.mode} mode`
   const lines = [
     r.soak

@@ -16,7 +16,7 @@ export interface BenchOptions {
   concurrency: number
   batch: number
   mode: Mode
-  /** worker processes; always 0 in direct and embedded mode, where the API writes itself */
+  /** worker processes; always 0 in direct and embedded mode, where the API writes itself; 0 in queue mode: the API process runs the worker (role all) */
   workers: number
   /** timed runs per /stats query, over HTTP and on DuckDB directly */
   runs: number
@@ -57,7 +57,7 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency N    concurrent HTTP clients (8)
   --batch N          events per request (1000)
   --mode M           queue | direct | embedded (queue)
-  --workers N        worker processes in queue mode (1)
+  --workers N        worker processes in queue mode (1); 0: one process runs every role, as npm start does
   --runs N           timed runs per /stats query, at least ${MIN_RUNS} (50)
   --pg-runs N        timed runs per plain-SQL query on PostgreSQL (3)
   --markers N        freshness probes: single events posted, then polled in /stats (20)
@@ -124,7 +124,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     concurrency: positiveInt('concurrency', values.concurrency),
     batch: positiveInt('batch', values.batch),
     mode,
-    workers: mode === 'queue' ? positiveInt('workers', values.workers) : 0,
+    workers: mode === 'queue' ? nonNegativeInt('workers', values.workers) : 0,
     runs: positiveInt('runs', values.runs),
     pgRuns: positiveInt('pg-runs', values['pg-runs']),
     markers: positiveInt('markers', values.markers),
@@ -151,8 +151,10 @@ function validate(o: BenchOptions): void {
   if (o.runs < MIN_RUNS) throw new Error(`--runs must be at least ${MIN_RUNS}, got ${o.runs}`)
   if (o.mode === 'embedded' && (o.seedSql || o.database))
     throw new Error('--seed-sql and --database need PostgreSQL: not with --mode embedded')
-  if (o.soakSeconds > 0 && o.mode !== 'queue')
-    throw new Error('--soak kills worker processes, which only queue mode has')
+  if (o.soakSeconds > 0 && (o.mode !== 'queue' || o.workers === 0))
+    throw new Error(
+      '--soak kills worker processes, which only queue mode with --workers 1 or more has',
+    )
   if (o.soakSeconds > 0 && o.seedSql)
     throw new Error('--soak sends its own events: not with --seed-sql')
   if (o.soakSeconds > 0 && o.killEverySeconds >= o.soakSeconds)

@@ -80,7 +80,8 @@ export class Service {
     service.env = serviceEnv(options, port)
     try {
       const spawned = performance.now()
-      service.spawn(options.mode === 'queue' ? 'api' : 'all', 'api')
+      // Without worker processes the one process runs every role, the worker included: `npm start`.
+      service.spawn(options.mode === 'queue' && options.workers > 0 ? 'api' : 'all', 'api')
       for (let i = 1; i <= options.workers; i++) service.spawn('worker', `worker-${i}`)
       await Promise.race([service.waitHealthy(), service.crashed])
       service.startupMs = performance.now() - spawned

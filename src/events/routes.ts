@@ -42,9 +42,10 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
   const run = async (
     events: ReturnType<typeof validateBatch>,
     requestId: string,
+    propertiesJson: readonly string[],
   ): Promise<IngestResult> => {
     try {
-      return await ingest.ingest(events, requestId)
+      return await ingest.ingest(events, requestId, propertiesJson)
     } catch (err) {
       if (err instanceof QueueFullError) {
         throw new AppError(503, 'QUEUE_FULL', 'the ingestion queue is full; retry later', {
@@ -69,10 +70,12 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      const events = validateBatch(request.body, limits)
+      // Validation serialises each event's properties to check their size; the queue reuses that.
+      const propertiesJson: string[] = []
+      const events = validateBatch(request.body, limits, Date.now(), propertiesJson)
       const key = request.headers['idempotency-key']
       if (key === undefined) {
-        const result = await run(events, request.id)
+        const result = await run(events, request.id, propertiesJson)
         return reply.code(result.status).send(result.body)
       }
       if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
@@ -106,7 +109,7 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
       }
       let result: IngestResult
       try {
-        result = await run(events, request.id)
+        result = await run(events, request.id, propertiesJson)
       } catch (err) {
         await idempotency.release(owner, key).catch(() => {})
         throw err

@@ -1,10 +1,17 @@
 import type { NormalizedEvent } from '../events/event-schema.ts'
 
-/** One queued request, as a consumer sees it. The payload is parsed by the consumer, so a corrupt entry is its problem, not the queue's. */
+/** One queued request, as a consumer sees it. The events are decoded by the consumer, so a corrupt entry is its problem, not the queue's. */
 export interface QueueEntry {
   id: string
-  /** JSON array of NormalizedEvent, as enqueued */
-  payload: string
+  /**
+   * The events as binary COPY rows (CopyBatch.finish(false)): in id order, the
+   * form the store loads, so no one parses or serialises them again.
+   */
+  rows?: Buffer
+  /** or a JSON array of NormalizedEvent: entries written before rows, or by hand */
+  payload?: string
+  /** how many events the entry says it holds */
+  count: number
   requestId?: string
   /** how many times this entry has been delivered, this time included */
   deliveries: number
@@ -28,8 +35,15 @@ export class QueueFullError extends Error {
 
 /** The durable hand-off between the API and the workers: at-least-once delivery. */
 export interface EventQueue {
-  /** Adds one entry holding these events; throws QueueFullError rather than exceed the bound. */
-  enqueue(events: readonly NormalizedEvent[], meta: { requestId?: string }): Promise<string>
+  /**
+   * Adds one entry holding these events (one version of each id); throws
+   * QueueFullError rather than exceed the bound. `propertiesJson[i]`, when
+   * given, is events[i].properties serialised, as validation did already.
+   */
+  enqueue(
+    events: readonly NormalizedEvent[],
+    meta: { requestId?: string; propertiesJson?: readonly string[] },
+  ): Promise<string>
   /** New entries for this consumer, waiting up to blockMs for the first. */
   read(consumer: string, count: number, blockMs: number): Promise<QueueEntry[]>
   /** Entries left unacknowledged longer than minIdleMs by any consumer (a dead worker, a failed try), now owned by this one. */

@@ -2,13 +2,13 @@
 // with another API process, and an entry's removal and the event counter's
 // decrement happen together or not at all, so the counter never drifts.
 
-/** KEYS: stream, counter. ARGV: max events, event count, request id, payload. Returns the entry id, or false when full. */
+/** KEYS: stream, counter. ARGV: max events, event count, request id, COPY rows. Returns the entry id, or false when full. */
 export const ENQUEUE = `
 local queued = tonumber(redis.call('GET', KEYS[2]) or '0')
 local n = tonumber(ARGV[2])
 if queued + n > tonumber(ARGV[1]) then return false end
 redis.call('INCRBY', KEYS[2], n)
-return redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'rid', ARGV[3], 'events', ARGV[4])
+return redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'rid', ARGV[3], 'rows', ARGV[4])
 `
 
 /** KEYS: stream, counter. ARGV: group, ids... Acknowledges and deletes; only the first ack of an id counts. */

@@ -56,13 +56,7 @@ export class CopyBatch {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const most =
       2 + 4 + 16 + 4 + 8 + 3 * 4 + 1 + 3 * (e.user_id.length + e.event_type.length + json.length)
-    if (this.at + most > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(
-        Math.max(2 * this.buf.length, this.at + most),
-      ) as WritableBuffer
-      this.buf.copy(bigger, 0, 0, this.at)
-      this.buf = bigger
-    }
+    if (this.at + most > this.buf.length) this.grow(most)
     const buf = this.buf
     const start = this.at
     this.starts.push(start)
@@ -82,19 +76,51 @@ export class CopyBatch {
     this.at = at + 5 + length
   }
 
+  /**
+   * Rows already in this format (finish(false) of another batch: a queue
+   * entry), added as they are. Checked whole before any is added, so a corrupt
+   * entry leaves the batch as it was; `expected`, when given, is how many rows
+   * they must hold.
+   */
+  addRows(rows: Buffer, expected?: number): number {
+    const starts = rowStarts(rows)
+    if (expected !== undefined && starts.length !== expected)
+      throw new Error(`the COPY rows hold ${starts.length} rows, not ${expected}`)
+    if (this.at + rows.length > this.buf.length) this.grow(rows.length)
+    rows.copy(this.buf, this.at)
+    for (const start of starts) {
+      this.starts.push(this.at + start)
+      this.keys.push(rows.readUInt32BE(start + ID_OFFSET) * INDEX_BITS + this.starts.length - 1)
+    }
+    this.at += rows.length
+    return starts.length
+  }
+
+  private grow(more: number): void {
+    const bigger = Buffer.allocUnsafe(
+      Math.max(2 * this.buf.length, this.at + more),
+    ) as WritableBuffer
+    this.buf.copy(bigger, 0, 0, this.at)
+    this.buf = bigger
+  }
+
   private writeText(at: number, text: string): number {
     const length = this.buf.utf8Write(text, at + 4)
     writeLength(this.buf, at, length)
     return at + 4 + length
   }
 
-  /** The rows of the first version of each id, in id order, as a whole COPY stream, and how many there are. */
-  finish(): { data: Buffer; rows: number } {
+  /**
+   * The rows of the first version of each id, in id order, and how many there
+   * are: a whole COPY stream, or with `framed` false the rows alone, which
+   * addRows takes (and which concatenate).
+   */
+  finish(framed = true): { data: Buffer; rows: number } {
     const n = this.starts.length
     if (n >= INDEX_BITS) throw new Error(`a COPY batch holds at most ${INDEX_BITS - 1} rows`)
     const keys = Float64Array.from(this.keys).sort()
     const out = Buffer.allocUnsafe(HEADER.length + this.at + TRAILER.length)
-    let at = HEADER.copy(out, 0)
+    let at = framed ? HEADER.copy(out, 0) : 0
     let rows = 0
     const copyRow = (i: number) => {
       const end = i + 1 < n ? this.starts[i + 1]! : this.at
@@ -117,7 +143,7 @@ export class CopyBatch {
       }
       start = end
     }
-    at += TRAILER.copy(out, at)
+    if (framed) at += TRAILER.copy(out, at)
     return { data: out.subarray(0, at), rows }
   }
 
@@ -136,6 +162,36 @@ export function copyBinary(
   const batch = new CopyBatch()
   batch.add(events, propertiesJson)
   return batch.finish()
+}
+
+/** The COPY stream's header and trailer: the rows of a whole stream lie between them. */
+export const FRAME = { header: HEADER.length, trailer: TRAILER.length }
+
+/**
+ * Where each row of these rows (no header, no trailer) starts, checking that
+ * each is the five fields finish() writes, the first a 16-byte uuid, within
+ * the buffer. Throws on anything else: a queue entry can be corrupt.
+ */
+export function rowStarts(rows: Buffer): number[] {
+  const starts: number[] = []
+  let at = 0
+  while (at < rows.length) {
+    if (
+      at + ID_OFFSET + ID_BYTES > rows.length ||
+      rows.readUInt16BE(at) !== FIELDS ||
+      rows.readInt32BE(at + 2) !== ID_BYTES
+    )
+      throw new Error(`malformed COPY rows: row ${starts.length} at byte ${at}`)
+    starts.push(at)
+    at += 2
+    for (let f = 0; f < FIELDS; f++) {
+      const length = at + 4 <= rows.length ? rows.readInt32BE(at) : -1
+      if (length < 0 || at + 4 + length > rows.length)
+        throw new Error(`malformed COPY rows: row ${starts.length - 1}, field ${f}`)
+      at += 4 + length
+    }
+  }
+  return starts
 }
 
 function writeLength(buf: Buffer, at: number, n: number): number {

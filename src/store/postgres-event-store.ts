@@ -1,11 +1,11 @@
-import type { Socket } from 'node:net'
 import pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { Logger } from '../logger.ts'
-import { CopyBatch, copyBinary } from './copy-batch.ts'
+import { CopyBatch, copyBinary, FRAME } from './copy-batch.ts'
+import { type CopyData, CopyInserter, socketOf } from './copy-insert.ts'
+import { decodeCopyRows } from './copy-rows.ts'
 import { EVENTS_CHANNEL } from './event-notifications.ts'
-import type { EventStore } from './event-store.ts'
+import type { CopyEventStore } from './event-store.ts'
 import type { SqlClient } from './sql-client.ts'
 
 export interface PostgresOptions {
@@ -49,8 +49,36 @@ SELECT counted.inserted FROM counted
 LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inserted > 0) notified ON true`
 
 /** The event store on PostgreSQL's SQL: a server through a pool, or PGlite embedded. */
-export class PostgresEventStore implements EventStore {
-  constructor(private readonly db: SqlClient) {}
+export class PostgresEventStore implements CopyEventStore {
+  private readonly inserter: CopyInserter
+
+  constructor(private readonly db: SqlClient) {
+    this.inserter = new CopyInserter({ notify: true, timeoutMs: db.queryTimeoutMs ?? 30_000 })
+  }
+
+  get copies(): boolean {
+    return this.db.connect !== undefined
+  }
+
+  async insertCopy(copy: CopyData): Promise<number> {
+    if (copy.rows === 0) return 0
+    if (!this.db.connect) {
+      // PGlite reads no COPY from a client: the same rows through insert().
+      return this.insert(
+        decodeCopyRows(copy.data.subarray(FRAME.header, copy.data.length - FRAME.trailer)),
+      )
+    }
+    const client = await this.db.connect()
+    try {
+      const inserted = await this.inserter.insert(client, copy)
+      client.release()
+      return inserted
+    } catch (err) {
+      // Whatever state the connection is in (a COPY cut short, a lost socket), it is not reused.
+      client.release(err as Error)
+      throw err
+    }
+  }
 
   async insert(events: readonly NormalizedEvent[]): Promise<number> {
     if (events.length === 0) return 0
@@ -82,9 +110,11 @@ export class PostgresEventStore implements EventStore {
 
   async existingIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set()
+    // Validated uuids need no quoting: one array literal, rather than the
+    // driver escaping each of a thousand elements.
     const result = await this.db.query<{ event_id: string }>(
       'SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])',
-      [ids],
+      [`{${ids.join(',')}}`],
     )
     return new Set(result.rows.map((r) => r.event_id))
   }
@@ -98,34 +128,17 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-// Bulk loading for the CSV import (server mode): COPY, far cheaper per row than
-// an INSERT's bound arrays on both sides of the wire. COPY has no ON CONFLICT,
-// so a batch is first tried straight into events, which succeeds whenever none
-// of its ids is stored yet (a first import); on a unique violation it goes
-// through a staging table and the same INSERT ... ON CONFLICT (event_id) DO
-// NOTHING as every other writer. Either way the first stored version wins.
-const CREATE_STAGING = `
-CREATE TEMP TABLE import_staging (
-  event_id uuid, occurred_at timestamptz, user_id text, event_type text, properties jsonb
-) ON COMMIT DELETE ROWS`
-const COPY_EVENTS =
-  'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
-const COPY_STAGING =
-  'COPY import_staging (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
-// ORDER BY: the same key order as every other writer, so none of them deadlock.
-const INSERT_STAGED = `
-INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
-SELECT event_id, occurred_at, user_id, event_type, properties FROM import_staging
-ORDER BY event_id
-ON CONFLICT (event_id) DO NOTHING`
-
 /** Inserts like PostgresEventStore.insert, through COPY on a connection of its own. */
 export class PostgresBulkLoader {
-  // Whether the next batch is tried straight into events; cleared by a batch
-  // holding stored ids, set again by one that held none.
-  private direct = true
+  private readonly inserter: CopyInserter
 
-  private constructor(private readonly client: pg.Client) {}
+  private constructor(
+    private readonly client: pg.Client,
+    queryTimeoutMs: number,
+  ) {
+    // The import's rows are picked up by the service's poll: it runs in another process.
+    this.inserter = new CopyInserter({ notify: false, timeoutMs: queryTimeoutMs })
+  }
 
   static async connect(
     options: Omit<PostgresOptions, 'poolSize'>,
@@ -142,9 +155,8 @@ export class PostgresBulkLoader {
     await client.connect()
     // Without it each COPY's last packet and the COMMIT after it can wait ~40 ms
     // for a delayed ACK (Nagle), once per batch.
-    ;(client as unknown as { connection: { stream: Socket } }).connection.stream.setNoDelay(true)
-    await client.query(CREATE_STAGING)
-    return new PostgresBulkLoader(client)
+    socketOf(client).setNoDelay(true)
+    return new PostgresBulkLoader(client, options.queryTimeoutMs)
   }
 
   /** `propertiesJson[i]`, when given, is `JSON.stringify(events[i].properties)`, already done by validation. */
@@ -152,7 +164,7 @@ export class PostgresBulkLoader {
     events: readonly NormalizedEvent[],
     propertiesJson?: readonly string[],
   ): Promise<number> {
-    return this.insertCopy(copyBinary(events, propertiesJson))
+    return this.inserter.insert(this.client, copyBinary(events, propertiesJson))
   }
 
   /** A batch that holds its rows as COPY data as they are added; store() inserts it like insert(). */
@@ -163,52 +175,11 @@ export class PostgresBulkLoader {
         return batch.size
       },
       add: (events, propertiesJson) => batch.add(events, propertiesJson),
-      store: () => this.insertCopy(batch.finish()),
+      store: () => this.inserter.insert(this.client, batch.finish()),
     }
-  }
-
-  private async insertCopy({ data, rows }: { data: Buffer; rows: number }): Promise<number> {
-    if (rows === 0) return 0
-    if (this.direct) {
-      try {
-        // One statement is one transaction: no BEGIN and COMMIT round trips,
-        // each of which waited for the event loop while the next batch was parsed.
-        await this.copy(COPY_EVENTS, data)
-        return rows
-      } catch (err) {
-        if ((err as { code?: string }).code !== '23505') throw err
-        this.direct = false
-      }
-    }
-    const inserted = await this.transaction(async () => {
-      await this.copy(COPY_STAGING, data)
-      return (await this.client.query(INSERT_STAGED)).rowCount ?? 0
-    })
-    this.direct = inserted === rows
-    return inserted
   }
 
   async close(): Promise<void> {
     await this.client.end()
-  }
-
-  private async transaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.client.query('BEGIN')
-    try {
-      const result = await work()
-      await this.client.query('COMMIT')
-      return result
-    } catch (err) {
-      await this.client.query('ROLLBACK').catch(() => {})
-      throw err
-    }
-  }
-
-  private copy(sql: string, data: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const stream = this.client.query(copyFrom(sql))
-      stream.on('finish', resolve).on('error', reject)
-      stream.end(data)
-    })
   }
 }

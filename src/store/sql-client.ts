@@ -15,6 +15,10 @@ export interface SqlClient {
   /** `server` for PostgreSQL over the network, `embedded` for PGlite in DATA_DIR */
   readonly kind: 'server' | 'embedded'
   query<R>(text: string, values?: unknown[], options?: { rowMode?: 'array' }): Promise<SqlResult<R>>
+  /** A server's pooled connection of its own, which COPY needs; PGlite has none. Release it. */
+  connect?(): Promise<pg.PoolClient>
+  /** the bound on each query, which a COPY must enforce itself */
+  readonly queryTimeoutMs?: number
   end(): Promise<void>
 }
 
@@ -29,6 +33,8 @@ export function poolClient(pool: pg.Pool): SqlClient {
       })
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 }
     },
+    connect: () => pool.connect(),
+    queryTimeoutMs: (pool.options as { query_timeout?: number }).query_timeout,
     end: () => pool.end(),
   }
 }

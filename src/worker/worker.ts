@@ -5,8 +5,10 @@ import type { Config } from '../config.ts'
 import type { NormalizedEvent } from '../events/event-schema.ts'
 import type { Logger } from '../logger.ts'
 import type { EventQueue, QueueEntry } from '../queue/event-queue.ts'
-import type { EventStore } from '../store/event-store.ts'
+import { decodeCopyRows } from '../store/copy-rows.ts'
+import type { CopyEventStore } from '../store/event-store.ts'
 import { backoffDelay, isDataError, isTransient } from '../transient-errors.ts'
+import { mergeEntries, mergeGroups, type ParsedEntry } from './merge-entries.ts'
 
 export type WorkerOptions = Config['worker']
 
@@ -23,11 +25,6 @@ export interface BatchObserver {
 interface Reject {
   event: NormalizedEvent
   error: string
-}
-
-interface ParsedEntry {
-  entry: QueueEntry
-  events: NormalizedEvent[]
 }
 
 /**
@@ -49,7 +46,7 @@ export class Worker {
 
   constructor(
     private readonly queue: EventQueue,
-    private readonly store: EventStore,
+    private readonly store: CopyEventStore,
     private readonly options: WorkerOptions,
     private readonly log: Logger,
     private readonly observer: BatchObserver,
@@ -114,26 +111,34 @@ export class Worker {
   }
 
   private async process(consumer: string, entries: QueueEntry[]): Promise<void> {
-    const parsed: ParsedEntry[] = []
-    for (const entry of entries) {
-      try {
-        parsed.push({ entry, events: parsePayload(entry.payload) })
-      } catch (err) {
-        await this.failed(entry, err)
-      }
-    }
+    for (const group of mergeGroups(entries)) await this.processMerged(consumer, group)
+  }
+
+  /**
+   * One COPY for the entries' rows, then one INSERT for JSON entries' events.
+   * An id in both kinds keeps the COPY's version, whatever the entries'
+   * order: only entries left from before the rows format can meet that.
+   */
+  private async processMerged(consumer: string, entries: QueueEntry[]): Promise<void> {
+    const { parsed, unreadable, copy, json, events } = mergeEntries(entries)
+    for (const { entry, error } of unreadable) await this.failed(entry, error)
     if (parsed.length === 0) return
     const started = performance.now()
-    const merged = parsed.flatMap((p) => p.events)
     try {
-      const inserted = await this.withStoreRetry(consumer, parsed, () => this.store.insert(merged))
+      const inserted = await this.withStoreRetry(
+        consumer,
+        parsed,
+        async () =>
+          (copy ? await this.store.insertCopy(copy) : 0) +
+          (json.length > 0 ? await this.store.insert(json) : 0),
+      )
       await this.queue.ack(parsed.map((p) => p.entry.id))
-      this.observer.batchStored(merged.length, (performance.now() - started) / 1000)
+      this.observer.batchStored(events, (performance.now() - started) / 1000)
       this.log.info(
         {
           consumer,
           entries: parsed.length,
-          events: merged.length,
+          events,
           inserted,
           durationMs: Math.round(performance.now() - started),
           requestIds: parsed.map((p) => p.entry.requestId).filter(Boolean),
@@ -154,12 +159,14 @@ export class Worker {
   private async processOne(consumer: string, p: ParsedEntry): Promise<void> {
     const started = performance.now()
     try {
+      // Decoded so that events the store refuses can be told apart and set aside as JSON.
+      const events = p.events ?? decodeCopyRows(p.entry.rows!)
       const rejects: Reject[] = []
-      const inserted = await this.insertSettingAside(consumer, p, p.events, rejects)
+      const inserted = await this.insertSettingAside(consumer, p, events, rejects)
       if (rejects.length === 0) await this.queue.ack([p.entry.id])
       else await this.queue.deadLetterEvents(p.entry, rejects)
       this.observer.batchStored(
-        p.events.length - rejects.length,
+        events.length - rejects.length,
         (performance.now() - started) / 1000,
       )
       for (const r of rejects) {
@@ -177,7 +184,7 @@ export class Worker {
         {
           consumer,
           entries: 1,
-          events: p.events.length,
+          events: events.length,
           inserted,
           deadLettered: rejects.length,
           requestId: p.entry.requestId,
@@ -293,18 +300,3 @@ export class Worker {
 }
 
 class StoppedError extends Error {}
-
-function parsePayload(payload: string): NormalizedEvent[] {
-  const events: unknown = JSON.parse(payload)
-  if (!Array.isArray(events)) throw new Error('queue entry payload is not an array of events')
-  for (const e of events) {
-    if (
-      e === null ||
-      typeof e !== 'object' ||
-      typeof (e as NormalizedEvent).event_id !== 'string'
-    ) {
-      throw new Error('queue entry payload holds a malformed event')
-    }
-  }
-  return events as NormalizedEvent[]
-}

@@ -7,7 +7,8 @@ import { loadConfig } from '../../src/config.ts'
 import { validateBatch } from '../../src/events/validate-batch.ts'
 import { createLogger } from '../../src/logger.ts'
 import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import { copyBinary } from '../../src/store/copy-batch.ts'
+import type { CopyEventStore } from '../../src/store/event-store.ts'
 import { openStore } from '../../src/store/open-store.ts'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import type { SqlClient } from '../../src/store/sql-client.ts'
@@ -30,7 +31,7 @@ for (const impl of implementations) {
     let db: TestDatabase | undefined
     let dataDir: string | undefined
     let sql: SqlClient
-    let store: EventStore
+    let store: CopyEventStore
 
     before(async () => {
       db = impl.server ? await createTestDatabase() : undefined
@@ -76,6 +77,45 @@ for (const impl of implementations) {
       assert.deepEqual(
         await store.existingIds(events.map((e) => e.event_id)),
         new Set(events.map((e) => e.event_id)),
+      )
+    })
+
+    // The queue's entries arrive as COPY rows: the same promises through insertCopy.
+    test('insertCopy stores new events once, first version winning, and says how many were new', async () => {
+      const events = normalize(makeEvents(40))
+      assert.equal(await store.insertCopy(copyBinary(events.slice(0, 10))), 10)
+      // Ten stored, thirty new: a straight COPY would fail on the stored ones.
+      assert.equal(await store.insertCopy(copyBinary(events)), 30)
+      assert.equal(await store.insertCopy(copyBinary(events)), 0)
+      const [first] = normalize([makeEvent({ event_type: 'first' })])
+      assert.equal(
+        await store.insertCopy(copyBinary([first!, { ...first!, event_type: 'second' }])),
+        1,
+      )
+      assert.equal(await store.insert([{ ...first!, event_type: 'third' }]), 0)
+      assert.equal(await store.insertCopy(copyBinary(normalize(makeEvents(5)))), 5)
+      const { rows } = await sql.query<{ event_type: string }>(
+        'SELECT event_type FROM events WHERE event_id = $1',
+        [first!.event_id],
+      )
+      assert.deepEqual(rows, [{ event_type: 'first' }])
+      assert.deepEqual(
+        await store.existingIds(events.map((e) => e.event_id)),
+        new Set(events.map((e) => e.event_id)),
+      )
+    })
+
+    test('concurrent insertCopy and insert of overlapping batches store each id once, and their counts add up', async () => {
+      const events = normalize(makeEvents(500))
+      const counts = await Promise.all(
+        [0, 100, 200, 300].map((from, i) => {
+          const part = events.slice(from, from + 200)
+          return i % 2 === 0 ? store.insertCopy(copyBinary(part)) : store.insert(part)
+        }),
+      )
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        500,
       )
     })
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { NormalizedEvent } from '../../src/events/event-schema.ts'
+import { Redis } from 'ioredis'
 import { Metrics } from '../../src/metrics.ts'
+import { queueKeys } from '../../src/queue/redis-stream-queue.ts'
 import { Worker } from '../../src/worker/worker.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
@@ -224,9 +225,18 @@ for (const mode of modes) {
 
     test('a poison entry shows as dead-lettered', async () => {
       const before = await scrape()
-      await t.deps.queue!.enqueue([{ not: 'an event' }] as unknown as NormalizedEvent[], {
-        requestId: 'poison',
-      })
+      // Written by hand: the queue itself encodes only events it can store.
+      const { stream, counter } = queueKeys(t.env.REDIS_KEY_PREFIX!)
+      const redis = new Redis(TEST_REDIS_URL)
+      try {
+        await redis
+          .multi()
+          .incrby(counter, 1)
+          .xadd(stream, '*', 'n', '1', 'rid', 'poison', 'events', '[{"not":"an event"}]')
+          .exec()
+      } finally {
+        redis.disconnect()
+      }
       const after = await waitFor(
         'the entry dead-lettered',
         scrape,

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logger.ts'
 import { QueueFullError } from '../../src/queue/event-queue.ts'
 import { GROUP, queueKeys, RedisStreamQueue } from '../../src/queue/redis-stream-queue.ts'
 import { redisConnector } from '../../src/redis.ts'
+import { decodeCopyRows } from '../../src/store/copy-rows.ts'
 import { deleteKeys, uniquePrefix } from '../helpers/app.ts'
 import { makeEvents, waitFor } from '../helpers/events.ts'
 import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
@@ -44,15 +45,39 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     const id = await queue.enqueue(batch, { requestId: 'req-1' })
     const [entry, ...rest] = await queue.read('c1', 10, 10)
     assert.equal(rest.length, 0)
+    const { rows, ...meta } = entry!
+    assert.deepEqual(meta, { id, count: 3, requestId: 'req-1', deliveries: 1 })
+    // COPY rows, in id order: the events come back as enqueued.
     assert.deepEqual(
-      { ...entry, payload: JSON.parse(entry!.payload) },
-      { id, payload: batch, requestId: 'req-1', deliveries: 1 },
+      decodeCopyRows(rows!),
+      [...batch].sort((a, b) => (a.event_id < b.event_id ? -1 : 1)),
     )
     assert.deepEqual(await queue.read('c2', 10, 10), [], 'another consumer does not get it again')
     assert.equal((await queue.status()).pending, 1)
     await queue.ack([id])
     const status = await queue.status()
     assert.deepEqual([status.length, status.pending, status.queued_events], [0, 0, 0])
+  })
+
+  test('an entry of JSON events (the format before COPY rows) is still read, as its text', async () => {
+    const batch = events(2)
+    const { stream, counter } = queueKeys(prefix)
+    await redis.incrby(counter, 2)
+    const id = await redis.xadd(
+      stream,
+      '*',
+      'n',
+      '2',
+      'rid',
+      'old',
+      'events',
+      JSON.stringify(batch),
+    )
+    const [entry] = await queue.read('c1', 10, 10)
+    assert.deepEqual(
+      { ...entry, payload: JSON.parse(entry!.payload!) },
+      { id, count: 2, requestId: 'old', deliveries: 1, payload: batch },
+    )
   })
 
   test('past the bound it refuses instead of trimming what it holds', async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { NormalizedEvent } from '../../src/events/event-schema.ts'
-import { copyBinary } from '../../src/store/copy-batch.ts'
+import { CopyBatch, copyBinary } from '../../src/store/copy-batch.ts'
+import { decodeCopyRows } from '../../src/store/copy-rows.ts'
 
 // copyBinary sorts ids by a numeric prefix and writes PostgreSQL's binary COPY
 // format by hand for speed: read back, it must hold exactly the first version
@@ -155,5 +156,61 @@ describe('copyBinary', () => {
       at('-000001-12-31T23:00:00.000Z'),
       /^Error: invalid input syntax for type timestamp with time zone: "-000001-12-31T23:00:00.000Z"$/,
     )
+  })
+})
+
+// A queue entry holds one request's rows (finish(false)); the worker merges
+// entries as bytes. Merged, they must be exactly what one batch of all the
+// events would be; decoded (the worker's rare path), the same events.
+describe('CopyBatch.addRows and decodeCopyRows', () => {
+  const rowsOf = (events: readonly NormalizedEvent[]) => {
+    const batch = new CopyBatch()
+    batch.add(events)
+    return batch.finish(false)
+  }
+
+  test('merged entries read back as the first version of each id over all of them, in id order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(event, { maxLength: 20 }), { maxLength: 6 }), (entries) => {
+        const merged = new CopyBatch()
+        for (const entry of entries) {
+          const { data, rows } = rowsOf(entry)
+          assert.equal(merged.addRows(data, rows), rows)
+        }
+        assert.deepEqual(decode(merged.finish().data), expected(entries.flat()))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('decoded rows are the events they were made from', () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 40 }), (events) => {
+        assert.deepEqual(expected(decodeCopyRows(rowsOf(events).data)), expected(events))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('corrupt rows are refused whole, leaving the batch as it was', () => {
+    const events = fc.sample(event, { numRuns: 5, seed: 1 })
+    const { data, rows } = rowsOf(events)
+    const batch = new CopyBatch()
+    batch.addRows(data, rows)
+    const size = batch.size
+    for (const bad of [
+      data.subarray(0, data.length - 1),
+      Buffer.concat([data, Buffer.from([0, 5, 0, 0])]),
+      Buffer.from('not rows at all'),
+    ]) {
+      assert.throws(() => batch.addRows(bad), /malformed COPY rows/)
+      assert.throws(() => decodeCopyRows(bad), /malformed COPY rows/)
+    }
+    assert.throws(
+      () => batch.addRows(data, rows + 1),
+      new RegExp(`hold ${rows} rows, not ${rows + 1}`),
+    )
+    assert.equal(batch.size, size)
+    assert.deepEqual(decode(batch.finish().data), expected(events))
   })
 })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
+import { validateBatch } from '../../src/events/validate-batch.ts'
 import { queueKeys } from '../../src/queue/redis-stream-queue.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
@@ -9,6 +10,7 @@ import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
 
 const skip = await skipUnless('postgres', 'redis')
+const LIMITS = { maxBatchSize: 1000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
 const status = async (t: TestApp) =>
   (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
 
@@ -124,6 +126,25 @@ describe('worker: poison entries', { skip }, () => {
     )
     assert.match(reasons[poison[1]!.event_id]!, /0x00.*SQLSTATE 22021/)
     assert.match(reasons[poison[2]!.event_id]!, /SQLSTATE 22P05|SQLSTATE 22P02/)
+  })
+  test('an entry of COPY rows holding an event PostgreSQL refuses: only that event is set aside', async () => {
+    // The queue encodes what it is given; validation, bypassed here, would have refused the NUL.
+    const events = validateBatch(makeEvents(50), LIMITS)
+    const poison = { ...validateBatch([makeEvent()], LIMITS)[0]!, user_id: 'nul\u0000' }
+    const before = await status(t)
+    const start = await db.count()
+    await t.deps.queue!.enqueue([...events.slice(0, 20), poison, ...events.slice(20)], {
+      requestId: 'rows-poison',
+    })
+    await waitFor(
+      'the entry settled',
+      () => status(t),
+      (s) => s.dead_lettered === before.dead_lettered + 1 && s.length === 0,
+    )
+    assert.equal(await db.count(), start + 50)
+    const [dead] = (await deadLetters()).filter((d) => d.rid === 'rows-poison')
+    assert.deepEqual(JSON.parse(dead!.events!), [poison])
+    assert.match(dead!.error!, /0x00.*SQLSTATE 22021/)
   })
 })
 
