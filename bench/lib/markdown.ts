@@ -1,5 +1,5 @@
+import { int, ms, pct, ratio, sec, triple } from './format.ts'
 import type { BenchReport } from './report.ts'
-import type { Percentiles } from './stats.ts'
 
 // The report as Markdown: printed at the end of a run, saved next to the JSON,
 // and meant to be pasted into docs/performance.md as it is.
@@ -208,19 +208,4 @@ function correctness(r: BenchReport): string {
       .map(([t, n]) => `${t} ${int(n)}`)
       .join(', ')}.`
   )
-}
-
-/** Two decimals, or two significant digits for the tiny ratios of 10M-event PostgreSQL queries. */
-const ratio = (x: number): string => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2))
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-const ms = (n: number): string =>
-  n >= 1000 ? `${(n / 1000).toFixed(2)} s` : n >= 10 ? `${Math.round(n)} ms` : `${n.toFixed(1)} ms`
-const sec = (n: number): string => `${(n / 1000).toFixed(1)} s`
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
-/** "3.7 / 6.7 / 9.1 ms"; each value keeps its unit when they differ. */
-function triple(p: Percentiles): string {
-  const parts = [p.p50, p.p95, p.p99].map(ms)
-  return parts.every((x) => x.endsWith(' ms'))
-    ? `${parts.map((x) => x.slice(0, -3)).join(' / ')} ms`
-    : parts.join(' / ')
 }
