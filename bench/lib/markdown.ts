@@ -1,4 +1,9 @@
 import { int, ms, pct, ratio, sec, triple } from './format.ts'
+import {
+  readsUnderLoadMethod,
+  readsUnderLoadTables,
+  readsUnderLoadTitle,
+} from './reads-under-load-markdown.ts'
 import type { BenchReport } from './report.ts'
 
 // The report as Markdown: printed at the end of a run, saved next to the JSON,
@@ -12,9 +17,11 @@ export function renderMarkdown(r: BenchReport): string {
       ? `queue mode, ${s.workers} worker process${s.workers === 1 ? '' : 'es'}`
       : `${s.mode} mode`
   const lines = [
-    r.soak
-      ? `### Soak: ${s.soakSeconds} s, ${mode}, a worker SIGKILLed every ${r.soak.killEverySeconds} s`
-      : `### ${int(r.seed?.events ?? r.ingest?.events ?? s.events)} ${s.dataset} events, ${mode}`,
+    r.readsUnderLoad
+      ? readsUnderLoadTitle(r, mode)
+      : r.soak
+        ? `### Soak: ${s.soakSeconds} s, ${mode}, a worker SIGKILLed every ${r.soak.killEverySeconds} s`
+        : `### ${int(r.seed?.events ?? r.ingest?.events ?? s.events)} ${s.dataset} events, ${mode}`,
     '',
     `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.kernel}; Node ${m.node}, ${m.store}${m.redis ? `, ${m.redis}` : ''}, ${m.duckdb}; ` +
       `service, databases and load generator on the same machine, ${m.busyBeforeRunPercent}% busy before the run. ${r.startedAt.slice(0, 10)}, src ${r.serviceSource}.`,
@@ -34,6 +41,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.dataset) lines.push(shapeLine(r), '')
   if (r.queries) lines.push(...queryTable(r), '')
   if (r.soak) lines.push(...soakTable(r), '')
+  if (r.readsUnderLoad) lines.push(...readsUnderLoadTables(r), '')
   lines.push(...processTable(r), '', correctness(r), '')
   return lines.join('\n')
 }
@@ -48,6 +56,7 @@ function method(r: BenchReport): string {
       ? `the friendly data set: ${int(s.users)} users (Zipf-skewed), 9 weighted event types, 2 to 4 properties of few values each, ${s.days} days ending ${r.lastDay}`
       : `the realistic data set: ${int(s.users)} users (Zipf-skewed), 40 event types (Zipf), each user's events as visits with a session id, ` +
         `6 to 8 properties per event, ${s.days} days ending ${r.lastDay}, ${ids(r)}`
+  if (r.readsUnderLoad) return readsUnderLoadMethod(r, data)
   if (s.soakSeconds) {
     return (
       `${s.concurrency} clients post ${int(s.batch)}-event batches at full speed and one client cycles through the /stats queries for ${s.soakSeconds} s ` +
@@ -167,8 +176,14 @@ function soakTable(r: BenchReport): string[] {
 }
 
 function processTable(r: BenchReport): string[] {
-  const cpu = r.ingest?.cpu ?? r.seed?.cpu
-  const during = r.ingest ? ' while ingesting' : r.seed ? ' while building the replica' : ''
+  const cpu = r.ingest?.cpu ?? r.readsUnderLoad?.ingest.cpu ?? r.seed?.cpu
+  const during = r.ingest
+    ? ' while ingesting'
+    : r.readsUnderLoad
+      ? ' while posting (queries meanwhile) until all stored'
+      : r.seed
+        ? ' while building the replica'
+        : ''
   const rows = r.processes.map(
     (p) =>
       `| ${p.role}${p.restarts ? ` (${p.restarts} restarts)` : ''} | ${p.peakRssMb ?? '?'} MB | ${cpu ? (cpu.service[p.role] ?? 0).toFixed(1) : '—'} |`,

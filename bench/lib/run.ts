@@ -284,6 +284,23 @@ export function serviceOptionsFor(options: BenchOptions, sandbox: Sandbox): Serv
   }
 }
 
+/** The exactly-once check (check.ts) of the store and of the replica file, once the service has stopped. */
+export async function checkAfterStop(
+  engine: Engine,
+  serviceOptions: ServiceOptions,
+  expected: Expected,
+  progress: Progress,
+  what = 'every accepted event',
+): Promise<CheckResult> {
+  const replica = await openReplica(serviceOptions)
+  try {
+    progress(`checking: ${what} exactly once, in PostgreSQL and in the replica`)
+    return await checkExactlyOnce(engine, replica, expected)
+  } finally {
+    replica.close()
+  }
+}
+
 /** The replica file, opened here once the service has stopped, with the service's DuckDB limits. */
 export function openReplica(s: ServiceOptions): Promise<DuckDbReplica> {
   return DuckDbReplica.open(s.duckdbPath, loadConfig(s.extraEnv).analytics, createLogger('warn'))
