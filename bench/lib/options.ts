@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { DatasetKind } from './dataset.ts'
+import { LOAD_EVENTS_CAP } from './reads-under-load.ts'
 import type { IdVersion } from './realistic.ts'
 
 export type Mode = 'queue' | 'direct' | 'embedded'
@@ -79,7 +80,7 @@ const USAGE = `usage: npm run bench -- [options]
   --reads-under-load seed --events realistic events in SQL (or use --database), time every /stats query idle,
                      then again in turn while more are posted at full speed; then the exactly-once check
   --load-events N    with --reads-under-load: realistic events posted during the load, at least (200000)
-  --load-runs N      with --reads-under-load: the posting goes on past --load-events (up to 5 times as many)
+  --load-runs N      with --reads-under-load: the posting goes on past --load-events (up to ${LOAD_EVENTS_CAP} times as many)
                      until every query has had N runs under load (${LOAD_RUNS})
   --out DIR          where the JSON and Markdown results go (bench/results)
   --service-env K=V  extra environment for the service processes (repeatable)

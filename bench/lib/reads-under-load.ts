@@ -95,7 +95,7 @@ export async function measureReadsUnderLoad(
       alreadyStored: plan.storedBefore,
       onPosted: () => {
         posting = false
-        progress(`  the last POST answered: ${posted.length} events posted`)
+        progress(`  posting ended: ${posted.length} events posted`)
       },
     }),
     timeInTurn(service.baseUrl, plan.queries, () => posting, samples),
