@@ -4,7 +4,9 @@
 // beside the raw engine's (COPY into PostgreSQL; the same query functions on
 // the DuckDB replica; plain SQL on PostgreSQL). Every run ends with an
 // exactly-once check of the store and the replica, and exits 1 if it fails.
-// --soak runs mixed load while killing workers instead. Everything lives in a
+// --soak runs mixed load while killing workers instead; --reads-under-load
+// times every query idle and while events are posted at full speed on seeded
+// data, then checks every event exactly once. Everything lives in a
 // fresh database, Redis key prefix and data directory, removed unless --keep.
 // --import times the CSV import CLI against a plain COPY of the same file.
 //   npm run bench -- --events 100000
@@ -16,6 +18,7 @@ import { type BenchOptions, parseOptions } from './lib/options.ts'
 import { type BenchReport, ratiosOf, saveReport } from './lib/report.ts'
 import { type RunResult, runBench } from './lib/run.ts'
 import { type ImportBenchReport, runImportBench } from './lib/run-import.ts'
+import { runReadsUnderLoadBench } from './lib/run-reads-under-load.ts'
 import { runSoakBench } from './lib/run-soak.ts'
 import { createSandbox, type Sandbox } from './lib/sandbox.ts'
 import { sourceDigest } from './lib/source-digest.ts'
@@ -44,8 +47,9 @@ async function main(): Promise<void> {
   if (options.importMode) return importBench(options, sandbox, startedAt, serviceSource, busyBefore)
   let result: RunResult
   try {
-    result =
-      options.soakSeconds > 0
+    result = options.readsUnderLoad
+      ? await runReadsUnderLoadBench(options, sandbox, progress, busyBefore)
+      : options.soakSeconds > 0
         ? await runSoakBench(options, sandbox, progress, busyBefore)
         : await runBench(options, sandbox, progress, busyBefore)
   } finally {
@@ -128,6 +132,9 @@ function settingsOf(o: BenchOptions): BenchReport['settings'] {
     pgRuns: o.pgRuns,
     seedSql: o.seedSql,
     soakSeconds: o.soakSeconds,
+    readsUnderLoad: o.readsUnderLoad,
+    loadEvents: o.loadEvents,
+    loadRuns: o.loadRuns,
     serviceEnv: o.serviceEnv,
   }
 }

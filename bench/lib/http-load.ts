@@ -20,17 +20,18 @@ export interface HttpLoadResult {
  * Posts every body once, from `concurrency` clients that each keep one request
  * in flight over a kept-alive connection. The first unexpected answer stops all
  * clients and fails the run: a number measured over errors means nothing.
+ * `bodies` may be a generator that decides while the load runs when to stop.
  */
 export async function postBatches(
   baseUrl: string,
-  bodies: readonly RequestBody[],
+  bodies: Iterable<RequestBody>,
   concurrency: number,
   expectedStatus: number,
 ): Promise<HttpLoadResult> {
   const pool = new Pool(baseUrl, { connections: concurrency, pipelining: 1 })
   const latenciesMs: number[] = []
   let acceptedEvents = 0
-  let next = 0
+  const source = bodies[Symbol.iterator]()
   let failed = false
 
   const send = async ({ body, count }: RequestBody): Promise<void> => {
@@ -56,9 +57,11 @@ export async function postBatches(
     acceptedEvents += inserted
   }
   const client = async (): Promise<void> => {
-    while (!failed && next < bodies.length) {
+    while (!failed) {
+      const next = source.next()
+      if (next.done) return
       try {
-        await send(bodies[next++]!)
+        await send(next.value)
       } catch (err) {
         failed = true
         throw err

@@ -16,6 +16,8 @@ export interface IngestResult {
   requests: number
   acceptedEventsPerSecond: number
   acceptDurationMs: number
+  /** what the store gained while the requests were being sent, per second of sending */
+  storedWhileAcceptingEventsPerSecond: number
   /** first request sent → the store holds every event */
   storedEventsPerSecond: number
   storeDurationMs: number
@@ -25,6 +27,13 @@ export interface IngestResult {
   latencyMs: Percentiles
   /** CPU seconds from the first request until everything was stored */
   cpu: CpuBreakdown
+}
+
+export interface IngestHooks {
+  /** events the store held before the first request (default 0) */
+  alreadyStored?: number
+  /** called once the last request has been answered (or the sending failed) */
+  onPosted?: () => void
 }
 
 /**
@@ -37,27 +46,36 @@ export async function measureIngest(
   mode: Mode,
   databaseUrl: string | undefined,
   redisUrl: string | undefined,
-  bodies: readonly RequestBody[],
+  bodies: Iterable<RequestBody>,
   concurrency: number,
+  { alreadyStored = 0, onPosted }: IngestHooks = {},
 ): Promise<IngestResult> {
-  const events = bodies.reduce((n, b) => n + b.count, 0)
   const db =
     databaseUrl === undefined ? undefined : new pg.Client({ connectionString: databaseUrl })
   await db?.connect()
   try {
     const cpuProbe = await CpuProbe.start(db, service.pids, redisUrl)
     const http = await Promise.race([
-      postBatches(service.baseUrl, bodies, concurrency, mode === 'queue' ? 202 : 201),
+      postBatches(service.baseUrl, bodies, concurrency, mode === 'queue' ? 202 : 201).finally(
+        onPosted,
+      ),
       service.crashed,
     ])
+    // Every body was taken in full (postBatches checks it), so this is what was sent.
+    const events = http.acceptedEvents
+    const total = alreadyStored + events
+    // The first count is taken as the last answer arrives: what the store kept up with.
+    let storedWhenAccepted = events
     const storedAt = db
-      ? await Promise.race([waitForCount(db, events), service.crashed])
+      ? await Promise.race([
+          waitForCount(db, total, (n, first) => {
+            if (first) storedWhenAccepted = n - alreadyStored
+          }),
+          service.crashed,
+        ])
       : http.finishedAt
     const cpu = await cpuProbe.stop()
-    const queryableAt = await Promise.race([
-      waitQueryable(service.baseUrl, events),
-      service.crashed,
-    ])
+    const queryableAt = await Promise.race([waitQueryable(service.baseUrl, total), service.crashed])
     if (mode === 'queue') await assertNothingDeadLettered(service.baseUrl)
     const acceptMs = http.finishedAt - http.startedAt
     const storeMs = storedAt - http.startedAt
@@ -67,6 +85,7 @@ export async function measureIngest(
       requests: http.latenciesMs.length,
       acceptedEventsPerSecond: perSecond(http.acceptedEvents, acceptMs),
       acceptDurationMs: acceptMs,
+      storedWhileAcceptingEventsPerSecond: perSecond(storedWhenAccepted, acceptMs),
       storedEventsPerSecond: perSecond(events, storeMs),
       storeDurationMs: storeMs,
       queryableEventsPerSecond: perSecond(events, queryableMs),
@@ -80,21 +99,26 @@ export async function measureIngest(
 }
 
 /**
- * Polls count(*) until it reaches the number sent; returns performance.now() at
+ * Polls count(*) until it reaches the number expected; returns performance.now() at
  * that moment. More rows than sent, or no progress for STALL_TIMEOUT_MS, is a
  * failure. Called once every request is answered, so the count (a scan) does
  * not take CPU from the service while it is accepting.
  */
-export async function waitForCount(db: pg.Client, expected: number): Promise<number> {
+export async function waitForCount(
+  db: pg.Client,
+  expected: number,
+  onCount?: (count: number, first: boolean) => void,
+): Promise<number> {
   let last = -1
   let lastProgressAt = performance.now()
   for (;;) {
     const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM events')
     const count = Number(rows[0]!.n)
     const now = performance.now()
+    onCount?.(count, last === -1)
     if (count === expected) return now
     if (count > expected)
-      throw new Error(`PostgreSQL holds ${count} events but only ${expected} were sent`)
+      throw new Error(`PostgreSQL holds ${count} events, more than the ${expected} expected`)
     if (count !== last) {
       last = count
       lastProgressAt = now

@@ -1,5 +1,10 @@
+import { int, ms, pct, ratio, sec, triple } from './format.ts'
+import {
+  readsUnderLoadMethod,
+  readsUnderLoadTables,
+  readsUnderLoadTitle,
+} from './reads-under-load-markdown.ts'
 import type { BenchReport } from './report.ts'
-import type { Percentiles } from './stats.ts'
 
 // The report as Markdown: printed at the end of a run, saved next to the JSON,
 // and meant to be pasted into docs/performance.md as it is.
@@ -14,9 +19,11 @@ export function renderMarkdown(r: BenchReport): string {
         : `queue mode, ${s.workers} worker process${s.workers === 1 ? '' : 'es'}`
       : `${s.mode} mode`
   const lines = [
-    r.soak
-      ? `### Soak: ${s.soakSeconds} s, ${mode}, a worker SIGKILLed every ${r.soak.killEverySeconds} s`
-      : `### ${int(r.seed?.events ?? r.ingest?.events ?? s.events)} ${s.dataset} events, ${mode}`,
+    r.readsUnderLoad
+      ? readsUnderLoadTitle(r, mode)
+      : r.soak
+        ? `### Soak: ${s.soakSeconds} s, ${mode}, a worker SIGKILLed every ${r.soak.killEverySeconds} s`
+        : `### ${int(r.seed?.events ?? r.ingest?.events ?? s.events)} ${s.dataset} events, ${mode}`,
     '',
     `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.kernel}; Node ${m.node}, ${m.store}${m.redis ? `, ${m.redis}` : ''}, ${m.duckdb}; ` +
       `service, databases and load generator on the same machine, ${m.busyBeforeRunPercent}% busy before the run. ${r.startedAt.slice(0, 10)}, src ${r.serviceSource}.`,
@@ -36,6 +43,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.dataset) lines.push(shapeLine(r), '')
   if (r.queries) lines.push(...queryTable(r), '')
   if (r.soak) lines.push(...soakTable(r), '')
+  if (r.readsUnderLoad) lines.push(...readsUnderLoadTables(r), '')
   lines.push(...processTable(r), '', correctness(r), '')
   return lines.join('\n')
 }
@@ -50,6 +58,7 @@ function method(r: BenchReport): string {
       ? `the friendly data set: ${int(s.users)} users (Zipf-skewed), 9 weighted event types, 2 to 4 properties of few values each, ${s.days} days ending ${r.lastDay}`
       : `the realistic data set: ${int(s.users)} users (Zipf-skewed), 40 event types (Zipf), each user's events as visits with a session id, ` +
         `6 to 8 properties per event, ${s.days} days ending ${r.lastDay}, ${ids(r)}`
+  if (r.readsUnderLoad) return readsUnderLoadMethod(r, data)
   if (s.soakSeconds) {
     return (
       `${s.concurrency} clients post ${int(s.batch)}-event batches at full speed and one client cycles through the /stats queries for ${s.soakSeconds} s ` +
@@ -169,8 +178,14 @@ function soakTable(r: BenchReport): string[] {
 }
 
 function processTable(r: BenchReport): string[] {
-  const cpu = r.ingest?.cpu ?? r.seed?.cpu
-  const during = r.ingest ? ' while ingesting' : r.seed ? ' while building the replica' : ''
+  const cpu = r.ingest?.cpu ?? r.readsUnderLoad?.ingest.cpu ?? r.seed?.cpu
+  const during = r.ingest
+    ? ' while ingesting'
+    : r.readsUnderLoad
+      ? ' while posting (queries meanwhile) until all stored'
+      : r.seed
+        ? ' while building the replica'
+        : ''
   const rows = r.processes.map(
     (p) =>
       `| ${p.role}${p.restarts ? ` (${p.restarts} restarts)` : ''} | ${p.peakRssMb ?? '?'} MB | ${cpu ? (cpu.service[p.role] ?? 0).toFixed(1) : '—'} |`,
@@ -210,19 +225,4 @@ function correctness(r: BenchReport): string {
       .map(([t, n]) => `${t} ${int(n)}`)
       .join(', ')}.`
   )
-}
-
-/** Two decimals, or two significant digits for the tiny ratios of 10M-event PostgreSQL queries. */
-const ratio = (x: number): string => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2))
-const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-const ms = (n: number): string =>
-  n >= 1000 ? `${(n / 1000).toFixed(2)} s` : n >= 10 ? `${Math.round(n)} ms` : `${n.toFixed(1)} ms`
-const sec = (n: number): string => `${(n / 1000).toFixed(1)} s`
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
-/** "3.7 / 6.7 / 9.1 ms"; each value keeps its unit when they differ. */
-function triple(p: Percentiles): string {
-  const parts = [p.p50, p.p95, p.p99].map(ms)
-  return parts.every((x) => x.endsWith(' ms'))
-    ? `${parts.map((x) => x.slice(0, -3)).join(' / ')} ms`
-    : parts.join(' / ')
 }

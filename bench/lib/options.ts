@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { DatasetKind } from './dataset.ts'
+import { LOAD_EVENTS_CAP } from './reads-under-load.ts'
 import type { IdVersion } from './realistic.ts'
 
 export type Mode = 'queue' | 'direct' | 'embedded'
@@ -35,6 +36,12 @@ export interface BenchOptions {
   database: string | undefined
   /** seconds of mixed load with worker kills; 0 = the normal benchmark */
   soakSeconds: number
+  /** seed in SQL, then time every /stats query idle and while events are posted at full speed */
+  readsUnderLoad: boolean
+  /** --reads-under-load: events posted during the load, at least */
+  loadEvents: number
+  /** --reads-under-load: the posting goes on past loadEvents until every query has had this many runs */
+  loadRuns: number
   killEverySeconds: number
   outDir: string
   /** extra KEY=VALUE settings for the service processes, to compare tunings */
@@ -46,6 +53,8 @@ export interface BenchOptions {
 }
 
 export const MIN_RUNS = 50
+/** the default of --load-runs: fewer samples make p95 the maximum */
+export const LOAD_RUNS = 20
 
 const USAGE = `usage: npm run bench -- [options]
   --dataset D        realistic (visits with session ids, URL paths with 100k+ values, UTM fields, nested device)
@@ -68,6 +77,11 @@ const USAGE = `usage: npm run bench -- [options]
   --keep             keep the database, Redis keys and data directory afterwards
   --soak SECONDS     mixed ingest and query load for this long, SIGKILLing a worker at intervals
   --kill-every S     seconds between worker kills in --soak (10)
+  --reads-under-load seed --events realistic events in SQL (or use --database), time every /stats query idle,
+                     then again in turn while more are posted at full speed; then the exactly-once check
+  --load-events N    with --reads-under-load: realistic events posted during the load, at least (200000)
+  --load-runs N      with --reads-under-load: the posting goes on past --load-events (up to ${LOAD_EVENTS_CAP} times as many)
+                     until every query has had N runs under load (${LOAD_RUNS})
   --out DIR          where the JSON and Markdown results go (bench/results)
   --service-env K=V  extra environment for the service processes (repeatable)
 environment: BENCH_DATABASE_URL (admin url), BENCH_REDIS_URL`
@@ -96,6 +110,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       keep: { type: 'boolean', default: false },
       soak: { type: 'string', default: '0' },
       'kill-every': { type: 'string', default: '10' },
+      'reads-under-load': { type: 'boolean', default: false },
+      'load-events': { type: 'string', default: '200000' },
+      'load-runs': { type: 'string', default: String(LOAD_RUNS) },
       out: { type: 'string', default: fileURLToPath(new URL('../results/', import.meta.url)) },
       'service-env': { type: 'string', multiple: true, default: [] },
       // Not in the usage text: only the test suite uses it, to prove the check can fail.
@@ -135,6 +152,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     database: values.database,
     soakSeconds: nonNegativeInt('soak', values.soak),
     killEverySeconds: positiveInt('kill-every', values['kill-every']),
+    readsUnderLoad: values['reads-under-load'],
+    loadEvents: positiveInt('load-events', values['load-events']),
+    loadRuns: positiveInt('load-runs', values['load-runs']),
     outDir: values.out,
     serviceEnv: parseServiceEnv(values['service-env']),
     injectMissingEvent: values['inject-missing-event'],
@@ -160,10 +180,19 @@ function validate(o: BenchOptions): void {
   if (o.soakSeconds > 0 && o.killEverySeconds >= o.soakSeconds)
     throw new Error('--kill-every must be shorter than --soak, or no worker is ever killed')
   // The import is timed into fresh databases of PostgreSQL, with nothing else running.
-  if (o.importMode && (o.mode === 'embedded' || o.seedSql || o.soakSeconds > 0 || o.database))
+  if (
+    o.importMode &&
+    (o.mode === 'embedded' || o.seedSql || o.soakSeconds > 0 || o.database || o.readsUnderLoad)
+  )
     throw new Error(
-      '--import runs on its own fresh PostgreSQL databases: not with --mode embedded, --seed-sql, --soak or --database',
+      '--import runs on its own fresh PostgreSQL databases: not with --mode embedded, --seed-sql, --soak, --reads-under-load or --database',
     )
+  if (o.readsUnderLoad && (o.mode !== 'queue' || o.soakSeconds > 0))
+    throw new Error(
+      '--reads-under-load runs the service in queue mode with its own load: not with --mode direct or embedded, nor --soak',
+    )
+  if (o.readsUnderLoad && o.dataset !== 'realistic')
+    throw new Error('--reads-under-load seeds and posts the realistic data set: not with --dataset')
   if (o.database !== undefined && !/^postgres(ql)?:\/\//.test(o.database))
     throw new Error(`--database must be a postgres:// URL, got "${o.database}"`)
 }

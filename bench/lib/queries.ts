@@ -52,6 +52,25 @@ export async function timeHttp(
   return out
 }
 
+/**
+ * Asks the queries in turn, one at a time, for as long as `running()` holds
+ * when the next one is due; each latency goes to `samples[i]` as it is taken
+ * (pass them in to watch them grow). A query started while running counts.
+ */
+export async function timeInTurn(
+  baseUrl: string,
+  queries: readonly StatsQuery[],
+  running: () => boolean,
+  samples: number[][] = queries.map(() => []),
+): Promise<number[][]> {
+  for (let i = 0; running(); i = (i + 1) % queries.length) {
+    const t = performance.now()
+    await getJson(baseUrl, queries[i]!.path)
+    samples[i]!.push(performance.now() - t)
+  }
+  return samples
+}
+
 export async function timeDuckDb(
   replica: DuckDbReplica,
   queries: readonly StatsQuery[],

@@ -76,23 +76,29 @@ export function generateEvents(
   return events
 }
 
+export interface RealisticOptions extends DatasetOptions {
+  ids: IdVersion
+  /** where the `days` end (ms since the epoch); by default a minute ago, so no event is ever "in the future" for the API */
+  endMs?: number
+  /** user ids are this and the user's Zipf rank (default `user_`; the SQL seed's users are `user-`) */
+  userPrefix?: string
+}
+
 /**
  * The whole data set, sorted by time as traffic arrives. Users get their
  * event counts from a Zipf draw (exact total), then their visits.
  */
-export function generateRealisticEvents(
-  options: DatasetOptions & { ids: IdVersion },
-): BenchEvent[] {
+export function generateRealisticEvents(options: RealisticOptions): BenchEvent[] {
   const users = new WeightedPicker(zipfWeights(options.users, USER_EXPONENT))
   const counts = new Int32Array(options.users)
   for (let i = 0; i < options.events; i++) counts[users.pick()]!++
-  // Ends a minute in the past so no event is ever "in the future" for the API.
-  const spanStart = Date.now() - 60_000 - options.days * DAY_MS
+  const spanStart = (options.endMs ?? Date.now() - 60_000) - options.days * DAY_MS
   const slots = options.days * 24
+  const prefix = options.userPrefix ?? 'user_'
   const events: BenchEvent[] = []
   for (let u = 0; u < options.users; u++) {
     if (counts[u]! > 0)
-      userEvents(`user_${u + 1}`, counts[u]!, spanStart, slots, options.ids, events)
+      userEvents(`${prefix}${u + 1}`, counts[u]!, spanStart, slots, options.ids, events)
   }
   return events.sort((a, b) =>
     a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0,

@@ -9,6 +9,7 @@ import type { Machine } from './machine.ts'
 import type { Mode } from './options.ts'
 import type { DatasetShape } from './plain-duckdb.ts'
 import type { QueryTiming } from './queries.ts'
+import type { ReadsUnderLoadResult } from './reads-under-load.ts'
 import type { IdVersion } from './realistic.ts'
 import type { ProcessUsage } from './service.ts'
 import type { SoakResult } from './soak.ts'
@@ -33,6 +34,9 @@ export interface BenchReport {
     pgRuns: number
     seedSql: boolean
     soakSeconds: number
+    readsUnderLoad: boolean
+    loadEvents: number
+    loadRuns: number
     serviceEnv: Record<string, string>
   }
   /** which events, and their shape as measured on the plain DuckDB table (absent with --soak) */
@@ -43,7 +47,7 @@ export interface BenchReport {
   ingest?: IngestResult & {
     raw: { copy: BaselineResult; unnest: UnnestResult }
   }
-  /** --seed-sql: how the data got there, and how long the service took to build its replica from it */
+  /** --seed-sql and --reads-under-load: how the data got there, and how long the service took to build its replica from it */
   seed?: {
     events: number
     seededMs: number | undefined
@@ -54,6 +58,8 @@ export interface BenchReport {
   freshness?: { ms: Percentiles; raw: Percentiles; markers: number }
   queries?: QueryTiming[]
   soak?: SoakResult
+  /** --reads-under-load: every query idle and while events are posted at full speed */
+  readsUnderLoad?: ReadsUnderLoadResult
   /** ms from spawning the service until /health answered; embedded mode also restarts it on the full data */
   startup: { firstMs: number; restartMs?: number }
   processes: ProcessUsage[]

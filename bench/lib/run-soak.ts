@@ -1,10 +1,9 @@
-import { checkExactlyOnce } from './check.ts'
 import { openPostgres } from './engine.ts'
 import { describeMachine } from './machine.ts'
 import type { BenchOptions } from './options.ts'
 import { statsQueries } from './queries.ts'
 import type { Progress, RunResult } from './run.ts'
-import { openReplica, serviceOptionsFor } from './run.ts'
+import { checkAfterStop, serviceOptionsFor } from './run.ts'
 import type { Sandbox } from './sandbox.ts'
 import { Service } from './service.ts'
 import { runSoak } from './soak.ts'
@@ -58,24 +57,19 @@ export async function runSoakBench(
     for (let i = 0; i < ids.length; i += 50_000)
       chunks.push(`${ids.slice(i, i + 50_000).join('\n')}\n`)
     await engine.copyIn(EXPECTED_TABLE, ['event_id'], chunks)
-    const replica = await openReplica(serviceOptions)
-    try {
-      progress('checking: every accepted event exactly once, in PostgreSQL and in the replica')
-      const check = await checkExactlyOnce(engine, replica, {
-        table: EXPECTED_TABLE,
-        compareContent: false,
-        count: ids.length,
-      })
-      return {
-        machine,
-        lastDay,
-        soak: soak.result,
-        startup: { firstMs: service.startupMs },
-        processes,
-        correctness: { ...check, answers: [] },
-      }
-    } finally {
-      replica.close()
+    const check = await checkAfterStop(
+      engine,
+      serviceOptions,
+      { table: EXPECTED_TABLE, compareContent: false, count: ids.length },
+      progress,
+    )
+    return {
+      machine,
+      lastDay,
+      soak: soak.result,
+      startup: { firstMs: service.startupMs },
+      processes,
+      correctness: { ...check, answers: [] },
     }
   } finally {
     await engine.close()

@@ -1,5 +1,4 @@
 import { join } from 'node:path'
-import pg from 'pg'
 import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
 import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
@@ -13,12 +12,10 @@ import {
   unnestBaseline,
 } from './baseline.ts'
 import { type CheckResult, checkExactlyOnce, type Expected } from './check.ts'
-import { type CpuBreakdown, CpuProbe } from './cpu-probe.ts'
 import { writeEventsCsv } from './csv-file.ts'
 import { type BenchEvent, toRequestBodies } from './dataset.ts'
 import { type Engine, openPglite, openPostgres } from './engine.ts'
 import { type FreshnessResult, MARKER_TYPE, measureFreshness } from './freshness.ts'
-import { waitQueryable } from './http.ts'
 import { type IngestResult, measureIngest } from './ingest.ts'
 import { describeMachine } from './machine.ts'
 import type { BenchOptions } from './options.ts'
@@ -34,7 +31,7 @@ import {
 import { generateEvents } from './realistic.ts'
 import type { BenchReport } from './report.ts'
 import type { Sandbox } from './sandbox.ts'
-import { seedEvents } from './seed.ts'
+import { seedData, waitReplicaBuilt } from './seeded.ts'
 import { type ProcessUsage, Service, type ServiceOptions } from './service.ts'
 import type { Percentiles } from './stats.ts'
 
@@ -56,8 +53,12 @@ export async function runBench(
   busyBefore: number,
 ): Promise<RunResult> {
   const serviceOptions = serviceOptionsFor(options, sandbox)
-  const data = options.seedSql
-    ? await seedData(options, sandbox.databaseUrl!, progress)
+  const data: Data = options.seedSql
+    ? {
+        events: undefined,
+        bodies: [],
+        ...(await seedData(options, sandbox.databaseUrl!, progress)),
+      }
     : generateData(options, progress)
   if (sandbox.reused && !options.seedSql) await assertEmpty(sandbox.databaseUrl!)
   const queries = statsQueries(data.lastDay, options.dataset)
@@ -89,21 +90,16 @@ export async function runBench(
         `stored at ${Math.round(ingest.storedEventsPerSecond)} events/s; queryable after ${(ingest.queryableDurationMs / 1000).toFixed(1)} s`,
       )
     } else {
-      const { at: queryableAt, cpu } = await withCpuProbe(
+      seed = await waitReplicaBuilt(
         service,
+        startedAt,
+        data,
         sandbox.databaseUrl!,
         options.redisUrl,
-        () => waitQueryable(service.baseUrl, data.count, 200),
       )
-      const replicaBuildMs = queryableAt - startedAt
-      seed = {
-        events: data.count,
-        seededMs: data.seededMs,
-        replicaBuildMs,
-        replicaRowsPerSecond: data.count / (replicaBuildMs / 1000),
-        cpu,
-      }
-      progress(`replica built from ${data.count} rows in ${(replicaBuildMs / 1000).toFixed(1)} s`)
+      progress(
+        `replica built from ${data.count} rows in ${(seed.replicaBuildMs / 1000).toFixed(1)} s`,
+      )
     }
     progress(`freshness: ${options.markers} markers`)
     freshness = await Promise.race([
@@ -275,24 +271,6 @@ async function plainDuckDbBaseline(
   }
 }
 
-/** Who used the CPU while `wait` ran (from /health on, for the replica build): where a rebuild's time goes. */
-async function withCpuProbe(
-  service: Service,
-  databaseUrl: string,
-  redisUrl: string,
-  wait: () => Promise<number>,
-): Promise<{ at: number; cpu: CpuBreakdown }> {
-  const db = new pg.Client({ connectionString: databaseUrl })
-  await db.connect()
-  try {
-    const probe = await CpuProbe.start(db, service.pids, redisUrl)
-    const at = await Promise.race([wait(), service.crashed])
-    return { at, cpu: await probe.stop() }
-  } finally {
-    await db.end()
-  }
-}
-
 export function serviceOptionsFor(options: BenchOptions, sandbox: Sandbox): ServiceOptions {
   return {
     mode: options.mode,
@@ -303,6 +281,23 @@ export function serviceOptionsFor(options: BenchOptions, sandbox: Sandbox): Serv
     dataDir: sandbox.dataDir,
     duckdbPath: join(sandbox.dataDir, 'analytics.duckdb'),
     extraEnv: options.serviceEnv,
+  }
+}
+
+/** The exactly-once check (check.ts) of the store and of the replica file, once the service has stopped. */
+export async function checkAfterStop(
+  engine: Engine,
+  serviceOptions: ServiceOptions,
+  expected: Expected,
+  progress: Progress,
+  what = 'every accepted event',
+): Promise<CheckResult> {
+  const replica = await openReplica(serviceOptions)
+  try {
+    progress(`checking: ${what} exactly once, in PostgreSQL and in the replica`)
+    return await checkExactlyOnce(engine, replica, expected)
+  } finally {
+    replica.close()
   }
 }
 
@@ -334,50 +329,6 @@ function generateData(options: BenchOptions, progress: Progress): Data {
   return { events, bodies: toRequestBodies(events, options.batch), lastDay, count: events.length }
 }
 
-/** Seeds an empty database, or reuses the events of one seeded before (--database). */
-async function seedData(
-  options: BenchOptions,
-  databaseUrl: string,
-  progress: Progress,
-): Promise<Data> {
-  const engine = openPostgres(databaseUrl, 1)
-  try {
-    let count = Number(
-      (await engine.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n,
-    )
-    let seededMs: number | undefined
-    if (count === 0) {
-      // Ends yesterday: an event later today would be in the future for the API's rules.
-      const lastDay = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
-      progress(
-        `seeding ${options.events} ${options.dataset} events into PostgreSQL (INSERT … SELECT, about 1M rows per transaction)`,
-      )
-      const started = performance.now()
-      const seed = {
-        dataset: options.dataset,
-        ids: options.ids,
-        events: options.events,
-        users: options.users,
-        days: options.days,
-        lastDay,
-      }
-      count = await seedEvents(databaseUrl, seed, (done) => progress(`  ${done} rows`))
-      seededMs = performance.now() - started
-    } else {
-      // The check then expects exactly these plus the run's markers.
-      progress(
-        `reusing the ${count} events already in the database${count === options.events ? '' : ` (not --events ${options.events})`}`,
-      )
-    }
-    const [{ day }] = (await engine.query<{ day: string }>(
-      `SELECT max(occurred_at AT TIME ZONE 'UTC')::date::text AS day FROM events`,
-    )) as [{ day: string }]
-    return { events: undefined, bodies: [], lastDay: day, count, seededMs }
-  } finally {
-    await engine.close()
-  }
-}
-
 async function assertEmpty(databaseUrl: string): Promise<void> {
   const engine = openPostgres(databaseUrl, 1)
   try {
@@ -390,7 +341,7 @@ async function assertEmpty(databaseUrl: string): Promise<void> {
 }
 
 /** --inject-missing-event: what a lost write looks like, for the test that proves the check sees it. */
-async function deleteOneEvent(engine: Engine, progress: Progress): Promise<void> {
+export async function deleteOneEvent(engine: Engine, progress: Progress): Promise<void> {
   // The latest event: it falls inside every query's range, so plain SQL on the
   // store must then answer differently; an arbitrary row could lie outside them all.
   const [row] = await engine.query<{ event_id: string }>(
@@ -402,10 +353,14 @@ async function deleteOneEvent(engine: Engine, progress: Progress): Promise<void>
   progress(`--inject-missing-event: deleted event ${row?.event_id} from the store`)
 }
 
-/** A database given with --database is left as found: no baseline tables, no markers. */
-async function restoreReused(engine: Engine, markers: readonly BenchEvent[]): Promise<void> {
-  for (const table of BASELINE_TABLES) await engine.query(`DROP TABLE IF EXISTS ${table}`)
+/** A database given with --database is left as found: without the run's tables and the events it added. */
+export async function restoreReused(
+  engine: Engine,
+  added: readonly BenchEvent[],
+  tables: readonly string[] = BASELINE_TABLES,
+): Promise<void> {
+  for (const table of tables) await engine.query(`DROP TABLE IF EXISTS ${table}`)
   await engine.query('DELETE FROM events WHERE event_id = ANY($1::uuid[])', [
-    markers.map((m) => m.event_id),
+    added.map((m) => m.event_id),
   ])
 }

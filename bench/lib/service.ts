@@ -197,7 +197,7 @@ export class Service {
   }
 
   private async waitHealthy(): Promise<void> {
-    await this.poll('the API to answer /health with 200', async () => {
+    await this.poll('the API to answer /health with 200', READY_TIMEOUT_MS, async () => {
       const res = await request(`${this.baseUrl}/health`)
       const text = await res.body.text()
       return res.statusCode === 200 || `${res.statusCode} ${text}`
@@ -208,11 +208,13 @@ export class Service {
    * The API answers /health before every worker has finished loading (tsx
    * compiles TypeScript at start-up), so a run started then would partly measure
    * start-up. A worker blocked on its first queue read uses no CPU: wait until
-   * no process has used more than a tick in the last interval.
+   * no process has used more than a tick in the last interval. Also what
+   * "idle" means before a measurement: the replica's own work after a build
+   * (folding rollups) is done.
    */
-  private async waitIdle(): Promise<void> {
+  async waitIdle(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     let before = await this.cpuSeconds()
-    await this.poll('the service processes to finish starting (idle CPU)', async () => {
+    await this.poll('the service processes to go idle (no CPU used)', timeoutMs, async () => {
       await sleep(IDLE_INTERVAL_MS)
       const now = await this.cpuSeconds()
       const busiest = Math.max(...now.map((s, i) => s - before[i]!))
@@ -231,8 +233,12 @@ export class Service {
   }
 
   /** Calls `check` every 100 ms until it returns true; anything else is the reason it is not ready yet. */
-  private async poll(what: string, check: () => Promise<true | string>): Promise<void> {
-    const deadline = Date.now() + READY_TIMEOUT_MS
+  private async poll(
+    what: string,
+    timeoutMs: number,
+    check: () => Promise<true | string>,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs
     let last = 'no answer yet'
     while (Date.now() < deadline) {
       try {
@@ -244,7 +250,7 @@ export class Service {
       }
       await sleep(100)
     }
-    throw new Error(`gave up waiting for ${what} after ${READY_TIMEOUT_MS} ms (last: ${last})`)
+    throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms (last: ${last})`)
   }
 }
 

@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Pool } from 'undici'
 import { eventGenerator } from './dataset.ts'
-import { getJson, waitQueryable } from './http.ts'
+import { waitQueryable } from './http.ts'
 import { waitForCount } from './ingest.ts'
 import type { BenchOptions } from './options.ts'
-import type { StatsQuery } from './queries.ts'
+import { type StatsQuery, timeInTurn } from './queries.ts'
 import type { Service } from './service.ts'
 import { type Percentiles, perSecond, summarize } from './stats.ts'
 
@@ -49,7 +49,6 @@ export async function runSoak(
   const pool = new Pool(service.baseUrl, { connections: options.concurrency, pipelining: 1 })
   const acceptedIds: string[] = []
   const latencies: number[] = []
-  const queryLatencies = queries.map((): number[] => [])
   const kills: SoakResult['kills'] = []
   let requests = 0
   let retries = 0
@@ -91,13 +90,6 @@ export async function runSoak(
       for (const e of batch) acceptedIds.push(e.event_id)
     }
   }
-  const queryClient = async (): Promise<void> => {
-    for (let i = 0; running(); i = (i + 1) % queries.length) {
-      const t = performance.now()
-      await getJson(service.baseUrl, queries[i]!.path)
-      queryLatencies[i]!.push(performance.now() - t)
-    }
-  }
   const workers = Object.keys(service.pids).filter((role) => role.startsWith('worker-'))
   const killer = async (): Promise<void> => {
     for (let k = 0; ; k++) {
@@ -111,15 +103,17 @@ export async function runSoak(
     }
   }
 
+  let queryLatencies: number[][]
   try {
-    await Promise.race([
+    const [inTurn] = await Promise.race([
       Promise.all([
-        ...Array.from({ length: options.concurrency }, ingestClient),
-        queryClient(),
+        timeInTurn(service.baseUrl, queries, running),
         killer(),
+        ...Array.from({ length: options.concurrency }, ingestClient),
       ]),
       service.crashed,
     ])
+    queryLatencies = inTurn
   } finally {
     await pool.close()
   }

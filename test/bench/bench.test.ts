@@ -1,61 +1,12 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { ADMIN_DATABASE_URL, skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
+import { skipUnless } from '../helpers/services.ts'
+import { BENCH_TIMEOUT_MS, bench, REALISTIC_QUERIES } from './run-bench.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 // A few thousand events: enough for every section to have data, small enough to run in seconds.
 const TINY = ['--events', '3000', '--users', '200', '--markers', '5', '--pg-runs', '1']
-// The three runs go side by side, each with its own service processes; on a loaded
-// 2-core machine none finished in 120 s. This only bounds a hang, below npm test's
-// 10 minutes a file, so a hung run is named.
-const BENCH_TIMEOUT_MS = 480_000
-const REALISTIC_QUERIES = [
-  'DAU 7 days',
-  'DAU 30 days',
-  'top events 10',
-  'top events 100',
-  'retention 3 weeks',
-  'retention 7 days',
-  'cohorts 4 weeks',
-  'breakdown by country',
-  'breakdown by path',
-  'DAU 30 days, referrer=google',
-  'top events 10, path=/pricing',
-  'DAU 30 days, referrer≠direct',
-  'top events 10, amount>100',
-  'retention 3 weeks, device.os=iOS',
-]
-
-/** `npm run bench -- ...` as a real child process, in a results directory of its own. */
-async function bench(
-  args: string[],
-): Promise<{ code: number | null; output: string; outDir: string }> {
-  const outDir = mkdtempSync(join(tmpdir(), 'ea-bench-test-'))
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'bench/bench.ts', ...args, '--out', outDir],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        BENCH_DATABASE_URL: ADMIN_DATABASE_URL,
-        BENCH_REDIS_URL: TEST_REDIS_URL,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  let output = ''
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  return { code, output, outDir }
-}
-
 describe('npm run bench', {
   skip: await skipUnless('postgres', 'redis'),
   concurrency: true,
