@@ -32,32 +32,49 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
     }
     const batches = Array.from({ length: 60 }, () => makeEvents(1000))
     const ids = batches.flat().map((e) => e.event_id)
-    let accepted = 0
-    for (const batch of batches) {
-      const res = await api.app.inject({ method: 'POST', url: '/events', payload: batch })
-      assert.equal(res.statusCode, 202)
-      accepted += res.json().inserted
+    const post = async (some: typeof batches) => {
+      let accepted = 0
+      for (const batch of some) {
+        const res = await api.app.inject({ method: 'POST', url: '/events', payload: batch })
+        assert.equal(res.statusCode, 202)
+        accepted += res.json().inserted
+      }
+      return accepted
     }
-    assert.equal(accepted, 60_000)
+    const queueStatus = async () =>
+      (await api.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
 
-    // Started on the whole backlog, so that it cannot have stored it all while this
-    // process (slowed down, say) was still posting.
+    // The first half is stored and acknowledged by the first worker.
+    assert.equal(await post(batches.slice(0, 30)), 30_000)
     const first = spawnService('worker', workerEnv)
     workers.push(first)
-    // Kill it once it is part-way through: some rows stored, entries still pending.
     await waitFor(
-      'the first worker to store some rows',
+      'the first half stored',
       () => db.count(),
-      (n) => n > 0,
+      (n) => n >= 30_000,
       STARTUP_TIMEOUT_MS,
-      5,
     )
-    first.child.kill('SIGKILL')
-    await first.exited
-    const stranded = await db.count()
-    assert.ok(stranded < 60_000, `the worker was killed before finishing (${stranded} stored)`)
-    const atKill = (await api.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
-    assert.ok(atKill.pending > 0, 'the dead worker left entries delivered but not acknowledged')
+    await waitFor('the first half acknowledged', queueStatus, (s) => s.pending === 0)
+    // The second half finds the events table locked: the worker reads entries
+    // and waits inside its insert, holding them delivered but not
+    // acknowledged, and is killed there, whatever the machine's speed.
+    const lock = await db.pool.connect()
+    try {
+      await lock.query('BEGIN')
+      await lock.query('LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE')
+      assert.equal(await post(batches.slice(30)), 30_000)
+      await waitFor('the worker to hold entries', queueStatus, (s) => s.pending > 0)
+      first.child.kill('SIGKILL')
+      await first.exited
+    } finally {
+      await lock.query('ROLLBACK')
+      lock.release()
+    }
+    assert.equal(await db.count(), 30_000)
+    assert.ok(
+      (await queueStatus()).pending > 0,
+      'the dead worker left entries delivered but not acknowledged',
+    )
 
     const second = spawnService('worker', workerEnv)
     workers.push(second)
@@ -70,7 +87,7 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
     )
     const status = await waitFor(
       'the queue drained',
-      async () => (await api.app.inject({ method: 'GET', url: '/events/queue/status' })).json(),
+      queueStatus,
       (s) => s.queued_events === 0 && s.pending === 0,
     )
     assert.equal(status.dead_lettered, 0)
