@@ -139,13 +139,8 @@ export class AnalyticsSync {
           await this.init()
         }
         copied = await this.syncChunk()
-        // Until they are back under the bound: one batch per chunk let them
-        // reach ~1M rows under sustained ingestion (a batch folds only its days).
-        if (copied > 0) {
-          let pending = await pendingRows(this.replica.writer)
-          while (pending >= FOLD_PENDING_ROWS)
-            pending = await foldBatch(this.replica.writer, this.bitmapBudget)
-        }
+        if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
+          await foldBatch(this.replica.writer, this.bitmapBudget)
         this.health.succeeded()
       } catch (err) {
         this.health.failed(err as Error)
