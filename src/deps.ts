@@ -99,7 +99,7 @@ export async function buildDeps(
           waker,
         )
       : undefined
-  const store = analytics ? wakingCopyStore(storage.store, waker) : storage.store
+  const store = analytics ? wakingStore(storage.store, waker) : storage.store
   const listener =
     analytics && config.databaseUrl
       ? new EventsListener(
@@ -152,19 +152,6 @@ export async function buildDeps(
       await queue?.close()
       limiterRedis?.disconnect()
       await storage.close()
-    },
-  }
-}
-
-/** wakingStore, for the worker's COPY rows too. */
-function wakingCopyStore(store: CopyEventStore, waker: SyncWaker): CopyEventStore {
-  return {
-    ...wakingStore(store, waker),
-    copies: store.copies,
-    async insertCopy(copy) {
-      const inserted = await store.insertCopy(copy)
-      if (inserted > 0) waker.wake()
-      return inserted
     },
   }
 }

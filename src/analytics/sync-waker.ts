@@ -1,5 +1,4 @@
-import type { NormalizedEvent } from '../events/event-schema.ts'
-import type { EventStore } from '../store/event-store.ts'
+import type { CopyEventStore } from '../store/event-store.ts'
 
 /**
  * Tells the idle sync that rows were committed, so it reads at once instead of
@@ -38,14 +37,17 @@ export class SyncWaker {
   }
 }
 
-/** The store, waking the sync after each insert that committed new rows. */
-export function wakingStore(store: EventStore, waker: SyncWaker): EventStore {
+/** The store, waking the sync after each insert (or COPY) that committed new rows. */
+export function wakingStore(store: CopyEventStore, waker: SyncWaker): CopyEventStore {
+  const woken = async (inserting: Promise<number>) => {
+    const inserted = await inserting
+    if (inserted > 0) waker.wake()
+    return inserted
+  }
   return {
-    async insert(events: readonly NormalizedEvent[]) {
-      const inserted = await store.insert(events)
-      if (inserted > 0) waker.wake()
-      return inserted
-    },
+    copies: store.copies,
+    insert: (events) => woken(store.insert(events)),
+    insertCopy: (copy) => woken(store.insertCopy(copy)),
     existingIds: (ids) => store.existingIds(ids),
     ping: () => store.ping(),
     close: () => store.close(),

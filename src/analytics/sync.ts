@@ -37,9 +37,7 @@ export class AnalyticsSync {
   private running: Promise<void> | undefined
   private stopping = false
   private readonly stopController = new AbortController()
-  private busy: Promise<number> = Promise.resolve(0)
-  /** rows read after the cursor but not applied yet (a chunk that failed, or the rest of one halved) */
-  private carry: ChangedRow[] = []
+  private busy: Promise<unknown> = Promise.resolve()
   /** whether the last read reached the end of what is committed */
   private caughtUp = false
   /** the next chunk's rows, being read while one is applied */
@@ -67,7 +65,6 @@ export class AnalyticsSync {
 
   /** Prepares the staging table, and starts over if the replica was filled from another event store. */
   async init(): Promise<void> {
-    this.carry = []
     this.readAhead = undefined
     await this.replica.writer.run(
       `CREATE OR REPLACE TEMP TABLE sync_stage (attempt INTEGER, ord INTEGER, seq BIGINT, day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
@@ -107,11 +104,8 @@ export class AnalyticsSync {
   }
 
   /** Folds every pending (group, user) row into the user bitmaps (fold.ts). */
-  async fold(): Promise<void> {
-    await this.serialised(async () => {
-      await foldPending(this.replica.writer, this.bitmapBudget)
-      return 0
-    })
+  fold(): Promise<void> {
+    return this.serialised(() => foldPending(this.replica.writer, this.bitmapBudget))
   }
 
   /** Folds one batch of pending rows; returns the pending rows left. */
@@ -121,9 +115,9 @@ export class AnalyticsSync {
 
   // Everything that writes goes through here: two chunks, or a chunk and a
   // fold, must never be applied at once.
-  private serialised(work: () => Promise<number>): Promise<number> {
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
     const run = this.busy.then(work, work)
-    this.busy = run.catch(() => 0)
+    this.busy = run.catch(() => {})
     return run
   }
 
@@ -145,8 +139,8 @@ export class AnalyticsSync {
       } catch (err) {
         this.health.failed(err as Error)
         if (isCorruption(err)) this.replica.corruption ??= err as Error
-        // Out of memory despite the budget (very large properties, say): the
-        // same chunk would fail the same way forever, a smaller one may not.
+        // Out of memory (very large properties, say): the same chunk would
+        // fail the same way forever, a smaller one may not.
         if (isOutOfMemory(err) && this.attempted > 1) {
           this.rowLimit = Math.floor(this.attempted / 2)
           this.log.warn(
@@ -158,7 +152,7 @@ export class AnalyticsSync {
         throw err
       }
       total += copied
-      if ((this.caughtUp && this.carry.length === 0) || this.stopping) return total
+      if (this.caughtUp || this.stopping) return total
     }
   }
 
@@ -192,8 +186,6 @@ export class AnalyticsSync {
     const started = performance.now()
     const rows = await this.readChunk(await this.replica.cursor('sync'))
     if (rows.length === 0) return 0
-    // Until it is applied, the chunk stays read: a retry (or half of it, after running out of memory) starts from it.
-    this.carry = rows
     this.attempted = rows.length
     const readAt = performance.now()
     const conn = this.replica.writer
@@ -224,7 +216,6 @@ export class AnalyticsSync {
       await this.replica.paths.load(conn) // paths numbered in the rolled-back transaction are gone
       throw err
     }
-    this.carry = []
     // Back towards chunkRows after a chunk that ran out of memory was halved.
     if (rows.length === this.rowLimit)
       this.rowLimit = Math.min(this.options.chunkRows, this.rowLimit * 2)
@@ -273,18 +264,15 @@ export class AnalyticsSync {
   }
 
   /**
-   * Up to rowLimit rows after the cursor: first those already read, then the
-   * rest from the store. While the sync is behind, the next chunk's rows are
-   * read while this one is applied: PostgreSQL's work then overlaps DuckDB's.
+   * Up to rowLimit rows after the cursor. While the sync is behind, the next
+   * chunk's rows are read while this one is applied: PostgreSQL's work then
+   * overlaps DuckDB's. A chunk that fails is read again from the cursor (the
+   * rows read ahead start after it, so they are not used).
    */
   private async readChunk(cursor: FeedPosition): Promise<ChangedRow[]> {
-    const rows = this.carry.slice(0, this.rowLimit)
-    if (rows.length === this.rowLimit) return rows
-    const after = rows.length > 0 ? positionOf(rows[rows.length - 1]!) : cursor
-    const read = await this.readRows(after, this.rowLimit - rows.length)
-    for (const row of read.rows) rows.push(row)
-    this.caughtUp = read.caughtUp
-    if (!this.caughtUp && rows.length > 0) {
+    const { rows, caughtUp } = await this.readRows(cursor, this.rowLimit)
+    this.caughtUp = caughtUp
+    if (!caughtUp && rows.length > 0) {
       const next = positionOf(rows[rows.length - 1]!)
       const ahead = this.feed.readPages(next, this.rowLimit, READ_PAGE_ROWS)
       ahead.catch(() => {}) // not awaited if the chunk fails or the sync stops: nothing to report
