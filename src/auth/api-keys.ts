@@ -8,12 +8,16 @@ export interface ApiKeyInfo {
   id: string
   name: string
   scope: Scope
+  /** the project the key belongs to; null for a service-wide admin key */
+  project_id: number | null
   key_prefix: string
   created_at: string
   revoked_at: string | null
 }
 
 const PREFIX_LENGTH = 12
+const KEY_COLUMNS =
+  'id::text, name, scope, project_id, key_prefix, created_at::text, revoked_at::text'
 
 export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest()
@@ -28,19 +32,31 @@ export function generateKey(): string {
 export class ApiKeyStore {
   constructor(private readonly db: SqlClient) {}
 
-  async create(scope: Scope, name = ''): Promise<{ key: string; info: ApiKeyInfo }> {
+  /**
+   * A new key of `project`, or with null a service-wide one, which only an
+   * admin key may be (the table checks it too).
+   */
+  async create(
+    scope: Scope,
+    name: string,
+    project: number | null,
+  ): Promise<{ key: string; info: ApiKeyInfo }> {
+    if (project === null && scope !== 'admin')
+      throw new Error(`a ${scope} key belongs to a project: name one`)
     const key = generateKey()
     const { rows } = await this.db.query<ApiKeyInfo>(
-      `INSERT INTO api_keys (name, scope, key_hash, key_prefix) VALUES ($1, $2, $3, $4)
-       RETURNING id::text, name, scope, key_prefix, created_at::text, revoked_at::text`,
-      [name, scope, hashKey(key), key.slice(0, PREFIX_LENGTH)],
+      `INSERT INTO api_keys (name, scope, key_hash, key_prefix, project_id) VALUES ($1, $2, $3, $4, $5)
+       RETURNING ${KEY_COLUMNS}`,
+      [name, scope, hashKey(key), key.slice(0, PREFIX_LENGTH), project],
     )
     return { key, info: rows[0]! }
   }
 
-  async list(): Promise<ApiKeyInfo[]> {
+  /** Every key, or those of one project (service-wide keys are listed only with every key). */
+  async list(project?: number): Promise<ApiKeyInfo[]> {
     const { rows } = await this.db.query<ApiKeyInfo>(
-      'SELECT id::text, name, scope, key_prefix, created_at::text, revoked_at::text FROM api_keys ORDER BY created_at',
+      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE $1::int IS NULL OR project_id = $1 ORDER BY created_at`,
+      [project ?? null],
     )
     return rows
   }
@@ -58,13 +74,16 @@ export class ApiKeyStore {
   /** The active key with this digest, if any: one lookup on the unique index. */
   async findActive(
     digest: Buffer,
-  ): Promise<{ id: string; scope: Scope; key_hash: Buffer } | undefined> {
+  ): Promise<
+    { id: string; scope: Scope; project_id: number | null; key_hash: Buffer } | undefined
+  > {
     const { rows } = await this.db.query<{
       id: string
       scope: Scope
+      project_id: number | null
       key_hash: Buffer | Uint8Array
     }>(
-      'SELECT id::text, scope, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      'SELECT id::text, scope, project_id, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
       [digest],
     )
     const row = rows[0]

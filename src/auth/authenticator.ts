@@ -5,6 +5,8 @@ export interface Principal {
   /** stable id for rate limiting and logs: the key's id, or "env" for API_KEY */
   id: string
   scope: Scope
+  /** the key's project; null for a service-wide admin key (API_KEY is one) */
+  projectId: number | null
 }
 
 export type Verdict =
@@ -118,7 +120,7 @@ export class Authenticator {
   private async identify(presented: string): Promise<Principal | undefined> {
     const digest = hashKey(presented)
     if (this.envDigest && timingSafeEqual(digest, this.envDigest))
-      return { id: 'env', scope: 'admin' }
+      return { id: 'env', scope: 'admin', projectId: null }
     const cacheKey = digest.toString('base64')
     const t = this.now()
     const hit = this.cache.get(cacheKey) ?? this.unknown.get(cacheKey)
@@ -133,7 +135,9 @@ export class Authenticator {
     // The index found it by digest; compare again in constant time so the
     // decision never depends on how many bytes matched.
     const principal =
-      row && timingSafeEqual(row.key_hash, digest) ? { id: row.id, scope: row.scope } : undefined
+      row && timingSafeEqual(row.key_hash, digest)
+        ? { id: row.id, scope: row.scope, projectId: row.project_id }
+        : undefined
     if (principal) {
       if (this.cache.size >= CACHE_MAX) this.cache.clear()
       this.cache.set(cacheKey, { principal, at: t })

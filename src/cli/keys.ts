@@ -21,7 +21,7 @@ try {
   if (command === 'create') {
     if (!SCOPES.includes(values.scope as Scope))
       throw new Error(`--scope must be one of ${SCOPES.join(', ')}\n${USAGE}`)
-    const { key, info } = await keys.create(values.scope as Scope, values.name)
+    const { key, info } = await keys.create(values.scope as Scope, values.name, 1)
     // The key is shown this once; only its digest is stored.
     console.log(JSON.stringify({ ...info, key }, null, 2))
   } else if (command === 'list') {

@@ -25,7 +25,7 @@ describe('API keys and scopes (embedded)', () => {
     t = await startTestApp({ queue: false })
     const store = new ApiKeyStore(t.deps.db)
     for (const scope of ['read', 'write', 'admin'] as const)
-      keys[scope] = (await store.create(scope, `test ${scope}`)).key
+      keys[scope] = (await store.create(scope, `test ${scope}`, 1)).key
   })
   after(() => t?.close())
 

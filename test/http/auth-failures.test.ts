@@ -21,7 +21,7 @@ describe('unknown keys are limited per client address', {
       queue: false,
       env: { AUTH_FAILURE_LIMIT: '3', AUTH_FAILURE_PERIOD: '60' },
     })
-    good = (await t.deps.apiKeys.create('read')).key
+    good = (await t.deps.apiKeys.create('read', '', 1)).key
     const findActive = t.deps.apiKeys.findActive.bind(t.deps.apiKeys)
     t.deps.apiKeys.findActive = (digest) => {
       lookups++

@@ -58,8 +58,8 @@ describe('Idempotency-Key on POST /events (embedded)', () => {
 
   test('keys are scoped per API key', async () => {
     const store = new ApiKeyStore(t.deps.db)
-    const a = (await store.create('write', 'a')).key
-    const b = (await store.create('write', 'b')).key
+    const a = (await store.create('write', 'a', 1)).key
+    const b = (await store.create('write', 'b', 1)).key
     const events = makeEvents(3)
     const first = await post(events, {
       'idempotency-key': 'shared-name',

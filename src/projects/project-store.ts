@@ -1,0 +1,136 @@
+import { AppError } from '../errors.ts'
+import type { SqlClient } from '../store/sql-client.ts'
+
+export interface Project {
+  id: number
+  name: string
+  /** events accepted per UTC day; null: no quota */
+  events_per_day: number | null
+  created_at: string
+}
+
+/** The project everything belonged to before projects existed, and where keyless events go. */
+export const DEFAULT_PROJECT_ID = 1
+
+/** What a project's name may be (the migration checks the same): it appears in URLs and file names. */
+export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
+
+const COLUMNS = 'id, name, events_per_day::float8 AS events_per_day, created_at::text AS created_at'
+
+// Projects change rarely and are read on every request: the list is kept this
+// long in each process. A name not in it is looked up at once, so a project
+// created by the CLI works from its first request; a deleted or renamed one
+// can still be named for up to this long.
+const CACHE_MS = 5_000
+
+export class ProjectNameError extends AppError {
+  constructor(name: string) {
+    super(
+      422,
+      'INVALID_PROJECT_NAME',
+      `project name "${name}" must be 1 to 63 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit`,
+    )
+  }
+}
+
+/** Projects in the event store's database. */
+export class ProjectStore {
+  private cached: { at: number; projects: Project[] } | undefined
+
+  constructor(
+    private readonly db: SqlClient,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async list(): Promise<Project[]> {
+    const { rows } = await this.db.query<Project>(`SELECT ${COLUMNS} FROM projects ORDER BY id`)
+    this.cached = { at: this.now(), projects: rows }
+    return rows
+  }
+
+  /** The projects as this process last read them, at most CACHE_MS ago. */
+  async known(): Promise<Project[]> {
+    const c = this.cached
+    if (c && this.now() - c.at <= CACHE_MS) return c.projects
+    return this.list()
+  }
+
+  /** The project of this name; a name this process does not know yet is looked up in the store. */
+  async byName(name: string): Promise<Project | undefined> {
+    const hit = (await this.known()).find((p) => p.name === name)
+    if (hit) return hit
+    return (await this.list()).find((p) => p.name === name)
+  }
+
+  async byId(id: number): Promise<Project | undefined> {
+    const hit = (await this.known()).find((p) => p.id === id)
+    if (hit) return hit
+    return (await this.list()).find((p) => p.id === id)
+  }
+
+  async create(name: string, options: { eventsPerDay?: number | null } = {}): Promise<Project> {
+    if (!PROJECT_NAME.test(name)) throw new ProjectNameError(name)
+    const { rows } = await this.db.query<Project>(
+      `INSERT INTO projects (name, events_per_day) VALUES ($1, $2)
+       ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`,
+      [name, options.eventsPerDay ?? null],
+    )
+    this.cached = undefined
+    if (!rows[0]) throw new AppError(409, 'PROJECT_EXISTS', `project "${name}" exists already`)
+    return rows[0]
+  }
+
+  async rename(from: string, to: string): Promise<Project> {
+    if (!PROJECT_NAME.test(to)) throw new ProjectNameError(to)
+    const taken = await this.byName(to)
+    if (taken) throw new AppError(409, 'PROJECT_EXISTS', `project "${to}" exists already`)
+    const { rows } = await this.db.query<Project>(
+      `UPDATE projects SET name = $2 WHERE name = $1 RETURNING ${COLUMNS}`,
+      [from, to],
+    )
+    this.cached = undefined
+    if (!rows[0]) throw unknownProject(from)
+    return rows[0]
+  }
+
+  /** Sets or clears (null) a project's events/day quota. */
+  async setQuota(name: string, eventsPerDay: number | null): Promise<Project> {
+    const { rows } = await this.db.query<Project>(
+      `UPDATE projects SET events_per_day = $2 WHERE name = $1 RETURNING ${COLUMNS}`,
+      [name, eventsPerDay],
+    )
+    this.cached = undefined
+    if (!rows[0]) throw unknownProject(name)
+    return rows[0]
+  }
+
+  /**
+   * Removes a project and everything of it in the store: its events, keys and
+   * Idempotency-Keys, in one transaction. The replica drops the project's
+   * schema when it next looks at the projects (ProjectReplicas).
+   */
+  async delete(name: string): Promise<{ project: Project; events: number }> {
+    const project = await this.byName(name)
+    if (!project) throw unknownProject(name)
+    if (project.id === DEFAULT_PROJECT_ID)
+      throw new AppError(
+        409,
+        'DEFAULT_PROJECT',
+        `project "${name}" is the default project, where events sent without a key go; it can be renamed, not deleted`,
+      )
+    const { rows } = await this.db.query<{ events: number }>(
+      `WITH gone AS (DELETE FROM projects WHERE id = $1 RETURNING id),
+       keys AS (DELETE FROM api_keys WHERE project_id IN (SELECT id FROM gone)),
+       idem AS (DELETE FROM idempotency_keys WHERE project_id IN (SELECT id FROM gone)),
+       events AS (DELETE FROM events WHERE project_id IN (SELECT id FROM gone) RETURNING 1)
+       SELECT count(*)::int AS events FROM events`,
+      [project.id],
+    )
+    this.cached = undefined
+    return { project, events: rows[0]!.events }
+  }
+}
+
+export function unknownProject(name: string): AppError {
+  return new AppError(404, 'PROJECT_NOT_FOUND', `there is no project "${name}"`)
+}
