@@ -124,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installAccessControl(app, {
     authenticator: deps.authenticator,
+    projects: deps.projects,
     limiter: deps.rateLimits,
     policy: deps.config.rateLimit,
     log: deps.log.child({ component: 'access' }),
@@ -149,7 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(dashboardPlugin)
   if (deps.analytics)
     await app.register(statsRoutes, {
-      replica: deps.analytics.replica,
+      analytics: deps.analytics,
       maxRangeDays: deps.config.analytics.maxRangeDays,
     })
   return app

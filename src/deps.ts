@@ -11,6 +11,7 @@ import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit/tok
 import type { ImportTarget } from './import/import-csv.ts'
 import type { Logger } from './logger.ts'
 import { Metrics } from './metrics.ts'
+import { ProjectStore } from './projects/project-store.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { RedisStreamQueue } from './queue/redis-stream-queue.ts'
 import { redisConnector } from './redis.ts'
@@ -32,6 +33,7 @@ export interface Storage {
   db: SqlClient
   store: CopyEventStore
   apiKeys: ApiKeyStore
+  projects: ProjectStore
   /** the API's Idempotency-Key records, and the import's */
   idempotency: IdempotencyStore
   close(): Promise<void>
@@ -58,22 +60,31 @@ export async function openStorage(config: Config, log: Logger): Promise<Storage>
     db,
     store,
     apiKeys: new ApiKeyStore(db),
+    projects: new ProjectStore(db),
     idempotency: new IdempotencyStore(db),
     close: () => store.close(),
   }
 }
 
 /**
- * The CSV import's writer: on PostgreSQL a COPY on a connection of its own;
- * embedded, the store itself (the same insert as the API, in this process anyway).
+ * The CSV import's writer into `project`: on PostgreSQL a COPY on a connection
+ * of its own; embedded, the store itself (the same insert as the API, in this
+ * process anyway).
  */
 export async function bulkWriter(
   storage: Storage,
+  project: number,
 ): Promise<{ writer: ImportTarget; close(): Promise<void> }> {
-  const { config, log } = storage
-  if (!config.databaseUrl) return { writer: storage.store, close: async () => {} }
+  const { config, log, store } = storage
+  if (!config.databaseUrl) {
+    const writer: ImportTarget = {
+      insert: (events) => store.insert(events.map((e) => ({ ...e, project_id: project }))),
+    }
+    return { writer, close: async () => {} }
+  }
   const loader = await PostgresBulkLoader.connect(
     { url: config.databaseUrl, queryTimeoutMs: config.db.queryTimeoutMs },
+    project,
     log,
   )
   return { writer: loader, close: () => loader.close() }
@@ -95,6 +106,7 @@ export async function buildDeps(
       ? await Analytics.open(
           config.analytics,
           storage.db,
+          storage.projects,
           log.child({ component: 'analytics' }),
           waker,
         )

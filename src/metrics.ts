@@ -8,6 +8,7 @@ import {
 } from 'prom-client'
 import type { Analytics } from './analytics/analytics.ts'
 import type { IngestObserver } from './events/ingest-service.ts'
+import { DEFAULT_PROJECT_ID } from './projects/project-store.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { withTimeout } from './timeout.ts'
 import type { BatchObserver } from './worker/worker.ts'
@@ -110,7 +111,11 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
     const timeoutMs = sources.readTimeoutMs ?? READ_TIMEOUT_MS
     if (sources.queue) {
       const queue = sources.queue
-      const status = oncePerScrape(() => queue.status(), timeoutMs)
+      // The whole queue's figures: /metrics is the operator's, not a project's.
+      const status = oncePerScrape(
+        async () => (await queue.status(DEFAULT_PROJECT_ID)).shared,
+        timeoutMs,
+      )
       new ScrapedGauge(
         'ea_queue_length_entries',
         'entries in the queue stream, pending ones included',

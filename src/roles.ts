@@ -52,7 +52,7 @@ export async function startRole(
     )
   }
   worker?.start()
-  deps.analytics?.sync.start()
+  deps.analytics?.start()
   if (app && options.listen) {
     await app.listen({ port: config.port, host: config.host })
     log.info({ mode: deps.queue ? 'queue' : 'direct' }, 'api ready')

@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
+import { DEFAULT_PROJECT_ID } from '../projects/project-store.ts'
 import { checkpointThreshold } from './fold.ts'
 import { PropertyPaths } from './property-paths.ts'
 import { REPLICA_DDL, REPLICA_VERSION } from './replica-schema.ts'
@@ -75,35 +76,45 @@ async function createInstance(path: string, options: ReplicaOptions): Promise<Du
 }
 
 /**
- * The columnar replica. One instance per file per process; DuckDB's own file
- * lock makes a second process fail to open it, which we turn into a message
- * that says what to do.
+ * DuckDB schema of a project's replica. None is `main`: DuckDB looks a name
+ * up in `main` too when the connection's schema lacks it, so `main` holds no
+ * table, and a name missing from a project's schema is an error, never
+ * another project's rows.
  */
-export class DuckDbReplica {
-  private readers: DuckDBConnection[] = []
-  private next = 0
+export function projectSchema(project: number): string {
+  return `p${project}`
+}
+
+/**
+ * The replica file: one DuckDB instance per file per process (DuckDB's own
+ * file lock makes a second process fail to open it, which becomes a message
+ * that says what to do), holding each project's replica in a schema of its
+ * own. Projects share the instance's memory and threads, and never a table:
+ * no query of one can read another's rows, and each is as fast as if it were
+ * alone. Writes to any of them go one at a time (serialise), so memory is
+ * bounded as for one.
+ */
+export class ReplicaDatabase {
+  private readonly replicas = new Map<number, DuckDbReplica>()
+  private writes: Promise<unknown> = Promise.resolve()
+  /** A checksum or read error met on the replica file, until the file is replaced. */
+  corruption: Error | undefined
+  /** how many times the file was replaced: connections (and their temp tables) made before are gone */
+  generation = 0
 
   private constructor(
     readonly path: string,
-    /** DuckDB's memory limit, which the sync sizes its chunks by */
-    readonly memoryLimit: string,
+    readonly options: ReplicaOptions,
     private instance: DuckDBInstance,
-    private writerConn: DuckDBConnection,
-    private readonly options: ReplicaOptions,
-    /** the numbered property paths; the sync adds to them */
-    readonly paths: PropertyPaths,
     private readonly log: Logger,
   ) {}
 
-  /** the connection the sync writes through */
-  get writer(): DuckDBConnection {
-    return this.writerConn
+  /** DuckDB's memory limit, which the sync sizes its work by */
+  get memoryLimit(): string {
+    return this.options.memoryLimit
   }
 
-  /** A checksum or read error met on the replica file, until the file is replaced. */
-  corruption: Error | undefined
-
-  static async open(path: string, options: ReplicaOptions, log: Logger): Promise<DuckDbReplica> {
+  static async open(path: string, options: ReplicaOptions, log: Logger): Promise<ReplicaDatabase> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     let instance: DuckDBInstance
     try {
@@ -115,38 +126,195 @@ export class DuckDbReplica {
       moveAside(path, err as Error, log)
       instance = await createInstance(path, options)
     }
-    const replica = new DuckDbReplica(
-      path,
-      options.memoryLimit,
-      instance,
-      await instance.connect(),
-      options,
-      new PropertyPaths(options.maxPropertyPaths, options.maxRollupValues),
-      log,
-    )
-    await replica.connectReaders()
-    await replica.ensureSchema(log)
+    const database = new ReplicaDatabase(path, options, instance, log)
+    await database.dropUnprojectedReplica()
+    return database
+  }
+
+  /** A statement on a connection of its own. */
+  private async run(sql: string): Promise<void> {
+    const conn = await this.instance.connect()
+    try {
+      await conn.run(sql)
+    } finally {
+      conn.closeSync()
+    }
+  }
+
+  /**
+   * The replica from before projects sat in `main`: it is dropped, and each
+   * project's is built in its schema (derived data: rebuilt, not moved).
+   */
+  private async dropUnprojectedReplica(): Promise<void> {
+    const conn = await this.instance.connect()
+    try {
+      const reader = await conn.runAndReadAll(
+        `SELECT view_name AS name, 'VIEW' AS kind FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' AND database_name = current_database()
+         UNION ALL
+         SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database() AND NOT temporary`,
+      )
+      const objects = reader.getRowObjects() as Array<{ name: string; kind: string }>
+      if (objects.length === 0) return
+      this.log.warn('the replica predates projects; rebuilding it per project from PostgreSQL')
+      for (const { name, kind } of objects) await conn.run(`DROP ${kind} IF EXISTS main."${name}"`)
+    } finally {
+      conn.closeSync()
+    }
+  }
+
+  /** The project's replica, its schema made if need be. */
+  async project(project: number): Promise<DuckDbReplica> {
+    let replica = this.replicas.get(project)
+    if (!replica) {
+      replica = new DuckDbReplica(this, project, this.options, this.log)
+      await replica.connect(this.instance)
+      this.replicas.set(project, replica)
+    }
     return replica
   }
 
-  /** Moves a corrupted file aside and starts an empty one in its place; the sync then refills it. */
+  /** The projects whose replicas the file holds. */
+  async projectsOnFile(): Promise<number[]> {
+    const conn = await this.instance.connect()
+    try {
+      const reader = await conn.runAndReadAll(
+        `SELECT schema_name FROM duckdb_tables() WHERE table_name = 'replica_meta' AND NOT temporary AND database_name = current_database()`,
+      )
+      return (reader.getRowObjects() as Array<{ schema_name: string }>).flatMap(
+        ({ schema_name }) => {
+          const m = /^p(\d+)$/.exec(schema_name)
+          return m ? [Number(m[1])] : []
+        },
+      )
+    } finally {
+      conn.closeSync()
+    }
+  }
+
+  /** Removes a deleted project's replica: its schema and everything in it. */
+  async dropProject(project: number): Promise<void> {
+    const replica = this.replicas.get(project)
+    this.replicas.delete(project)
+    await this.serialise(async () => {
+      replica?.disconnect()
+      await this.run(`DROP SCHEMA IF EXISTS ${projectSchema(project)} CASCADE`)
+    })
+  }
+
+  /** Work that writes to any project's replica: one at a time. */
+  serialise<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(work, work)
+    this.writes = run.catch(() => {})
+    return run
+  }
+
+  /** Resolves when the writes queued so far are done. */
+  async idle(): Promise<void> {
+    await this.writes
+  }
+
+  /** Moves a corrupted file aside and starts an empty one in its place; the syncs then refill it. */
   async replaceCorruptFile(): Promise<void> {
     const cause = this.corruption ?? new Error('corrupt')
-    this.close()
+    for (const replica of this.replicas.values()) replica.disconnect()
+    this.instance.closeSync()
     moveAside(this.path, cause, this.log)
     this.instance = await createInstance(this.path, this.options)
-    this.writerConn = await this.instance.connect()
-    this.readers = []
-    await this.connectReaders()
+    this.generation++
+    for (const replica of this.replicas.values()) await replica.connect(this.instance)
     this.corruption = undefined
-    await this.ensureSchema(this.log)
   }
 
-  private async connectReaders(): Promise<void> {
-    for (let i = 0; i < READER_CONNECTIONS; i++) this.readers.push(await this.instance.connect())
+  close(): void {
+    for (const replica of this.replicas.values()) replica.disconnect()
+    this.replicas.clear()
+    this.instance.closeSync()
+  }
+}
+
+/**
+ * One project's replica: its schema, a writer connection for its sync and
+ * reader connections for its queries, each with the schema as its default,
+ * so every query names its tables plainly and finds only this project's.
+ */
+export class DuckDbReplica {
+  private readers: DuckDBConnection[] = []
+  private next = 0
+  private writerConn: DuckDBConnection | undefined
+  /** the numbered property paths; the sync adds to them */
+  readonly paths: PropertyPaths
+  readonly schema: string
+  /** set by open(): closing this replica closes the file too */
+  private ownsDatabase = false
+
+  constructor(
+    readonly database: ReplicaDatabase,
+    readonly project: number,
+    options: ReplicaOptions,
+    private readonly log: Logger,
+  ) {
+    this.schema = projectSchema(project)
+    this.paths = new PropertyPaths(options.maxPropertyPaths, options.maxRollupValues)
   }
 
-  private async ensureSchema(log: Logger): Promise<void> {
+  /** A file holding only the default project's replica, for tools and tests. */
+  static async open(path: string, options: ReplicaOptions, log: Logger): Promise<DuckDbReplica> {
+    const database = await ReplicaDatabase.open(path, options, log)
+    const replica = await database.project(DEFAULT_PROJECT_ID)
+    replica.ownsDatabase = true
+    return replica
+  }
+
+  get path(): string {
+    return this.database.path
+  }
+
+  get memoryLimit(): string {
+    return this.database.memoryLimit
+  }
+
+  get corruption(): Error | undefined {
+    return this.database.corruption
+  }
+
+  set corruption(err: Error | undefined) {
+    this.database.corruption = err
+  }
+
+  /** the connection the sync writes through */
+  get writer(): DuckDBConnection {
+    if (!this.writerConn) throw new Error(`the replica of project ${this.project} is closed`)
+    return this.writerConn
+  }
+
+  /** @internal (ReplicaDatabase) */
+  async connect(instance: DuckDBInstance): Promise<void> {
+    const use = async () => {
+      const conn = await instance.connect()
+      await conn.run(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`)
+      await conn.run(`USE ${this.schema}`)
+      return conn
+    }
+    this.writerConn = await use()
+    this.readers = []
+    for (let i = 0; i < READER_CONNECTIONS; i++) this.readers.push(await use())
+    await this.ensureSchema()
+  }
+
+  /** @internal (ReplicaDatabase) */
+  disconnect(): void {
+    for (const c of this.readers) c.closeSync()
+    this.readers = []
+    this.writerConn?.closeSync()
+    this.writerConn = undefined
+  }
+
+  /** Moves a corrupted file aside and starts an empty one in its place; the syncs then refill it. */
+  replaceCorruptFile(): Promise<void> {
+    return this.database.replaceCorruptFile()
+  }
+
+  private async ensureSchema(): Promise<void> {
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
     const rows = await this.rows<{ version: number }>(
       this.writer,
@@ -157,8 +325,8 @@ export class DuckDbReplica {
         REPLICA_VERSION,
       ])
     } else if (rows[0]!.version !== REPLICA_VERSION) {
-      log.warn(
-        { found: rows[0]!.version, expected: REPLICA_VERSION },
+      this.log.warn(
+        { found: rows[0]!.version, expected: REPLICA_VERSION, project: this.project },
         'replica layout changed; rebuilding it from PostgreSQL',
       )
       await this.reset()
@@ -168,12 +336,13 @@ export class DuckDbReplica {
 
   /** Empties the replica; the sync then refills it from the beginning, from `sourceId`. */
   async reset(sourceId: string | null = null): Promise<void> {
-    // Whatever an earlier layout made (the file holds nothing else): views first, they read the tables.
+    // Whatever an earlier layout made (the schema holds nothing else): views first, they read the tables.
     const objects = await this.rows<{ name: string; kind: string }>(
       this.writer,
-      `SELECT view_name AS name, 'VIEW' AS kind FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'
+      `SELECT view_name AS name, 'VIEW' AS kind FROM duckdb_views() WHERE NOT internal AND schema_name = $1 AND database_name = current_database()
        UNION ALL
-       SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT internal AND schema_name = 'main' AND NOT temporary`,
+       SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT internal AND schema_name = $1 AND database_name = current_database() AND NOT temporary`,
+      [this.schema],
     )
     for (const { name, kind } of objects) await this.writer.run(`DROP ${kind} IF EXISTS "${name}"`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
@@ -206,6 +375,8 @@ export class DuckDbReplica {
 
   /** A read-only query for /stats, spread over a few connections so requests do not queue behind each other. */
   async query<T>(sql: string, values: DuckDBValue[] = []): Promise<T[]> {
+    if (this.readers.length === 0)
+      throw new Error(`the replica of project ${this.project} is closed`)
     const conn = this.readers[this.next++ % this.readers.length]!
     return this.rows<T>(conn, sql, values)
   }
@@ -221,8 +392,7 @@ export class DuckDbReplica {
   }
 
   close(): void {
-    for (const c of this.readers) c.closeSync()
-    this.writer.closeSync()
-    this.instance.closeSync()
+    if (this.ownsDatabase) this.database.close()
+    else this.disconnect()
   }
 }

@@ -8,10 +8,25 @@ import type { CopyEventStore } from '../store/event-store.ts'
 export class SyncWaker {
   private pending = false
   private waiter: (() => void) | undefined
+  private readonly children: SyncWaker[] = []
 
   wake(): void {
     this.pending = true
     this.waiter?.()
+    for (const child of this.children) child.wake()
+  }
+
+  /** A waker of its own for one more waiting sync (each project's), woken with this one. */
+  child(): SyncWaker {
+    const child = new SyncWaker()
+    this.children.push(child)
+    return child
+  }
+
+  /** Stops waking a child (its project is gone). */
+  forget(child: SyncWaker): void {
+    const i = this.children.indexOf(child)
+    if (i >= 0) this.children.splice(i, 1)
   }
 
   /**
@@ -48,7 +63,7 @@ export function wakingStore(store: CopyEventStore, waker: SyncWaker): CopyEventS
     copies: store.copies,
     insert: (events) => woken(store.insert(events)),
     insertCopy: (copy) => woken(store.insertCopy(copy)),
-    existingIds: (ids) => store.existingIds(ids),
+    existingIds: (ids, project) => store.existingIds(ids, project),
     ping: () => store.ping(),
     close: () => store.close(),
   }

@@ -37,7 +37,8 @@ export class AnalyticsSync {
   private running: Promise<void> | undefined
   private stopping = false
   private readonly stopController = new AbortController()
-  private busy: Promise<unknown> = Promise.resolve()
+  /** the file's generation this sync's staging table was made in (ReplicaDatabase.generation) */
+  private generation = -1
   /** whether the last read reached the end of what is committed */
   private caughtUp = false
   /** the next chunk's rows, being read while one is applied */
@@ -66,6 +67,7 @@ export class AnalyticsSync {
   /** Prepares the staging table, and starts over if the replica was filled from another event store. */
   async init(): Promise<void> {
     this.readAhead = undefined
+    this.generation = this.replica.database.generation
     await this.replica.writer.run(
       `CREATE OR REPLACE TEMP TABLE sync_stage (attempt INTEGER, ord INTEGER, seq BIGINT, day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
     )
@@ -95,7 +97,7 @@ export class AnalyticsSync {
     this.stopping = true
     this.stopController.abort()
     await this.running
-    await this.busy
+    await this.replica.database.idle()
   }
 
   /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows copied. */
@@ -114,11 +116,10 @@ export class AnalyticsSync {
   }
 
   // Everything that writes goes through here: two chunks, or a chunk and a
-  // fold, must never be applied at once.
+  // fold, must never be applied at once, in this project or another (the
+  // replicas share the file's memory).
   private serialised<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.busy.then(work, work)
-    this.busy = run.catch(() => {})
-    return run
+    return this.replica.database.serialise(work)
   }
 
   private async drain(): Promise<number> {
@@ -128,10 +129,9 @@ export class AnalyticsSync {
       try {
         // A damaged file would fail every chunk and every /stats read; it is
         // derived data, so it is rebuilt from the store instead.
-        if (this.replica.corruption) {
-          await this.replica.replaceCorruptFile()
-          await this.init()
-        }
+        if (this.replica.corruption) await this.replica.replaceCorruptFile()
+        // Replaced, by this sync or another project's: its connections are new.
+        if (this.generation !== this.replica.database.generation) await this.init()
         copied = await this.syncChunk()
         if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
           await foldBatch(this.replica.writer, this.bitmapBudget)

@@ -8,6 +8,8 @@ import { fileDigest } from '../import/file-digest.ts'
 import { type ImportSummary, importCsv } from '../import/import-csv.ts'
 import { formatInt, Progress } from '../import/progress.ts'
 import { cliLogger } from '../logger.ts'
+import { pickProject } from '../projects/pick-project.ts'
+import type { Project } from '../projects/project-store.ts'
 import { DataDirLockedError } from '../store/open-store.ts'
 
 // npm run import -- events.csv [--skip-invalid] [--rejects PATH] [--json] ...
@@ -20,6 +22,7 @@ const USAGE = `usage: import FILE.csv [options]
   --quiet                 no progress on stderr
   --progress-interval S   seconds between progress lines when stderr is not a terminal (default 2)
   --idempotency-key KEY   run once per KEY: again with the same file, print the first run's summary instead
+  --project NAME          the project the events go to (required when the service holds more than one)
 exit status: 0 done, 1 stopped (a bad row, an unreadable file, the store), 2 usage, 130 interrupted`
 
 // 130 for Ctrl-C, as shells report a SIGINT.
@@ -51,6 +54,7 @@ function parseCommandLine() {
         quiet: { type: 'boolean', default: false },
         'progress-interval': { type: 'string', default: '2' },
         'idempotency-key': { type: 'string' },
+        project: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     })
@@ -105,9 +109,16 @@ async function main(): Promise<number> {
     }
     throw new ExitError(EXIT.stopped, `cannot open the event store: ${err.message}`)
   })
+  let project: Project
+  try {
+    project = await pickProject(storage.projects, args.project, '--project NAME')
+  } catch (err) {
+    await storage.close()
+    throw new ExitError(EXIT.usage, `cannot import: ${(err as Error).message}`)
+  }
   let bulk: Awaited<ReturnType<typeof bulkWriter>>
   try {
-    bulk = await bulkWriter(storage)
+    bulk = await bulkWriter(storage, project.id)
   } catch (err) {
     await storage.close()
     throw new ExitError(EXIT.stopped, `cannot open the event store: ${(err as Error).message}`)
@@ -122,10 +133,12 @@ async function main(): Promise<number> {
   const keys = storage.idempotency
   let keyClaimed = false
   if (args.key !== undefined) {
-    const outcome = await claimKey(keys, args.key, args.file).catch(async (err: unknown) => {
-      await closeAll()
-      throw err
-    })
+    const outcome = await claimKey(keys, project.id, args.key, args.file).catch(
+      async (err: unknown) => {
+        await closeAll()
+        throw err
+      },
+    )
     if (outcome !== 'claimed') {
       await closeAll()
       process.stdout.write(
@@ -142,7 +155,7 @@ async function main(): Promise<number> {
   const releaseKey = async () => {
     if (!keyClaimed) return
     keyClaimed = false
-    await keys.release(KEY_OWNER, args.key!).catch((err: Error) => {
+    await keys.release(project.id, KEY_OWNER, args.key!).catch((err: Error) => {
       process.stderr.write(
         `warning: could not release idempotency key ${args.key}: ${err.message}; it stays in use for ${KEEP_HOURS} hours\n`,
       )
@@ -198,7 +211,7 @@ async function main(): Promise<number> {
   }
   const output: PrintedSummary = { ...summary, store: storage.db.kind, replica }
   if (keyClaimed && !summary.stopped && !summary.interrupted) {
-    await keys.complete(KEY_OWNER, args.key!, EXIT.ok, output).then(
+    await keys.complete(project.id, KEY_OWNER, args.key!, EXIT.ok, output).then(
       () => (keyClaimed = false),
       (err: Error) => {
         process.stderr.write(
@@ -234,12 +247,13 @@ const KEY_OWNER = 'cli:import'
 /** 'claimed' to go ahead; the first run's summary to replay; otherwise an ExitError saying why not. */
 async function claimKey(
   keys: IdempotencyStore,
+  project: number,
   key: string,
   file: string,
 ): Promise<'claimed' | PrintedSummary> {
   let claim
   try {
-    claim = await keys.claim(KEY_OWNER, key, await fileDigest(file))
+    claim = await keys.claim(project, KEY_OWNER, key, await fileDigest(file))
   } catch (err) {
     throw new ExitError(
       EXIT.stopped,

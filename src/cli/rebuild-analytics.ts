@@ -12,7 +12,7 @@ const log = createLogger(config.logLevel).child({ component: 'rebuild-analytics'
 const storage = await openStorage(config, log)
 let analytics: Analytics
 try {
-  analytics = await Analytics.open(config.analytics, storage.db, log)
+  analytics = await Analytics.open(config.analytics, storage.db, storage.projects, log)
 } catch (err) {
   if (err instanceof ReplicaLockedError) {
     log.fatal(`${err.message}; stop the service first`)
@@ -20,11 +20,10 @@ try {
   }
   throw err
 }
-await analytics.replica.reset()
-await analytics.sync.init()
+await analytics.reset()
 const started = performance.now()
 const rows = await analytics.catchUp()
-await analytics.sync.fold()
+await analytics.fold()
 const seconds = (performance.now() - started) / 1000
 log.info(
   { rows, seconds: Math.round(seconds * 10) / 10, rowsPerSecond: Math.round(rows / seconds) },

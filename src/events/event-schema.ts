@@ -41,3 +41,8 @@ export interface NormalizedEvent {
   event_type: string
   properties: Record<string, unknown>
 }
+
+/** An event as the store keeps it: in one project. */
+export interface ProjectEvent extends NormalizedEvent {
+  project_id: number
+}

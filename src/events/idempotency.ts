@@ -27,40 +27,48 @@ export class IdempotencyStore {
 
   constructor(private readonly db: SqlClient) {}
 
-  async claim(owner: string, key: string, digest: Buffer): Promise<Claim> {
+  // Keys are per project as well as per owner: a service-wide key, or the
+  // keyless service, sends to several projects, and the same key there is two requests.
+  async claim(project: number, owner: string, key: string, digest: Buffer): Promise<Claim> {
     await this.purgeNowAndThen()
     const inserted = await this.db.query(
-      `INSERT INTO idempotency_keys (owner, key, body_sha256) VALUES ($1, $2, $3) ON CONFLICT (owner, key) DO NOTHING`,
-      [owner, key, digest],
+      `INSERT INTO idempotency_keys (project_id, owner, key, body_sha256) VALUES ($4, $1, $2, $3) ON CONFLICT (project_id, owner, key) DO NOTHING`,
+      [owner, key, digest, project],
     )
     if (inserted.rowCount === 1) return { kind: 'claimed' }
     const { rows } = await this.db.query<{
       body_sha256: Uint8Array
       status: number | null
       response: unknown
-    }>('SELECT body_sha256, status, response FROM idempotency_keys WHERE owner = $1 AND key = $2', [
-      owner,
-      key,
-    ])
+    }>(
+      'SELECT body_sha256, status, response FROM idempotency_keys WHERE owner = $1 AND key = $2 AND project_id = $3',
+      [owner, key, project],
+    )
     const row = rows[0]
-    if (!row) return this.claim(owner, key, digest) // released between our two statements: try again
+    if (!row) return this.claim(project, owner, key, digest) // released between our two statements: try again
     if (!Buffer.from(row.body_sha256).equals(digest)) return { kind: 'mismatch' }
     if (row.status === null) return { kind: 'in-progress' }
     return { kind: 'replay', status: row.status, response: row.response }
   }
 
-  async complete(owner: string, key: string, status: number, response: unknown): Promise<void> {
+  async complete(
+    project: number,
+    owner: string,
+    key: string,
+    status: number,
+    response: unknown,
+  ): Promise<void> {
     await this.db.query(
-      'UPDATE idempotency_keys SET status = $3, response = $4 WHERE owner = $1 AND key = $2',
-      [owner, key, status, JSON.stringify(response)],
+      'UPDATE idempotency_keys SET status = $3, response = $4 WHERE owner = $1 AND key = $2 AND project_id = $5',
+      [owner, key, status, JSON.stringify(response), project],
     )
   }
 
   /** The request failed before it was done: a retry with the key must run again. */
-  async release(owner: string, key: string): Promise<void> {
+  async release(project: number, owner: string, key: string): Promise<void> {
     await this.db.query(
-      'DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND status IS NULL',
-      [owner, key],
+      'DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND project_id = $3 AND status IS NULL',
+      [owner, key, project],
     )
   }
 

@@ -34,9 +34,10 @@ export class IngestService {
     private readonly observer: IngestObserver,
   ) {}
 
-  /** `propertiesJson[i]`, when given, is events[i].properties serialised, as validation did. */
+  /** `project`'s events; `propertiesJson[i]`, when given, is events[i].properties serialised, as validation did. */
   async ingest(
     events: readonly NormalizedEvent[],
+    project: number,
     requestId: string,
     propertiesJson?: readonly string[],
   ): Promise<IngestResult> {
@@ -50,8 +51,8 @@ export class IngestService {
       // On PostgreSQL a binary COPY of the request, which costs both sides far
       // less than the INSERT's bound arrays; PGlite has no COPY.
       const inserted = this.store.copies
-        ? await this.store.insertCopy(copyBinary(unique, uniqueJson))
-        : await this.store.insert(unique)
+        ? await this.store.insertCopy(copyBinary(unique, project, uniqueJson))
+        : await this.store.insert(unique.map((e) => ({ ...e, project_id: project })))
       this.observer.eventsIngested(inserted, total - inserted)
       return {
         status: 201,
@@ -63,7 +64,10 @@ export class IngestService {
         },
       }
     }
-    const stored = await this.alreadyStored(unique.map((e) => e.event_id))
+    const stored = await this.alreadyStored(
+      unique.map((e) => e.event_id),
+      project,
+    )
     let fresh = unique
     let freshJson = uniqueJson
     if (stored.size > 0) {
@@ -71,7 +75,8 @@ export class IngestService {
       fresh = unique.filter((_, i) => keep[i])
       freshJson = uniqueJson?.filter((_, i) => keep[i])
     }
-    if (fresh.length > 0) await this.queue.enqueue(fresh, { requestId, propertiesJson: freshJson })
+    if (fresh.length > 0)
+      await this.queue.enqueue(fresh, { project, requestId, propertiesJson: freshJson })
     this.observer.eventsIngested(fresh.length, total - fresh.length)
     return {
       status: 202,
@@ -84,9 +89,9 @@ export class IngestService {
     }
   }
 
-  private async alreadyStored(ids: string[]): Promise<Set<string>> {
+  private async alreadyStored(ids: string[], project: number): Promise<Set<string>> {
     try {
-      return await withTimeout(this.store.existingIds(ids), LOOKUP_TIMEOUT_MS)
+      return await withTimeout(this.store.existingIds(ids, project), LOOKUP_TIMEOUT_MS)
     } catch (err) {
       // The store being slow or down must not stop intake: the queue keeps the
       // events and the worker's insert drops the duplicates.

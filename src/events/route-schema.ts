@@ -6,6 +6,7 @@ import {
   SECURED,
   SECURED_STATUSES,
 } from '../http/problem-schema.ts'
+import { ProjectQuery } from '../projects/project-param.ts'
 import { IngestBody, IngestResponse } from './event-schema.ts'
 
 // What POST /events documents: the shapes come from event-schema.ts, the errors
@@ -28,6 +29,7 @@ const events = [
 
 export const ingestRouteSchema = {
   tags: ['events'],
+  querystring: ProjectQuery,
   operationId: 'ingestEvents',
   summary: 'Ingest a batch of events',
   description:

@@ -41,11 +41,12 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
   })
   const run = async (
     events: ReturnType<typeof validateBatch>,
+    project: number,
     requestId: string,
     propertiesJson: readonly string[],
   ): Promise<IngestResult> => {
     try {
-      return await ingest.ingest(events, requestId, propertiesJson)
+      return await ingest.ingest(events, project, requestId, propertiesJson)
     } catch (err) {
       if (err instanceof QueueFullError) {
         throw new AppError(503, 'QUEUE_FULL', 'the ingestion queue is full; retry later', {
@@ -73,9 +74,10 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
       // Validation serialises each event's properties to check their size; the queue reuses that.
       const propertiesJson: string[] = []
       const events = validateBatch(request.body, limits, Date.now(), propertiesJson)
+      const project = request.project!.id
       const key = request.headers['idempotency-key']
       if (key === undefined) {
-        const result = await run(events, request.id, propertiesJson)
+        const result = await run(events, project, request.id, propertiesJson)
         return reply.code(result.status).send(result.body)
       }
       if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
@@ -83,9 +85,9 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
           { field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' },
         ])
       }
-      // Keys are scoped per API key: two clients may pick the same one.
+      // Keys are scoped per API key and project: two clients may pick the same one.
       const owner = request.principal?.id ?? 'anonymous'
-      const claim = await idempotency.claim(owner, key, bodyDigest(request.body))
+      const claim = await idempotency.claim(project, owner, key, bodyDigest(request.body))
       if (claim.kind === 'mismatch') {
         throw new ValidationError('this Idempotency-Key was used with a different body', [
           { field: 'Idempotency-Key', message: 'already used with a different request body' },
@@ -109,12 +111,12 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
       }
       let result: IngestResult
       try {
-        result = await run(events, request.id, propertiesJson)
+        result = await run(events, project, request.id, propertiesJson)
       } catch (err) {
-        await idempotency.release(owner, key).catch(() => {})
+        await idempotency.release(project, owner, key).catch(() => {})
         throw err
       }
-      await idempotency.complete(owner, key, result.status, result.body)
+      await idempotency.complete(project, owner, key, result.status, result.body)
       return reply.code(result.status).send(result.body)
     },
   )

@@ -78,15 +78,24 @@ const routes: FastifyPluginAsync<HealthRoutesOptions> = async (
     '/events/queue/status',
     { config: { scope: 'read' }, schema: queueStatusRouteSchema },
     async (request) => {
+      const project = request.project!
       // The sync's lag is read from PostgreSQL; while it is away the queue's own figures matter most.
       const [status, sync] = await Promise.all([
-        queue ? queue.status() : { enabled: false },
-        analytics?.lag().catch((err: Error) => {
-          request.log.warn({ err }, 'sync lag unknown')
-          return { error: 'lag unknown: the database could not be read' }
-        }),
+        queue?.status(project.id),
+        analytics
+          ?.replicaOf(project.id)
+          .then(() => analytics.lagOf(project.id))
+          .catch((err: Error) => {
+            request.log.warn({ err }, 'sync lag unknown')
+            return { error: 'lag unknown: the database could not be read' }
+          }),
       ])
-      return sync ? { ...status, sync } : status
+      // The whole queue counts other projects' events: only a service-wide caller sees it.
+      const serviceWide = request.principal === undefined || request.principal.projectId === null
+      const figures = status
+        ? { ...status, shared: serviceWide ? status.shared : undefined }
+        : { enabled: false }
+      return { ...figures, project: project.name, ...(sync ? { sync } : {}) }
     },
   )
 }

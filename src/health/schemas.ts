@@ -7,6 +7,7 @@ import {
   SECURED,
   SECURED_STATUSES,
 } from '../http/problem-schema.ts'
+import { ProjectQuery } from '../projects/project-param.ts'
 import type { QueueStatus } from '../queue/event-queue.ts'
 
 // Response shapes of the operations routes. Declaring them makes Fastify
@@ -92,36 +93,60 @@ const Sync = Type.Optional(
   }),
 )
 
+const ProjectName = Type.String({ description: 'the project these figures are of' })
+
+const SharedQueue = Type.Optional(
+  Type.Object(
+    {
+      length: Type.Integer({ minimum: 0, description: 'entries (requests) in the stream' }),
+      queued_events: Type.Integer({ minimum: 0, description: 'events waiting to be stored' }),
+      pending: Type.Integer({
+        minimum: 0,
+        description: 'entries delivered to a worker and not yet acknowledged',
+      }),
+      dead_lettered: Type.Integer({ minimum: 0 }),
+      consumers: Type.Array(
+        Type.Object(
+          {
+            name: Type.String(),
+            pending: Type.Integer({ minimum: 0 }),
+            idle_ms: Type.Integer({ minimum: 0 }),
+          },
+          open,
+        ),
+      ),
+    },
+    {
+      ...open,
+      description:
+        "the whole queue, every project's entries and the workers: shown to service-wide keys only",
+    },
+  ),
+)
+
 const QueueEnabled = Type.Object(
   {
     enabled: Type.Literal(true),
-    length: Type.Integer({ minimum: 0, description: 'entries (requests) in the stream' }),
-    queued_events: Type.Integer({ minimum: 0, description: 'events waiting to be stored' }),
-    pending: Type.Integer({
+    project: ProjectName,
+    queued_events: Type.Integer({
       minimum: 0,
-      description: 'entries delivered to a worker and not yet acknowledged',
+      description: "the project's events waiting to be stored",
     }),
-    dead_lettered: Type.Integer({ minimum: 0 }),
-    consumers: Type.Array(
-      Type.Object(
-        {
-          name: Type.String(),
-          pending: Type.Integer({ minimum: 0 }),
-          idle_ms: Type.Integer({ minimum: 0 }),
-        },
-        open,
-      ),
-    ),
+    dead_lettered: Type.Integer({
+      minimum: 0,
+      description: "the project's dead-letter records",
+    }),
     max_events: Type.Integer({
       minimum: 0,
-      description: 'bound on queued_events; past it POST /events answers 503',
+      description: 'bound on the queued events of all projects; past it POST /events answers 503',
     }),
+    shared: SharedQueue,
     sync: Sync,
   },
   { ...open, title: 'queue enabled' },
 )
 const QueueDisabled = Type.Object(
-  { enabled: Type.Literal(false), sync: Sync },
+  { enabled: Type.Literal(false), project: ProjectName, sync: Sync },
   { ...open, title: 'queue disabled (events are written directly)' },
 )
 
@@ -132,7 +157,7 @@ type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] ex
   ? true
   : false
 const drift: [
-  SameKeys<Static<typeof QueueEnabled>, QueueStatus & { sync?: unknown }>,
+  SameKeys<Static<typeof QueueEnabled>, QueueStatus & { project: string; sync?: unknown }>,
   SameKeys<Static<typeof SyncLagSchema>, SyncLag>,
 ] = [true, true]
 void drift
@@ -163,8 +188,9 @@ export const queueStatusRouteSchema = {
   operationId: 'getQueueStatus',
   summary: 'Queue backlog, consumers and analytics sync lag',
   description:
-    'The queue figures when the queue is enabled, `{"enabled": false}` when events are written directly; `sync` whenever analytics runs.',
+    'One project\'s queue figures when the queue is enabled, `{"enabled": false}` when events are written directly; `sync` (that project\'s replica) whenever analytics runs. `shared`, the whole queue, only for a service-wide key.',
   security: SECURED,
+  querystring: ProjectQuery,
   response: {
     200: rateLimited(
       jsonResponse('Queue and sync status', QueueStatusResponse, {
@@ -173,12 +199,17 @@ export const queueStatusRouteSchema = {
             summary: 'queue enabled',
             value: {
               enabled: true,
-              length: 3,
+              project: 'web',
               queued_events: 1200,
-              pending: 1,
               dead_lettered: 0,
-              consumers: [{ name: 'worker-1f3a', pending: 1, idle_ms: 40 }],
               max_events: 1_000_000,
+              shared: {
+                length: 3,
+                queued_events: 1500,
+                pending: 1,
+                dead_lettered: 0,
+                consumers: [{ name: 'worker-1f3a', pending: 1, idle_ms: 40 }],
+              },
               sync: {
                 rows_behind: 0,
                 ms_behind: 0,
@@ -191,6 +222,7 @@ export const queueStatusRouteSchema = {
             summary: 'no queue',
             value: {
               enabled: false,
+              project: 'web',
               sync: {
                 rows_behind: 12,
                 ms_behind: 250,
@@ -203,6 +235,7 @@ export const queueStatusRouteSchema = {
             summary: 'PostgreSQL unreachable',
             value: {
               enabled: false,
+              project: 'web',
               sync: { error: 'lag unknown: the database could not be read' },
             },
           },

@@ -1,22 +1,35 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Scope } from '../auth/api-keys.ts'
 import type { Authenticator, Principal } from '../auth/authenticator.ts'
-import { AppError } from '../errors.ts'
+import { AppError, ValidationError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { AccessObserver } from '../metrics.ts'
+import { pickProject } from '../projects/pick-project.ts'
+import { DEFAULT_PROJECT_ID, type Project, type ProjectStore } from '../projects/project-store.ts'
 import type { AuthFailureGuard } from './auth-failures.ts'
 import type { BucketDecision, BucketPolicy, RateLimitStore } from './rate-limit/token-bucket.ts'
 
 /** What a route asks of the caller: a key of this scope (admin passes everywhere), or nothing. */
 export type RouteScope = Scope | 'open'
 
+/**
+ * Which project a route works in: `reads` answer from one project, which a
+ * caller that may reach several must name when there are several; `writes`
+ * store into one, the default project unless named; `none` is not in a project.
+ */
+export type RouteProject = 'reads' | 'writes' | 'none'
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal
+    /** the project the request works in (routes whose project is not `none`) */
+    project?: Project
   }
   interface FastifyContextConfig {
     /** Declared by each route next to its schema; a route that says nothing needs admin. */
     scope?: RouteScope
+    /** by default `reads` for read routes, `writes` for write routes, `none` for the others */
+    project?: RouteProject
   }
 }
 
@@ -26,6 +39,7 @@ const DEFAULT_SCOPE: RouteScope = 'admin'
 
 export interface AccessControlOptions {
   authenticator: Authenticator
+  projects: ProjectStore
   limiter: RateLimitStore
   policy: BucketPolicy
   log: Logger
@@ -69,7 +83,7 @@ function setRateLimitHeaders(reply: FastifyReply, d: BucketDecision): void {
  * instance, so every route is covered, including ones registered later.
  */
 export function installAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
-  const { authenticator, limiter, policy, log, failures, observer } = options
+  const { authenticator, projects, limiter, policy, log, failures, observer } = options
   let lastLimiterError = 0
 
   app.addHook('onRequest', async (request, reply) => {
@@ -131,4 +145,46 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
       )
     }
   })
+
+  // After the limiter: naming projects costs a lookup, which a flood must not get for free.
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url === undefined) return
+    const { scope, project } = request.routeOptions.config
+    const mode = project ?? (scope === 'read' ? 'reads' : scope === 'write' ? 'writes' : 'none')
+    if (mode === 'none') return
+    request.project = await projectOf(request, mode, projects)
+  })
+}
+
+/** The project a request works in: its key's, or for a service-wide caller the one it names. */
+async function projectOf(
+  request: FastifyRequest,
+  mode: Exclude<RouteProject, 'none'>,
+  projects: ProjectStore,
+): Promise<Project> {
+  const named = (request.query as Record<string, unknown> | undefined)?.project
+  if (named !== undefined && typeof named !== 'string') {
+    throw new ValidationError('project may be given once', [
+      { field: 'project', message: 'may be given once' },
+    ])
+  }
+  const own = request.principal?.projectId
+  if (own !== undefined && own !== null) {
+    const project = await projects.byId(own)
+    // A deleted project's keys are deleted with it; until this process's caches agree, they are unknown.
+    if (!project) throw new AppError(401, 'UNAUTHORIZED', 'unknown or revoked API key')
+    // The same answer whether or not the other project exists, let alone has data.
+    if (named !== undefined && named !== project.name)
+      throw new AppError(
+        403,
+        'FORBIDDEN',
+        `this key belongs to project "${project.name}" and reaches no other`,
+      )
+    return project
+  }
+  if (mode === 'writes' && named === undefined) {
+    const project = await projects.byId(DEFAULT_PROJECT_ID)
+    if (project) return project
+  }
+  return pickProject(projects, named, 'the project query parameter')
 }

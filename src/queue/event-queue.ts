@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { NormalizedEvent, ProjectEvent } from '../events/event-schema.ts'
 
 /** One queued request, as a consumer sees it. The events are decoded by the consumer, so a corrupt entry is its problem, not the queue's. */
 export interface QueueEntry {
@@ -8,23 +8,34 @@ export interface QueueEntry {
    * form the store loads, so no one parses or serialises them again.
    */
   rows?: Buffer
-  /** or a JSON array of NormalizedEvent: entries written before rows, or by hand */
+  /** or a JSON array of events: entries written before rows, or by hand (no project_id: the default project) */
   payload?: string
   /** how many events the entry says it holds */
   count: number
+  /** the project its events belong to */
+  project: number
   requestId?: string
   /** how many times this entry has been delivered, this time included */
   deliveries: number
 }
 
+/** The queue as one project sees it, and the shared queue as only a service-wide key sees it. */
 export interface QueueStatus {
   enabled: boolean
+  /** the project's events waiting in the queue */
+  queued_events: number
+  /** the project's dead-letter records */
+  dead_lettered: number
+  max_events: number
+  shared: SharedQueueStatus
+}
+
+export interface SharedQueueStatus {
   length: number
   queued_events: number
   pending: number
   dead_lettered: number
   consumers: Array<{ name: string; pending: number; idle_ms: number }>
-  max_events: number
 }
 
 export class QueueFullError extends Error {
@@ -36,13 +47,14 @@ export class QueueFullError extends Error {
 /** The durable hand-off between the API and the workers: at-least-once delivery. */
 export interface EventQueue {
   /**
-   * Adds one entry holding these events (one version of each id); throws
-   * QueueFullError rather than exceed the bound. `propertiesJson[i]`, when
-   * given, is events[i].properties serialised, as validation did already.
+   * Adds one entry holding these events of one project (one version of each
+   * id); throws QueueFullError rather than exceed the bound.
+   * `propertiesJson[i]`, when given, is events[i].properties serialised, as
+   * validation did already.
    */
   enqueue(
     events: readonly NormalizedEvent[],
-    meta: { requestId?: string; propertiesJson?: readonly string[] },
+    meta: { project: number; requestId?: string; propertiesJson?: readonly string[] },
   ): Promise<string>
   /** New entries for this consumer, waiting up to blockMs for the first. */
   read(consumer: string, count: number, blockMs: number): Promise<QueueEntry[]>
@@ -62,9 +74,10 @@ export interface EventQueue {
    */
   deadLetterEvents(
     entry: QueueEntry,
-    rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>,
+    rejects: ReadonlyArray<{ event: ProjectEvent; error: string }>,
   ): Promise<void>
-  status(): Promise<QueueStatus>
+  /** The queue's figures, those of its events and dead letters for `project`. */
+  status(project: number): Promise<QueueStatus>
   ping(): Promise<void>
   close(): Promise<void>
 }

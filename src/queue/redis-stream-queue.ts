@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
-import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { NormalizedEvent, ProjectEvent } from '../events/event-schema.ts'
+import { DEFAULT_PROJECT_ID } from '../projects/project-store.ts'
 import type { RedisConnector } from '../redis.ts'
 import { CopyBatch } from '../store/copy-batch.ts'
 import { decodeCopyRows } from '../store/copy-rows.ts'
@@ -25,9 +26,23 @@ const COMMAND_TIMEOUT_MS = 5_000
 export const GROUP = 'workers'
 
 /** The queue's Redis keys. The hash tag keeps them in one Redis Cluster slot, which the scripts need. */
-export function queueKeys(prefix: string): { stream: string; counter: string; dlq: string } {
+export function queueKeys(prefix: string): QueueKeys {
   const base = `${prefix}{queue}`
-  return { stream: `${base}:events`, counter: `${base}:queued-events`, dlq: `${base}:dead-letter` }
+  return {
+    stream: `${base}:events`,
+    counter: `${base}:queued-events`,
+    dlq: `${base}:dead-letter`,
+    queuedByProject: `${base}:queued-by-project`,
+    deadByProject: `${base}:dead-letters-by-project`,
+  }
+}
+interface QueueKeys {
+  stream: string
+  counter: string
+  dlq: string
+  /** hashes of project id → queued events, → dead-letter records */
+  queuedByProject: string
+  deadByProject: string
 }
 type Fields = string[]
 // Entries are read as bytes: their rows are binary, and stay a Buffer to the COPY.
@@ -37,16 +52,26 @@ interface Scripts {
   eaEnqueue(
     stream: string,
     counter: string,
+    queuedByProject: string,
     max: number,
     n: number,
     rid: string,
     rows: Buffer,
+    project: number,
   ): Promise<string | null>
-  eaAck(stream: string, counter: string, group: string, ...ids: string[]): Promise<number>
+  eaAck(
+    stream: string,
+    counter: string,
+    queuedByProject: string,
+    group: string,
+    ...ids: string[]
+  ): Promise<number>
   eaDeadLetter(
     stream: string,
     counter: string,
     dlq: string,
+    queuedByProject: string,
+    deadByProject: string,
     group: string,
     id: string,
     error: string,
@@ -57,6 +82,8 @@ interface Scripts {
     stream: string,
     counter: string,
     dlq: string,
+    queuedByProject: string,
+    deadByProject: string,
     group: string,
     id: string,
     deliveries: number,
@@ -74,34 +101,36 @@ interface Scripts {
 export class RedisStreamQueue implements EventQueue {
   private readonly redis: Redis & Scripts
   private readonly blocking = new Map<string, Redis>()
-  private readonly keys: { stream: string; counter: string; dlq: string }
+  private readonly keys: QueueKeys
   private groupReady: Promise<void> | undefined
 
   constructor(private readonly options: RedisQueueOptions) {
     this.keys = queueKeys(options.prefix)
     this.redis = options.connect(COMMAND_TIMEOUT_MS) as Redis & Scripts
-    this.redis.defineCommand('eaEnqueue', { numberOfKeys: 2, lua: ENQUEUE })
-    this.redis.defineCommand('eaAck', { numberOfKeys: 2, lua: ACK })
-    this.redis.defineCommand('eaDeadLetter', { numberOfKeys: 3, lua: DEAD_LETTER })
-    this.redis.defineCommand('eaDeadLetterEvents', { numberOfKeys: 3, lua: DEAD_LETTER_EVENTS })
+    this.redis.defineCommand('eaEnqueue', { numberOfKeys: 3, lua: ENQUEUE })
+    this.redis.defineCommand('eaAck', { numberOfKeys: 3, lua: ACK })
+    this.redis.defineCommand('eaDeadLetter', { numberOfKeys: 5, lua: DEAD_LETTER })
+    this.redis.defineCommand('eaDeadLetterEvents', { numberOfKeys: 5, lua: DEAD_LETTER_EVENTS })
   }
 
   async enqueue(
     events: readonly NormalizedEvent[],
-    meta: { requestId?: string; propertiesJson?: readonly string[] },
+    meta: { project: number; requestId?: string; propertiesJson?: readonly string[] },
   ): Promise<string> {
     // Encoded once, here, in the form PostgreSQL loads: the worker neither
     // parses nor serialises the events again (that was most of its CPU).
     const batch = new CopyBatch()
-    batch.add(events, meta.propertiesJson)
+    batch.add(events, meta.project, meta.propertiesJson)
     const { data, rows } = batch.finish(false)
     const id = await this.redis.eaEnqueue(
       this.keys.stream,
       this.keys.counter,
+      this.keys.queuedByProject,
       this.options.maxEvents,
       rows,
       meta.requestId ?? '',
       data,
+      meta.project,
     )
     if (id === null) throw new QueueFullError(5)
     return id
@@ -183,7 +212,13 @@ export class RedisStreamQueue implements EventQueue {
 
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
-    await this.redis.eaAck(this.keys.stream, this.keys.counter, GROUP, ...ids)
+    await this.redis.eaAck(
+      this.keys.stream,
+      this.keys.counter,
+      this.keys.queuedByProject,
+      GROUP,
+      ...ids,
+    )
   }
 
   async pruneConsumers(maxIdleMs: number): Promise<number> {
@@ -207,6 +242,8 @@ export class RedisStreamQueue implements EventQueue {
       this.keys.stream,
       this.keys.counter,
       this.keys.dlq,
+      this.keys.queuedByProject,
+      this.keys.deadByProject,
       GROUP,
       entry.id,
       error.slice(0, 2000),
@@ -217,13 +254,15 @@ export class RedisStreamQueue implements EventQueue {
 
   async deadLetterEvents(
     entry: QueueEntry,
-    rejects: ReadonlyArray<{ event: NormalizedEvent; error: string }>,
+    rejects: ReadonlyArray<{ event: ProjectEvent; error: string }>,
   ): Promise<void> {
     const pairs = rejects.flatMap((r) => [r.error.slice(0, 2000), JSON.stringify([r.event])])
     await this.redis.eaDeadLetterEvents(
       this.keys.stream,
       this.keys.counter,
       this.keys.dlq,
+      this.keys.queuedByProject,
+      this.keys.deadByProject,
       GROUP,
       entry.id,
       entry.deliveries,
@@ -246,7 +285,7 @@ export class RedisStreamQueue implements EventQueue {
     })
   }
 
-  async status(): Promise<QueueStatus> {
+  async status(project: number): Promise<QueueStatus> {
     await this.ensureGroup()
     const results = await this.redis
       .multi()
@@ -255,27 +294,42 @@ export class RedisStreamQueue implements EventQueue {
       .xpending(this.keys.stream, GROUP)
       .xlen(this.keys.dlq)
       .xinfo('CONSUMERS', this.keys.stream, GROUP)
+      .hget(this.keys.queuedByProject, String(project))
+      .hget(this.keys.deadByProject, String(project))
       .exec()
     if (!results) throw new Error('queue status transaction was discarded')
     for (const [err] of results) if (err) throw err
-    const [length, queued, pending, dlq, consumers] = results.map(([, v]) => v) as [
+    const [length, queued, pending, dlq, consumers, projectQueued, projectDead] = results.map(
+      ([, v]) => v,
+    ) as [
       number,
       string | null,
       [number, ...unknown[]],
       number,
       Fields[],
+      string | null,
+      string | null,
     ]
     return {
       enabled: true,
-      length,
-      queued_events: Number(queued ?? 0),
-      pending: Number(pending[0]),
-      dead_lettered: dlq,
-      consumers: consumers.map((c) => {
-        const f = fieldMap(c)
-        return { name: f.name ?? '', pending: Number(f.pending ?? 0), idle_ms: Number(f.idle ?? 0) }
-      }),
+      // Entries queued before the per-project counts began were not counted in, but their acks count out.
+      queued_events: Math.max(0, Number(projectQueued ?? 0)),
+      dead_lettered: Number(projectDead ?? 0),
       max_events: this.options.maxEvents,
+      shared: {
+        length,
+        queued_events: Number(queued ?? 0),
+        pending: Number(pending[0]),
+        dead_lettered: dlq,
+        consumers: consumers.map((c) => {
+          const f = fieldMap(c)
+          return {
+            name: f.name ?? '',
+            pending: Number(f.pending ?? 0),
+            idle_ms: Number(f.idle ?? 0),
+          }
+        }),
+      },
     }
   }
 
@@ -320,13 +374,15 @@ function fieldMap(fields: Array<string | number>): Record<string, string> {
 }
 
 function toEntry(id: string, fields: Buffer[], deliveries: number): QueueEntry {
-  const entry: QueueEntry = { id, count: 0, deliveries }
+  // Entries queued before projects name none: they are the default project's.
+  const entry: QueueEntry = { id, count: 0, project: DEFAULT_PROJECT_ID, deliveries }
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = String(fields[i])
     const value = fields[i + 1]!
     if (name === 'rows') entry.rows = value
     else if (name === 'events') entry.payload = String(value)
     else if (name === 'n') entry.count = Number(String(value))
+    else if (name === 'p') entry.project = Number(String(value))
     else if (name === 'rid' && value.length > 0) entry.requestId = String(value)
   }
   // Neither field: an empty payload, which the consumer refuses as unreadable.

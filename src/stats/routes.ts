@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyPluginAsync } from 'fastify'
-import type { DuckDbReplica } from '../analytics/duckdb-replica.ts'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { Analytics } from '../analytics/analytics.ts'
 import type { FieldError } from '../errors.ts'
 import { integerMessage } from '../http/validation-errors.ts'
 import { breakdown } from './breakdown.ts'
@@ -41,7 +41,8 @@ import { parseField, parseSegments, type SegmentField } from './segment.ts'
 import { topEvents } from './top-events.ts'
 
 export interface StatsRoutesOptions {
-  replica: DuckDbReplica
+  /** each request reads its project's replica */
+  analytics: Pick<Analytics, 'replicaOf'>
   maxRangeDays: number
 }
 
@@ -54,9 +55,10 @@ const config = { scope: 'read' as const }
 
 export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
   plugin,
-  { replica, maxRangeDays },
+  { analytics, maxRangeDays },
 ) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>()
+  const replicaOf = (request: FastifyRequest) => analytics.replicaOf(request.project!.id)
 
   app.get('/stats/dau', { config, schema: dauRouteSchema, ...withChecks }, async (request) => {
     const { query } = request
@@ -64,7 +66,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
     const range = checkRange(query, maxRangeDays, errors)
     const segments = checkSegments('segment', query.segment, errors)
     throwIfAny(errors, DauQuery)
-    return dailyActiveUsers(replica, range, segments)
+    return dailyActiveUsers(await replicaOf(request), range, segments)
   })
 
   app.get(
@@ -76,7 +78,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       const range = checkRange(query, maxRangeDays, errors)
       const segments = checkSegments('segment', query.segment, errors)
       throwIfAny(errors, TopEventsQuery)
-      return topEvents(replica, range, query.limit ?? DEFAULT_LIMIT, segments)
+      return topEvents(await replicaOf(request), range, query.limit ?? DEFAULT_LIMIT, segments)
     },
   )
 
@@ -98,8 +100,8 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       throwIfAny(errors, RetentionQuery)
       const start = dayNumber(query.start_date)
       return period === 'day'
-        ? dailyRetention(replica, start, windows, segments)
-        : weeklyRetention(replica, start, windows, segments)
+        ? dailyRetention(await replicaOf(request), start, windows, segments)
+        : weeklyRetention(await replicaOf(request), start, windows, segments)
     },
   )
 
@@ -123,7 +125,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       }
       throwIfAny(errors, BreakdownQuery)
       return breakdown(
-        replica,
+        await replicaOf(request),
         range,
         { text: query.by, field: field! },
         query.limit ?? DEFAULT_LIMIT,
@@ -133,7 +135,9 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
   )
 
   // No parameters, so nothing to check by hand: a schema error is answered as it is.
-  app.get('/stats/range', { config, schema: dataRangeRouteSchema }, async () => dataRange(replica))
+  app.get('/stats/range', { config, schema: dataRangeRouteSchema }, async (request) =>
+    dataRange(await replicaOf(request)),
+  )
 
   app.get(
     '/stats/cohorts',
@@ -144,7 +148,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       const range = checkRange(query, maxRangeDays, errors)
       const segments = retentionSegments(query, errors)
       throwIfAny(errors, CohortsQuery)
-      return weeklyCohorts(replica, range, segments)
+      return weeklyCohorts(await replicaOf(request), range, segments)
     },
   )
 }

@@ -7,6 +7,7 @@ import {
   SECURED_STATUSES,
 } from '../http/problem-schema.ts'
 import { ERROR_MESSAGE } from '../http/validation-errors.ts'
+import { ProjectParam } from '../projects/project-param.ts'
 import { MAX_SEGMENTS } from './segment.ts'
 
 // The stats routes' parameters and answers: Fastify validates the querystrings
@@ -63,7 +64,7 @@ export const DEFAULT_WINDOWS = 3
 export const DEFAULT_PERIOD = 'week'
 
 const query = <P extends Record<string, TSchema>>(properties: P) =>
-  Type.Object(properties, { additionalProperties: false })
+  Type.Object({ ...properties, project: ProjectParam }, { additionalProperties: false })
 
 export const DauQuery = query({ ...Range, ...Segments })
 export const TopEventsQuery = query({ ...Range, limit: Limit, ...Segments })

@@ -54,7 +54,8 @@ SELECT events.xact_id::text AS xact, events.seq::text AS seq,
        (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS micros,
        user_id, event_type, nullif(properties, '{}'::jsonb)::text AS properties
 FROM events, horizon
-WHERE (events.xact_id, events.seq) > ($1::text::xid8, $2::bigint)
+WHERE events.project_id = $4
+  AND (events.xact_id, events.seq) > ($1::text::xid8, $2::bigint)
   AND events.xact_id < horizon.xact
 ORDER BY events.xact_id, events.seq -- qualified: a bare "seq" would sort by the text alias
 LIMIT $3`
@@ -65,26 +66,29 @@ const LAG = `
 SELECT count(*)::int AS rows, extract(epoch FROM now() - min(received_at)) * 1000 AS ms
 FROM (
   SELECT received_at FROM events
-  WHERE (xact_id, seq) > ($1::text::xid8, $2::bigint)
+  WHERE project_id = $4 AND (xact_id, seq) > ($1::text::xid8, $2::bigint)
   ORDER BY xact_id, seq
   LIMIT $3
 ) behind`
 
 export const LAG_CAP = 1_000_000
 
+/** One project's committed rows, in commit order (its index: events_project_sync_idx). */
 export class PostgresChangeFeed {
-  constructor(private readonly db: SqlClient) {}
+  constructor(
+    private readonly db: SqlClient,
+    readonly project: number,
+  ) {}
 
   async readAfter(position: FeedPosition, limit: number): Promise<ChangedRow[]> {
     const { rows } = await this.db.query<ChangedRow>(
       READ_AFTER,
-      [position.xact.toString(), position.seq.toString(), limit],
+      [position.xact.toString(), position.seq.toString(), limit, this.project],
       { rowMode: 'array' },
     )
     return rows
   }
 
-  /** This store's identity, and the next transaction id it will hand out. */
   /**
    * Up to `limit` rows after `position`, read `pageRows` at a time. Each page
    * starts after the last row of the one before, and every row below a page's
@@ -105,6 +109,7 @@ export class PostgresChangeFeed {
     return { rows, caughtUp: false }
   }
 
+  /** This store's identity, and the next transaction id it will hand out. */
   async source(): Promise<{ id: string; nextXact: bigint }> {
     const { rows } = await this.db.query<{ id: string; next: string }>(
       'SELECT (SELECT id::text FROM store_identity) AS id, pg_snapshot_xmax(pg_current_snapshot())::text AS next',
@@ -117,6 +122,7 @@ export class PostgresChangeFeed {
       position.xact.toString(),
       position.seq.toString(),
       LAG_CAP,
+      this.project,
     ])
     return { rows: rows[0]!.rows, ms: Math.max(0, Math.round(Number(rows[0]!.ms ?? 0))) }
   }

@@ -1,4 +1,5 @@
 import type { NormalizedEvent } from '../events/event-schema.ts'
+import { DEFAULT_PROJECT_ID } from '../projects/project-store.ts'
 
 // COPY's binary format (PostgreSQL docs, "COPY", "Binary Format"): a header,
 // then per row a 16-bit field count and each field as a 32-bit length and its
@@ -8,10 +9,15 @@ import type { NormalizedEvent } from '../events/event-schema.ts'
 // and ~5.5 s as CSV.
 const HEADER = Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1')
 const TRAILER = Buffer.from([0xff, 0xff])
-const FIELDS = 5
-// The uuid's 16 bytes sit after the field count and its length.
+const FIELDS = 6
+// Rows queued before projects existed: no project field, they belong to the default one.
+const LEGACY_FIELDS = 5
+// The uuid's 16 bytes sit after the field count and its length; the
+// project's 4 after them and theirs.
 const ID_OFFSET = 2 + 4
 const ID_BYTES = 16
+const PROJECT_OFFSET = ID_OFFSET + ID_BYTES + 4
+const KEY_BYTES = ID_BYTES + 4 + 4
 const JSONB_VERSION = 1
 const INDEX_BITS = 2 ** 20
 const TWO_32 = 2 ** 32
@@ -24,13 +30,13 @@ const MAX_SAFE_MICROS = Number.MAX_SAFE_INTEGER
 type WritableBuffer = Buffer & { utf8Write(text: string, offset: number): number }
 
 /**
- * A batch of events as binary COPY rows for (event_id, occurred_at, user_id,
- * event_type, properties), written row by row as events are added into one
+ * A batch of events as binary COPY rows for (event_id, project_id,
+ * occurred_at, user_id, event_type, properties), written row by row as events are added into one
  * buffer outside the JavaScript heap: the events themselves can be dropped at
  * once, so an import holds a batch as bytes, not as objects the garbage
  * collector must copy again and again. finish() gives the first version of
- * each id, in id order (the lock order of every writer; a btree filled in key
- * order also touches fewer pages).
+ * each (id, project), in that order (the lock order of every writer; a btree
+ * filled in key order also touches fewer pages).
  */
 export class CopyBatch {
   private buf = Buffer.allocUnsafe(1 << 16) as WritableBuffer
@@ -46,16 +52,28 @@ export class CopyBatch {
     return this.starts.length
   }
 
-  /** `propertiesJson[i]`, when given, is events[i].properties serialised. */
-  add(events: readonly NormalizedEvent[], propertiesJson?: readonly string[]): void {
+  /** Events of `project`; `propertiesJson[i]`, when given, is events[i].properties serialised. */
+  add(
+    events: readonly NormalizedEvent[],
+    project: number,
+    propertiesJson?: readonly string[],
+  ): void {
     for (let i = 0; i < events.length; i++)
-      this.addOne(events[i]!, propertiesJson?.[i] ?? JSON.stringify(events[i]!.properties))
+      this.addOne(events[i]!, project, propertiesJson?.[i] ?? JSON.stringify(events[i]!.properties))
   }
 
-  private addOne(e: NormalizedEvent, json: string): void {
+  private addOne(e: NormalizedEvent, project: number, json: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const most =
-      2 + 4 + 16 + 4 + 8 + 3 * 4 + 1 + 3 * (e.user_id.length + e.event_type.length + json.length)
+      2 +
+      4 +
+      16 +
+      8 +
+      4 +
+      8 +
+      3 * 4 +
+      1 +
+      3 * (e.user_id.length + e.event_type.length + json.length)
     if (this.at + most > this.buf.length) this.grow(most)
     const buf = this.buf
     const start = this.at
@@ -65,6 +83,8 @@ export class CopyBatch {
     let at = writeLength(buf, start + 2, ID_BYTES)
     at = writeUuid(buf, at, e.event_id)
     this.keys.push(buf.readUInt32BE(start + ID_OFFSET) * INDEX_BITS + this.starts.length - 1)
+    at = writeLength(buf, at, 4)
+    at = writeLength(buf, at, project)
     at = writeLength(buf, at, 8)
     at = writeTimestamp(buf, at, e.occurred_at)
     at = this.writeText(at, e.user_id)
@@ -80,9 +100,11 @@ export class CopyBatch {
    * Rows already in this format (finish(false) of another batch: a queue
    * entry), added as they are. Checked whole before any is added, so a corrupt
    * entry leaves the batch as it was; `expected`, when given, is how many rows
-   * they must hold.
+   * they must hold. Rows without a project (queued before projects existed)
+   * are given the default one.
    */
-  addRows(rows: Buffer, expected?: number): number {
+  addRows(queued: Buffer, expected?: number): number {
+    const rows = withProjects(queued)
     const starts = rowStarts(rows)
     if (expected !== undefined && starts.length !== expected)
       throw new Error(`the COPY rows hold ${starts.length} rows, not ${expected}`)
@@ -111,7 +133,7 @@ export class CopyBatch {
   }
 
   /**
-   * The rows of the first version of each id, in id order, and how many there
+   * The rows of the first version of each (id, project), in that order, and how many there
    * are: a whole COPY stream, or with `framed` false the rows alone, which
    * addRows takes (and which concatenate).
    */
@@ -147,20 +169,23 @@ export class CopyBatch {
     return { data: out.subarray(0, at), rows }
   }
 
+  // The id, the project's length (always 4) and the project compare as bytes
+  // as (event_id, project_id) do: a non-negative int4 big-endian sorts as its number.
   private compareIds(a: number, b: number): number {
     const sa = this.starts[a]! + ID_OFFSET
     const sb = this.starts[b]! + ID_OFFSET
-    return this.buf.compare(this.buf, sb, sb + ID_BYTES, sa, sa + ID_BYTES)
+    return this.buf.compare(this.buf, sb, sb + KEY_BYTES, sa, sa + KEY_BYTES)
   }
 }
 
-/** A whole batch of events at once, as CopyBatch gives it. */
+/** A whole batch of one project's events at once, as CopyBatch gives it. */
 export function copyBinary(
   events: readonly NormalizedEvent[],
+  project: number,
   propertiesJson?: readonly string[],
 ): { data: Buffer; rows: number } {
   const batch = new CopyBatch()
-  batch.add(events, propertiesJson)
+  batch.add(events, project, propertiesJson)
   return batch.finish()
 }
 
@@ -169,22 +194,25 @@ export const FRAME = { header: HEADER.length, trailer: TRAILER.length }
 
 /**
  * Where each row of these rows (no header, no trailer) starts, checking that
- * each is the five fields finish() writes, the first a 16-byte uuid, within
- * the buffer. Throws on anything else: a queue entry can be corrupt.
+ * each is the six fields finish() writes, the first a 16-byte uuid and the
+ * second a 4-byte project, within the buffer (or, with `fields` 5, the rows
+ * queued before projects, without the project). Throws on anything else: a
+ * queue entry can be corrupt.
  */
-export function rowStarts(rows: Buffer): number[] {
+export function rowStarts(rows: Buffer, fields = FIELDS): number[] {
   const starts: number[] = []
   let at = 0
   while (at < rows.length) {
     if (
-      at + ID_OFFSET + ID_BYTES > rows.length ||
-      rows.readUInt16BE(at) !== FIELDS ||
-      rows.readInt32BE(at + 2) !== ID_BYTES
+      at + PROJECT_OFFSET + 4 > rows.length ||
+      rows.readUInt16BE(at) !== fields ||
+      rows.readInt32BE(at + 2) !== ID_BYTES ||
+      (fields === FIELDS && rows.readInt32BE(at + PROJECT_OFFSET - 4) !== 4)
     )
       throw new Error(`malformed COPY rows: row ${starts.length} at byte ${at}`)
     starts.push(at)
     at += 2
-    for (let f = 0; f < FIELDS; f++) {
+    for (let f = 0; f < fields; f++) {
       const length = at + 4 <= rows.length ? rows.readInt32BE(at) : -1
       if (length < 0 || at + 4 + length > rows.length)
         throw new Error(`malformed COPY rows: row ${starts.length - 1}, field ${f}`)
@@ -192,6 +220,29 @@ export function rowStarts(rows: Buffer): number[] {
     }
   }
   return starts
+}
+
+/**
+ * Rows as finish() writes them now: those queued by a version before projects
+ * (five fields) get the default project after their id. Only entries left in
+ * the queue across the upgrade take this copy.
+ */
+function withProjects(rows: Buffer): Buffer {
+  if (rows.length < 2 || rows.readUInt16BE(0) !== LEGACY_FIELDS) return rows
+  const starts = rowStarts(rows, LEGACY_FIELDS)
+  const out = Buffer.allocUnsafe(rows.length + 8 * starts.length)
+  let at = 0
+  starts.forEach((start, i) => {
+    const end = starts[i + 1] ?? rows.length
+    const idEnd = start + ID_OFFSET + ID_BYTES
+    out.writeUInt16BE(FIELDS, at)
+    at += 2
+    at += rows.copy(out, at, start + 2, idEnd)
+    at = writeLength(out, at, 4)
+    at = writeLength(out, at, DEFAULT_PROJECT_ID)
+    at += rows.copy(out, at, idEnd, end)
+  })
+  return out
 }
 
 function writeLength(buf: Buffer, at: number, n: number): number {

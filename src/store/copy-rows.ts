@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { ProjectEvent } from '../events/event-schema.ts'
 import { rowStarts } from './copy-batch.ts'
 
 // PostgreSQL counts timestamps in microseconds from 2000-01-01T00:00:00Z.
@@ -11,7 +11,7 @@ const PG_EPOCH_MS = 946_684_800_000n
  * has no COPY. The time comes back in validation's form, with microseconds
  * only when there are any.
  */
-export function decodeCopyRows(rows: Buffer): NormalizedEvent[] {
+export function decodeCopyRows(rows: Buffer): ProjectEvent[] {
   return rowStarts(rows).map((start) => {
     let at = start + 2
     const field = (): Buffer => {
@@ -21,6 +21,7 @@ export function decodeCopyRows(rows: Buffer): NormalizedEvent[] {
       return value
     }
     const id = field().toString('hex')
+    const project = field().readInt32BE(0)
     const micros = field().readBigInt64BE(0)
     const userId = field().toString('utf8')
     const eventType = field().toString('utf8')
@@ -32,6 +33,7 @@ export function decodeCopyRows(rows: Buffer): NormalizedEvent[] {
       user_id: userId,
       event_type: eventType,
       properties,
+      project_id: project,
     }
   })
 }

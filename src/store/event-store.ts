@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { ProjectEvent } from '../events/event-schema.ts'
 import type { CopyData } from './copy-insert.ts'
 
 /**
@@ -8,10 +8,10 @@ import type { CopyData } from './copy-insert.ts'
  * trip (insertCopy a transaction of a few), whatever the batch size.
  */
 export interface EventStore {
-  /** Inserts what is not stored yet; the first stored version of an id wins. Returns how many were new. */
-  insert(events: readonly NormalizedEvent[]): Promise<number>
-  /** Which of these ids (validated event ids) are already stored. */
-  existingIds(ids: readonly string[]): Promise<Set<string>>
+  /** Inserts what is not stored yet; the first stored version of an (id, project) wins. Returns how many were new. */
+  insert(events: readonly ProjectEvent[]): Promise<number>
+  /** Which of these ids (validated event ids) the project has stored already. */
+  existingIds(ids: readonly string[], project: number): Promise<Set<string>>
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -22,7 +22,7 @@ export interface CopyEventStore extends EventStore {
   readonly copies: boolean
   /**
    * Inserts rows already encoded as a binary COPY stream (CopyBatch.finish():
-   * in id order, one version of each id), as insert does: the queue's entries.
+   * in (id, project) order, one version of each), as insert does: the queue's entries.
    */
   insertCopy(copy: CopyData): Promise<number>
 }

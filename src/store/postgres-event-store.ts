@@ -1,5 +1,6 @@
 import pg from 'pg'
-import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { NormalizedEvent, ProjectEvent } from '../events/event-schema.ts'
+import type { ImportBatch } from '../import/import-csv.ts'
 import type { Logger } from '../logger.ts'
 import { CopyBatch, copyBinary, FRAME } from './copy-batch.ts'
 import { type CopyData, CopyInserter, socketOf } from './copy-insert.ts'
@@ -37,12 +38,12 @@ export function createPool(options: PostgresOptions, log: Logger): pg.Pool {
 // once the insert commits, so a listener never reads before the rows exist.
 const INSERT_BATCH = `
 WITH inserted AS (
-  INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
-  SELECT event_id, occurred_at, user_id, event_type, properties
-  FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
-    AS batch(event_id, occurred_at, user_id, event_type, properties)
-  ORDER BY event_id
-  ON CONFLICT (event_id) DO NOTHING
+  INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
+  SELECT event_id, project_id, occurred_at, user_id, event_type, properties
+  FROM unnest($1::uuid[], $6::int[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
+    AS batch(event_id, project_id, occurred_at, user_id, event_type, properties)
+  ORDER BY event_id, project_id
+  ON CONFLICT (event_id, project_id) DO NOTHING
   RETURNING 1
 ), counted AS (SELECT count(*)::int AS inserted FROM inserted)
 SELECT counted.inserted FROM counted
@@ -80,9 +81,10 @@ export class PostgresEventStore implements CopyEventStore {
     }
   }
 
-  async insert(events: readonly NormalizedEvent[]): Promise<number> {
+  async insert(events: readonly ProjectEvent[]): Promise<number> {
     if (events.length === 0) return 0
     const ids: string[] = []
+    const projects: number[] = []
     const times: string[] = []
     const users: string[] = []
     const types: string[] = []
@@ -90,9 +92,11 @@ export class PostgresEventStore implements CopyEventStore {
     // Within one batch the first version of an id wins, as it does across batches.
     const seen = new Set<string>()
     for (const e of events) {
-      if (seen.has(e.event_id)) continue
-      seen.add(e.event_id)
+      const key = `${e.event_id}/${e.project_id}`
+      if (seen.has(key)) continue
+      seen.add(key)
       ids.push(e.event_id)
+      projects.push(e.project_id)
       times.push(e.occurred_at)
       users.push(e.user_id)
       types.push(e.event_type)
@@ -104,17 +108,18 @@ export class PostgresEventStore implements CopyEventStore {
       users,
       types,
       props,
+      projects,
     ])
     return result.rows[0]!.inserted
   }
 
-  async existingIds(ids: readonly string[]): Promise<Set<string>> {
+  async existingIds(ids: readonly string[], project: number): Promise<Set<string>> {
     if (ids.length === 0) return new Set()
     // Validated uuids need no quoting: one array literal, rather than the
     // driver escaping each of a thousand elements.
     const result = await this.db.query<{ event_id: string }>(
-      'SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])',
-      [`{${ids.join(',')}}`],
+      'SELECT event_id FROM events WHERE event_id = ANY($1::uuid[]) AND project_id = $2',
+      [`{${ids.join(',')}}`, project],
     )
     return new Set(result.rows.map((r) => r.event_id))
   }
@@ -128,13 +133,14 @@ export class PostgresEventStore implements CopyEventStore {
   }
 }
 
-/** Inserts like PostgresEventStore.insert, through COPY on a connection of its own. */
+/** Inserts one project's events like PostgresEventStore.insert, through COPY on a connection of its own. */
 export class PostgresBulkLoader {
   private readonly inserter: CopyInserter
 
   private constructor(
     private readonly client: pg.Client,
     queryTimeoutMs: number,
+    private readonly project: number,
   ) {
     // The import's rows are picked up by the service's poll: it runs in another process.
     this.inserter = new CopyInserter({ notify: false, timeoutMs: queryTimeoutMs })
@@ -142,6 +148,7 @@ export class PostgresBulkLoader {
 
   static async connect(
     options: Omit<PostgresOptions, 'poolSize'>,
+    project: number,
     log: Logger,
   ): Promise<PostgresBulkLoader> {
     const client = new pg.Client({
@@ -156,7 +163,7 @@ export class PostgresBulkLoader {
     // Without it each COPY's last packet and the COMMIT after it can wait ~40 ms
     // for a delayed ACK (Nagle), once per batch.
     socketOf(client).setNoDelay(true)
-    return new PostgresBulkLoader(client, options.queryTimeoutMs)
+    return new PostgresBulkLoader(client, options.queryTimeoutMs, project)
   }
 
   /** `propertiesJson[i]`, when given, is `JSON.stringify(events[i].properties)`, already done by validation. */
@@ -164,17 +171,17 @@ export class PostgresBulkLoader {
     events: readonly NormalizedEvent[],
     propertiesJson?: readonly string[],
   ): Promise<number> {
-    return this.inserter.insert(this.client, copyBinary(events, propertiesJson))
+    return this.inserter.insert(this.client, copyBinary(events, this.project, propertiesJson))
   }
 
   /** A batch that holds its rows as COPY data as they are added; store() inserts it like insert(). */
-  newBatch(): { readonly size: number; add: CopyBatch['add']; store(): Promise<number> } {
+  newBatch(): ImportBatch {
     const batch = new CopyBatch()
     return {
       get size() {
         return batch.size
       },
-      add: (events, propertiesJson) => batch.add(events, propertiesJson),
+      add: (events, propertiesJson) => batch.add(events, this.project, propertiesJson),
       store: () => this.inserter.insert(this.client, batch.finish()),
     }
   }

@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { NormalizedEvent, ProjectEvent } from '../events/event-schema.ts'
 import type { QueueEntry } from '../queue/event-queue.ts'
 import { CopyBatch } from '../store/copy-batch.ts'
 import type { CopyData } from '../store/copy-insert.ts'
@@ -10,17 +10,17 @@ const MAX_MERGED_EVENTS = 200_000
 export interface ParsedEntry {
   entry: QueueEntry
   /** a JSON entry's events; an entry of COPY rows is decoded only if it is retried alone */
-  events?: NormalizedEvent[]
+  events?: ProjectEvent[]
 }
 
 export interface MergedEntries {
   /** the entries that could be read, in order */
   parsed: ParsedEntry[]
   unreadable: Array<{ entry: QueueEntry; error: unknown }>
-  /** every COPY-rows entry's rows as one COPY, in id order, the first version of each id */
+  /** every COPY-rows entry's rows as one COPY, in (id, project) order, the first version of each */
   copy: CopyData | undefined
   /** every JSON entry's events */
-  json: NormalizedEvent[]
+  json: ProjectEvent[]
   events: number
 }
 
@@ -48,14 +48,17 @@ export function mergeEntries(entries: readonly QueueEntry[]): MergedEntries {
   const parsed: ParsedEntry[] = []
   const unreadable: MergedEntries['unreadable'] = []
   const rows = new CopyBatch()
-  const json: NormalizedEvent[] = []
+  const json: ProjectEvent[] = []
   for (const entry of entries) {
     try {
       if (entry.rows) {
         rows.addRows(entry.rows, entry.count)
         parsed.push({ entry })
       } else {
-        const events = parsePayload(entry.payload ?? '')
+        const events = parsePayload(entry.payload ?? '').map((e) => ({
+          ...e,
+          project_id: entry.project,
+        }))
         for (const e of events) json.push(e)
         parsed.push({ entry, events })
       }

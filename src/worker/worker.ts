@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config.ts'
-import type { NormalizedEvent } from '../events/event-schema.ts'
+import type { ProjectEvent } from '../events/event-schema.ts'
 import type { Logger } from '../logger.ts'
 import type { EventQueue, QueueEntry } from '../queue/event-queue.ts'
 import { decodeCopyRows } from '../store/copy-rows.ts'
@@ -23,7 +23,7 @@ export interface BatchObserver {
 }
 
 interface Reject {
-  event: NormalizedEvent
+  event: ProjectEvent
   error: string
 }
 
@@ -206,7 +206,7 @@ export class Worker {
   private async insertSettingAside(
     consumer: string,
     p: ParsedEntry,
-    events: NormalizedEvent[],
+    events: ProjectEvent[],
     rejects: Reject[],
   ): Promise<number> {
     try {
