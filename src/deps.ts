@@ -5,6 +5,9 @@ import { Authenticator } from './auth/authenticator.ts'
 import type { Config } from './config.ts'
 import { IdempotencyStore } from './events/idempotency.ts'
 import { IngestService } from './events/ingest-service.ts'
+import { ProjectQuota } from './events/project-quota.ts'
+import { MemoryQuotaStore } from './http/quota/quota-store.ts'
+import { RedisQuotaStore } from './http/quota/redis-quota-store.ts'
 import { FallbackRateLimitStore } from './http/rate-limit/fallback-store.ts'
 import { RedisRateLimitStore } from './http/rate-limit/redis-token-bucket.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit/token-bucket.ts'
@@ -132,13 +135,20 @@ export async function buildDeps(
         })
       : undefined
   const metrics = new Metrics({ queue, analytics })
-  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }), metrics)
+  // A rate-limit or quota decision must not hold a request up: a short command
+  // timeout, then this process's own buckets (the quota: no count) until Redis answers again.
+  const limiterRedis = connect?.(LIMITER_TIMEOUT_MS)
+  const quota = new ProjectQuota(
+    limiterRedis
+      ? new RedisQuotaStore(limiterRedis, config.redisKeyPrefix)
+      : new MemoryQuotaStore(),
+    log.child({ component: 'quota' }),
+    metrics,
+  )
+  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }), metrics, quota)
   const authenticator = new Authenticator(storage.apiKeys, config.apiKey)
   // Known from the start, so an outage of the database later cannot leave it unknown.
   await authenticator.isOpen()
-  // A rate-limit decision must not hold a request up: a short command timeout,
-  // then this process's own buckets until Redis answers again.
-  const limiterRedis = connect?.(LIMITER_TIMEOUT_MS)
   const rateLimits = limiterRedis
     ? new FallbackRateLimitStore(
         new RedisRateLimitStore(limiterRedis, config.redisKeyPrefix),

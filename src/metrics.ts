@@ -8,6 +8,7 @@ import {
 } from 'prom-client'
 import type { Analytics } from './analytics/analytics.ts'
 import type { IngestObserver } from './events/ingest-service.ts'
+import type { QuotaObserver } from './events/project-quota.ts'
 import { DEFAULT_PROJECT_ID } from './projects/project-store.ts'
 import type { EventQueue } from './queue/event-queue.ts'
 import { withTimeout } from './timeout.ts'
@@ -38,7 +39,7 @@ const READ_TIMEOUT_MS = 2_000
  * What the service reports to Prometheus, in a registry of its own: prom-client's
  * default registry is a module singleton, and tests run several apps in one process.
  */
-export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
+export class Metrics implements IngestObserver, BatchObserver, AccessObserver, QuotaObserver {
   readonly registry = new Registry()
   private readonly mode: IngestMode
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>
@@ -46,6 +47,7 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
   private readonly inserted: Counter<'mode'>
   private readonly duplicate: Counter
   private readonly rejected: Counter
+  private readonly quotaRefusedEvents: Counter<'project'>
   private readonly batchEvents: Histogram
   private readonly batchDuration: Histogram
   private readonly authFailures: Counter<'outcome'>
@@ -82,6 +84,12 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
       name: 'ea_events_rejected_total',
       help: 'events in POST /events requests answered 422',
       registers,
+    })
+    this.quotaRefusedEvents = new Counter({
+      name: 'ea_quota_refused_events_total',
+      labelNames: ['project'],
+      registers,
+      help: 'events refused (429) because their project had accepted its EVENTS_PER_DAY quota for the UTC day',
     })
     // Present from the start at 0, so rate() has a series before the first event.
     this.inserted.inc({ mode: this.mode }, 0)
@@ -187,6 +195,10 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver {
 
   eventsRejected(count: number): void {
     this.rejected.inc(count)
+  }
+
+  quotaRefused(project: string, events: number): void {
+    this.quotaRefusedEvents.inc({ project }, events)
   }
 
   batchStored(events: number, seconds: number): void {

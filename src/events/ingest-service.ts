@@ -1,9 +1,11 @@
 import type { Logger } from '../logger.ts'
+import type { Project } from '../projects/project-store.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
 import { copyBinary } from '../store/copy-batch.ts'
 import type { CopyEventStore } from '../store/event-store.ts'
 import { withTimeout } from '../timeout.ts'
 import type { IngestResponse, NormalizedEvent } from './event-schema.ts'
+import type { ProjectQuota } from './project-quota.ts'
 
 export interface IngestResult {
   status: 201 | 202
@@ -32,12 +34,13 @@ export class IngestService {
     private readonly queue: EventQueue | undefined,
     private readonly log: Logger,
     private readonly observer: IngestObserver,
+    private readonly quota?: ProjectQuota,
   ) {}
 
   /** `project`'s events; `propertiesJson[i]`, when given, is events[i].properties serialised, as validation did. */
   async ingest(
     events: readonly NormalizedEvent[],
-    project: number,
+    project: Pick<Project, 'id' | 'name' | 'events_per_day'>,
     requestId: string,
     propertiesJson?: readonly string[],
   ): Promise<IngestResult> {
@@ -48,11 +51,18 @@ export class IngestService {
     const total = events.length
     this.observer.eventsReceived(total)
     if (!this.queue) {
-      // On PostgreSQL a binary COPY of the request, which costs both sides far
-      // less than the INSERT's bound arrays; PGlite has no COPY.
-      const inserted = this.store.copies
-        ? await this.store.insertCopy(copyBinary(unique, project, uniqueJson))
-        : await this.store.insert(unique.map((e) => ({ ...e, project_id: project })))
+      // Ids already stored are known only once inserted: they are given back after.
+      const giveBack = await this.take(project, unique.length)
+      let inserted = 0
+      try {
+        // On PostgreSQL a binary COPY of the request, which costs both sides far
+        // less than the INSERT's bound arrays; PGlite has no COPY.
+        inserted = this.store.copies
+          ? await this.store.insertCopy(copyBinary(unique, project.id, uniqueJson))
+          : await this.store.insert(unique.map((e) => ({ ...e, project_id: project.id })))
+      } finally {
+        await giveBack(unique.length - inserted)
+      }
       this.observer.eventsIngested(inserted, total - inserted)
       return {
         status: 201,
@@ -66,7 +76,7 @@ export class IngestService {
     }
     const stored = await this.alreadyStored(
       unique.map((e) => e.event_id),
-      project,
+      project.id,
     )
     let fresh = unique
     let freshJson = uniqueJson
@@ -75,8 +85,19 @@ export class IngestService {
       fresh = unique.filter((_, i) => keep[i])
       freshJson = uniqueJson?.filter((_, i) => keep[i])
     }
-    if (fresh.length > 0)
-      await this.queue.enqueue(fresh, { project, requestId, propertiesJson: freshJson })
+    if (fresh.length > 0) {
+      const giveBack = await this.take(project, fresh.length)
+      try {
+        await this.queue.enqueue(fresh, {
+          project: project.id,
+          requestId,
+          propertiesJson: freshJson,
+        })
+      } catch (err) {
+        await giveBack(fresh.length)
+        throw err
+      }
+    }
     this.observer.eventsIngested(fresh.length, total - fresh.length)
     return {
       status: 202,
@@ -87,6 +108,10 @@ export class IngestService {
         message: 'events accepted for processing',
       },
     }
+  }
+
+  private take(project: Pick<Project, 'id' | 'name' | 'events_per_day'>, events: number) {
+    return this.quota ? this.quota.take(project, events) : Promise.resolve(async () => {})
   }
 
   private async alreadyStored(ids: string[], project: number): Promise<Set<string>> {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ValidationError } from '../errors.ts'
 import type { Metrics } from '../metrics.ts'
+import type { Project } from '../projects/project-store.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
 import { EventInput, IngestResponse } from './event-schema.ts'
 import { bodyDigest, IDEMPOTENCY_KEY, type IdempotencyStore } from './idempotency.ts'
@@ -41,7 +42,7 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
   })
   const run = async (
     events: ReturnType<typeof validateBatch>,
-    project: number,
+    project: Project,
     requestId: string,
     propertiesJson: readonly string[],
   ): Promise<IngestResult> => {
@@ -74,7 +75,7 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
       // Validation serialises each event's properties to check their size; the queue reuses that.
       const propertiesJson: string[] = []
       const events = validateBatch(request.body, limits, Date.now(), propertiesJson)
-      const project = request.project!.id
+      const project = request.project!
       const key = request.headers['idempotency-key']
       if (key === undefined) {
         const result = await run(events, project, request.id, propertiesJson)
@@ -87,7 +88,7 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
       }
       // Keys are scoped per API key and project: two clients may pick the same one.
       const owner = request.principal?.id ?? 'anonymous'
-      const claim = await idempotency.claim(project, owner, key, bodyDigest(request.body))
+      const claim = await idempotency.claim(project.id, owner, key, bodyDigest(request.body))
       if (claim.kind === 'mismatch') {
         throw new ValidationError('this Idempotency-Key was used with a different body', [
           { field: 'Idempotency-Key', message: 'already used with a different request body' },
@@ -113,10 +114,10 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
       try {
         result = await run(events, project, request.id, propertiesJson)
       } catch (err) {
-        await idempotency.release(project, owner, key).catch(() => {})
+        await idempotency.release(project.id, owner, key).catch(() => {})
         throw err
       }
-      await idempotency.complete(project, owner, key, result.status, result.body)
+      await idempotency.complete(project.id, owner, key, result.status, result.body)
       return reply.code(result.status).send(result.body)
     },
   )
