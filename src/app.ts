@@ -24,6 +24,7 @@ import {
   toProblem,
 } from './http/problems.ts'
 import { AJV_OPTIONS, toValidationError } from './http/validation-errors.ts'
+import { projectRoutes } from './projects/routes.ts'
 import { statsRoutes } from './stats/routes.ts'
 
 export type AppDeps = Omit<Deps, 'close'>
@@ -147,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queue: deps.queue,
     analytics: deps.analytics,
   })
+  await app.register(projectRoutes, { projects: deps.projects })
   await app.register(dashboardPlugin)
   if (deps.analytics)
     await app.register(statsRoutes, {

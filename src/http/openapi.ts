@@ -73,6 +73,11 @@ const openApi: FastifyPluginAsync = async (app) => {
           name: 'stats',
           description: 'analytics over the stored events (UTC days, inclusive ranges)',
         },
+        {
+          name: 'projects',
+          description:
+            'apps kept apart: every event, key and answer belongs to one project (`project=` names it for a service-wide key)',
+        },
         { name: 'operations', description: 'health, queue status, metrics and this document' },
       ],
       components: {

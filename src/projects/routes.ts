@@ -1,0 +1,60 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import Type from 'typebox'
+import {
+  jsonResponse,
+  problemResponses,
+  rateLimited,
+  SECURED,
+  SECURED_STATUSES,
+} from '../http/problem-schema.ts'
+import type { ProjectStore } from './project-store.ts'
+
+const ProjectInfo = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  events_per_day: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'events accepted per UTC day; null: no quota',
+  }),
+  created_at: Type.String(),
+})
+const ProjectList = Type.Array(ProjectInfo)
+
+const listRouteSchema = {
+  tags: ['projects'],
+  operationId: 'listProjects',
+  summary: 'The projects this key may read',
+  description:
+    "A project's key sees its own project only; a service-wide key (or a service with no keys) sees every project, and names one with `project=` on the other routes. Projects are made with `npm run projects`.",
+  security: SECURED,
+  response: {
+    200: rateLimited(
+      jsonResponse('The projects', ProjectList, {
+        example: [
+          { id: 1, name: 'default', events_per_day: null, created_at: '2026-11-01 12:00:00+00' },
+          { id: 2, name: 'web', events_per_day: 1_000_000, created_at: '2026-11-02 09:30:00+00' },
+        ],
+      }),
+    ),
+    ...problemResponses('/projects', [...SECURED_STATUSES, 500]),
+  },
+}
+
+const routes: FastifyPluginAsync<{ projects: ProjectStore }> = async (app, { projects }) => {
+  app.openApiComponent('Project', ProjectInfo)
+  app.get(
+    '/projects',
+    { config: { scope: 'read', project: 'none' }, schema: listRouteSchema },
+    async (request) => {
+      const all = await projects.list()
+      const own = request.principal?.projectId
+      return own === undefined || own === null ? all : all.filter((p) => p.id === own)
+    },
+  )
+}
+
+export const projectRoutes = fp(routes, {
+  name: 'projects',
+  dependencies: ['openapi'],
+  encapsulate: true,
+})
