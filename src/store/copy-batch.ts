@@ -227,7 +227,7 @@ export function rowStarts(rows: Buffer, fields = FIELDS): number[] {
  * (five fields) get the default project after their id. Only entries left in
  * the queue across the upgrade take this copy.
  */
-function withProjects(rows: Buffer): Buffer {
+export function withProjects(rows: Buffer): Buffer {
   if (rows.length < 2 || rows.readUInt16BE(0) !== LEGACY_FIELDS) return rows
   const starts = rowStarts(rows, LEGACY_FIELDS)
   const out = Buffer.allocUnsafe(rows.length + 8 * starts.length)

@@ -1,5 +1,5 @@
 import type { ProjectEvent } from '../events/event-schema.ts'
-import { rowStarts } from './copy-batch.ts'
+import { rowStarts, withProjects } from './copy-batch.ts'
 
 // PostgreSQL counts timestamps in microseconds from 2000-01-01T00:00:00Z.
 const PG_EPOCH_MS = 946_684_800_000n
@@ -8,10 +8,11 @@ const PG_EPOCH_MS = 946_684_800_000n
  * COPY rows (CopyBatch.finish(false)) back as events. Only the rare paths
  * need it: an entry retried event by event, whose refused events must be set
  * aside one by one and dead-lettered as JSON, and an embedded store, which
- * has no COPY. The time comes back in validation's form, with microseconds
+ * has no COPY. Rows queued before projects get the default one. The time comes back in validation's form, with microseconds
  * only when there are any.
  */
-export function decodeCopyRows(rows: Buffer): ProjectEvent[] {
+export function decodeCopyRows(queued: Buffer): ProjectEvent[] {
+  const rows = withProjects(queued)
   return rowStarts(rows).map((start) => {
     let at = start + 2
     const field = (): Buffer => {
