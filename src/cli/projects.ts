@@ -2,7 +2,13 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.ts'
 import { openStorage, type Storage } from '../deps.ts'
 import { cliLogger } from '../logger.ts'
-import { DEFAULT_PROJECT_ID, ProjectStore, unknownProject } from '../projects/project-store.ts'
+import {
+  DEFAULT_PROJECT_ID,
+  PROJECT_NAME,
+  ProjectNameError,
+  ProjectStore,
+  unknownProject,
+} from '../projects/project-store.ts'
 import { DataDirLockedError } from '../store/open-store.ts'
 
 // npm run projects -- create NAME [--events-per-day N] | list | rename OLD NEW
@@ -59,6 +65,9 @@ function parseCommand(argv: string[]): Action {
   if (values.confirm !== undefined && command !== 'delete')
     throw new UsageError('--confirm goes with delete')
   const [a = '', b = ''] = args
+  // The store checks a new name too; here it costs no store opening.
+  const newName = command === 'create' ? a : command === 'rename' ? b : undefined
+  if (newName !== undefined && !PROJECT_NAME.test(newName)) throw new ProjectNameError(newName)
 
   switch (command) {
     case 'create': {
