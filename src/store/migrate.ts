@@ -8,11 +8,13 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url))
 
 /**
  * Applies pending migrations, the same files on a server and embedded. Safe to
- * call from many processes at once: they wait on an advisory lock.
+ * call from many processes at once: they wait on an advisory lock. `count`
+ * stops after that many, so a test can build a store as an older version left it.
  */
 export async function migrate(
   target: { databaseUrl: string } | { pglite: PGlite },
   log: Logger,
+  options: { count?: number } = {},
 ): Promise<string[]> {
   const connection =
     'databaseUrl' in target
@@ -23,7 +25,7 @@ export async function migrate(
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: 'pgmigrations',
-    count: Infinity,
+    count: options.count ?? Infinity,
     advisoryLockMode: 'wait',
     logger: {
       debug: () => {},

@@ -226,8 +226,10 @@ describe('npm run keys (server mode)', { skip: await skipUnless('postgres') }, (
   test('create shows the key once, list shows only its prefix, revoke ends it', async () => {
     const created = keys('create', '--scope', 'write', '--name', 'ingest')
     assert.equal(created.status, 0, created.stderr)
-    const { key, id, scope, key_prefix } = JSON.parse(created.stdout)
+    const { key, id, scope, key_prefix, project_id, project } = JSON.parse(created.stdout)
     assert.equal(scope, 'write')
+    // One project only: it is the key's without --project, as before projects.
+    assert.deepEqual([project_id, project], [1, 'default'])
     assert.match(key, /^ea_[A-Za-z0-9_-]{43}$/)
     const t = await startTestApp({ databaseUrl: db.url, queue: false })
     try {
@@ -242,11 +244,12 @@ describe('npm run keys (server mode)', { skip: await skipUnless('postgres') }, (
       const listed = keys('list')
       assert.ok(!listed.stdout.includes(key))
       assert.deepEqual(
-        JSON.parse(listed.stdout).map((k: { id: string; key_prefix: string }) => [
+        JSON.parse(listed.stdout).map((k: { id: string; key_prefix: string; project: string }) => [
           k.id,
           k.key_prefix,
+          k.project,
         ]),
-        [[id, key_prefix]],
+        [[id, key_prefix, 'default']],
       )
       assert.equal(keys('revoke', key_prefix).status, 0)
       assert.equal(keys('create', '--scope', 'nope').status, 2)
@@ -266,5 +269,47 @@ describe('npm run keys (server mode)', { skip: await skipUnless('postgres') }, (
     } finally {
       await fresh.close()
     }
+  })
+
+  test('with two projects a key names its project; an admin key without one is service-wide', async () => {
+    await db.pool.query("INSERT INTO projects (name) VALUES ('shop')")
+    const created = (...args: string[]) => {
+      const r = keys('create', ...args)
+      assert.equal(r.status, 0, r.stderr)
+      return JSON.parse(r.stdout)
+    }
+    const shop = created('--project', 'shop', '--scope', 'read', '--name', 'shop reader')
+    assert.deepEqual([shop.project_id, shop.project, shop.scope], [2, 'shop', 'read'])
+    const admin = created('--scope', 'admin', '--name', 'operator')
+    assert.deepEqual([admin.project_id, admin.project], [null, null])
+
+    const ambiguous = keys('create', '--scope', 'write')
+    assert.equal(ambiguous.status, 2)
+    assert.equal(ambiguous.stdout, '')
+    assert.equal(
+      ambiguous.stderr,
+      'a write key belongs to one project and there are 2: name it with --project NAME (npm run projects -- list shows them)\n',
+    )
+    for (const args of [
+      ['create', '--project', 'nope', '--scope', 'read'],
+      ['list', '--project', 'nope'],
+    ]) {
+      const r = keys(...args)
+      assert.deepEqual([r.status, r.stdout, r.stderr], [2, '', 'there is no project "nope"\n'])
+    }
+
+    const names = (r: ReturnType<typeof keys>) => {
+      assert.equal(r.status, 0, r.stderr)
+      return JSON.parse(r.stdout).map((k: { name: string; project: string | null }) => [
+        k.name,
+        k.project,
+      ])
+    }
+    assert.deepEqual(names(keys('list', '--project', 'shop')), [['shop reader', 'shop']])
+    assert.deepEqual(names(keys('list')), [
+      ['ingest', 'default'],
+      ['shop reader', 'shop'],
+      ['operator', null],
+    ])
   })
 })

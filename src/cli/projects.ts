@@ -1,0 +1,146 @@
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../config.ts'
+import { openStorage, type Storage } from '../deps.ts'
+import { cliLogger } from '../logger.ts'
+import {
+  DEFAULT_PROJECT_ID,
+  PROJECT_NAME,
+  ProjectNameError,
+  ProjectStore,
+  unknownProject,
+} from '../projects/project-store.ts'
+import { DataDirLockedError } from '../store/open-store.ts'
+
+// npm run projects -- create NAME [--events-per-day N] | list | rename OLD NEW
+//                   | quota NAME N|none | delete NAME --confirm
+const USAGE =
+  'usage: projects create NAME [--events-per-day N] | projects list | projects rename OLD NEW' +
+  ' | projects quota NAME N|none | projects delete NAME --confirm'
+
+class UsageError extends Error {
+  constructor(problem: string) {
+    super(`${problem}\n${USAGE}`)
+  }
+}
+
+type Action = (projects: ProjectStore, storage: Storage) => Promise<void>
+
+const print = (value: unknown) => console.log(JSON.stringify(value, null, 2))
+const counted = (n: number, thing: string) => `${n} ${thing}${n === 1 ? '' : 's'}`
+
+function eventsPerDay(text: string, what: string): number {
+  const n = Number(text)
+  // The column is a bigint with CHECK (> 0); past 2^53 a JS number is no longer exact.
+  if (!/^[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(n))
+    throw new UsageError(`${what} must be a whole number of events per day, 1 or more`)
+  return n
+}
+
+/**
+ * The command line as the action it asks for, checked whole before the store
+ * is opened: opening an embedded one takes seconds, a typo should not.
+ */
+function parseCommand(argv: string[]): Action {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { 'events-per-day': { type: 'string' }, confirm: { type: 'boolean' } },
+    })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const { positionals, values } = parsed
+  const [command, ...args] = positionals
+  const arity: Record<string, number> = { create: 1, list: 0, rename: 2, quota: 2, delete: 1 }
+  if (command === undefined || !Object.hasOwn(arity, command))
+    throw new UsageError(command === undefined ? 'no command given' : `no command "${command}"`)
+  if (args.length !== arity[command])
+    throw new UsageError(
+      `${command} takes ${counted(arity[command]!, 'argument')}, not ${args.length}`,
+    )
+  if (values['events-per-day'] !== undefined && command !== 'create')
+    throw new UsageError('--events-per-day goes with create; quota changes it later')
+  if (values.confirm !== undefined && command !== 'delete')
+    throw new UsageError('--confirm goes with delete')
+  const [a = '', b = ''] = args
+  // The store checks a new name too; here it costs no store opening.
+  const newName = command === 'create' ? a : command === 'rename' ? b : undefined
+  if (newName !== undefined && !PROJECT_NAME.test(newName)) throw new ProjectNameError(newName)
+
+  switch (command) {
+    case 'create': {
+      const perDay = values['events-per-day']
+      const quota = perDay === undefined ? null : eventsPerDay(perDay, '--events-per-day')
+      return async (projects) => print(await projects.create(a, { eventsPerDay: quota }))
+    }
+    case 'list':
+      return async (projects) => print(await projects.list())
+    case 'rename':
+      return async (projects) => print(await projects.rename(a, b))
+    case 'quota': {
+      const quota = b === 'none' ? null : eventsPerDay(b, 'the quota')
+      return async (projects) => print(await projects.setQuota(a, quota))
+    }
+    default:
+      return values.confirm ? remove(a) : refuseRemove(a)
+  }
+}
+
+function remove(name: string): Action {
+  return async (projects) => {
+    const { project, events } = await projects.delete(name)
+    console.log(JSON.stringify({ deleted: project.name, events }))
+  }
+}
+
+/** Deleting cannot be undone: without --confirm, say what it would take. */
+function refuseRemove(name: string): Action {
+  return async (projects, storage) => {
+    const project = await projects.byName(name)
+    if (!project) throw unknownProject(name)
+    if (project.id === DEFAULT_PROJECT_ID)
+      throw new Error(
+        `project "${name}" is the default project, where events sent without a key go; it can be renamed, not deleted`,
+      )
+    // Counted on the (project_id, xact_id, seq) index, without reading the rows.
+    const { rows } = await storage.db.query<{ events: number }>(
+      'SELECT count(*)::float8 AS events FROM events WHERE project_id = $1',
+      [project.id],
+    )
+    const keys = await storage.apiKeys.list(project.id)
+    const active = keys.filter((k) => k.revoked_at === null).length
+    throw new Error(
+      `deleting project "${name}" removes its ${counted(rows[0]!.events, 'event')} and` +
+        ` ${counted(keys.length, 'API key')} (${active} active), for good; run it again with --confirm to do it`,
+    )
+  }
+}
+
+async function open(): Promise<Storage> {
+  const config = loadConfig(process.env, { dotenv: true })
+  try {
+    return await openStorage(config, cliLogger(config.logLevel, 'projects'))
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err
+    throw new Error(
+      `${err.message}.\nEmbedded, this command opens DATA_DIR itself: stop the service, run it, then start the service again.`,
+    )
+  }
+}
+
+let exitCode = 0
+try {
+  const action = parseCommand(process.argv.slice(2))
+  const storage = await open()
+  try {
+    await action(new ProjectStore(storage.db), storage)
+  } finally {
+    await storage.close()
+  }
+} catch (err) {
+  console.error((err as Error).message)
+  exitCode = 2
+}
+process.exit(exitCode)
