@@ -3,7 +3,7 @@ import { type ApiKeyInfo, SCOPES, type Scope } from '../auth/api-keys.ts'
 import { loadConfig } from '../config.ts'
 import { openStorage, type Storage } from '../deps.ts'
 import { cliLogger } from '../logger.ts'
-import { type Project, ProjectStore, unknownProject } from '../projects/project-store.ts'
+import { type Project, type ProjectStore, unknownProject } from '../projects/project-store.ts'
 import { DataDirLockedError } from '../store/open-store.ts'
 
 // npm run keys -- create [--project shop] --scope read [--name dashboard]
@@ -90,7 +90,7 @@ try {
   const args = parseCommand()
   const storage = await open()
   const keys = storage.apiKeys
-  const projects = new ProjectStore(storage.db)
+  const projects = storage.projects
   try {
     if (args.command === 'create') {
       const project = await projectOfNewKey(projects, args.scope, args.project)

@@ -6,7 +6,7 @@ import {
   DEFAULT_PROJECT_ID,
   PROJECT_NAME,
   ProjectNameError,
-  ProjectStore,
+  type ProjectStore,
   unknownProject,
 } from '../projects/project-store.ts'
 import { DataDirLockedError } from '../store/open-store.ts'
@@ -135,7 +135,7 @@ try {
   const action = parseCommand(process.argv.slice(2))
   const storage = await open()
   try {
-    await action(new ProjectStore(storage.db), storage)
+    await action(storage.projects, storage)
   } finally {
     await storage.close()
   }

@@ -123,7 +123,7 @@ export class ProjectStore {
        keys AS (DELETE FROM api_keys WHERE project_id IN (SELECT id FROM gone)),
        idem AS (DELETE FROM idempotency_keys WHERE project_id IN (SELECT id FROM gone)),
        events AS (DELETE FROM events WHERE project_id IN (SELECT id FROM gone) RETURNING 1)
-       SELECT count(*)::int AS events FROM events`,
+       SELECT count(*)::float8 AS events FROM events`,
       [project.id],
     )
     this.cached = undefined
