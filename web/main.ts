@@ -7,7 +7,8 @@ import { renderFilters, segmentsSupported } from './panels/filters.ts'
 import { LivePanel } from './panels/live.ts'
 import { loadRetention } from './panels/retention.ts'
 import { loadTopEvents } from './panels/top-events.ts'
-import { addDays, readUrl, today, type View, writeUrl } from './view.ts'
+import { fetchProjects, type ProjectInfo, ProjectPicker } from './project-picker.ts'
+import { addDays, projectParams, readUrl, today, type View, writeUrl } from './view.ts'
 
 const $ = <T extends HTMLElement>(selector: string): T => document.querySelector<T>(selector)!
 
@@ -27,40 +28,85 @@ const panels = {
   retention: new Panel($('#retention'), onPanelError),
 }
 const live = new LivePanel(new Panel($('#live'), onPanelError))
+const picker = new ProjectPicker($('#project'), (name) => {
+  project = name
+  live.follow(name)
+  if (view) show({ ...view, project: name }, 'push')
+  else void openFromUrl(name)
+})
 
 let view: View | undefined
-let lastDataDay: string | null | undefined
+/** what GET /projects answered for the key in use; asked again when the key changes */
+let projects: ProjectInfo[] | null | undefined
+/** the project shown, or being opened; undefined until the projects are known */
+let project: string | null | undefined
+/** each project's last day holding events, asked once per project and key */
+const lastDays = new Map<string, string | null>()
 let inFlight: AbortController | undefined
+let opening = 0
 
-/** The last day holding events, asked once; presets and the default range end there. */
-async function lastDay(): Promise<string> {
-  if (lastDataDay === undefined)
-    lastDataDay = (await getJson<{ last_day: string | null }>('/stats/range')).last_day
-  return lastDataDay ?? today()
+/** The project's last day holding events; presets and the default range end there. */
+async function lastDay(name: string | null): Promise<string> {
+  const known = lastDays.get(name ?? '')
+  if (known !== undefined) return known ?? today()
+  const { last_day } = await getJson<{ last_day: string | null }>(
+    '/stats/range',
+    projectParams(name),
+  )
+  lastDays.set(name ?? '', last_day)
+  return last_day ?? today()
 }
 
-/** Works out the view from the URL (the last 30 days with data when it names none) and loads it. */
-async function openFromUrl(): Promise<void> {
+/**
+ * Works out the view from the URL and loads it: the project it names (or
+ * `wanted`) when the key may read it, else the first the key may read; the
+ * last 30 days with data when it names no range.
+ */
+async function openFromUrl(wanted?: string): Promise<void> {
+  const run = ++opening
   const url = readUrl()
+  const stats = Object.values(panels)
+  // The link's range shows at once, even while a key is still to be entered.
+  if (url.from) rangeForm.from.value = url.from
+  if (url.to) rangeForm.to.value = url.to
+  if (projects === undefined) {
+    for (const p of stats) p.loading()
+    let list: ProjectInfo[] | null
+    try {
+      list = await fetchProjects()
+    } catch (err) {
+      if (run !== opening) return // a newer open (a key entered, the back button) took over
+      picker.clear()
+      live.fail(err)
+      for (const p of stats) p.fail(err)
+      return
+    }
+    if (run !== opening) return // its answer may be for another key
+    projects = list
+  }
+  const chosen = picker.choose(projects, wanted ?? url.project)
+  project = chosen
+  live.follow(chosen)
   let to = url.to
   let from = url.from
   if (!to || !from) {
-    for (const p of Object.values(panels)) p.loading()
+    for (const p of stats) p.loading()
     try {
-      to ??= await lastDay()
+      to ??= await lastDay(chosen)
     } catch (err) {
-      for (const p of Object.values(panels)) p.fail(err)
+      if (run === opening) for (const p of stats) p.fail(err)
       return
     }
+    if (run !== opening) return
     from ??= addDays(to, -29)
   }
-  show({ from, to, segments: url.segments }, 'replace')
+  show({ from, to, segments: url.segments, project: chosen }, 'replace')
 }
 
 /** Shows a view: the URL and the controls follow it, and every panel reloads. */
-function show(next: View, history: 'push' | 'replace' | 'none'): void {
+function show(next: View, history: 'push' | 'replace'): void {
   view = next
-  if (history !== 'none') writeUrl(view, history)
+  writeUrl(view, history)
   rangeForm.from.value = view.from
   rangeForm.to.value = view.to
   renderFilters($('#filter-list'), view.segments, (segments) => show({ ...next, segments }, 'push'))
@@ -98,18 +144,24 @@ rangeForm.addEventListener('submit', (e) => {
   const from = rangeForm.from.value as string
   const to = rangeForm.to.value as string
   if (!from || !to) return
+  const [start, end] = from <= to ? [from, to] : [to, from] // either order means the same days
   show(
-    // biome-ignore lint/complexity/useMathMinMax: the days are YYYY-MM-DD strings
-    { from: from <= to ? from : to, to: from <= to ? to : from, segments: view?.segments ?? [] },
+    {
+      from: start,
+      to: end,
+      segments: view?.segments ?? [],
+      project: view?.project ?? project ?? null,
+    },
     'push',
   )
 })
 
 for (const button of rangeForm.querySelectorAll<HTMLButtonElement>('button[data-days]')) {
   button.addEventListener('click', async () => {
+    const shown = view?.project ?? project ?? null
     let end: string
     try {
-      end = await lastDay()
+      end = await lastDay(shown)
     } catch (err) {
       for (const p of Object.values(panels)) p.fail(err)
       return
@@ -119,6 +171,7 @@ for (const button of rangeForm.querySelectorAll<HTMLButtonElement>('button[data-
         from: addDays(end, 1 - Number(button.dataset.days)),
         to: end,
         segments: view?.segments ?? [],
+        project: shown,
       },
       'push',
     )
@@ -133,18 +186,22 @@ keyForm.addEventListener('submit', (e) => {
   keyForm.reset()
   keyForm.hidden = true
   syncKeyButton()
-  lastDataDay = undefined
-  if (view) show(view, 'none')
-  else void openFromUrl()
-  live.pollNow()
+  keyChanged()
 })
 
 forgetKey.addEventListener('click', () => {
   storeKey(null)
   syncKeyButton()
-  if (view) show(view, 'none')
-  live.pollNow()
+  keyChanged()
 })
+
+/** Another key may read other projects (a project's key, its own only): everything is asked anew. */
+function keyChanged(): void {
+  projects = undefined
+  project = undefined
+  lastDays.clear()
+  void openFromUrl()
+}
 
 filterForm.addEventListener('submit', (e) => {
   e.preventDefault()
@@ -163,4 +220,3 @@ void segmentsSupported().then(
   () => (filterBar.hidden = true),
 )
 void openFromUrl()
-live.pollNow()

@@ -7,8 +7,9 @@ export type Outcome = 'ready' | 'empty' | { empty: string }
 
 /**
  * One panel's frame: its state is in data-state (loading, ready, empty,
- * error), and once loaded data-range and data-ms say which range it shows and
- * how long it took, so tests and people can tell a stale panel from a fresh one.
+ * error), and once loaded data-project, data-range and data-ms say which
+ * project and range it shows and how long it took, so tests and people can
+ * tell a stale panel from a fresh one.
  */
 export class Panel {
   readonly body: HTMLElement
@@ -33,7 +34,10 @@ export class Panel {
       const ms = performance.now() - started
       if (outcome === 'ready') this.show('ready', '')
       else this.show('empty', outcome === 'empty' ? 'No events in this range.' : outcome.empty)
-      if (view) this.root.dataset.range = `${view.from}..${view.to}`
+      if (view) {
+        this.root.dataset.range = `${view.from}..${view.to}`
+        this.root.dataset.project = view.project ?? ''
+      }
       this.root.dataset.ms = String(Math.round(ms))
       if (this.timing) this.timing.textContent = `loaded in ${formatDuration(ms)}`
     } catch (err) {

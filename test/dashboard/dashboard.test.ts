@@ -192,7 +192,7 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
     const from = new Date(Date.parse(last_day) - 29 * 86_400_000).toISOString().slice(0, 10)
     assert.equal(
       new URL(page.url()).search,
-      `?from=${from}&to=${last_day}`,
+      `?from=${from}&to=${last_day}&project=default`,
       'the URL keeps the view',
     )
     assert.deepEqual(
@@ -215,7 +215,7 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
       'top-events': 'ready',
       retention: 'ready',
     })
-    assert.equal(new URL(page.url()).search, '?from=2026-01-05&to=2026-01-27')
+    assert.equal(new URL(page.url()).search, '?from=2026-01-05&to=2026-01-27&project=default')
     await assertPageMatchesApi('2026-01-05', '2026-01-27')
 
     // The same link in a fresh tab of the same session shows the same view.

@@ -2,6 +2,7 @@ import uPlot from 'uplot'
 import { ApiError, getJson } from '../api.ts'
 import { formatDuration, formatInt, h } from '../format.ts'
 import type { Panel } from '../panel.ts'
+import { projectParams } from '../view.ts'
 
 interface SyncLag {
   rows_behind: number
@@ -27,7 +28,8 @@ const KEEP_MS = 10 * 60_000
  * The state of ingestion, polled from /events/queue/status. Events per second
  * are not a figure the API keeps: the page derives them from the replica's
  * synced row count between two polls, so the chart covers the minutes since
- * the page opened (at most the last ten).
+ * the page opened (at most the last ten). It polls the project it follows,
+ * and only once it has been told one.
  */
 export class LivePanel {
   private last: { at: number; rows: number } | undefined
@@ -35,6 +37,9 @@ export class LivePanel {
   private chart: uPlot | undefined
   private timer: ReturnType<typeof setTimeout> | undefined
   private polls = 0
+  /** undefined until the page knows its project; null on a service without projects */
+  private project: string | null | undefined
+  private inFlight: AbortController | undefined
 
   constructor(private readonly panel: Panel) {
     document.addEventListener('visibilitychange', () => {
@@ -47,9 +52,31 @@ export class LivePanel {
     }).observe(this.plotElement())
   }
 
+  /** Polls `project` from now on; a rate measured in another project is dropped, not carried over. */
+  follow(project: string | null): void {
+    if (project !== this.project) {
+      this.project = project
+      this.last = undefined
+      this.rates.length = 0
+    }
+    this.pollNow()
+  }
+
+  /** Stops polling and shows why (the project list could not be read). */
+  fail(err: unknown): void {
+    this.stop()
+    this.project = undefined
+    this.panel.fail(err)
+  }
+
   pollNow(): void {
-    clearTimeout(this.timer)
+    this.stop()
     void this.poll()
+  }
+
+  private stop(): void {
+    clearTimeout(this.timer)
+    this.inFlight?.abort()
   }
 
   private plotElement(): HTMLElement {
@@ -59,16 +86,27 @@ export class LivePanel {
   private async poll(): Promise<void> {
     let wait = INTERVAL_MS
     // A hidden tab spends none of the key's rate limit; it polls again when shown.
-    if (document.hidden) return
+    const project = this.project
+    if (document.hidden || project === undefined) return
+    const controller = new AbortController()
+    this.inFlight = controller
     await this.panel.load(undefined, async () => {
       try {
-        this.render(await getJson<QueueStatus>('/events/queue/status'))
+        this.render(
+          await getJson<QueueStatus>(
+            '/events/queue/status',
+            projectParams(project),
+            controller.signal,
+          ),
+        )
+        this.panel.root.dataset.project = project ?? ''
       } catch (err) {
         if (err instanceof ApiError && err.retryAfter) wait = Math.max(wait, err.retryAfter * 1000)
         throw err
       }
       return 'ready'
     })
+    if (controller.signal.aborted) return // another poll took over
     this.panel.root.dataset.polls = String(++this.polls)
     this.timer = setTimeout(() => void this.poll(), wait)
   }
