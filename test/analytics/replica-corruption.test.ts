@@ -65,7 +65,7 @@ describe('a corrupt replica file', { skip: await skipUnless('postgres') }, () =>
     const replica = await DuckDbReplica.open(path, options, log)
     const sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows: 5000, idleIntervalMs: 10 },
       log,
     )

@@ -152,7 +152,7 @@ describe('analytics sync within its memory limit', { skip: await skipUnless('pos
     )
     const sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows, idleIntervalMs: 10 },
       log,
     )

@@ -14,7 +14,7 @@ import { PostgresChangeFeed } from '../../src/store/change-feed.ts'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import { poolClient } from '../../src/store/sql-client.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvents } from '../helpers/events.ts'
+import { inProject, makeEvents } from '../helpers/events.ts'
 import { ADMIN_DATABASE_URL, skipUnless } from '../helpers/services.ts'
 
 const log = createLogger('silent')
@@ -69,9 +69,11 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
 
   const insert = (n: number, users = 50) =>
     store.insert(
-      validateBatch(
-        makeEvents(n).map((e, i) => ({ ...e, user_id: `u${i % users}` })),
-        limits,
+      inProject(
+        validateBatch(
+          makeEvents(n).map((e, i) => ({ ...e, user_id: `u${i % users}` })),
+          limits,
+        ),
       ),
     )
 
@@ -79,7 +81,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     const replica = await DuckDbReplica.open(join(dir, 'order.duckdb'), replicaOptions, log)
     const sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows: 1000, idleIntervalMs: 10 },
       log,
     )
@@ -115,7 +117,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     const replica = await DuckDbReplica.open(':memory:', replicaOptions, log)
     const sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows: 1000, idleIntervalMs: 10 },
       log,
     )
@@ -147,7 +149,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     let replica = await DuckDbReplica.open(path, replicaOptions, log)
     let sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows: 250, idleIntervalMs: 10 },
       log,
     )
@@ -161,7 +163,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     replica = await DuckDbReplica.open(path, replicaOptions, log)
     sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows: 250, idleIntervalMs: 10 },
       log,
     )
@@ -177,7 +179,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     replica = await DuckDbReplica.open(path, replicaOptions, log)
     sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows: 700, idleIntervalMs: 10 },
       log,
     )
@@ -194,7 +196,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
       const replica = await DuckDbReplica.open(path, replicaOptions, log)
       const sync = new AnalyticsSync(
         replica,
-        new PostgresChangeFeed(poolClient(p)),
+        new PostgresChangeFeed(poolClient(p), 1),
         { chunkRows: 5000, idleIntervalMs: 10 },
         log,
       )
@@ -259,7 +261,7 @@ describe('analytics sync', { skip: await skipUnless('postgres') }, () => {
     const replica = await DuckDbReplica.open(join(dir, file), replicaOptions, log)
     const sync = new AnalyticsSync(
       replica,
-      new PostgresChangeFeed(poolClient(pool)),
+      new PostgresChangeFeed(poolClient(pool), 1),
       { chunkRows: 30_000, idleIntervalMs: 10 },
       log,
     )

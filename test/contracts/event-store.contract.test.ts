@@ -13,13 +13,15 @@ import { openStore } from '../../src/store/open-store.ts'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import type { SqlClient } from '../../src/store/sql-client.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvent, makeEvents } from '../helpers/events.ts'
+import { inProject, makeEvent, makeEvents } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 
 // One suite, every implementation: the embedded store must behave exactly as
 // the PostgreSQL one, since the pipeline and the sync do not know which they have.
 const limits = { maxBatchSize: 10_000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
-const normalize = (events: ReturnType<typeof makeEvents>) => validateBatch(events, limits)
+/** Validated, in the default project unless named. */
+const normalize = (events: ReturnType<typeof makeEvents>, project = 1) =>
+  inProject(validateBatch(events, limits), project)
 
 const implementations = [
   { name: 'embedded (PGlite)', server: false, skip: false as const },
@@ -75,7 +77,10 @@ for (const impl of implementations) {
         500,
       )
       assert.deepEqual(
-        await store.existingIds(events.map((e) => e.event_id)),
+        await store.existingIds(
+          events.map((e) => e.event_id),
+          1,
+        ),
         new Set(events.map((e) => e.event_id)),
       )
     })
@@ -83,24 +88,27 @@ for (const impl of implementations) {
     // The queue's entries arrive as COPY rows: the same promises through insertCopy.
     test('insertCopy stores new events once, first version winning, and says how many were new', async () => {
       const events = normalize(makeEvents(40))
-      assert.equal(await store.insertCopy(copyBinary(events.slice(0, 10))), 10)
+      assert.equal(await store.insertCopy(copyBinary(events.slice(0, 10), 1)), 10)
       // Ten stored, thirty new: a straight COPY would fail on the stored ones.
-      assert.equal(await store.insertCopy(copyBinary(events)), 30)
-      assert.equal(await store.insertCopy(copyBinary(events)), 0)
+      assert.equal(await store.insertCopy(copyBinary(events, 1)), 30)
+      assert.equal(await store.insertCopy(copyBinary(events, 1)), 0)
       const [first] = normalize([makeEvent({ event_type: 'first' })])
       assert.equal(
-        await store.insertCopy(copyBinary([first!, { ...first!, event_type: 'second' }])),
+        await store.insertCopy(copyBinary([first!, { ...first!, event_type: 'second' }], 1)),
         1,
       )
       assert.equal(await store.insert([{ ...first!, event_type: 'third' }]), 0)
-      assert.equal(await store.insertCopy(copyBinary(normalize(makeEvents(5)))), 5)
+      assert.equal(await store.insertCopy(copyBinary(normalize(makeEvents(5)), 1)), 5)
       const { rows } = await sql.query<{ event_type: string }>(
         'SELECT event_type FROM events WHERE event_id = $1',
         [first!.event_id],
       )
       assert.deepEqual(rows, [{ event_type: 'first' }])
       assert.deepEqual(
-        await store.existingIds(events.map((e) => e.event_id)),
+        await store.existingIds(
+          events.map((e) => e.event_id),
+          1,
+        ),
         new Set(events.map((e) => e.event_id)),
       )
     })
@@ -110,7 +118,7 @@ for (const impl of implementations) {
       const counts = await Promise.all(
         [0, 100, 200, 300].map((from, i) => {
           const part = events.slice(from, from + 200)
-          return i % 2 === 0 ? store.insertCopy(copyBinary(part)) : store.insert(part)
+          return i % 2 === 0 ? store.insertCopy(copyBinary(part, 1)) : store.insert(part)
         }),
       )
       assert.equal(
@@ -123,9 +131,48 @@ for (const impl of implementations) {
       const stored = normalize(makeEvents(3))
       await store.insert(stored)
       const fresh = normalize(makeEvents(2))
-      const found = await store.existingIds([...stored, ...fresh].map((e) => e.event_id))
+      const found = await store.existingIds(
+        [...stored, ...fresh].map((e) => e.event_id),
+        1,
+      )
       assert.deepEqual(found, new Set(stored.map((e) => e.event_id)))
-      assert.deepEqual(await store.existingIds([]), new Set())
+      assert.deepEqual(await store.existingIds([], 1), new Set())
+    })
+
+    test('the same event_id in two projects is two events; a resend within a project is still one', async () => {
+      const events = normalize(makeEvents(4))
+      const elsewhere = events.map((e) => ({ ...e, project_id: 2, event_type: 'elsewhere' }))
+      assert.equal(await store.insert(events.slice(0, 2)), 2)
+      assert.equal(await store.insert([...events, ...elsewhere.slice(0, 2)]), 4)
+      assert.equal(await store.insertCopy(copyBinary(elsewhere, 2)), 2)
+      assert.equal(await store.insertCopy(copyBinary(elsewhere, 2)), 0)
+      assert.equal(await store.insert(elsewhere), 0)
+      const ids = events.map((e) => e.event_id)
+      assert.deepEqual(await store.existingIds(ids, 1), new Set(ids))
+      assert.deepEqual(await store.existingIds(ids, 2), new Set(ids))
+      assert.deepEqual(await store.existingIds(ids, 3), new Set())
+      const { rows } = await sql.query<{ project_id: number; event_type: string }>(
+        'SELECT project_id, event_type FROM events WHERE event_id = $1 ORDER BY project_id',
+        [events[0]!.event_id],
+      )
+      assert.deepEqual(rows, [
+        { project_id: 1, event_type: events[0]!.event_type },
+        { project_id: 2, event_type: 'elsewhere' },
+      ])
+    })
+
+    test("one batch of two projects' events keeps both versions of a shared id", async () => {
+      const [e] = normalize([makeEvent()])
+      const other = { ...e!, project_id: 2, user_id: 'other' }
+      assert.equal(await store.insert([e!, other, { ...other, user_id: 'again' }]), 2)
+      const { rows } = await sql.query<{ project_id: number; user_id: string }>(
+        'SELECT project_id, user_id FROM events WHERE event_id = $1 ORDER BY project_id',
+        [e!.event_id],
+      )
+      assert.deepEqual(rows, [
+        { project_id: 1, user_id: e!.user_id },
+        { project_id: 2, user_id: 'other' },
+      ])
     })
 
     test('properties and timestamps round-trip exactly, microseconds included', async () => {
@@ -145,13 +192,23 @@ for (const impl of implementations) {
       ])
     })
 
-    test('the change feed reads every committed row in cursor order, and knows the store it reads', async () => {
-      const feed = new PostgresChangeFeed(sql)
+    test('the change feed reads every committed row of its project in cursor order, and knows the store it reads', async () => {
+      const feed = new PostgresChangeFeed(sql, 1)
       const all = await feed.readAfter({ xact: 0n, seq: 0n }, 100_000)
-      assert.equal(
-        all.length,
-        (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n,
+      const count = async (project: number) =>
+        (
+          await sql.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM events WHERE project_id = $1',
+            [project],
+          )
+        ).rows[0]!.n
+      assert.equal(all.length, await count(1))
+      const elsewhere = await new PostgresChangeFeed(sql, 2).readAfter(
+        { xact: 0n, seq: 0n },
+        100_000,
       )
+      assert.ok((await count(2)) > 0, 'the tests above stored events in project 2')
+      assert.equal(elsewhere.length, await count(2))
       const keys = all.map(([x, s]) => [BigInt(x), BigInt(s)] as const)
       for (let i = 1; i < keys.length; i++) {
         const [a, b] = [keys[i - 1]!, keys[i]!]

@@ -12,6 +12,7 @@ import { migrate } from '../../src/store/migrate.ts'
 import { PostgresBulkLoader, PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import { pgliteClient, poolClient, type SqlClient } from '../../src/store/sql-client.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
+import { inProject } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 
 // A 2xx must mean the events will be stored: whatever validateBatch accepts,
@@ -211,6 +212,7 @@ describe('whatever validateBatch accepts, PostgreSQL and PGlite store as normali
     await migrate({ pglite: embedded }, createLogger('silent'))
     loader = await PostgresBulkLoader.connect(
       { url: database.url, queryTimeoutMs: 30_000 },
+      1,
       createLogger('silent'),
     )
   })
@@ -243,8 +245,8 @@ describe('whatever validateBatch accepts, PostgreSQL and PGlite store as normali
         accepted++
         // The queue path stores what came back from the queue's JSON; embedded and direct writes the objects themselves.
         const ids = events.map((e) => e.event_id)
-        await new PostgresEventStore(server).insert(JSON.parse(JSON.stringify(events)))
-        await new PostgresEventStore(pgliteClient(embedded)).insert(events)
+        await new PostgresEventStore(server).insert(JSON.parse(JSON.stringify(inProject(events))))
+        await new PostgresEventStore(pgliteClient(embedded)).insert(inProject(events))
         assert.deepEqual(await readBack(server, ids), expected(events), 'PostgreSQL')
         assert.deepEqual(await readBack(pgliteClient(embedded), ids), expected(events), 'PGlite')
         // The CSV import's COPY, with ids of its own so that it writes rows too.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { EventInput } from '../../src/events/event-schema.ts'
+import type { EventInput, NormalizedEvent, ProjectEvent } from '../../src/events/event-schema.ts'
+import { DEFAULT_PROJECT_ID } from '../../src/projects/project-store.ts'
 
 export function makeEvent(overrides: Partial<EventInput> = {}): EventInput {
   return {
@@ -14,6 +15,14 @@ export function makeEvent(overrides: Partial<EventInput> = {}): EventInput {
 
 export function makeEvents(n: number, overrides: Partial<EventInput> = {}): EventInput[] {
   return Array.from({ length: n }, (_, i) => makeEvent({ user_id: `user-${i % 97}`, ...overrides }))
+}
+
+/** The events as the store keeps them: in `project` (the default one unless named). */
+export function inProject(
+  events: readonly NormalizedEvent[],
+  project: number = DEFAULT_PROJECT_ID,
+): ProjectEvent[] {
+  return events.map((e) => ({ ...e, project_id: project }))
 }
 
 /**

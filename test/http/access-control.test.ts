@@ -8,6 +8,7 @@ import { Authenticator } from '../../src/auth/authenticator.ts'
 import { installAccessControl, type RouteScope } from '../../src/http/access-control.ts'
 import { MemoryRateLimitStore } from '../../src/http/rate-limit/token-bucket.ts'
 import { createLogger } from '../../src/logger.ts'
+import type { Project, ProjectStore } from '../../src/projects/project-store.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvents } from '../helpers/events.ts'
@@ -114,12 +115,21 @@ describe('the scope a route declares (no servers)', () => {
     anyEverCreated: async () => true,
     findActive: async (digest: Buffer) => {
       const scope = (Object.keys(KEYS) as Scope[]).find((s) => hashKey(KEYS[s]).equals(digest))
-      return scope && { id: scope, scope, key_hash: digest }
+      return scope && { id: scope, scope, project_id: 1, key_hash: digest }
     },
   } as unknown as ApiKeyStore
+  // One project, which every key belongs to: the scopes alone decide.
+  const only: Project = { id: 1, name: 'default', events_per_day: null, created_at: '' }
+  const projects = {
+    known: async () => [only],
+    list: async () => [only],
+    byId: async (id: number) => (id === only.id ? only : undefined),
+    byName: async (name: string) => (name === only.name ? only : undefined),
+  } as unknown as ProjectStore
   const app = Fastify()
   installAccessControl(app, {
     authenticator: new Authenticator(store, undefined),
+    projects,
     limiter: new MemoryRateLimitStore(),
     policy: { capacity: 1000, refillPerMs: 1 },
     log: createLogger('silent'),

@@ -294,14 +294,13 @@ describe('Metrics, on its own', () => {
 
   test('reads the queue status once per scrape for all four gauges', async () => {
     let reads = 0
+    // The gauges are the whole queue's (shared), not the default project's share of it.
     const status = {
       enabled: true,
-      length: 3,
-      queued_events: 40,
-      pending: 2,
-      dead_lettered: 1,
-      consumers: [],
+      queued_events: 7,
+      dead_lettered: 0,
       max_events: 100,
+      shared: { length: 3, queued_events: 40, pending: 2, dead_lettered: 1, consumers: [] },
     }
     const m = new Metrics({
       queue: {

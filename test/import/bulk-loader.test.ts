@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logger.ts'
 import { PostgresBulkLoader, PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import { poolClient } from '../../src/store/sql-client.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvent, makeEvents } from '../helpers/events.ts'
+import { inProject, makeEvent, makeEvents } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 
 // The COPY path of the import must keep the store's promises exactly: each id
@@ -25,6 +25,7 @@ describe('PostgresBulkLoader (COPY) keeps the event store contract', {
     db = await createTestDatabase()
     loader = await PostgresBulkLoader.connect(
       { url: db.url, queryTimeoutMs: 30_000 },
+      1,
       createLogger('silent'),
     )
     store = new PostgresEventStore(poolClient(db.pool))
@@ -34,11 +35,11 @@ describe('PostgresBulkLoader (COPY) keeps the event store contract', {
     await db?.drop()
   })
 
-  const typeOf = async (id: string) =>
+  const typeOf = async (id: string, project = 1) =>
     (
       await db.pool.query<{ event_type: string }>(
-        'SELECT event_type FROM events WHERE event_id = $1',
-        [id],
+        'SELECT event_type FROM events WHERE event_id = $1 AND project_id = $2',
+        [id, project],
       )
     ).rows[0]?.event_type
 
@@ -71,13 +72,14 @@ describe('PostgresBulkLoader (COPY) keeps the event store contract', {
     const events = normalize(makeEvents(4000))
     const other = await PostgresBulkLoader.connect(
       { url: db.url, queryTimeoutMs: 30_000 },
+      1,
       createLogger('silent'),
     )
     try {
       const counts = await Promise.all([
         loader.insert(events.slice(0, 2500)),
         other.insert(events.slice(1500, 4000)),
-        store.insert(events.slice(1000, 3000)),
+        store.insert(inProject(events.slice(1000, 3000))),
       ])
       assert.equal(
         counts.reduce((a, b) => a + b, 0),
@@ -89,6 +91,41 @@ describe('PostgresBulkLoader (COPY) keeps the event store contract', {
         [ids],
       )
       assert.equal(rows[0]!.n, 4000)
+    } finally {
+      await other.close()
+    }
+  })
+
+  test("a loader of another project stores the same ids as that project's events, and dedupes within it", async () => {
+    const events = normalize(makeEvents(50))
+    const other = await PostgresBulkLoader.connect(
+      { url: db.url, queryTimeoutMs: 30_000 },
+      2,
+      createLogger('silent'),
+    )
+    try {
+      assert.equal(await loader.insert(events), 50)
+      const elsewhere = events.map((e) => ({ ...e, event_type: 'elsewhere' }))
+      assert.equal(await other.insert(elsewhere), 50)
+      assert.equal(await other.insert(events), 0)
+      // The batch path (the import's) as well.
+      const batch = other.newBatch()
+      const json = (list: readonly NormalizedEvent[]) =>
+        list.map((e) => JSON.stringify(e.properties))
+      const fresh = normalize(makeEvents(3))
+      batch.add(fresh, json(fresh))
+      batch.add(events.slice(0, 5), json(events.slice(0, 5)))
+      assert.equal(await batch.store(), 3)
+      assert.equal(await typeOf(events[0]!.event_id, 1), events[0]!.event_type)
+      assert.equal(await typeOf(events[0]!.event_id, 2), 'elsewhere')
+      const { rows } = await db.pool.query<{ project_id: number; n: number }>(
+        'SELECT project_id, count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[]) GROUP BY project_id ORDER BY project_id',
+        [events.map((e) => e.event_id)],
+      )
+      assert.deepEqual(rows, [
+        { project_id: 1, n: 50 },
+        { project_id: 2, n: 50 },
+      ])
     } finally {
       await other.close()
     }

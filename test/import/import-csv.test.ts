@@ -4,11 +4,10 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { parse } from 'csv-parse/sync'
 import { loadConfig } from '../../src/config.ts'
+import { bulkWriter, openStorage, type Storage } from '../../src/deps.ts'
 import { validateBatch } from '../../src/events/validate-batch.ts'
 import { type ImportOptions, importCsv } from '../../src/import/import-csv.ts'
 import { createLogger } from '../../src/logger.ts'
-import { openStore } from '../../src/store/open-store.ts'
-import { PostgresBulkLoader, PostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import type { SqlClient } from '../../src/store/sql-client.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { skipUnless } from '../helpers/services.ts'
@@ -29,10 +28,11 @@ for (const impl of implementations) {
     let db: TestDatabase | undefined
     let dir: string
     let sql: SqlClient
-    let loader: { insert: PostgresEventStore['insert']; close(): Promise<void> }
+    let storage: Storage
+    let bulk: Awaited<ReturnType<typeof bulkWriter>>
 
     const run = (file: string, options: Partial<ImportOptions> = {}) =>
-      importCsv(loader, {
+      importCsv(bulk.writer, {
         file,
         batchSize: 1000,
         skipInvalid: false,
@@ -54,14 +54,14 @@ for (const impl of implementations) {
       db = impl.server ? await createTestDatabase() : undefined
       const config = loadConfig(db ? { DATABASE_URL: db.url } : { DATA_DIR: join(dir, 'data') })
       const log = createLogger('silent')
-      sql = await openStore(config, log)
-      loader = db
-        ? await PostgresBulkLoader.connect({ url: db.url, queryTimeoutMs: 30_000 }, log)
-        : new PostgresEventStore(sql)
+      // The CLI's writer into the default project: COPY on PostgreSQL, the store's insert embedded.
+      storage = await openStorage(config, log)
+      sql = storage.db
+      bulk = await bulkWriter(storage, 1)
     })
     after(async () => {
-      if (loader instanceof PostgresBulkLoader) await loader.close()
-      await sql?.end()
+      await bulk?.close()
+      await storage?.close()
       await db?.drop()
       rmSync(dir, { recursive: true, force: true })
     })

@@ -1,33 +1,37 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import type { NormalizedEvent } from '../../src/events/event-schema.ts'
+import type { NormalizedEvent, ProjectEvent } from '../../src/events/event-schema.ts'
 import { CopyBatch, copyBinary } from '../../src/store/copy-batch.ts'
 import { decodeCopyRows } from '../../src/store/copy-rows.ts'
+import { legacyRows, pgMicros } from '../helpers/copy-rows.ts'
+import { inProject } from '../helpers/events.ts'
 
 // copyBinary sorts ids by a numeric prefix and writes PostgreSQL's binary COPY
 // format by hand for speed: read back, it must hold exactly the first version
-// of each id, ids in order, every value as PostgreSQL would have read it from text.
+// of each (id, project), in that order, every value as PostgreSQL would have read it from text.
 interface Row {
   id: string
+  project: number
   micros: bigint
   user: string
   type: string
   json: string
 }
 
-const PG_EPOCH_MICROS = 946_684_800_000_000n
-
-function expected(events: readonly NormalizedEvent[]): Row[] {
-  const first = new Map<string, NormalizedEvent>()
-  for (const e of events) if (!first.has(e.event_id)) first.set(e.event_id, e)
-  return [...first.keys()].sort().map((id) => {
-    const e = first.get(id)!
-    const ms = Date.parse(`${e.occurred_at.slice(0, 23)}Z`)
-    const extra = e.occurred_at.length === 27 ? BigInt(e.occurred_at.slice(23, 26)) : 0n
+function expected(events: readonly ProjectEvent[]): Row[] {
+  const first = new Map<string, ProjectEvent>()
+  for (const e of events) {
+    const key = `${e.event_id}/${e.project_id}`
+    if (!first.has(key)) first.set(key, e)
+  }
+  const byKey = (a: ProjectEvent, b: ProjectEvent) =>
+    a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : a.project_id - b.project_id
+  return [...first.values()].sort(byKey).map((e) => {
     return {
-      id,
-      micros: BigInt(ms) * 1000n + extra - PG_EPOCH_MICROS,
+      id: e.event_id,
+      project: e.project_id,
+      micros: pgMicros(e.occurred_at),
       user: e.user_id,
       type: e.event_type,
       json: JSON.stringify(e.properties),
@@ -49,16 +53,19 @@ function decode(data: Buffer): Row[] {
     return data.subarray(at - n, at)
   }
   while (data.readInt16BE(at) !== -1) {
-    assert.equal(data.readInt16BE(at), 5)
+    assert.equal(data.readInt16BE(at), 6)
     at += 2
     const hex = field().toString('hex')
     const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+    const projectField = field()
+    assert.equal(projectField.length, 4, 'an int4 project')
+    const project = projectField.readInt32BE(0)
     const micros = field().readBigInt64BE(0)
     const user = field().toString('utf8')
     const type = field().toString('utf8')
     const jsonb = field()
     assert.equal(jsonb[0], 1, 'jsonb version')
-    rows.push({ id, micros, user, type, json: jsonb.subarray(1).toString('utf8') })
+    rows.push({ id, project, micros, user, type, json: jsonb.subarray(1).toString('utf8') })
   }
   assert.equal(at + 2, data.length, 'nothing after the trailer')
   return rows
@@ -95,6 +102,8 @@ const occurredAt = fc
     ([d, micros]) =>
       `${d.toISOString().slice(0, 23)}${micros === null ? '' : String(micros).padStart(3, '0')}Z`,
   )
+// 255 and 256 differ in their low and second bytes: rows must sort by the project's number.
+const project = fc.constantFrom(1, 2, 255, 256, 65_536, 2_147_483_647)
 const event = fc.record({
   event_id: eventId,
   occurred_at: occurredAt,
@@ -104,17 +113,18 @@ const event = fc.record({
 })
 
 describe('copyBinary', () => {
-  test('reads back as the first version of each id, in id order, with every value', () => {
+  test('reads back as the first version of each id, in id order, with every value and the project', () => {
     fc.assert(
-      fc.property(fc.array(event, { maxLength: 60 }), (events) => {
-        const want = expected(events)
-        const plain = copyBinary(events)
+      fc.property(fc.array(event, { maxLength: 60 }), project, (events, p) => {
+        const want = expected(inProject(events, p))
+        const plain = copyBinary(events, p)
         assert.deepEqual(decode(plain.data), want)
         assert.equal(plain.rows, want.length)
         assert.deepEqual(
           decode(
             copyBinary(
               events,
+              p,
               events.map((e) => JSON.stringify(e.properties)),
             ).data,
           ),
@@ -134,20 +144,23 @@ describe('copyBinary', () => {
       properties: { x: 'é'.repeat(50_000) },
     }
     const events = [big, { ...big, event_id: '00000000-0000-4000-8000-000000000000' }]
-    assert.deepEqual(decode(copyBinary(events).data), expected(events))
+    assert.deepEqual(decode(copyBinary(events, 1).data), expected(inProject(events)))
   })
 
   test('times PostgreSQL refuses as text are refused in its words', () => {
     const at = (occurred_at: string) => () =>
-      copyBinary([
-        {
-          event_id: '00000000-0000-4000-8000-000000000001',
-          occurred_at,
-          user_id: 'u',
-          event_type: 't',
-          properties: {},
-        },
-      ])
+      copyBinary(
+        [
+          {
+            event_id: '00000000-0000-4000-8000-000000000001',
+            occurred_at,
+            user_id: 'u',
+            event_type: 't',
+            properties: {},
+          },
+        ],
+        1,
+      )
     assert.throws(
       at('0000-06-01T00:00:00.000Z'),
       /^Error: date\/time field value out of range: "0000-06-01T00:00:00.000Z"$/,
@@ -163,33 +176,97 @@ describe('copyBinary', () => {
 // entries as bytes. Merged, they must be exactly what one batch of all the
 // events would be; decoded (the worker's rare path), the same events.
 describe('CopyBatch.addRows and decodeCopyRows', () => {
-  const rowsOf = (events: readonly NormalizedEvent[]) => {
+  const rowsOf = (events: readonly NormalizedEvent[], project = 1) => {
     const batch = new CopyBatch()
-    batch.add(events)
+    batch.add(events, project)
     return batch.finish(false)
   }
 
-  test('merged entries read back as the first version of each id over all of them, in id order', () => {
+  test('merged entries, of any projects, read back as the first version of each (id, project) over all of them, in that order', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(event, { maxLength: 20 }), { maxLength: 6 }), (entries) => {
-        const merged = new CopyBatch()
-        for (const entry of entries) {
-          const { data, rows } = rowsOf(entry)
-          assert.equal(merged.addRows(data, rows), rows)
-        }
-        assert.deepEqual(decode(merged.finish().data), expected(entries.flat()))
+      fc.property(
+        fc.array(fc.tuple(fc.array(event, { maxLength: 20 }), project), { maxLength: 6 }),
+        (entries) => {
+          const merged = new CopyBatch()
+          for (const [events, p] of entries) {
+            const { data, rows } = rowsOf(events, p)
+            assert.equal(merged.addRows(data, rows), rows)
+          }
+          assert.deepEqual(
+            decode(merged.finish().data),
+            expected(entries.flatMap(([events, p]) => inProject(events, p))),
+          )
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  test('decoded rows are the events they were made from, in their project', () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 40 }), project, (events, p) => {
+        const decoded = decodeCopyRows(rowsOf(events, p).data)
+        assert.ok(decoded.every((e) => e.project_id === p))
+        assert.deepEqual(expected(decoded), expected(inProject(events, p)))
       }),
       { numRuns: 300 },
     )
   })
 
-  test('decoded rows are the events they were made from', () => {
-    fc.assert(
-      fc.property(fc.array(event, { maxLength: 40 }), (events) => {
-        assert.deepEqual(expected(decodeCopyRows(rowsOf(events).data)), expected(events))
-      }),
-      { numRuns: 300 },
+  test('the same event_id in two projects is two rows: both survive finish()', () => {
+    const e = fc.sample(event, { numRuns: 1, seed: 3 })[0]!
+    const again = { ...e, user_id: `${e.user_id}-again` }
+    const batch = new CopyBatch()
+    batch.add([e], 2)
+    batch.add([again], 1)
+    batch.addRows(rowsOf([{ ...e, user_id: 'later' }], 2).data, 1)
+    batch.add([{ ...again, user_id: 'later' }], 1)
+    const { data, rows } = batch.finish()
+    assert.equal(rows, 2)
+    // In (id, project) order, each project's first version.
+    assert.deepEqual(decode(data), expected([...inProject([again], 1), ...inProject([e], 2)]))
+    assert.deepEqual(
+      decode(data).map((r) => [r.id, r.project, r.user]),
+      [
+        [e.event_id, 1, again.user_id],
+        [e.event_id, 2, e.user_id],
+      ],
     )
+  })
+
+  test('rows queued before projects (five fields) are taken as the default project, and dedupe only there', () => {
+    const [a, b] = fc.sample(
+      event.filter((e) => !e.event_id.endsWith('ff')),
+      { numRuns: 2, seed: 7 },
+    )
+    const x = { ...a!, event_id: '0000000a-0000-4000-8000-0000000000ff' }
+    const y = { ...b!, event_id: '00000000-0000-4000-8000-0000000000ff' }
+    const legacy = legacyRows([x, y])
+    const batch = new CopyBatch()
+    assert.equal(batch.addRows(legacy, 2), 2)
+    assert.throws(() => new CopyBatch().addRows(legacy, 3), /hold 2 rows, not 3/)
+    const xLater = { ...x, user_id: 'later', properties: { later: 1 } }
+    // The same id in project 1: a duplicate, the legacy (first) version wins; in project 2 another event.
+    batch.add([xLater], 1)
+    batch.add([xLater], 2)
+    const { data, rows } = batch.finish()
+    assert.equal(rows, 3)
+    assert.deepEqual(decode(data), expected([...inProject([y, x], 1), ...inProject([xLater], 2)]))
+    // As the worker's rare path reads them: every legacy row in project 1.
+    const decoded = decodeCopyRows(batch.finish(false).data)
+    assert.deepEqual(
+      decoded.map((e) => [e.event_id, e.project_id, e.user_id]),
+      [
+        [y.event_id, 1, y.user_id],
+        [x.event_id, 1, x.user_id],
+        [x.event_id, 2, 'later'],
+      ],
+    )
+    // Merged with rows of the current layout, as a worker meets them across the upgrade.
+    const merged = new CopyBatch()
+    merged.addRows(rowsOf([xLater], 1).data, 1)
+    merged.addRows(legacy, 2)
+    assert.deepEqual(decode(merged.finish().data), expected(inProject([y, xLater], 1)))
   })
 
   test('corrupt rows are refused whole, leaving the batch as it was', () => {
@@ -198,10 +275,13 @@ describe('CopyBatch.addRows and decodeCopyRows', () => {
     const batch = new CopyBatch()
     batch.addRows(data, rows)
     const size = batch.size
+    const legacy = legacyRows(events)
     for (const bad of [
       data.subarray(0, data.length - 1),
       Buffer.concat([data, Buffer.from([0, 5, 0, 0])]),
       Buffer.from('not rows at all'),
+      legacy.subarray(0, legacy.length - 1),
+      Buffer.concat([legacy, data]),
     ]) {
       assert.throws(() => batch.addRows(bad), /malformed COPY rows/)
       assert.throws(() => decodeCopyRows(bad), /malformed COPY rows/)
@@ -211,6 +291,6 @@ describe('CopyBatch.addRows and decodeCopyRows', () => {
       new RegExp(`hold ${rows} rows, not ${rows + 1}`),
     )
     assert.equal(batch.size, size)
-    assert.deepEqual(decode(batch.finish().data), expected(events))
+    assert.deepEqual(decode(batch.finish().data), expected(inProject(events)))
   })
 })

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
+import type { NormalizedEvent } from '../../src/events/event-schema.ts'
 import { validateBatch } from '../../src/events/validate-batch.ts'
 import { queueKeys } from '../../src/queue/redis-stream-queue.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { legacyRows } from '../helpers/copy-rows.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { makeEvent, makeEvents, waitFor } from '../helpers/events.ts'
 import { skipUnless, TEST_REDIS_URL } from '../helpers/services.ts'
@@ -68,9 +70,13 @@ describe('worker: poison entries', { skip }, () => {
     const final = await waitFor(
       'both poison entries dead-lettered and the stream empty',
       () => status(t),
-      (s) => s.dead_lettered === 2 && s.length === 0,
+      (s) => s.dead_lettered === 2 && s.shared.length === 0,
     )
-    assert.deepEqual([final.length, final.pending, final.queued_events], [0, 0, 0])
+    assert.deepEqual(
+      [final.shared.length, final.shared.pending, final.shared.queued_events, final.queued_events],
+      [0, 0, 0, 0],
+    )
+    assert.equal(final.shared.dead_lettered, 2)
     assert.equal(
       await db.count(),
       start + 31,
@@ -84,7 +90,9 @@ describe('worker: poison entries', { skip }, () => {
     ]
     assert.equal(unreadable.deliveries, '3')
     assert.match(unreadable.error!, /JSON/)
-    assert.deepEqual(JSON.parse(refused.events!), [badEvent])
+    // An entry from before projects names none: its events are the default project's.
+    assert.deepEqual(JSON.parse(refused.events!), [{ ...badEvent, project_id: 1 }])
+    assert.equal(refused.p, '1')
     assert.equal(refused.n, '1')
     assert.match(
       refused.error!,
@@ -108,9 +116,12 @@ describe('worker: poison entries', { skip }, () => {
     const final = await waitFor(
       'the entry settled',
       () => status(t),
-      (s) => s.dead_lettered === before.dead_lettered + 3 && s.length === 0,
+      (s) => s.dead_lettered === before.dead_lettered + 3 && s.shared.length === 0,
     )
-    assert.deepEqual([final.pending, final.queued_events], [0, 0])
+    assert.deepEqual(
+      [final.shared.pending, final.shared.queued_events, final.queued_events],
+      [0, 0, 0],
+    )
     assert.equal(await db.count(), start + 200)
     const dead = (await deadLetters()).filter((d) => d.rid === 'mixed')
     assert.deepEqual(
@@ -134,17 +145,76 @@ describe('worker: poison entries', { skip }, () => {
     const before = await status(t)
     const start = await db.count()
     await t.deps.queue!.enqueue([...events.slice(0, 20), poison, ...events.slice(20)], {
+      project: 1,
       requestId: 'rows-poison',
     })
     await waitFor(
       'the entry settled',
       () => status(t),
-      (s) => s.dead_lettered === before.dead_lettered + 1 && s.length === 0,
+      (s) => s.dead_lettered === before.dead_lettered + 1 && s.shared.length === 0,
     )
     assert.equal(await db.count(), start + 50)
     const [dead] = (await deadLetters()).filter((d) => d.rid === 'rows-poison')
-    assert.deepEqual(JSON.parse(dead!.events!), [poison])
+    // Set aside as the store keeps it: in its project.
+    assert.deepEqual(JSON.parse(dead!.events!), [{ ...poison, project_id: 1 }])
+    assert.equal(dead!.p, '1')
     assert.match(dead!.error!, /0x00.*SQLSTATE 22021/)
+  })
+
+  // Entries a version before projects left in the queue across the upgrade:
+  // five-field COPY rows and no project field. Their events are the default project's.
+  const enqueueLegacyRows = async (rid: string, events: readonly NormalizedEvent[]) => {
+    const { stream, counter } = queueKeys(t.env.REDIS_KEY_PREFIX!)
+    await redis
+      .multi()
+      .incrby(counter, events.length)
+      .xadd(stream, '*', 'n', String(events.length), 'rid', rid, 'rows', legacyRows(events))
+      .exec()
+  }
+  const projectsOf = async (ids: string[]) =>
+    (
+      await db.pool.query<{ project_id: number; n: number }>(
+        'SELECT project_id, count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[]) GROUP BY project_id',
+        [ids],
+      )
+    ).rows
+
+  test('an entry of COPY rows queued before projects is stored in the default project', async () => {
+    const events = validateBatch(makeEvents(30), LIMITS)
+    await enqueueLegacyRows('legacy-rows', events)
+    await waitFor(
+      'the entry stored',
+      () => projectsOf(events.map((e) => e.event_id)),
+      (rows) => rows.length > 0 && rows[0]!.n === 30,
+    )
+    assert.deepEqual(await projectsOf(events.map((e) => e.event_id)), [{ project_id: 1, n: 30 }])
+    await waitFor(
+      'the queue drained',
+      () => status(t),
+      (s) => s.shared.length === 0,
+    )
+  })
+
+  // todo until src is fixed: decodeCopyRows (src/store/copy-rows.ts) reads only six-field rows, so
+  // the worker's entry-by-entry retry cannot decode a legacy entry and dead-letters it whole
+  // ("malformed COPY rows: row 0 at byte 0" after MAX_ATTEMPTS), its good events unstored.
+  test('an entry of COPY rows queued before projects holding an event PostgreSQL refuses: only that event is set aside', {
+    todo: 'src: decodeCopyRows refuses the five-field rows that CopyBatch.addRows accepts',
+  }, async () => {
+    const events = validateBatch(makeEvents(20), LIMITS)
+    const poison = { ...validateBatch([makeEvent()], LIMITS)[0]!, user_id: 'nul\u0000' }
+    const before = await status(t)
+    await enqueueLegacyRows('legacy-poison', [...events.slice(0, 10), poison, ...events.slice(10)])
+    await waitFor(
+      'the entry settled',
+      () => status(t),
+      (s) => s.shared.dead_lettered === before.shared.dead_lettered + 1 && s.shared.length === 0,
+    )
+    assert.deepEqual(await projectsOf(events.map((e) => e.event_id)), [{ project_id: 1, n: 20 }])
+    const dead = (await deadLetters()).filter((d) => d.rid === 'legacy-poison')
+    assert.equal(dead.length, 1)
+    assert.deepEqual(JSON.parse(dead[0]!.events!), [{ ...poison, project_id: 1 }])
+    assert.match(dead[0]!.error!, /0x00.*SQLSTATE 22021/)
   })
 })
 
@@ -188,7 +258,7 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
     await waitFor(
       'the worker holding entries',
       () => status(t),
-      (s) => s.pending > 0,
+      (s) => s.shared.pending > 0,
     )
     // ...for several backoff rounds, longer than MAX_ATTEMPTS × CLAIM_IDLE_MS: an
     // outage must not count against the entries. This is how long the outage
@@ -198,6 +268,7 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
     const during = await status(t)
     assert.equal(during.dead_lettered, 0)
     assert.equal(during.queued_events, 300)
+    assert.equal(during.shared.queued_events, 300)
     const health = await t.app.inject({ method: 'GET', url: '/health' })
     assert.equal(health.statusCode, 503)
     assert.equal(health.json().dependencies.database.status, 'down')
@@ -214,6 +285,9 @@ describe('worker: PostgreSQL unreachable for a while', { skip }, () => {
       () => status(t),
       (s) => s.queued_events === 0,
     )
-    assert.deepEqual([afterwards.pending, afterwards.dead_lettered], [0, 0])
+    assert.deepEqual(
+      [afterwards.shared.pending, afterwards.shared.queued_events, afterwards.dead_lettered],
+      [0, 0, 0],
+    )
   })
 })
