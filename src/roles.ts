@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
 import type { Deps } from './deps.ts'
+import { sweepDeleted } from './projects/project-store.ts'
 import { Worker } from './worker/worker.ts'
 
 // Roles: `all` (API, worker and sync in one process, the default), `api`
@@ -19,6 +20,22 @@ export interface Running {
    * finish or hand back its batch, then closes the pools.
    */
   stop(): Promise<void>
+}
+
+const SWEEP_MS = 5_000
+
+/** Every process that stores events (API or worker) sweeps out those of deleted projects now and then. */
+function sweepDeletedProjects({ db, log }: Deps): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    sweepDeleted(db).then(
+      (removed) => {
+        if (removed > 0) log.warn({ removed }, 'removed events of deleted projects stored late')
+      },
+      (err: Error) => log.debug({ err }, 'could not sweep deleted projects'),
+    )
+  }, SWEEP_MS)
+  timer.unref()
+  return timer
 }
 
 /** Starts what `role` runs in this process; `listen: false` leaves the app for inject() (the tests). */
@@ -53,6 +70,7 @@ export async function startRole(
   }
   worker?.start()
   deps.analytics?.start()
+  const sweeper = sweepDeletedProjects(deps)
   if (app && options.listen) {
     await app.listen({ port: config.port, host: config.host })
     log.info({ mode: deps.queue ? 'queue' : 'direct' }, 'api ready')
@@ -76,6 +94,7 @@ export async function startRole(
         clearTimeout(grace)
       }
       await worker?.stop()
+      clearInterval(sweeper)
       await deps.close()
     },
   }

@@ -51,8 +51,20 @@ export class IngestService {
     const total = events.length
     this.observer.eventsReceived(total)
     if (!this.queue) {
-      // Ids already stored are known only once inserted: they are given back after.
-      const giveBack = await this.take(project, unique.length)
+      // Under a quota, ids already stored must not count: they are looked up
+      // first (a resend at a full quota adds nothing, so it is not refused);
+      // what a racing request stored meanwhile is given back after the insert.
+      const counted =
+        this.quota && project.events_per_day !== null
+          ? unique.length -
+            (
+              await this.alreadyStored(
+                unique.map((e) => e.event_id),
+                project.id,
+              )
+            ).size
+          : unique.length
+      const giveBack = await this.take(project, counted)
       let inserted = 0
       try {
         // On PostgreSQL a binary COPY of the request, which costs both sides far
@@ -61,7 +73,7 @@ export class IngestService {
           ? await this.store.insertCopy(copyBinary(unique, project.id, uniqueJson))
           : await this.store.insert(unique.map((e) => ({ ...e, project_id: project.id })))
       } finally {
-        await giveBack(unique.length - inserted)
+        await giveBack(counted - inserted)
       }
       this.observer.eventsIngested(inserted, total - inserted)
       return {

@@ -33,6 +33,8 @@ declare module 'fastify' {
   }
 }
 
+const WWW_AUTHENTICATE = 'Bearer realm="event-analytics"'
+
 // Closed by default, so a route added without a thought for access is not
 // open to every key holder, let alone to anyone.
 const DEFAULT_SCOPE: RouteScope = 'admin'
@@ -106,7 +108,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
         if (blocked > 0) throw tooManyFailures(blocked)
       }
       const headers: Record<string, string> =
-        verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="event-analytics"' } : {}
+        verdict.status === 401 ? { 'www-authenticate': WWW_AUTHENTICATE } : {}
       throw new AppError(
         verdict.status,
         verdict.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN',
@@ -172,7 +174,10 @@ async function projectOf(
   if (own !== undefined && own !== null) {
     const project = await projects.byId(own)
     // A deleted project's keys are deleted with it; until this process's caches agree, they are unknown.
-    if (!project) throw new AppError(401, 'UNAUTHORIZED', 'unknown or revoked API key')
+    if (!project)
+      throw new AppError(401, 'UNAUTHORIZED', 'unknown or revoked API key', {
+        headers: { 'www-authenticate': WWW_AUTHENTICATE },
+      })
     // The same answer whether or not the other project exists, let alone has data.
     if (named !== undefined && named !== project.name)
       throw new AppError(

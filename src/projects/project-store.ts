@@ -119,7 +119,8 @@ export class ProjectStore {
         `project "${name}" is the default project, where events sent without a key go; it can be renamed, not deleted`,
       )
     const { rows } = await this.db.query<{ events: number }>(
-      `WITH gone AS (DELETE FROM projects WHERE id = $1 RETURNING id),
+      `WITH gone AS (DELETE FROM projects WHERE id = $1 RETURNING id, name),
+       tomb AS (INSERT INTO deleted_projects (id, name) SELECT id, name FROM gone),
        keys AS (DELETE FROM api_keys WHERE project_id IN (SELECT id FROM gone)),
        idem AS (DELETE FROM idempotency_keys WHERE project_id IN (SELECT id FROM gone)),
        events AS (DELETE FROM events WHERE project_id IN (SELECT id FROM gone) RETURNING 1)
@@ -129,6 +130,18 @@ export class ProjectStore {
     this.cached = undefined
     return { project, events: rows[0]!.events }
   }
+}
+
+/**
+ * Removes events of deleted projects stored after the delete (entries still
+ * queued then, or sent with a key a process still had cached): one indexed
+ * delete per deleted project, of nothing at all almost always.
+ */
+export async function sweepDeleted(db: SqlClient): Promise<number> {
+  const { rowCount } = await db.query(
+    'DELETE FROM events WHERE project_id IN (SELECT id FROM deleted_projects)',
+  )
+  return rowCount
 }
 
 export function unknownProject(name: string): AppError {

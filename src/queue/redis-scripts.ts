@@ -6,10 +6,12 @@
 // have none and belong to project 1). Two hashes count per project what the
 // queue status shows a project's key: its queued events and its dead letters.
 
-// An entry's event count and project, from its fields.
+// An entry's event count and project, from its fields. An entry queued
+// before projects has no project: it was never counted in per project, so it
+// is not counted out (its dead letters count as the default project's).
 const ENTRY_FIELDS = `
 local function counted(fields)
-  local n, p = 0, '1'
+  local n, p = 0, nil
   for j = 1, #fields, 2 do
     if fields[j] == 'n' then n = tonumber(fields[j + 1]) or 0 end
     if fields[j] == 'p' then p = fields[j + 1] end
@@ -41,7 +43,7 @@ for i = 2, #ARGV do
     if entry then
       local n, p = counted(entry[2])
       removed = removed + n
-      if n > 0 then redis.call('HINCRBY', KEYS[3], p, -n) end
+      if n > 0 and p then redis.call('HINCRBY', KEYS[3], p, -n) end
       redis.call('XDEL', KEYS[1], id)
     end
   end
@@ -64,12 +66,12 @@ end
 local fields = entry[2]
 local n, p = counted(fields)
 redis.call('XADD', KEYS[3], '*', 'source_id', ARGV[2], 'error', ARGV[3], 'deliveries', ARGV[4], 'failed_at', ARGV[5], unpack(fields))
-redis.call('HINCRBY', KEYS[5], p, 1)
+redis.call('HINCRBY', KEYS[5], p or '1', 1)
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('XDEL', KEYS[1], ARGV[2])
   if n > 0 then
     redis.call('DECRBY', KEYS[2], n)
-    redis.call('HINCRBY', KEYS[4], p, -n)
+    if p then redis.call('HINCRBY', KEYS[4], p, -n) end
   end
 end
 return 1
@@ -91,13 +93,13 @@ for j = 1, #fields, 2 do
   if fields[j] == 'rid' then rid = fields[j + 1] end
 end
 for i = 5, #ARGV, 2 do
-  redis.call('XADD', KEYS[3], '*', 'source_id', ARGV[2], 'error', ARGV[i], 'deliveries', ARGV[3], 'failed_at', ARGV[4], 'n', '1', 'p', p, 'rid', rid, 'events', ARGV[i + 1])
-  redis.call('HINCRBY', KEYS[5], p, 1)
+  redis.call('XADD', KEYS[3], '*', 'source_id', ARGV[2], 'error', ARGV[i], 'deliveries', ARGV[3], 'failed_at', ARGV[4], 'n', '1', 'p', p or '1', 'rid', rid, 'events', ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[5], p or '1', 1)
 end
 redis.call('XDEL', KEYS[1], ARGV[2])
 if n > 0 then
   redis.call('DECRBY', KEYS[2], n)
-  redis.call('HINCRBY', KEYS[4], p, -n)
+  if p then redis.call('HINCRBY', KEYS[4], p, -n) end
 end
 return 1
 `

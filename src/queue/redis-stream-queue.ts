@@ -312,8 +312,7 @@ export class RedisStreamQueue implements EventQueue {
     ]
     return {
       enabled: true,
-      // Entries queued before the per-project counts began were not counted in, but their acks count out.
-      queued_events: Math.max(0, Number(projectQueued ?? 0)),
+      queued_events: Number(projectQueued ?? 0),
       dead_lettered: Number(projectDead ?? 0),
       max_events: this.options.maxEvents,
       shared: {

@@ -13,6 +13,17 @@ CREATE TABLE projects (
 INSERT INTO projects (id, name) VALUES (1, 'default');
 ALTER TABLE projects ALTER COLUMN id RESTART WITH 2;
 
+-- Projects deleted: events of theirs that were still queued, or sent with a
+-- key a process still had cached, are stored after the delete; each process
+-- sweeps them out (ProjectStore.sweepDeleted) by these ids. A foreign key from
+-- events would do it at insert time, but measured here it took a COPY of 300k
+-- events from 1.3 s to 2.4 s.
+CREATE TABLE deleted_projects (
+  id         integer     PRIMARY KEY,
+  name       text        NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- A default fills the column without rewriting the table (PostgreSQL 11+):
 -- every stored event is in "default" at once.
 ALTER TABLE events ADD COLUMN project_id integer NOT NULL DEFAULT 1;
@@ -45,4 +56,5 @@ CREATE INDEX events_sync_cursor_idx ON events (xact_id, seq);
 ALTER TABLE events DROP CONSTRAINT events_pkey;
 ALTER TABLE events DROP COLUMN project_id;
 ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (event_id);
+DROP TABLE deleted_projects;
 DROP TABLE projects;
