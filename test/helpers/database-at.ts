@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { runner } from 'node-pg-migrate'
 import pg from 'pg'
+import { createLogger } from '../../src/logger.ts'
+import { migrate } from '../../src/store/migrate.ts'
 import { ADMIN_DATABASE_URL } from './services.ts'
-
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../src/store/migrations', import.meta.url))
 
 export interface OldDatabase {
   url: string
@@ -12,11 +10,7 @@ export interface OldDatabase {
   drop(): Promise<void>
 }
 
-/**
- * A fresh database migrated with the first `count` migrations only: the
- * schema an older release left, for upgrade tests. (node-pg-migrate's runner
- * directly: src/store/migrate.ts always applies every migration.)
- */
+/** A fresh PostgreSQL database with the first `count` migrations only: the schema an older release left. */
 export async function createDatabaseAt(count: number): Promise<OldDatabase> {
   const base = new URL(ADMIN_DATABASE_URL)
   const name =
@@ -30,15 +24,7 @@ export async function createDatabaseAt(count: number): Promise<OldDatabase> {
   }
   const url = new URL(ADMIN_DATABASE_URL)
   url.pathname = `/${name}`
-  const silent = () => {}
-  await runner({
-    databaseUrl: url.toString(),
-    dir: MIGRATIONS_DIR,
-    direction: 'up',
-    migrationsTable: 'pgmigrations',
-    count,
-    logger: { debug: silent, info: silent, warn: silent, error: silent },
-  })
+  await migrate({ databaseUrl: url.toString() }, createLogger('silent'), { count })
   const pool = new pg.Pool({ connectionString: url.toString(), max: 2 })
   return {
     url: url.toString(),

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { generateKey, hashKey } from '../../src/auth/api-keys.ts'
 import { bodyDigest } from '../../src/events/idempotency.ts'
+import { validateBatch } from '../../src/events/validate-batch.ts'
 import { queueKeys } from '../../src/queue/redis-stream-queue.ts'
 import { activity } from '../helpers/activity.ts'
 import {
@@ -11,6 +12,7 @@ import {
   startTestApp,
   type TestApp,
 } from '../helpers/app.ts'
+import { legacyRows } from '../helpers/copy-rows.ts'
 import { createDatabaseAt, type OldDatabase } from '../helpers/database-at.ts'
 import { makeEvent, makeEvents, waitFor } from '../helpers/events.ts'
 import { PausableWorker, waitStored } from '../helpers/projects.ts'
@@ -216,6 +218,8 @@ describe('upgrading a database of release 004 (no projects) to projects', {
   })
 })
 
+const LIMITS = { maxBatchSize: 1000, maxPropertiesBytes: 16384, maxFutureSkewMs: 86_400_000 }
+
 describe('upgrading with events still queued by the release before projects', {
   skip: await skipUnless('postgres', 'redis'),
 }, () => {
@@ -238,17 +242,18 @@ describe('upgrading with events still queued by the release before projects', {
   test("an old entry (no project) is stored in default, and default's queued count stays right after it", {
     todo: "src bug: redis-scripts.ts ACK takes an old entry's events off default's queued-by-project count, which never counted them in: it goes negative and hides default's later backlog",
   }, async () => {
-    // As the old ENQUEUE wrote it: the event count and the events, no 'p'.
+    // As the old ENQUEUE wrote it: the event count and five-field COPY rows, no 'p'.
     const events = [
       makeEvent({ occurred_at: '2026-01-07T10:00:00Z', user_id: 'old-1' }),
       makeEvent({ occurred_at: '2026-01-08T10:00:00Z', user_id: 'old-2' }),
       makeEvent({ occurred_at: '2026-01-08T11:00:00Z', user_id: 'old-1', event_type: 'buy' }),
     ]
+    const rows = legacyRows(validateBatch(events, LIMITS))
     const { stream, counter } = queueKeys(t.env.REDIS_KEY_PREFIX!)
     await redis
       .multi()
       .incrby(counter, events.length)
-      .xadd(stream, '*', 'n', String(events.length), 'rid', 'old', 'events', JSON.stringify(events))
+      .xadd(stream, '*', 'n', String(events.length), 'rid', 'old', 'rows', rows)
       .exec()
     worker.start()
     await waitStored(t, { 1: 3 })
