@@ -239,9 +239,7 @@ describe('upgrading with events still queued by the release before projects', {
     await t?.close()
   })
 
-  test("an old entry (no project) is stored in default, and default's queued count stays right after it", {
-    todo: "src bug: redis-scripts.ts ACK takes an old entry's events off default's queued-by-project count, which never counted them in: it goes negative and hides default's later backlog",
-  }, async () => {
+  test("an old entry (no project) is stored in default, and default's queued count stays right after it", {}, async () => {
     // As the old ENQUEUE wrote it: the event count and five-field COPY rows, no 'p'.
     const events = [
       makeEvent({ occurred_at: '2026-01-07T10:00:00Z', user_id: 'old-1' }),
