@@ -9,6 +9,8 @@
 // data, then checks every event exactly once. Everything lives in a
 // fresh database, Redis key prefix and data directory, removed unless --keep.
 // --import times the CSV import CLI against a plain COPY of the same file.
+// --seed-sql --projects K seeds K projects of different sizes side by side and
+// measures and checks each one on its own.
 //   npm run bench -- --events 100000
 
 import { renderImportMarkdown } from './lib/import-markdown.ts'
@@ -18,6 +20,7 @@ import { type BenchOptions, parseOptions } from './lib/options.ts'
 import { type BenchReport, ratiosOf, saveReport } from './lib/report.ts'
 import { type RunResult, runBench } from './lib/run.ts'
 import { type ImportBenchReport, runImportBench } from './lib/run-import.ts'
+import { runProjectsBench } from './lib/run-projects.ts'
 import { runReadsUnderLoadBench } from './lib/run-reads-under-load.ts'
 import { runSoakBench } from './lib/run-soak.ts'
 import { createSandbox, type Sandbox } from './lib/sandbox.ts'
@@ -51,7 +54,9 @@ async function main(): Promise<void> {
       ? await runReadsUnderLoadBench(options, sandbox, progress, busyBefore)
       : options.soakSeconds > 0
         ? await runSoakBench(options, sandbox, progress, busyBefore)
-        : await runBench(options, sandbox, progress, busyBefore)
+        : options.projects > 1
+          ? await runProjectsBench(options, sandbox, progress, busyBefore)
+          : await runBench(options, sandbox, progress, busyBefore)
   } finally {
     if (options.keep)
       progress(
@@ -136,6 +141,8 @@ function settingsOf(o: BenchOptions): BenchReport['settings'] {
     loadEvents: o.loadEvents,
     loadRuns: o.loadRuns,
     serviceEnv: o.serviceEnv,
+    // Only when there are several: a one-project run's report stays as it was.
+    ...(o.projects > 1 ? { projects: o.projects } : {}),
   }
 }
 

@@ -68,7 +68,7 @@ export async function unnestBaseline(
     FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
       AS batch(event_id, occurred_at, user_id, event_type, properties)
     ORDER BY event_id
-    ON CONFLICT (event_id) DO NOTHING`
+    ON CONFLICT (event_id, project_id) DO NOTHING`
   const latencies: number[] = []
   let next = 0
   const connection = async (): Promise<void> => {

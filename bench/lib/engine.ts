@@ -23,8 +23,17 @@ export interface Engine {
   close(): Promise<void>
 }
 
-export function openPostgres(databaseUrl: string, connections: number): Engine {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections })
+/** `searchPath`: where unqualified names resolve first (a --projects view named events). */
+export function openPostgres(
+  databaseUrl: string,
+  connections: number,
+  searchPath?: string,
+): Engine {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: connections,
+    ...(searchPath === undefined ? {} : { options: `-c search_path=${searchPath}` }),
+  })
   // An idle connection that breaks (the server restarted, a DROP … FORCE) must not crash the run with an unhandled 'error'.
   pool.on('error', (err) =>
     console.error(`bench: an idle PostgreSQL connection failed: ${err.message}`),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { BenchEvent } from './dataset.ts'
-import { getJson } from './http.ts'
+import { getJson, projectParam } from './http.ts'
 import { type Percentiles, summarize } from './stats.ts'
 
 export const MARKER_TYPE = 'bench_freshness'
@@ -22,17 +22,21 @@ export interface FreshnessResult {
  * One event at a time, through the same path as the load (the queue and a
  * worker in queue mode), then /stats polled until it counts it: what a user
  * waits for between sending an event and seeing it. All markers share one
- * event type, so the data set gains a single extra type.
+ * event type, so the data set gains a single extra type. They are posted
+ * without a project, so they go to the default one, which `project` names for
+ * the reads when the service holds several.
  */
 export async function measureFreshness(
   baseUrl: string,
   count: number,
   expectedStatus: number,
+  project?: string,
 ): Promise<FreshnessResult> {
+  const named = project === undefined ? '' : `&${projectParam(project)}`
   const countOn = async (day: string) => {
     const rows = await getJson<Array<{ event_type: string; count: number }>>(
       baseUrl,
-      `/stats/top-events?from=${day}&to=${day}&limit=1000`,
+      `/stats/top-events?from=${day}&to=${day}&limit=1000${named}`,
     )
     return rows.find((r) => r.event_type === MARKER_TYPE)?.count ?? 0
   }

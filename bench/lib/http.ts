@@ -9,6 +9,9 @@ export async function getJson<T>(baseUrl: string, path: string): Promise<T> {
   return JSON.parse(text) as T
 }
 
+/** `project=NAME`, for a query string: the project a read is about, when the service holds several. */
+export const projectParam = (name: string) => `project=${encodeURIComponent(name)}`
+
 export interface QueueStatus {
   dead_lettered?: number
   sync: { synced_rows: number; rows_behind: number }
@@ -20,29 +23,32 @@ const STALL_TIMEOUT_MS = 120_000
 /**
  * Waits until the replica behind /stats holds `expected` rows and nothing
  * committed is left to copy: from then on every stats answer covers every
- * event. Returns performance.now() at that moment.
+ * event. Returns performance.now() at that moment. `project`: that project's
+ * replica (required once there are several).
  */
 export async function waitQueryable(
   baseUrl: string,
   expected: number,
   intervalMs = 50,
+  project?: string,
 ): Promise<number> {
   let last = -1
   let lastProgressAt = performance.now()
+  const path = `/events/queue/status${project === undefined ? '' : `?${projectParam(project)}`}`
   for (;;) {
-    const { sync } = await getJson<QueueStatus>(baseUrl, '/events/queue/status')
+    const { sync } = await getJson<QueueStatus>(baseUrl, path)
     const now = performance.now()
     if (sync.synced_rows === expected && sync.rows_behind === 0) return now
     if (sync.synced_rows > expected)
       throw new Error(
-        `the analytics replica holds ${sync.synced_rows} rows but only ${expected} events were stored`,
+        `the analytics replica${project === undefined ? '' : ` of ${project}`} holds ${sync.synced_rows} rows but only ${expected} events were stored`,
       )
     if (sync.synced_rows !== last) {
       last = sync.synced_rows
       lastProgressAt = now
     } else if (now - lastProgressAt > STALL_TIMEOUT_MS) {
       throw new Error(
-        `the analytics replica holds ${sync.synced_rows} of ${expected} rows and gained none in ${STALL_TIMEOUT_MS / 1000} s`,
+        `the analytics replica${project === undefined ? '' : ` of ${project}`} holds ${sync.synced_rows} of ${expected} rows and gained none in ${STALL_TIMEOUT_MS / 1000} s`,
       )
     }
     await sleep(intervalMs)

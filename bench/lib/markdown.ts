@@ -1,10 +1,18 @@
 import { int, ms, pct, ratio, sec, triple } from './format.ts'
+import type { DatasetShape } from './plain-duckdb.ts'
+import {
+  projectCorrectness,
+  projectsCorrectness,
+  projectsMethod,
+  projectsSummary,
+} from './projects-markdown.ts'
+import type { QueryTiming } from './queries.ts'
 import {
   readsUnderLoadMethod,
   readsUnderLoadTables,
   readsUnderLoadTitle,
 } from './reads-under-load-markdown.ts'
-import type { BenchReport } from './report.ts'
+import type { BenchReport, QueryRatio } from './report.ts'
 
 // The report as Markdown: printed at the end of a run, saved next to the JSON,
 // and meant to be pasted into docs/performance.md as it is.
@@ -23,7 +31,9 @@ export function renderMarkdown(r: BenchReport): string {
       ? readsUnderLoadTitle(r, mode)
       : r.soak
         ? `### Soak: ${s.soakSeconds} s, ${mode}, a worker SIGKILLed every ${r.soak.killEverySeconds} s`
-        : `### ${int(r.seed?.events ?? r.ingest?.events ?? s.events)} ${s.dataset} events, ${mode}`,
+        : r.projects
+          ? `### ${int(r.seed!.events)} ${s.dataset} events in ${r.projects.length} projects (${r.projects.map((p) => `${p.name} ${int(p.seeded)}`).join(', ')}), ${mode}`
+          : `### ${int(r.seed?.events ?? r.ingest?.events ?? s.events)} ${s.dataset} events, ${mode}`,
     '',
     `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.kernel}; Node ${m.node}, ${m.store}${m.redis ? `, ${m.redis}` : ''}, ${m.duckdb}; ` +
       `service, databases and load generator on the same machine, ${m.busyBeforeRunPercent}% busy before the run. ${r.startedAt.slice(0, 10)}, src ${r.serviceSource}.`,
@@ -32,7 +42,14 @@ export function renderMarkdown(r: BenchReport): string {
     '',
   ]
   if (r.ingest) lines.push(...ingestTable(r), '')
-  else if (r.seed) {
+  else if (r.seed && r.projects) {
+    lines.push(
+      `Data: ${int(r.seed.events)} events seeded inside PostgreSQL in ${r.projects.length} projects in ${sec(r.seed.seededMs ?? 0)}; ` +
+        `the service built the ${r.projects.length} projects' replicas from them in ${sec(r.seed.replicaBuildMs)} (${int(r.seed.replicaRowsPerSecond)} rows/s, start-up included).`,
+      '',
+    )
+    if (r.freshness) lines.push(...freshnessTable(r), '')
+  } else if (r.seed) {
     lines.push(
       `Data: ${int(r.seed.events)} events seeded inside PostgreSQL${r.seed.seededMs === undefined ? ' (reused database)' : ` in ${sec(r.seed.seededMs)}`}; ` +
         `the service built its replica from them in ${sec(r.seed.replicaBuildMs)} (${int(r.seed.replicaRowsPerSecond)} rows/s, start-up included).`,
@@ -40,11 +57,12 @@ export function renderMarkdown(r: BenchReport): string {
     )
     if (r.freshness) lines.push(...freshnessTable(r), '')
   }
-  if (r.dataset) lines.push(shapeLine(r), '')
-  if (r.queries) lines.push(...queryTable(r), '')
+  if (r.dataset) lines.push(shapeLine(r.dataset.shape), '')
+  if (r.queries) lines.push(...queryTable(r, r.queries, r.ratios.queries!), '')
+  if (r.projects) lines.push(...projectSections(r))
   if (r.soak) lines.push(...soakTable(r), '')
   if (r.readsUnderLoad) lines.push(...readsUnderLoadTables(r), '')
-  lines.push(...processTable(r), '', correctness(r), '')
+  lines.push(...processTable(r), '', r.projects ? projectsCorrectness(r) : correctness(r), '')
   return lines.join('\n')
 }
 
@@ -79,7 +97,8 @@ function method(r: BenchReport): string {
     "and as plain SQL (`properties->>'path'`) on a plain DuckDB table events(event_id, occurred_at, user_id, event_type, properties JSON) " +
     "loaded in the same run from a CSV file of the same events, with the replica's memory limit and threads; " +
     `plain SQL on ${s.mode === 'embedded' ? 'PGlite' : 'PostgreSQL'}: ${s.pgRuns} runs after 1 warm-up. ` +
-    "Both plain answers are checked against the endpoint's. Raw engines run after the service has stopped."
+    "Both plain answers are checked against the endpoint's. Raw engines run after the service has stopped." +
+    (r.projects ? ` ${projectsMethod(r)}` : '')
   )
 }
 
@@ -119,8 +138,7 @@ function freshnessRows(r: BenchReport): string[] {
   ]
 }
 
-function shapeLine(r: BenchReport): string {
-  const d = r.dataset!.shape
+function shapeLine(d: DatasetShape): string {
   const distinct = Object.entries(d.distinct)
     .map(([k, n]) => `${k} ${int(n)}`)
     .join(', ')
@@ -137,7 +155,11 @@ function shapeLine(r: BenchReport): string {
 }
 
 // "ours / plain DuckDB" first: above 1, the service answers slower than one plain table would.
-function queryTable(r: BenchReport): string[] {
+function queryTable(
+  r: BenchReport,
+  queries: readonly QueryTiming[],
+  ratios: readonly QueryRatio[],
+): string[] {
   const engine = r.settings.mode === 'embedded' ? 'PGlite' : 'PostgreSQL'
   const x3 = (x: { p50: number; p95: number; p99: number }) =>
     `${x.p50.toFixed(2)} / ${x.p95.toFixed(2)} / ${x.p99.toFixed(2)}`
@@ -145,8 +167,8 @@ function queryTable(r: BenchReport): string[] {
     '| query | HTTP p50 / p95 / p99 | plain DuckDB table p50 / p95 / p99 | **ours / plain DuckDB** p50 / p95 / p99 | ' +
       `replica direct p50 / p95 / p99 | ours / replica direct p50 / p95 / p99 | plain SQL on ${engine}, p50 | ours / ${engine} p50 |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...r.queries!.map((q, i) => {
-      const x = r.ratios.queries![i]!
+    ...queries.map((q, i) => {
+      const x = ratios[i]!
       const slower = x.plainDuckdb.p50 > 1 ? ' ⚠' : ''
       // Over its time budget a query has fewer samples: its p99 is then nearly its maximum.
       const few =
@@ -159,6 +181,23 @@ function queryTable(r: BenchReport): string[] {
       )
     }),
   ]
+}
+
+/** --projects: the summary, then each project's data, queries and check. */
+function projectSections(r: BenchReport): string[] {
+  const lines = [...projectsSummary(r), '']
+  for (const p of r.projects!)
+    lines.push(
+      `#### Project ${p.name} (id ${p.id}): ${int(p.seeded)} events of ${int(p.users)} users, ${r.settings.days} days ending ${p.lastDay}`,
+      '',
+      shapeLine(p.dataset.shape),
+      '',
+      ...queryTable(r, p.queries, p.ratios),
+      '',
+      projectCorrectness(p),
+      '',
+    )
+  return lines
 }
 
 function soakTable(r: BenchReport): string[] {

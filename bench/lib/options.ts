@@ -31,6 +31,8 @@ export interface BenchOptions {
   rounds: number
   /** seed PostgreSQL inside SQL instead of sending over HTTP; no ingestion section */
   seedSql: boolean
+  /** with --seed-sql: projects seeded side by side (PROJECT_NAMES, PROJECT_DIVISORS), each timed and checked on its own; 1 = no others */
+  projects: number
   keep: boolean
   /** an existing database to use instead of a fresh one (never dropped) */
   database: string | undefined
@@ -56,6 +58,13 @@ export const MIN_RUNS = 50
 /** the default of --load-runs: fewer samples make p95 the maximum */
 export const LOAD_RUNS = 20
 
+/**
+ * The projects --projects K seeds: their names, and each one's share of
+ * --events (and of --users), so the sizes differ by an order of magnitude.
+ */
+export const PROJECT_NAMES = ['default', 'second', 'third', 'fourth', 'fifth']
+export const PROJECT_DIVISORS = [1, 3, 10, 30, 100]
+
 const USAGE = `usage: npm run bench -- [options]
   --dataset D        realistic (visits with session ids, URL paths with 100k+ values, UTM fields, nested device)
                      | friendly (2 to 4 properties of few values each) (realistic)
@@ -73,6 +82,8 @@ const USAGE = `usage: npm run bench -- [options]
   --import           time the CSV import CLI against a plain COPY of the same generated file, and the replica catching up
   --rounds N         with --import: rounds of COPY, import, import beside the service; medians reported (3)
   --seed-sql         seed PostgreSQL with INSERT … SELECT instead of HTTP (for 10M); skips the ingestion section
+  --projects K       with --seed-sql: K projects side by side (${PROJECT_NAMES.join(', ')}), seeded with --events,
+                     a third and a tenth of it, …; every query timed and checked per project (1)
   --database URL     use this existing database (migrated if needed, never dropped)
   --keep             keep the database, Redis keys and data directory afterwards
   --soak SECONDS     mixed ingest and query load for this long, SIGKILLing a worker at intervals
@@ -106,6 +117,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       import: { type: 'boolean', default: false },
       rounds: { type: 'string', default: '3' },
       'seed-sql': { type: 'boolean', default: false },
+      projects: { type: 'string', default: '1' },
       database: { type: 'string' },
       keep: { type: 'boolean', default: false },
       soak: { type: 'string', default: '0' },
@@ -148,6 +160,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     importMode: values.import,
     rounds: positiveInt('rounds', values.rounds),
     seedSql: values['seed-sql'],
+    projects: positiveInt('projects', values.projects),
     keep: values.keep,
     database: values.database,
     soakSeconds: nonNegativeInt('soak', values.soak),
@@ -193,8 +206,23 @@ function validate(o: BenchOptions): void {
     )
   if (o.readsUnderLoad && o.dataset !== 'realistic')
     throw new Error('--reads-under-load seeds and posts the realistic data set: not with --dataset')
+  if (o.projects > 1) validateProjects(o)
   if (o.database !== undefined && !/^postgres(ql)?:\/\//.test(o.database))
     throw new Error(`--database must be a postgres:// URL, got "${o.database}"`)
+}
+
+function validateProjects(o: BenchOptions): void {
+  if (o.projects > PROJECT_NAMES.length)
+    throw new Error(`--projects must be at most ${PROJECT_NAMES.length}, got ${o.projects}`)
+  if (!o.seedSql || o.database || o.readsUnderLoad)
+    throw new Error(
+      '--projects seeds its projects into a fresh database: it needs --seed-sql, and not --database or --reads-under-load',
+    )
+  const smallest = PROJECT_DIVISORS[o.projects - 1]!
+  if (Math.floor(o.events / smallest) < 1)
+    throw new Error(
+      `--projects ${o.projects} gives project ${PROJECT_NAMES[o.projects - 1]} 1/${smallest} of --events, which must then be at least ${smallest}`,
+    )
 }
 
 function positiveInt(name: string, text: string): number {

@@ -114,13 +114,25 @@ export class PlainDuckDb {
   }
 }
 
-/** The store's events as the same CSV as writeEventsCsv, streamed: for data seeded in SQL, which never passes through Node. */
-export async function exportEventsCsv(databaseUrl: string, file: string): Promise<void> {
+/**
+ * The store's events as the same CSV as writeEventsCsv, streamed: for data
+ * seeded in SQL, which never passes through Node. `project`: that project's
+ * events only.
+ */
+export async function exportEventsCsv(
+  databaseUrl: string,
+  file: string,
+  project?: number,
+): Promise<void> {
+  // COPY takes no bound values: the project is checked to be an integer and written in.
+  if (project !== undefined && !Number.isSafeInteger(project))
+    throw new Error(`not a project id: ${project}`)
+  const where = project === undefined ? '' : ` WHERE project_id = ${project}`
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
     const sql = `COPY (SELECT event_id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), user_id, event_type, properties::text
-                 FROM events) TO STDOUT (FORMAT csv)`
+                 FROM events${where}) TO STDOUT (FORMAT csv)`
     const out = createWriteStream(file)
     out.write(`${CSV_HEADER}\n`)
     await pipeline(client.query(copyTo(sql)), out)

@@ -38,6 +38,8 @@ export interface BenchReport {
     loadEvents: number
     loadRuns: number
     serviceEnv: Record<string, string>
+    /** --projects K, when above 1 */
+    projects?: number
   }
   /** which events, and their shape as measured on the plain DuckDB table (absent with --soak) */
   dataset?: { kind: DatasetKind; ids: IdVersion; shape: DatasetShape }
@@ -57,6 +59,8 @@ export interface BenchReport {
   }
   freshness?: { ms: Percentiles; raw: Percentiles; markers: number }
   queries?: QueryTiming[]
+  /** --projects K above 1: each project's data, queries and check, in place of dataset and queries (correctness sums them up) */
+  projects?: ProjectReport[]
   soak?: SoakResult
   /** --reads-under-load: every query idle and while events are posted at full speed */
   readsUnderLoad?: ReadsUnderLoadResult
@@ -69,6 +73,32 @@ export interface BenchReport {
   ratios: Ratios
 }
 
+/** One project of a --projects run: its events, every query asked of it alone, and its own exactly-once check. */
+export interface ProjectReport {
+  id: number
+  name: string
+  /** events seeded into it (the default project also holds the freshness markers) */
+  seeded: number
+  /** its users are user-(1 + userOffset) … user-(users + userOffset) */
+  users: number
+  userOffset: number
+  /** the last day with its events (UTC); its queries' ranges end with it */
+  lastDay: string
+  dataset: { kind: DatasetKind; ids: IdVersion; shape: DatasetShape }
+  queries: QueryTiming[]
+  ratios: QueryRatio[]
+  /** store: its events in PostgreSQL; replica: its schema in the replica file */
+  correctness: CheckResult & { answers: string[]; ok: boolean }
+}
+
+export interface QueryRatio {
+  name: string
+  /** ours (HTTP) / plain SQL on the plain DuckDB table: above 1, the service is slower than no design at all */
+  plainDuckdb: { p50: number; p95: number; p99: number }
+  duckdb: { p50: number; p95: number; p99: number }
+  postgres: { p50: number }
+}
+
 /** ours / the raw engine's, for every line of the tables. */
 export interface Ratios {
   ingest?: {
@@ -79,18 +109,13 @@ export interface Ratios {
     latencyP99: number
   }
   freshness?: { p50: number; p99: number }
-  queries?: Array<{
-    name: string
-    /** ours (HTTP) / plain SQL on the plain DuckDB table: above 1, the service is slower than no design at all */
-    plainDuckdb: { p50: number; p95: number; p99: number }
-    duckdb: { p50: number; p95: number; p99: number }
-    postgres: { p50: number }
-  }>
+  queries?: QueryRatio[]
 }
 
+// Three significant digits: at 10M events some are 0.0001, which two decimals would make 0.
+const ratio = (ours: number, raw: number) => Number((ours / raw).toPrecision(3))
+
 export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
-  // Three significant digits: at 10M events some are 0.0001, which two decimals would make 0.
-  const ratio = (ours: number, raw: number) => Number((ours / raw).toPrecision(3))
   // Rates (events/s) below 1 and times (ms) above 1 both mean the service is slower than the raw engine.
   const ingest = r.ingest && {
     accepted: ratio(r.ingest.acceptedEventsPerSecond, r.ingest.raw.copy.rowsPerSecond),
@@ -103,7 +128,16 @@ export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
     p50: ratio(r.freshness.ms.p50, r.freshness.raw.p50),
     p99: ratio(r.freshness.ms.p99, r.freshness.raw.p99),
   }
-  const queries = r.queries?.map((q) => ({
+  const queries = r.queries && queryRatios(r.queries)
+  return {
+    ...(ingest ? { ingest } : {}),
+    ...(freshness ? { freshness } : {}),
+    ...(queries ? { queries } : {}),
+  }
+}
+
+export function queryRatios(queries: readonly QueryTiming[]): QueryRatio[] {
+  return queries.map((q) => ({
     name: q.name,
     plainDuckdb: {
       p50: ratio(q.http.p50, q.plainDuckdb.p50),
@@ -117,11 +151,6 @@ export function ratiosOf(r: Omit<BenchReport, 'ratios'>): Ratios {
     },
     postgres: { p50: ratio(q.http.p50, q.postgres.p50) },
   }))
-  return {
-    ...(ingest ? { ingest } : {}),
-    ...(freshness ? { freshness } : {}),
-    ...(queries ? { queries } : {}),
-  }
 }
 
 /** Writes <name>-<timestamp>.json and .md into `dir`; returns both paths. */

@@ -217,7 +217,7 @@ export async function runBench(
 }
 
 // Property paths whose distinct values the report counts, per data set.
-const SHAPE_PATHS = {
+export const SHAPE_PATHS = {
   realistic: [
     'path',
     'session',

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
+import { DEFAULT_PROJECT_ID } from '../../src/projects/project-store.ts'
 import type { IdVersion } from './realistic.ts'
 import {
   BROWSERS,
@@ -40,6 +41,10 @@ export interface RealisticSeed {
   days: number
   lastDay: string
   ids: IdVersion
+  /** the project the events go to (1, the default, unless --projects) */
+  project?: number
+  /** user u is named user-(u + userOffset): another project's users are other people, some under the same names */
+  userOffset?: number
 }
 
 const CHUNK_EVENTS = 1_000_000
@@ -69,7 +74,8 @@ export const V7_FROM = (
 // A draw in [0, 1) from three hex digits of a visit's hash, at 1-based position `at`.
 const hashDraw = (at: number) => `(('x' || substr(h, ${at}, 3))::bit(12)::int / 4096.0)`
 
-// $1 first user, $2 user after the last, $3 events, $4 Σ rank^-s, $5 span start, $6 slots, $7 limit, $8 v7?, $29 run seed.
+// $1 first user, $2 user after the last, $3 events, $4 Σ rank^-s, $5 span start, $6 slots, $7 limit, $8 v7?, $29 run seed,
+// $30 project, $31 added to each user's number in its name.
 // A visit's attributes come from a hash of (run, user, visit), so each event
 // computes its visit's without a join: the same session id, slot and source
 // for every event of the visit.
@@ -101,9 +107,9 @@ events_of AS (
          CASE WHEN static THEN static_path ELSE ${TAIL_PATH} END AS path
   FROM draws
 )
-INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
+INSERT INTO events (event_id, occurred_at, user_id, event_type, properties, project_id)
 SELECT CASE WHEN $8::boolean THEN ${V7_FROM('at')} ELSE gen_random_uuid() END,
-       at, 'user-' || u, ($22::text[])[t],
+       at, 'user-' || (u + $31::int), ($22::text[])[t],
        jsonb_build_object('path', path, 'session', session, 'country', country, 'browser', browser,
                           'device', jsonb_build_object('os', ($13::text[])[device], 'type', ($28::text[])[device]))
        || CASE WHEN campaign THEN jsonb_build_object('utm_source', utm_source, 'utm_campaign', utm_campaign)
@@ -112,7 +118,8 @@ SELECT CASE WHEN $8::boolean THEN ${V7_FROM('at')} ELSE gen_random_uuid() END,
             WHEN 'amount' THEN jsonb_build_object('amount', round((power(x, 3) * 500)::numeric, 2))
             WHEN 'n' THEN jsonb_build_object('n', floor(x * 100)::int)
             WHEN 'logged_in' THEN jsonb_build_object('logged_in', x < 0.6)
-            ELSE '{}'::jsonb END
+            ELSE '{}'::jsonb END,
+       $30::int
 FROM events_of
 LIMIT $7`
 
@@ -189,6 +196,8 @@ export async function seedRealistic(
       o.ids === 'v7',
       ...fixed,
       run,
+      o.project ?? DEFAULT_PROJECT_ID,
+      o.userOffset ?? 0,
     ])
     done += res.rowCount ?? 0
     onProgress(done)

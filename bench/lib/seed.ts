@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { DEFAULT_PROJECT_ID } from '../../src/projects/project-store.ts'
 import type { DatasetKind } from './dataset.ts'
 import type { IdVersion } from './realistic.ts'
 import { seedRealistic, V7_FROM } from './seed-realistic.ts'
@@ -11,6 +12,10 @@ export interface SeedOptions {
   days: number
   /** the last day of the data set (UTC, YYYY-MM-DD); events fall in the `days` days ending with it */
   lastDay: string
+  /** the project the events go to (1, the default, unless --projects) */
+  project?: number
+  /** user u is named user-(u + userOffset) */
+  userOffset?: number
 }
 
 // Generated inside PostgreSQL: ten million rows over the wire from Node would
@@ -19,13 +24,14 @@ export interface SeedOptions {
 // active: user = users × r²), event types follow rough real-world weights, and
 // each million rows is its own transaction, as a stream of batches would be.
 const SEED_CHUNK = `
-INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
+INSERT INTO events (event_id, occurred_at, user_id, event_type, properties, project_id)
 SELECT CASE WHEN $5::boolean THEN ${V7_FROM('at')} ELSE gen_random_uuid() END, at,
-       'user-' || floor($4::int * power(random(), 2))::int,
+       'user-' || (floor($4::int * power(random(), 2))::int + $7::int),
        CASE WHEN r < 0.55 THEN 'page_view' WHEN r < 0.75 THEN 'click' WHEN r < 0.85 THEN 'search'
             WHEN r < 0.91 THEN 'add_to_cart' WHEN r < 0.95 THEN 'login' WHEN r < 0.975 THEN 'purchase'
             WHEN r < 0.99 THEN 'signup' ELSE 'share' END,
-       jsonb_build_object('country', (ARRAY['UA','PL','DE','US','FR'])[1 + floor(random() * 5)::int], 'plan', CASE WHEN random() < 0.2 THEN 'pro' ELSE 'free' END)
+       jsonb_build_object('country', (ARRAY['UA','PL','DE','US','FR'])[1 + floor(random() * 5)::int], 'plan', CASE WHEN random() < 0.2 THEN 'pro' ELSE 'free' END),
+       $6::int
 FROM (SELECT random() AS r, ($2::date - ($3::int - 1)) + random() * ($3::int * INTERVAL '1 day') AS at FROM generate_series(1, $1::int)) g`
 
 /** Seeds an empty events table; returns the rows inserted. */
@@ -48,6 +54,8 @@ export async function seedEvents(
           options.days,
           options.users,
           options.ids === 'v7',
+          options.project ?? DEFAULT_PROJECT_ID,
+          options.userOffset ?? 0,
         ])
         done += n
         onProgress(done)
