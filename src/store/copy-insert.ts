@@ -6,7 +6,7 @@ import { EVENTS_CHANNEL } from './event-notifications.ts'
 // COPY has no ON CONFLICT, so a batch is first tried straight into events,
 // which succeeds whenever none of its ids is stored yet (the common case: the
 // API drops ids already stored); on a unique violation it goes through a
-// staging table and INSERT ... ON CONFLICT (event_id) DO NOTHING, as every
+// staging table and INSERT ... ON CONFLICT (event_id, project_id) DO NOTHING, as every
 // other writer. Either way the first stored version of an (id, project) wins. Measured here on
 // 200k realistic events, PostgreSQL spent 0.9 s of CPU on the straight COPY,
 // 1.4 s through staging and 2.0-2.7 s on INSERT ... unnest of the same rows,
