@@ -6,7 +6,7 @@ import { poolClient } from '../../src/store/sql-client.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { type ServiceProcess, STARTUP_TIMEOUT_MS, spawnService } from '../helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvents, waitFor } from '../helpers/events.ts'
+import { inProject, makeEvents, waitFor } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 
 // A poll this long never fires during a test: whatever shows up was woken.
@@ -78,7 +78,7 @@ describe('the sync is woken by commits, not its poll', {
     const other = new PostgresEventStore(poolClient(pool))
     const insertAndSee = async (type: string) => {
       const events = makeEvents(3, { occurred_at: `${DAY}T09:00:00.000Z`, event_type: type })
-      assert.equal(await other.insert(events as never), 3)
+      assert.equal(await other.insert(inProject(events as never)), 3)
       await waitFor(
         `${type} counted`,
         () => countOf(t, type),

@@ -18,7 +18,10 @@ function fakeStore(keys: Record<string, Scope>) {
       if (state.down) throw new Error('connect ECONNREFUSED')
       state.lookups++
       const key = Object.keys(keys).find((k) => hashKey(k).equals(digest))
-      return key ? { id: `id-${key}`, scope: keys[key]!, key_hash: hashKey(key) } : undefined
+      // Every key of the default project: the caching and outage rules do not depend on it.
+      return key
+        ? { id: `id-${key}`, scope: keys[key]!, project_id: 1, key_hash: hashKey(key) }
+        : undefined
     },
   }
   return { store: store as unknown as ApiKeyStore, state }
@@ -30,7 +33,7 @@ test('a checked key is remembered for 10 s, then looked up again', async () => {
   const auth = new Authenticator(store, undefined, () => now)
   assert.deepEqual(await auth.check('k1', 'read'), {
     ok: true,
-    principal: { id: 'id-k1', scope: 'read' },
+    principal: { id: 'id-k1', scope: 'read', projectId: 1 },
   })
   await auth.check('k1', 'read')
   assert.equal(state.lookups, 1)
@@ -57,7 +60,8 @@ test('API_KEY is an admin key and closes the service even with no stored key', a
   assert.equal(await auth.isOpen(), false)
   assert.deepEqual(await auth.check('an-admin-key-from-env', 'read'), {
     ok: true,
-    principal: { id: 'env', scope: 'admin' },
+    // Service-wide: it belongs to no project.
+    principal: { id: 'env', scope: 'admin', projectId: null },
   })
   assert.equal((await auth.check('wrong', 'read')).ok, false)
   assert.equal(await new Authenticator(store, undefined).isOpen(), true)

@@ -41,7 +41,10 @@ describe('back-pressure: the queue is bounded and never accepts what it cannot k
     assert.equal(refused.headers['retry-after'], '5')
     assert.equal(refused.json().code, 'QUEUE_FULL')
     const status = (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
-    assert.deepEqual([status.length, status.queued_events], [1, 10])
+    assert.deepEqual(
+      [status.shared.length, status.shared.queued_events, status.queued_events],
+      [1, 10, 10],
+    )
     const fits = await t.app.inject({ method: 'POST', url: '/events', payload: makeEvents(5) })
     assert.equal(fits.statusCode, 202)
   })

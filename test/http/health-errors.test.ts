@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import type { Analytics } from '../../src/analytics/analytics.ts'
 import { healthRoutes } from '../../src/health/routes.ts'
 import { openApiPlugin } from '../../src/http/openapi.ts'
+import type { Project } from '../../src/projects/project-store.ts'
 import type { EventQueue } from '../../src/queue/event-queue.ts'
 import type { EventStore } from '../../src/store/event-store.ts'
 
@@ -34,8 +35,15 @@ test('a down dependency shows up/down and latency only; its error text is logged
   } as unknown as EventQueue
   const analytics = {
     lag: () => Promise.reject(new Error(SECRET)),
+    lagOf: () => Promise.reject(new Error(SECRET)),
+    replicaOf: () => Promise.resolve({}),
     syncStatus: () => Promise.reject(new Error(SECRET)),
   } as unknown as Analytics
+  // What access control gives each request of a route in a project (no keys: the only project).
+  const project: Project = { id: 1, name: 'default', events_per_day: null, created_at: '' }
+  app.addHook('onRequest', async (request) => {
+    request.project = project
+  })
   await app.register(healthRoutes, { store, engine: 'postgresql', queue, analytics })
 
   const res = await app.inject({ method: 'GET', url: '/health' })
@@ -58,6 +66,7 @@ test('a down dependency shows up/down and latency only; its error text is logged
   assert.equal(status.statusCode, 200)
   assert.deepEqual(status.json(), {
     enabled: false,
+    project: 'default',
     sync: { error: 'lag unknown: the database could not be read' },
   })
 

@@ -71,7 +71,15 @@ for (const mode of INGEST_MODES) {
       if (mode.queue) {
         // A refusal enqueues nothing, so there is nothing to wait for.
         const queue = (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
-        assert.deepEqual([queue.length, queue.pending, queue.queued_events], [0, 0, 0])
+        assert.deepEqual(
+          [
+            queue.shared.length,
+            queue.shared.pending,
+            queue.shared.queued_events,
+            queue.queued_events,
+          ],
+          [0, 0, 0, 0],
+        )
       }
       assert.equal(await idsStored(ids), 0)
     }

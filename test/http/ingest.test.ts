@@ -99,7 +99,7 @@ for (const mode of INGEST_MODES) {
       if (mode.queue) {
         // Nothing was enqueued: the backlog is empty right away.
         const status = (await t.app.inject({ method: 'GET', url: '/events/queue/status' })).json()
-        assert.equal(status.queued_events, 0)
+        assert.deepEqual([status.queued_events, status.shared.queued_events], [0, 0])
       }
       assert.equal(await t.count(), total)
     })

@@ -89,6 +89,32 @@ describe('RedisStreamQueue', { skip: await skipUnless('redis') }, () => {
     )
   })
 
+  // todo until src is fixed: ACK, DEAD_LETTER and DEAD_LETTER_EVENTS (src/queue/redis-scripts.ts)
+  // count an entry without a project field out of project 1's queued events, which
+  // ENQUEUE never counted in; the hash goes negative and under-counts project 1 from then on.
+  test("entries queued before projects, once acknowledged, leave the default project's count right", {
+    todo: "src: acks of entries without 'p' decrement the per-project count they were never added to",
+  }, async () => {
+    const { stream, counter } = queueKeys(prefix)
+    // As a version before projects enqueued: the shared counter only.
+    await redis.incrby(counter, 2)
+    const old = await redis.xadd(
+      stream,
+      '*',
+      'n',
+      '2',
+      'rid',
+      'old',
+      'events',
+      JSON.stringify(events(2)),
+    )
+    await queue.read('c1', 10, 10)
+    await queue.ack([old!])
+    await queue.enqueue(events(3), { project: 1 })
+    const status = await queue.status(1)
+    assert.deepEqual([status.shared.queued_events, status.queued_events], [3, 3])
+  })
+
   test('past the bound it refuses instead of trimming what it holds', async () => {
     await queue.enqueue(events(6), { project: 1 })
     await assert.rejects(queue.enqueue(events(5), { project: 1 }), QueueFullError)

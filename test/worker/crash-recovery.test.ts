@@ -54,7 +54,7 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
       (n) => n >= 30_000,
       STARTUP_TIMEOUT_MS,
     )
-    await waitFor('the first half acknowledged', queueStatus, (s) => s.pending === 0)
+    await waitFor('the first half acknowledged', queueStatus, (s) => s.shared.pending === 0)
     // The second half finds the events table locked: the worker reads entries
     // and waits inside its insert, holding them delivered but not
     // acknowledged, and is killed there, whatever the machine's speed.
@@ -63,7 +63,7 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
       await lock.query('BEGIN')
       await lock.query('LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE')
       assert.equal(await post(batches.slice(30)), 30_000)
-      await waitFor('the worker to hold entries', queueStatus, (s) => s.pending > 0)
+      await waitFor('the worker to hold entries', queueStatus, (s) => s.shared.pending > 0)
       first.child.kill('SIGKILL')
       await first.exited
     } finally {
@@ -72,7 +72,7 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
     }
     assert.equal(await db.count(), 30_000)
     assert.ok(
-      (await queueStatus()).pending > 0,
+      (await queueStatus()).shared.pending > 0,
       'the dead worker left entries delivered but not acknowledged',
     )
 
@@ -88,9 +88,12 @@ describe('worker crash recovery', { skip: await skipUnless('postgres', 'redis') 
     const status = await waitFor(
       'the queue drained',
       queueStatus,
-      (s) => s.queued_events === 0 && s.pending === 0,
+      (s) => s.shared.queued_events === 0 && s.shared.pending === 0,
     )
-    assert.equal(status.dead_lettered, 0)
+    assert.deepEqual(
+      [status.queued_events, status.dead_lettered, status.shared.dead_lettered],
+      [0, 0, 0],
+    )
     const { rows } = await db.pool.query(
       'SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d, count(*) FILTER (WHERE event_id = ANY($1::uuid[]))::int AS ours FROM events',
       [ids],

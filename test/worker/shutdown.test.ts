@@ -81,7 +81,7 @@ describe('SIGTERM during ingestion', { skip: await skipUnless('postgres', 'redis
       await waitFor(
         'the queue drained',
         async () => (await api.app.inject('/events/queue/status')).json(),
-        (s) => s.queued_events === 0 && s.pending === 0,
+        (s) => s.shared.queued_events === 0 && s.shared.pending === 0,
       )
       const { rows } = await db.pool.query(
         'SELECT count(*)::int AS ours, count(DISTINCT event_id)::int AS distinct_ids FROM events WHERE event_id = ANY($1::uuid[])',
