@@ -65,6 +65,6 @@ export const ingestRouteSchema = {
         },
       }),
     ),
-    ...problemResponses('/events', [400, ...SECURED_STATUSES, 409, 413, 415, 422, 500, 503]),
+    ...problemResponses('/events', [400, ...SECURED_STATUSES, 404, 409, 413, 415, 422, 500, 503]),
   },
 }

@@ -242,6 +242,6 @@ export const queueStatusRouteSchema = {
         },
       }),
     ),
-    ...problemResponses('/events/queue/status', [...SECURED_STATUSES, 500]),
+    ...problemResponses('/events/queue/status', [...SECURED_STATUSES, 404, 422, 500]),
   },
 }

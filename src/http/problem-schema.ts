@@ -104,8 +104,15 @@ const CASES = {
     code: 'UNSUPPORTED_MEDIA_TYPE',
     detail: 'Unsupported Media Type: text/plain',
   },
+  404: {
+    description:
+      'No such project (PROJECT_NOT_FOUND): a service-wide key, or a service without keys, named one that does not exist',
+    code: 'PROJECT_NOT_FOUND',
+    detail: 'there is no project "web"',
+  },
   422: {
-    description: 'Invalid input (VALIDATION_ERROR): `errors` names every bad field or parameter',
+    description:
+      'Invalid input (VALIDATION_ERROR): `errors` names every bad field or parameter; PROJECT_REQUIRED when a service-wide caller names no project and there are several',
     code: 'VALIDATION_ERROR',
     detail: '2 invalid field(s)',
     errors: [
@@ -114,7 +121,8 @@ const CASES = {
     ],
   },
   429: {
-    description: 'Rate limit reached (RATE_LIMITED)',
+    description:
+      "Rate limit reached (RATE_LIMITED), or, on ingestion, the project's events/day quota (QUOTA_EXCEEDED)",
     code: 'RATE_LIMITED',
     detail: 'rate limit reached: 100 requests of burst; retry in 3 s',
     headers: { ...RETRY_AFTER, ...RATE_LIMIT_HEADERS },

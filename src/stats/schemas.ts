@@ -179,7 +179,7 @@ function statsRoute<Q extends TObject>(route: {
     ...rest,
     response: {
       200: rateLimited(ok),
-      ...problemResponses(example, [...SECURED_STATUSES, 422, 500], {
+      ...problemResponses(example, [...SECURED_STATUSES, 404, 422, 500], {
         422: { detail: '1 invalid parameter(s)', errors: [badParameter] },
       }),
     },

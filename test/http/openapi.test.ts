@@ -141,6 +141,7 @@ describe('OpenAPI document and /docs (embedded, no servers)', () => {
       '400',
       '401',
       '403',
+      '404',
       '409',
       '413',
       '415',
@@ -150,8 +151,17 @@ describe('OpenAPI document and /docs (embedded, no servers)', () => {
       '503',
     ])
     for (const path of ['/stats/dau', '/stats/top-events', '/stats/retention']) {
-      assert.deepEqual(statuses('get', path), ['200', '401', '403', '422', '429', '500'])
+      assert.deepEqual(statuses('get', path), ['200', '401', '403', '404', '422', '429', '500'])
     }
+    assert.deepEqual(statuses('get', '/events/queue/status'), [
+      '200',
+      '401',
+      '403',
+      '404',
+      '422',
+      '429',
+      '500',
+    ])
     assert.deepEqual(statuses('get', '/health'), ['200', '503'])
     for (const { method, path, op } of operations(doc)) {
       for (const [status, response] of Object.entries(op.responses as Json)) {

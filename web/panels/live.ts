@@ -13,11 +13,11 @@ interface SyncLag {
 
 interface QueueStatus {
   enabled: boolean
-  length?: number
+  /** this project's */
   queued_events?: number
-  pending?: number
   dead_lettered?: number
-  consumers?: unknown[]
+  /** the whole queue: only for a service-wide key */
+  shared?: { length: number; pending: number; consumers: unknown[] }
   sync?: SyncLag | { error: string }
 }
 
@@ -153,7 +153,9 @@ export class LivePanel {
             'Queue',
             status.queued_events,
             `${formatInt(status.queued_events ?? 0)} events`,
-            `${formatInt(status.length ?? 0)} requests in the stream`,
+            status.shared
+              ? `this project's; ${formatInt(status.shared.length)} requests in the stream (all projects)`
+              : "this project's events waiting to be stored",
           )
         : tile(
             'queued_events',
@@ -165,16 +167,18 @@ export class LivePanel {
       tile(
         'pending',
         'Pending',
-        status.pending,
-        status.enabled ? formatInt(status.pending ?? 0) : '–',
-        'delivered to a worker, not yet acknowledged',
+        status.shared?.pending,
+        status.enabled && status.shared ? formatInt(status.shared.pending) : '–',
+        status.shared
+          ? 'requests delivered to a worker, not yet acknowledged (all projects)'
+          : 'the whole queue is shown to service-wide keys only',
       ),
       tile(
         'dead_lettered',
         'Dead-lettered',
         status.dead_lettered,
         status.enabled ? formatInt(status.dead_lettered ?? 0) : '–',
-        'entries that failed every attempt',
+        "this project's entries that failed every attempt",
       ),
       sync
         ? tile(
