@@ -84,7 +84,7 @@ describe('OpenAPI document and /docs (embedded, no servers)', () => {
     )
     assert.deepEqual(
       doc.tags.map((tag: Json) => tag.name),
-      ['events', 'stats', 'operations'],
+      ['events', 'stats', 'projects', 'operations'],
     )
     assert.deepEqual((await t.app.inject({ method: 'GET', url: '/docs/json' })).json(), doc)
   })
