@@ -2,13 +2,7 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.ts'
 import { openStorage, type Storage } from '../deps.ts'
 import { cliLogger } from '../logger.ts'
-import {
-  DEFAULT_PROJECT_ID,
-  PROJECT_NAME,
-  ProjectNameError,
-  type ProjectStore,
-  unknownProject,
-} from '../projects/project-store.ts'
+import { PROJECT_NAME, ProjectNameError, type ProjectStore } from '../projects/project-store.ts'
 import { DataDirLockedError } from '../store/open-store.ts'
 
 // npm run projects -- create NAME [--events-per-day N] | list | rename OLD NEW
@@ -98,21 +92,12 @@ function remove(name: string): Action {
 /** Deleting cannot be undone: without --confirm, say what it would take. */
 function refuseRemove(name: string): Action {
   return async (projects, storage) => {
-    const project = await projects.byName(name)
-    if (!project) throw unknownProject(name)
-    if (project.id === DEFAULT_PROJECT_ID)
-      throw new Error(
-        `project "${name}" is the default project, where events sent without a key go; it can be renamed, not deleted`,
-      )
-    // Counted on the (project_id, xact_id, seq) index, without reading the rows.
-    const { rows } = await storage.db.query<{ events: number }>(
-      'SELECT count(*)::float8 AS events FROM events WHERE project_id = $1',
-      [project.id],
-    )
+    const project = await projects.deletable(name)
+    const events = await projects.eventCount(project.id)
     const keys = await storage.apiKeys.list(project.id)
     const active = keys.filter((k) => k.revoked_at === null).length
     throw new Error(
-      `deleting project "${name}" removes its ${counted(rows[0]!.events, 'event')} and` +
+      `deleting project "${name}" removes its ${counted(events, 'event')} and` +
         ` ${counted(keys.length, 'API key')} (${active} active), for good; run it again with --confirm to do it`,
     )
   }

@@ -104,12 +104,8 @@ export class ProjectStore {
     return rows[0]
   }
 
-  /**
-   * Removes a project and everything of it in the store: its events, keys and
-   * Idempotency-Keys, in one transaction. The replica drops the project's
-   * schema when it next looks at the projects (ProjectReplicas).
-   */
-  async delete(name: string): Promise<{ project: Project; events: number }> {
+  /** The project of this name, if it may be deleted: any but the default one. */
+  async deletable(name: string): Promise<Project> {
     const project = await this.byName(name)
     if (!project) throw unknownProject(name)
     if (project.id === DEFAULT_PROJECT_ID)
@@ -118,6 +114,25 @@ export class ProjectStore {
         'DEFAULT_PROJECT',
         `project "${name}" is the default project, where events sent without a key go; it can be renamed, not deleted`,
       )
+    return project
+  }
+
+  /** The project's stored events, counted on its (project_id, xact_id, seq) index. */
+  async eventCount(id: number): Promise<number> {
+    const { rows } = await this.db.query<{ events: number }>(
+      'SELECT count(*)::float8 AS events FROM events WHERE project_id = $1',
+      [id],
+    )
+    return rows[0]!.events
+  }
+
+  /**
+   * Removes a project and everything of it in the store: its events, keys and
+   * Idempotency-Keys, in one transaction. The replica drops the project's
+   * schema when it next looks at the projects (ProjectReplicas).
+   */
+  async delete(name: string): Promise<{ project: Project; events: number }> {
+    const project = await this.deletable(name)
     const { rows } = await this.db.query<{ events: number }>(
       `WITH gone AS (DELETE FROM projects WHERE id = $1 RETURNING id, name),
        tomb AS (INSERT INTO deleted_projects (id, name) SELECT id, name FROM gone),
