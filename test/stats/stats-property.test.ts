@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
+import { dayNumber } from '../../src/stats/params.ts'
+import { topEvents } from '../../src/stats/top-events.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { skipUnless } from '../helpers/services.ts'
@@ -203,10 +205,14 @@ describe('GET /stats/* agrees with the reference on random data', {
         for (const { range: r, limit } of input.top) {
           const from = addDays(BASE_DAY, r.from)
           const to = addDays(from, r.days - 1)
-          await check(
-            `/stats/top-events?from=${from}&to=${to}&limit=${limit}`,
-            referenceTopEvents(posted, from, to, limit),
-          )
+          const expected = referenceTopEvents(posted, from, to, limit)
+          await check(`/stats/top-events?from=${from}&to=${to}&limit=${limit}`, expected)
+          // The endpoint picks rollups or a scan by size (small data: the scan); both must agree.
+          const days = { from: dayNumber(from), to: dayNumber(to) }
+          for (const plan of ['rollups', 'scan'] as const) {
+            const answer = await topEvents(t.deps.analytics!.replica, days, limit, [], plan)
+            assert.deepEqual(answer, expected, `top events by ${plan}, ${from}..${to}`)
+          }
         }
         for (const { start, windows } of input.retention) {
           const startDate = addDays(BASE_DAY, start)
