@@ -102,12 +102,7 @@ export function validateBatch(
   const errors: FieldError[] = []
   const normalized: NormalizedEvent[] = []
   for (let index = 0; index < events.length && errors.length < MAX_REPORTED_ERRORS; index++) {
-    const raw = events[index]
-    if (!plainlyValid(raw) && !validateEvent(raw)) {
-      for (const e of validateEvent.errors ?? []) errors.push(toFieldError(index, e))
-      continue
-    }
-    const event = normalizeEvent(raw as EventInput, index, limits, now, errors, propertiesJson)
+    const event = checkEvent(events[index], index, limits, now, errors, propertiesJson)
     if (event) normalized.push(event)
   }
   if (errors.length > 0) {
@@ -117,6 +112,36 @@ export function validateBatch(
     )
   }
   return normalized
+}
+
+/**
+ * One event, held to every rule of a batch's events: the normalised event, or
+ * undefined with its errors (each naming `index`) pushed onto `errors`. Its
+ * serialised properties go onto `propertiesJson` only when it is valid, so that
+ * list stays aligned with the events returned. The SDK intake (src/compat)
+ * judges each message it maps with this, so both paths keep the same rules.
+ */
+export function checkEvent(
+  raw: unknown,
+  index: number,
+  limits: Omit<BatchLimits, 'maxBatchSize'>,
+  now: number,
+  errors: FieldError[],
+  propertiesJson?: string[],
+): NormalizedEvent | undefined {
+  if (!plainlyValid(raw) && !validateEvent(raw)) {
+    for (const e of validateEvent.errors ?? []) errors.push(toFieldError(index, e))
+    return undefined
+  }
+  return normalizeEvent(raw as EventInput, index, limits, now, errors, propertiesJson)
+}
+
+/** Why a text id (a user id, say) cannot be stored as it is, or undefined: the rules user_id is held to beyond its length. */
+export function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000') || hasLoneSurrogate(text))
+    return 'must be Unicode text without NUL characters'
+  if (text.startsWith('\ufeff')) return 'must not begin with U+FEFF (a byte-order mark)'
+  return undefined
 }
 
 /** How many events a request body holds, valid or not; undefined when it is not a batch at all. */
@@ -149,7 +174,7 @@ function extractEvents(body: unknown): unknown[] {
 function normalizeEvent(
   raw: EventInput,
   index: number,
-  limits: BatchLimits,
+  limits: Omit<BatchLimits, 'maxBatchSize'>,
   now: number,
   errors: FieldError[],
   propertiesJson: string[] | undefined,
