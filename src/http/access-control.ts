@@ -30,7 +30,23 @@ declare module 'fastify' {
     scope?: RouteScope
     /** by default `reads` for read routes, `writes` for write routes, `none` for the others */
     project?: RouteProject
+    /** where else the key may be, beside `Authorization: Bearer` and `X-API-Key` (the SDK routes, src/compat) */
+    key?: KeyLocations
   }
+}
+
+/**
+ * Existing SDKs send their key where their protocol puts it: Segment's and
+ * RudderStack's as HTTP Basic (the key as username), older Segment clients
+ * and PostHog's only in the body. A body key can be read only once the body
+ * is parsed, so such a request is checked in preHandler instead of onRequest,
+ * by the same code.
+ */
+export interface KeyLocations {
+  /** `Authorization: Basic base64(key:)`: the username, or the password when the username is empty */
+  basic?: boolean
+  /** the key in the parsed (and, for SDK routes, decoded) body, when no header carries one */
+  body?: (body: unknown) => string | undefined
 }
 
 const WWW_AUTHENTICATE = 'Bearer realm="event-analytics"'
@@ -60,12 +76,19 @@ const tooManyFailures = (seconds: number) =>
     },
   )
 
-/** The key a client presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-function presentedKey(request: FastifyRequest): string | undefined {
+/** The key a client presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`, and Basic where the route takes it. */
+function presentedKey(request: FastifyRequest, basic: boolean): string | undefined {
   const auth = request.headers.authorization
   if (typeof auth === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
     if (m) return m[1]
+    const b = basic ? /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(auth) : null
+    if (b) {
+      const decoded = Buffer.from(b[1]!, 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      const key = colon < 0 ? decoded : decoded.slice(0, colon) || decoded.slice(colon + 1)
+      if (key.length > 0) return key
+    }
   }
   const header = request.headers['x-api-key']
   return typeof header === 'string' && header.length > 0 ? header : undefined
@@ -82,18 +105,23 @@ function setRateLimitHeaders(reply: FastifyReply, d: BucketDecision): void {
 
 /**
  * Authentication, scopes and rate limits as one onRequest hook on the root
- * instance, so every route is covered, including ones registered later.
+ * instance, so every route is covered, including ones registered later. A
+ * route whose key may be in the body, presented without a header key, is
+ * checked the same way in preHandler, once the body is parsed.
  */
 export function installAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
   const { authenticator, projects, limiter, policy, log, failures, observer } = options
   let lastLimiterError = 0
+  // Requests whose key is to be read from the body; nothing else is kept per request.
+  const deferred = new WeakSet<FastifyRequest>()
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url === undefined) return // no such route: the 404 handler answers
-    const scope = request.routeOptions.config.scope ?? DEFAULT_SCOPE
-    if (scope === 'open') return
-
-    const key = presentedKey(request)
+  /** The key, the scope and the rate limit: whether `request` may go on, or the error that stops it. */
+  const admit = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    key: string | undefined,
+    scope: Scope,
+  ): Promise<void> => {
     // A guesser past its allowance costs no lookup; a key known to be good still passes.
     const wait = key !== undefined && failures ? failures.retryAfter(request.ip) : 0
     if (wait > 0 && !authenticator.knownValid(key!)) {
@@ -146,15 +174,40 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
         },
       )
     }
-  })
+  }
 
-  // After the limiter: naming projects costs a lookup, which a flood must not get for free.
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.url === undefined) return
+  /** After the limiter: naming projects costs a lookup, which a flood must not get for free. */
+  const setProject = async (request: FastifyRequest): Promise<void> => {
     const { scope, project } = request.routeOptions.config
     const mode = project ?? (scope === 'read' ? 'reads' : scope === 'write' ? 'writes' : 'none')
     if (mode === 'none') return
     request.project = await projectOf(request, mode, projects)
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url === undefined) return // no such route: the 404 handler answers
+    const config = request.routeOptions.config
+    const scope = config.scope ?? DEFAULT_SCOPE
+    if (scope === 'open') return
+    const key = presentedKey(request, config.key?.basic === true)
+    if (key === undefined && config.key?.body) {
+      deferred.add(request)
+      return
+    }
+    await admit(request, reply, key, scope)
+  })
+
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url === undefined || deferred.has(request)) return
+    await setProject(request)
+  })
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (!deferred.has(request)) return
+    deferred.delete(request)
+    const config = request.routeOptions.config
+    await admit(request, reply, config.key!.body!(request.body), config.scope as Scope)
+    await setProject(request)
   })
 }
 
