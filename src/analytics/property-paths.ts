@@ -1,4 +1,5 @@
 import { type DuckDBConnection, listValue } from '@duckdb/node-api'
+import { PROPERTY_KEY } from '../stats/segment.ts'
 
 /**
  * Event properties are free-form JSON, but filters and breakdowns read them
@@ -162,8 +163,6 @@ export class PropertyPaths {
   }
 }
 
-const KEY = /^[A-Za-z0-9_-]{1,64}$/
-
 /**
  * The JSON paths (`$."a"."b"`) of every key in the given json_structure()
  * documents, objects included, so `exists` on an object is answered too.
@@ -175,7 +174,7 @@ export function pathsOfStructures(structures: Iterable<string>): Set<string> {
   const walk = (node: unknown, prefix: string) => {
     if (node === null || typeof node !== 'object' || Array.isArray(node)) return
     for (const [key, child] of Object.entries(node)) {
-      if (!KEY.test(key)) continue
+      if (!PROPERTY_KEY.test(key)) continue
       const path = `${prefix}."${key}"`
       paths.add(path)
       walk(child, path)

@@ -2,7 +2,8 @@ import { PROPERTY_DDL } from './property-paths.ts'
 
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
-export const REPLICA_VERSION = 9
+// 10: property keys with $ and / (PostHog's) are numbered too.
+export const REPLICA_VERSION = 10
 
 /**
  * Users are counted with bitmaps: user keys are dense integers, split into

@@ -29,8 +29,12 @@ const MAX_PATH_DEPTH = 8
 
 // Property keys are held to a strict pattern: they become JSON paths (bound,
 // never pasted into SQL), and one spelling per path keeps "properties.a.b"
-// from meaning two things.
-const KEY = /^[A-Za-z0-9_-]{1,64}$/
+// from meaning two things. Keys as SDKs write them pass too: PostHog's leading
+// "$" ($current_url, $browser) and its "/" ($feature/new-checkout). A key is
+// never "$" alone, nor starts with "/". The replica numbers the same keys
+// (analytics/property-paths.ts imports this one), so a filter on one reads
+// its typed rows.
+export const PROPERTY_KEY = /^(?=.{1,64}$)\$?[A-Za-z0-9_-][A-Za-z0-9_/-]*$/
 const WITH_OP = /^(eq|ne|in|gt|gte|lt|lte):([\s\S]*)$/
 
 /** Reads every `name` parameter (repeated or single); each bad filter becomes one error naming it. */
@@ -81,8 +85,8 @@ export function parseField(name: string): SegmentField | string {
     return 'the field must be event_type, user_id or properties.<path>'
   const path = name.slice('properties.'.length).split('.')
   if (path.length > MAX_PATH_DEPTH) return `a property path may have at most ${MAX_PATH_DEPTH} keys`
-  if (!path.every((key) => KEY.test(key)))
-    return 'a property path is keys of letters, digits, _ and - (1 to 64 each), separated by dots'
+  if (!path.every((key) => PROPERTY_KEY.test(key)))
+    return 'a property path is keys of letters, digits, _ and - (1 to 64 each; a key may start with $ and hold /), separated by dots'
   return { kind: 'property', path }
 }
 
