@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify'
+import { compatRoutes } from './compat/plugin.ts'
 import { dashboardPlugin } from './dashboard/plugin.ts'
 import type { Deps } from './deps.ts'
 import { AppError } from './errors.ts'
@@ -140,6 +141,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ingest: deps.ingest,
     limits: deps.config.limits,
     idempotency: deps.idempotency,
+    metrics: deps.metrics,
+  })
+  await app.register(compatRoutes, {
+    ingest: deps.ingest,
+    db: deps.db,
+    limits: deps.config.limits,
     metrics: deps.metrics,
   })
   await app.register(healthRoutes, {

@@ -7,6 +7,7 @@ import {
   Registry,
 } from 'prom-client'
 import type { Analytics } from './analytics/analytics.ts'
+import type { CompatObserver } from './compat/intake.ts'
 import type { IngestObserver } from './events/ingest-service.ts'
 import type { QuotaObserver } from './events/project-quota.ts'
 import { DEFAULT_PROJECT_ID } from './projects/project-store.ts'
@@ -39,7 +40,9 @@ const READ_TIMEOUT_MS = 2_000
  * What the service reports to Prometheus, in a registry of its own: prom-client's
  * default registry is a module singleton, and tests run several apps in one process.
  */
-export class Metrics implements IngestObserver, BatchObserver, AccessObserver, QuotaObserver {
+export class Metrics
+  implements IngestObserver, BatchObserver, AccessObserver, QuotaObserver, CompatObserver
+{
   readonly registry = new Registry()
   private readonly mode: IngestMode
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>
@@ -52,6 +55,9 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver, Q
   private readonly batchDuration: Histogram
   private readonly authFailures: Counter<'outcome'>
   private readonly limiterFallbacks: Counter
+  private readonly compatReceived: Counter<'source'>
+  private readonly compatRejected: Counter<'source' | 'reason'>
+  private readonly compatRefused: Counter<'source' | 'reason'>
 
   constructor(sources: MetricsSources = {}) {
     const registers = [this.registry]
@@ -116,6 +122,25 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver, Q
       registers,
       help: "rate-limit decisions taken by this process's in-memory buckets because Redis failed or was being skipped",
     })
+    this.compatReceived = new Counter({
+      name: 'ea_compat_messages_received_total',
+      labelNames: ['source'],
+      registers,
+      help: 'messages in SDK requests (source="segment": Segment and RudderStack; "posthog") that reached mapping',
+    })
+    this.compatRejected = new Counter({
+      name: 'ea_compat_messages_rejected_total',
+      labelNames: ['source', 'reason'],
+      registers,
+      help: 'SDK messages refused one by one while the rest of their request was kept; each is an ingestion warning (GET /events/warnings)',
+    })
+    this.compatRefused = new Counter({
+      name: 'ea_compat_requests_refused_total',
+      labelNames: ['source', 'reason'],
+      registers,
+      help: 'SDK requests refused whole for their body (reason: malformed, too_large, message_too_large, too_many_messages, no_messages)',
+    })
+    for (const source of ['segment', 'posthog']) this.compatReceived.inc({ source }, 0)
     const timeoutMs = sources.readTimeoutMs ?? READ_TIMEOUT_MS
     if (sources.queue) {
       const queue = sources.queue
@@ -212,6 +237,18 @@ export class Metrics implements IngestObserver, BatchObserver, AccessObserver, Q
 
   rateLimitFallback(): void {
     this.limiterFallbacks.inc()
+  }
+
+  compatMessages(source: string, received: number): void {
+    this.compatReceived.inc({ source }, received)
+  }
+
+  compatMessageRejected(source: string, reason: string): void {
+    this.compatRejected.inc({ source, reason })
+  }
+
+  compatRequestRefused(source: string, reason: string): void {
+    this.compatRefused.inc({ source, reason })
   }
 }
 
