@@ -106,13 +106,18 @@ async function jsonOf(
 ): Promise<unknown> {
   const trimmed = text.trimStart()
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseJson(text)
-  if (FORM.test(trimmed)) {
-    const form = new URLSearchParams(trimmed)
-    const data = form.get('data')
-    if (data === null) throw malformed('a form body must hold the events as data=')
+  // Bare base64 can look like a form (letters, then "=" padding): a form is one with data=.
+  const form = FORM.test(trimmed) ? new URLSearchParams(trimmed) : undefined
+  const data = form?.get('data')
+  if (form && typeof data === 'string')
     return payloadOf(data, form.get('compression')?.toLowerCase() ?? compression, max, over)
+  try {
+    return await payloadOf(trimmed, compression, max, over)
+  } catch (err) {
+    if (form && err instanceof BodyError && err.statusCode === 400)
+      throw malformed('a form body must hold the events as data=')
+    throw err
   }
-  return payloadOf(trimmed, compression, max, over)
 }
 
 /** A `data=` value, or a bare body that is not JSON: JSON, base64 (of JSON or gzip) or lz64. */
@@ -138,7 +143,7 @@ async function payloadOf(
   }
   if (BASE64.test(encoded)) {
     const bytes = Buffer.from(encoded, 'base64')
-    if (isGzip(bytes) || bytes[0] === 0x7b || bytes[0] === 0x5b) {
+    if (isGzip(bytes) || /^\s*[[{]/.test(bytes.toString('utf8', 0, 64))) {
       const json = await textOf(bytes, max, over)
       return parseJson(json)
     }

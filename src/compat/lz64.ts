@@ -40,7 +40,8 @@ export function lz64Length(input: string, max: number): number | undefined {
   let enlargeIn = 4
   let numBits = 3
   const first = read(2)
-  if (first === 2) return undefined
+  // 2 is lz-string's end mark; 3 is no code at all (it would go on with an undefined first character).
+  if (first > 1) return undefined
   read(first === 0 ? 8 : 16)
   lengths.push(1)
   let w = 1
@@ -83,6 +84,11 @@ export function decodeLz64(
   const length = lz64Length(input, max)
   if (length === undefined) return undefined
   if (length > max) return { tooLong: true }
-  const text = LZString.decompressFromBase64(input)
+  let text: string | null
+  try {
+    text = LZString.decompressFromBase64(input)
+  } catch {
+    return undefined
+  }
   return typeof text === 'string' && text.length > 0 ? { text } : undefined
 }
