@@ -90,6 +90,21 @@ const segmentExample = {
   ],
   sentAt: '2026-11-01T12:00:01.000Z',
 }
+const rudderstackExample = {
+  batch: [
+    {
+      type: 'track',
+      event: 'signup',
+      userId: 'user-42',
+      messageId: '0b9f5c4e-6a1d-4f7e-9c2b-8e3d7a6f1c05',
+      originalTimestamp: '2026-11-01T12:00:00.000Z',
+      sentAt: '2026-11-01T12:00:01.000Z',
+      channel: 'server',
+      context: { library: { name: 'analytics-node', version: '3.0.13' } },
+    },
+  ],
+  sentAt: '2026-11-01T12:00:01.000Z',
+}
 const posthogExample = {
   api_key: 'ea_…',
   batch: [
@@ -136,7 +151,11 @@ export function segmentRouteSchema(path: string, type: string) {
     querystring: SdkQuery,
     body: {
       ...SegmentBody,
-      examples: [type === 'batch' ? segmentExample : segmentExample.batch[0]],
+      // A batch as @segment/analytics-node sends it and as RudderStack's does; a call alone, or with its writeKey.
+      examples:
+        type === 'batch'
+          ? [segmentExample, rudderstackExample]
+          : [segmentExample.batch[0], { ...segmentExample.batch[0], writeKey: 'ea_…' }],
     },
     response: {
       200: rateLimited(
@@ -163,7 +182,14 @@ export function posthogRouteSchema(path: string, name: string) {
       'on which posthog-node halves its batch. Invalid messages are refused one by one and kept as warnings.',
     security: SECURED,
     querystring: SdkQuery,
-    body: { ...PostHogBody, examples: [posthogExample] },
+    // posthog-node's batch, and posthog-js's array with the key in each message's properties.
+    body: {
+      ...PostHogBody,
+      examples: [
+        posthogExample,
+        posthogExample.batch.map((m) => ({ ...m, properties: { ...m.properties, token: 'ea_…' } })),
+      ],
+    },
     response: {
       200: rateLimited(
         jsonResponse('Accepted', PostHogResponse, { example: { status: 1, ...example } }),
