@@ -148,7 +148,14 @@ describe('upgrading a database of release 004 (no projects) to projects', {
     )
     assert.deepEqual(
       applied.map((r) => r.name),
-      ['001_events', '002_store_identity', '003_api_keys', '004_idempotency_keys', '005_projects'],
+      [
+        '001_events',
+        '002_store_identity',
+        '003_api_keys',
+        '004_idempotency_keys',
+        '005_projects',
+        '006_sdk_intake',
+      ],
     )
     assert.deepEqual(
       (await t.deps.projects.list()).map((p) => [p.id, p.name]),
