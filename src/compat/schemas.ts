@@ -161,7 +161,7 @@ export function segmentRouteSchema(path: string, type: string) {
       200: rateLimited(
         jsonResponse('Accepted', SegmentResponse, { example: { success: true, ...example } }),
       ),
-      ...problemResponses(path, [400, ...SECURED_STATUSES, 415, 422, 500, 503], {
+      ...problemResponses(path, [400, ...SECURED_STATUSES, 404, 415, 422, 500, 503], {
         400: {
           detail:
             "message 3 is 40213 bytes as JSON; a message may be at most 32768 (Segment's limit)",
@@ -194,7 +194,7 @@ export function posthogRouteSchema(path: string, name: string) {
       200: rateLimited(
         jsonResponse('Accepted', PostHogResponse, { example: { status: 1, ...example } }),
       ),
-      ...problemResponses(path, [400, ...SECURED_STATUSES, 413, 415, 422, 500, 503]),
+      ...problemResponses(path, [400, ...SECURED_STATUSES, 404, 413, 415, 422, 500, 503]),
     },
   }
 }
@@ -265,6 +265,6 @@ export const warningsRouteSchema = {
         },
       }),
     ),
-    ...problemResponses('/events/warnings', [...SECURED_STATUSES, 422, 500]),
+    ...problemResponses('/events/warnings', [...SECURED_STATUSES, 404, 422, 500]),
   },
 }
