@@ -97,8 +97,8 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
     }
   })
   // Browsers' beacons and posthog-js post from pages of other origins; keys travel in the body, never in cookies.
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('access-control-allow-origin', '*')
+  app.addHook('onSend', async (request, reply) => {
+    if (request.routeOptions.config.sdk) reply.header('access-control-allow-origin', '*')
   })
   // A body over the route's limit is refused by Fastify before it is read: said in the source's own terms.
   app.setErrorHandler((err: FastifyError, request) => {
