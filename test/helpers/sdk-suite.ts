@@ -121,6 +121,8 @@ function suiteIn(client: SdkClient, mode: SdkMode): void {
     })
 
     test(`an unknown key: 401 to each of its ${client.requestsOn401} requests, nothing stored`, async () => {
+      // A project with a key closes the service, whichever tests ran before this one.
+      await s.project('keyed')
       const storedBefore = await s.storedCount()
       const f = await front()
       const run = client.open(f.url, 'ea_not-a-real-key')
