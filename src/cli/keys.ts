@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util'
 import { type ApiKeyInfo, SCOPES, type Scope } from '../auth/api-keys.ts'
-import { loadConfig } from '../config.ts'
-import { openStorage, type Storage } from '../deps.ts'
-import { cliLogger } from '../logger.ts'
 import { type Project, type ProjectStore, unknownProject } from '../projects/project-store.ts'
-import { DataDirLockedError } from '../store/open-store.ts'
+import { openCliStorage } from './open-storage.ts'
 
 // npm run keys -- create [--project shop] --scope read [--name dashboard]
 //               | list [--project shop] | revoke <id or prefix>
@@ -73,22 +70,10 @@ function shown(info: ApiKeyInfo, all: readonly Project[]) {
   return { ...info, project: all.find((p) => p.id === info.project_id)?.name ?? null }
 }
 
-async function open(): Promise<Storage> {
-  const config = loadConfig(process.env, { dotenv: true })
-  try {
-    return await openStorage(config, cliLogger(config.logLevel, 'keys'))
-  } catch (err) {
-    if (!(err instanceof DataDirLockedError)) throw err
-    throw new Error(
-      `${err.message}.\nEmbedded, this command opens DATA_DIR itself: stop the service, run it, then start the service again.`,
-    )
-  }
-}
-
 let exitCode = 0
 try {
   const args = parseCommand()
-  const storage = await open()
+  const storage = await openCliStorage('keys')
   const keys = storage.apiKeys
   const projects = storage.projects
   try {

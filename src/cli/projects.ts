@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../config.ts'
-import { openStorage, type Storage } from '../deps.ts'
-import { cliLogger } from '../logger.ts'
+import type { Storage } from '../deps.ts'
 import { PROJECT_NAME, ProjectNameError, type ProjectStore } from '../projects/project-store.ts'
-import { DataDirLockedError } from '../store/open-store.ts'
+import { openCliStorage } from './open-storage.ts'
 
 // npm run projects -- create NAME [--events-per-day N] | list | rename OLD NEW
 //                   | quota NAME N|none | delete NAME --confirm
@@ -103,22 +101,10 @@ function refuseRemove(name: string): Action {
   }
 }
 
-async function open(): Promise<Storage> {
-  const config = loadConfig(process.env, { dotenv: true })
-  try {
-    return await openStorage(config, cliLogger(config.logLevel, 'projects'))
-  } catch (err) {
-    if (!(err instanceof DataDirLockedError)) throw err
-    throw new Error(
-      `${err.message}.\nEmbedded, this command opens DATA_DIR itself: stop the service, run it, then start the service again.`,
-    )
-  }
-}
-
 let exitCode = 0
 try {
   const action = parseCommand(process.argv.slice(2))
-  const storage = await open()
+  const storage = await openCliStorage('projects')
   try {
     await action(storage.projects, storage)
   } finally {
