@@ -4,7 +4,7 @@ import { MAX_MS, MIN_MS, parseTimestamp } from '../events/timestamps.ts'
  * When a message happened, corrected for the sender's clock the way Segment,
  * RudderStack and PostHog correct it: the client's clock is trusted for
  * intervals, not for the hour. `client` is the message's own time (Segment's
- * originalTimestamp, else its timestamp; PostHog's timestamp) and `sentAt` the
+ * timestamp, else its originalTimestamp; PostHog's timestamp) and `sentAt` the
  * sender's clock when it sent the request (Segment's sentAt, PostHog's
  * sent_at). With both, the message happened `sentAt - client` before it was
  * received; with no sentAt, at `client` as sent; with neither, when received.

@@ -71,6 +71,16 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
     limits,
     observer: metrics,
   }
+  // A Segment message may be 32 KB, and its properties (context included) all
+  // of that: the service's own property limit, if smaller, would refuse what
+  // Segment accepts.
+  const segmentDeps: IntakeDeps = {
+    ...deps,
+    limits: {
+      ...limits,
+      maxPropertiesBytes: Math.max(limits.maxPropertiesBytes, SEGMENT_LIMITS.messageBytes),
+    },
+  }
   const bodyLimits: Record<Source, BodyLimits> = {
     segment: { maxBytes: SEGMENT_LIMITS.requestBytes, tooLargeStatus: 400 },
     posthog: { maxBytes: limits.maxBodyBytes, tooLargeStatus: 413 },
@@ -99,6 +109,15 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
   // Browsers' beacons and posthog-js post from pages of other origins; keys travel in the body, never in cookies.
   app.addHook('onSend', async (request, reply) => {
     if (request.routeOptions.config.sdk) reply.header('access-control-allow-origin', '*')
+  })
+  // Segment's API sends X-RateLimit-Reset as the epoch milliseconds of the
+  // reset, and @segment/analytics-node 2.x waits `reset - Date.now()`: our
+  // seconds would read as a reset long past, retried at once until the client
+  // gives the batch up. On Segment's paths the header is said Segment's way.
+  app.addHook('onSend', async (request, reply) => {
+    const reset = reply.getHeader('x-ratelimit-reset')
+    if (reset === undefined || request.routeOptions.config.sdk !== 'segment') return
+    reply.header('x-ratelimit-reset', String(Date.now() + Number(reset) * 1000))
   })
   // A body over the route's limit is refused by Fastify before it is read: said in the source's own terms.
   app.setErrorHandler((err: FastifyError, request) => {
@@ -153,7 +172,7 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
                 segmentDraft(message, req, type as SegmentType | 'batch', project.id, received),
             )
             return takeMessages(
-              deps,
+              segmentDeps,
               'segment',
               SEGMENT_FIELDS,
               req.messages,

@@ -87,7 +87,7 @@ export function segmentDraft(
   if (anonymousId === false)
     return refused(id, 'invalid_user_id', 'anonymousId', 'must be a string')
   const occurred = occurredAt(
-    message.originalTimestamp ?? message.timestamp,
+    message.timestamp ?? message.originalTimestamp,
     message.sentAt ?? request.sentAt,
     receivedMs,
   )

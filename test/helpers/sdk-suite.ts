@@ -36,14 +36,6 @@ export function sdkSuite(client: SdkClient): void {
   for (const mode of SDK_MODES) suiteIn(client, mode)
 }
 
-// RudderStack's client sets originalTimestamp itself, and the mapping rule (issue 16) takes
-// it before `timestamp`: the case's message "2 days ahead" is then on time and stored, so
-// this client's expected figures (sdk-cases.ts) are not yet right; skipped until they are.
-const expectationOpen = (client: SdkClient) =>
-  client.id === 'rudderstack'
-    ? 'expected figures to be fixed: the far-future message is stored by the mapping rule (originalTimestamp first)'
-    : false
-
 function suiteIn(client: SdkClient, mode: SdkMode): void {
   describe(`${client.name} against the service, ${mode.name}`, { skip: mode.skip }, () => {
     let s: SdkService
@@ -63,9 +55,7 @@ function suiteIn(client: SdkClient, mode: SdkMode): void {
       await s?.close()
     })
 
-    test('the known set: events per type, users, each message mapped, warnings for the invalid ones', {
-      skip: expectationOpen(client),
-    }, async () => {
+    test('the known set: events per type, users, each message mapped, warnings for the invalid ones', {}, async () => {
       const p = await s.project('clean')
       const f = await front()
       const { run, expected } = openAndSend(client, f.url, p.writeKey)
@@ -82,9 +72,7 @@ function suiteIn(client: SdkClient, mode: SdkMode): void {
       clean = { p, expected }
     })
 
-    test('answers cut after the service took the batch: the client retries, each event counted once', {
-      skip: expectationOpen(client),
-    }, async () => {
+    test('answers cut after the service took the batch: the client retries, each event counted once', {}, async () => {
       const p = await s.project('cut')
       const f = await front()
       const proxy = await AnswerCuttingProxy.start(f.url)
@@ -103,9 +91,7 @@ function suiteIn(client: SdkClient, mode: SdkMode): void {
       await checkFigures(s, client, p, f, expected)
     })
 
-    test('a run of 503s with Retry-After: the client waits them out, each event counted once', {
-      skip: expectationOpen(client),
-    }, async () => {
+    test('a run of 503s with Retry-After: the client waits them out, each event counted once', {}, async () => {
       const p = await s.project('unavailable')
       const f = await front()
       f.failNext(RETRIES)
