@@ -1,9 +1,11 @@
+import { WarningsStore } from '../compat/warnings-store.ts'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { DEFAULT_PROJECT_ID, type ProjectStore } from '../projects/project-store.ts'
 import { PostgresChangeFeed } from '../store/change-feed.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { type DuckDbReplica, ReplicaDatabase } from './duckdb-replica.ts'
+import type { IdentityWarning } from './identity-merge.ts'
 import { AnalyticsSync } from './sync.ts'
 import type { SyncFailures } from './sync-health.ts'
 import { SyncWaker } from './sync-waker.ts'
@@ -48,6 +50,7 @@ export class Analytics {
   private started = false
   private timer: NodeJS.Timeout | undefined
   private reconciling: Promise<void> | undefined
+  private readonly warnings: WarningsStore
 
   private constructor(
     readonly database: ReplicaDatabase,
@@ -56,7 +59,9 @@ export class Analytics {
     private readonly config: Config['analytics'],
     private readonly log: Logger,
     private readonly waker: SyncWaker,
-  ) {}
+  ) {
+    this.warnings = new WarningsStore(db)
+  }
 
   static async open(
     config: Config['analytics'],
@@ -122,7 +127,12 @@ export class Analytics {
     const sync = new AnalyticsSync(
       replica,
       feed,
-      { chunkRows: this.config.syncChunkRows, idleIntervalMs: this.config.syncIntervalMs, waker },
+      {
+        chunkRows: this.config.syncChunkRows,
+        idleIntervalMs: this.config.syncIntervalMs,
+        waker,
+        identityWarnings: (warnings) => this.warnings.add(project, warnings.map(asWarning)),
+      },
       this.log.child({ project }),
     )
     await sync.init()
@@ -231,5 +241,18 @@ export class Analytics {
     await this.reconciling?.catch(() => {})
     for (const p of this.projects.values()) await p.sync.stop()
     this.database.close()
+  }
+}
+
+/** An identity call that was kept but not applied, as GET /events/warnings lists it. */
+function asWarning(w: IdentityWarning) {
+  return {
+    message_id: w.message_id,
+    source: w.source,
+    request_id: 'identity-merge',
+    index: 0,
+    reason: w.reason,
+    errors: [{ field: w.field, message: w.message }],
+    message: w.call,
   }
 }

@@ -321,9 +321,10 @@ export class DuckDbReplica {
       'SELECT version FROM replica_meta WHERE id = 1',
     )
     if (rows.length === 0) {
-      await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, NULL, 0, 0, 0, NULL)', [
-        REPLICA_VERSION,
-      ])
+      await this.writer.run(
+        'INSERT INTO replica_meta (id, version, source_id, cursor_xact, cursor_seq, synced_rows) VALUES (1, $1, NULL, 0, 0, 0)',
+        [REPLICA_VERSION],
+      )
     } else if (rows[0]!.version !== REPLICA_VERSION) {
       this.log.warn(
         { found: rows[0]!.version, expected: REPLICA_VERSION, project: this.project },
@@ -346,10 +347,10 @@ export class DuckDbReplica {
     )
     for (const { name, kind } of objects) await this.writer.run(`DROP ${kind} IF EXISTS "${name}"`)
     for (const ddl of REPLICA_DDL) await this.writer.run(ddl)
-    await this.writer.run('INSERT INTO replica_meta VALUES (1, $1, $2, 0, 0, 0, NULL)', [
-      REPLICA_VERSION,
-      sourceId,
-    ])
+    await this.writer.run(
+      'INSERT INTO replica_meta (id, version, source_id, cursor_xact, cursor_seq, synced_rows) VALUES (1, $1, $2, 0, 0, 0)',
+      [REPLICA_VERSION, sourceId],
+    )
     await this.paths.load(this.writer)
   }
 

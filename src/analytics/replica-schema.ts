@@ -1,9 +1,11 @@
+import { IDENTITY_DDL } from './identity-schema.ts'
 import { PROPERTY_DDL } from './property-paths.ts'
 
 // The DuckDB replica is derived data: when this version changes, the replica is
 // dropped and rebuilt from PostgreSQL instead of migrated.
 // 10: property keys with $ and / (PostHog's) are numbered too.
-export const REPLICA_VERSION = 10
+// 11: identities merged (identity-schema.ts); users are persons.
+export const REPLICA_VERSION = 11
 
 /**
  * Users are counted with bitmaps: user keys are dense integers, split into
@@ -75,7 +77,9 @@ export const REPLICA_DDL = [
      cursor_xact UBIGINT NOT NULL,
      cursor_seq BIGINT NOT NULL,
      synced_rows BIGINT NOT NULL,
-     synced_at_ms BIGINT
+     synced_at_ms BIGINT,
+     identity_xact UBIGINT NOT NULL DEFAULT 0,
+     identity_seq BIGINT NOT NULL DEFAULT 0
    )`,
   `CREATE TABLE IF NOT EXISTS users (
      user_key INTEGER NOT NULL,
@@ -91,6 +95,7 @@ export const REPLICA_DDL = [
      properties VARCHAR
    )`,
   ...PROPERTY_DDL,
+  ...IDENTITY_DDL,
   ...userSetDdl,
   `CREATE TABLE IF NOT EXISTS type_day_counts (
      day DATE NOT NULL,

@@ -1,10 +1,14 @@
 import { NUMBER_TYPES } from './property-paths.ts'
 
-// The chunk's rows (those of staging attempt $1) with their user keys. New
-// users get the next dense keys in the order they first appear; a user seen
-// again keeps theirs.
+// The chunk's rows (those of staging attempt $1) with their user keys. A
+// user id linked to another is counted as the person it belongs to
+// (identity-schema.ts). New persons get the next dense keys in the order they
+// first appear; a person seen again keeps theirs.
 export const STAGE_KEYS = `CREATE OR REPLACE TEMP TABLE sync_keyed AS
-  WITH staged AS (SELECT * FROM sync_stage WHERE attempt = $1),
+  WITH staged AS (
+    SELECT s.* REPLACE (coalesce(i.person, s.user_id) AS user_id)
+    FROM sync_stage s LEFT JOIN identity_ids i USING (user_id) WHERE s.attempt = $1
+  ),
   fresh AS (
     SELECT user_id, (SELECT coalesce(max(user_key), 0) FROM users) + row_number() OVER (ORDER BY min(ord)) AS user_key
     FROM staged s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id)

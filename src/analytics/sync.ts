@@ -9,6 +9,8 @@ import type {
 } from '../store/change-feed.ts'
 import { type DuckDbReplica, isCorruption } from './duckdb-replica.ts'
 import { bitmapBudget, FOLD_PENDING_ROWS, foldBatch, foldPending, pendingRows } from './fold.ts'
+import type { IdentityWarning } from './identity-merge.ts'
+import { applyIdentityBatch, identityCursor } from './identity-sync.ts'
 import { pathsOfStructures } from './property-paths.ts'
 import { SyncHealth } from './sync-health.ts'
 import {
@@ -27,7 +29,13 @@ export interface SyncOptions {
   idleIntervalMs: number
   /** woken by whoever commits rows; without one the sync only polls */
   waker?: SyncWaker
+  /** keeps the warnings of identity calls that were not applied (conflicts, ids never linked) */
+  identityWarnings?: (warnings: IdentityWarning[]) => Promise<void>
 }
+
+// Identity calls are few beside events (one per sign-up or login), and a
+// batch's merges move whole persons: a modest batch keeps a transaction short.
+const IDENTITY_BATCH = 2_000
 
 /**
  * Copies committed rows from PostgreSQL into the DuckDB replica, in large
@@ -133,6 +141,10 @@ export class AnalyticsSync {
         // Replaced, by this sync or another project's: its connections are new.
         if (this.generation !== this.replica.database.generation) await this.init()
         copied = await this.syncChunk()
+        const eventsCaughtUp = this.caughtUp
+        const linked = await this.syncIdentities()
+        this.caughtUp = eventsCaughtUp && linked < IDENTITY_BATCH
+        copied += linked
         if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
           await foldBatch(this.replica.writer, this.bitmapBudget)
         this.health.succeeded()
@@ -229,6 +241,31 @@ export class AnalyticsSync {
       },
       'analytics chunk synced',
     )
+    return rows.length
+  }
+
+  /**
+   * The identity calls committed after the replica's identity cursor, applied
+   * (identity-sync.ts). Their order against events changes no figure: a link
+   * moves the events already copied, and events copied later are keyed to
+   * the person at once. Returns the calls applied.
+   */
+  private async syncIdentities(): Promise<number> {
+    const rows = await this.feed.readIdentities(
+      await identityCursor(this.replica.writer),
+      IDENTITY_BATCH,
+    )
+    if (rows.length === 0) return 0
+    const warnings = await applyIdentityBatch(this.replica, rows)
+    if (warnings.length > 0) {
+      // Kept for the operator, not needed for the figures: a store that
+      // cannot take them now must not hold the replica back.
+      await this.options
+        .identityWarnings?.(warnings)
+        .catch((err) =>
+          this.log.warn({ err, warnings: warnings.length }, 'identity warnings not kept'),
+        )
+    }
     return rows.length
   }
 

@@ -95,6 +95,16 @@ function valuesOf(
       'NULL',
     )
   }
+  if (by.kind === 'trait') {
+    // The value of the person's current trait, for every event of the person.
+    const f = filtered()
+    return fromPairs(
+      `SELECT t.type, coalesce(t.text, '') AS text, e.user_key FROM ${f.from}
+       JOIN users u USING (user_key) JOIN user_traits t ON t.person = u.user_id AND t.trait = ${params.add(by.key)}
+       WHERE ${RANGE('e')} AND ${f.where}`,
+      `SELECT count(*) FROM (${f.seqs})`,
+    )
+  }
   const path = jsonPath(by.path)
   const id = paths.get(path)
   // Its user bitmaps are per value, not per event type: only without filters.

@@ -79,14 +79,16 @@ export function filteredEvents(
   )
   for (const segment of segments) {
     const { field, op, values } = segment
-    if (field.kind !== 'property') {
-      const column = field.kind === 'event_type' ? 'e.event_type' : 'u.user_id'
-      const condition = textCondition(column, op, values, params)
-      conditions.push(
-        field.kind === 'event_type'
-          ? condition
-          : `e.user_key IN (SELECT u.user_key FROM users u WHERE ${condition})`,
-      )
+    if (field.kind === 'event_type') {
+      conditions.push(textCondition('e.event_type', op, values, params))
+      continue
+    }
+    if (field.kind === 'user_id') {
+      conditions.push(userIdCondition(op, values, params))
+      continue
+    }
+    if (field.kind === 'trait') {
+      conditions.push(traitCondition(field.key, op, values, params))
       continue
     }
     const path = jsonPath(field.path)
@@ -148,6 +150,37 @@ function onlyEventType(segments: readonly Segment[]): boolean {
 }
 
 const ORDER = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
+
+/**
+ * A user id names the person it belongs to (identity-schema.ts): the events
+ * kept are those of persons with an id that matches, whichever id their
+ * events were sent with. `ne` keeps the persons with no id equal to it.
+ */
+function userIdCondition(op: Segment['op'], values: string[], params: SqlParams): string {
+  const positive = op === 'ne' ? 'eq' : op
+  const byId = textCondition('i.user_id', positive, values, params)
+  const byName = textCondition('u.user_id', positive, values, params)
+  const persons = `SELECT u.user_key FROM users u
+    WHERE ${byName} OR u.user_id IN (SELECT i.person FROM identity_ids i WHERE ${byId})`
+  return `e.user_key ${op === 'ne' ? 'NOT IN' : 'IN'} (${persons})`
+}
+
+/**
+ * `user.<trait>`: the events of persons whose current trait (user_traits)
+ * matches, with the property filters' types and operators. `ne` keeps the
+ * persons without that value, those without the trait included.
+ */
+function traitCondition(
+  key: string,
+  op: Segment['op'],
+  values: string[],
+  params: SqlParams,
+): string {
+  const matching = (o: Segment['op']) => `SELECT u.user_key FROM users u
+    JOIN user_traits t ON t.person = u.user_id
+    WHERE t.trait = ${params.add(key)} AND ${propertyCondition(columnsOf('t'), o, values, params)}`
+  return op === 'ne' ? `e.user_key NOT IN (${matching('eq')})` : `e.user_key IN (${matching(op)})`
+}
 
 function textCondition(
   column: string,

@@ -3,7 +3,8 @@ import type { FieldError } from '../errors.ts'
 /**
  * A filter on the events a stats query counts, parsed from
  * `field[:op]:value`, e.g. `event_type:purchase`, `properties.plan:in:pro,team`,
- * `properties.amount:gt:100`, `properties.coupon:exists`, `user_id:ne:bot-1`.
+ * `properties.amount:gt:100`, `properties.coupon:exists`, `user_id:ne:bot-1`,
+ * `user.plan:pro`.
  */
 export interface Segment {
   /** the text as given, for error messages */
@@ -18,6 +19,8 @@ export type SegmentField =
   | { kind: 'event_type' }
   | { kind: 'user_id' }
   | { kind: 'property'; path: string[] }
+  /** a current trait of the user's profile (identify's traits, PostHog's $set) */
+  | { kind: 'trait'; key: string }
 
 export const SEGMENT_OPS = ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte', 'exists'] as const
 export type SegmentOp = (typeof SEGMENT_OPS)[number]
@@ -63,7 +66,7 @@ export function parseSegment(text: string): Segment | string {
   if (typeof field === 'string') return field
   const rest = text.slice(colon + 1)
   if (rest === 'exists') {
-    if (field.kind !== 'property')
+    if (field.kind !== 'property' && field.kind !== 'trait')
       return 'exists applies to properties only: every event has an event_type and a user_id'
     return { text, field, op: 'exists', values: [] }
   }
@@ -78,11 +81,17 @@ export function parseSegment(text: string): Segment | string {
   return { text, field, op, values }
 }
 
-/** `event_type`, `user_id` or `properties.<path>`, or why it is none of them. */
+/** `event_type`, `user_id`, `properties.<path>` or `user.<trait>`, or why it is none of them. */
 export function parseField(name: string): SegmentField | string {
   if (name === 'event_type' || name === 'user_id') return { kind: name }
+  if (name.startsWith('user.')) {
+    const key = name.slice('user.'.length)
+    if (!PROPERTY_KEY.test(key))
+      return 'a user trait is one key of letters, digits, _ and - (1 to 64; it may start with $ and hold /)'
+    return { kind: 'trait', key }
+  }
   if (!name.startsWith('properties.'))
-    return 'the field must be event_type, user_id or properties.<path>'
+    return 'the field must be event_type, user_id, properties.<path> or user.<trait>'
   const path = name.slice('properties.'.length).split('.')
   if (path.length > MAX_PATH_DEPTH) return `a property path may have at most ${MAX_PATH_DEPTH} keys`
   if (!path.every((key) => PROPERTY_KEY.test(key)))

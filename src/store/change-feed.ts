@@ -40,7 +40,7 @@ export interface FeedPosition {
 // left out and this is the snapshot's xmin again.
 // The day and the microsecond timestamp are computed here, once, so the
 // replica never converts time zones.
-const READ_AFTER = `
+const HORIZON = `
 WITH horizon AS (
   SELECT coalesce(
     (SELECT min(running) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
@@ -48,7 +48,9 @@ WITH horizon AS (
        SELECT backend_xid FROM pg_stat_activity
        WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
     pg_snapshot_xmax(pg_current_snapshot())) AS xact
-)
+)`
+
+const READ_AFTER = `${HORIZON}
 SELECT events.xact_id::text AS xact, events.seq::text AS seq,
        ((occurred_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01') AS day,
        (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS micros,
@@ -58,6 +60,20 @@ WHERE events.project_id = $4
   AND (events.xact_id, events.seq) > ($1::text::xid8, $2::bigint)
   AND events.xact_id < horizon.xact
 ORDER BY events.xact_id, events.seq -- qualified: a bare "seq" would sort by the text alias
+LIMIT $3`
+
+// The identity messages (migration 006) after a position, with the same horizon.
+const IDENTITIES_AFTER = `${HORIZON}
+SELECT m.xact_id::text AS xact, m.seq::text AS seq, m.message_id::text AS message_id, m.kind,
+       m.source, m.user_id, m.anonymous_id, m.previous_id, m.group_id, m.group_type,
+       nullif(m.traits, '{}'::jsonb)::text AS traits,
+       nullif(m.traits_once, '{}'::jsonb)::text AS traits_once,
+       (extract(epoch FROM m.occurred_at) * 1000000)::bigint::text AS micros
+FROM identity_messages m, horizon
+WHERE m.project_id = $4
+  AND (m.xact_id, m.seq) > ($1::text::xid8, $2::bigint)
+  AND m.xact_id < horizon.xact
+ORDER BY m.xact_id, m.seq
 LIMIT $3`
 
 // How far behind a position is: rows not yet copied (capped, so a replica that
@@ -72,6 +88,25 @@ FROM (
 ) behind`
 
 export const LAG_CAP = 1_000_000
+
+/** An identify, alias, group or set call as the replica applies it (IdentityStore wrote it). */
+export interface IdentityRow {
+  xact: string
+  seq: string
+  message_id: string
+  kind: 'identify' | 'alias' | 'group' | 'set'
+  source: 'segment' | 'posthog'
+  user_id: string
+  anonymous_id: string | null
+  previous_id: string | null
+  group_id: string | null
+  group_type: string | null
+  /** JSON text, null when empty */
+  traits: string | null
+  traits_once: string | null
+  /** occurred_at in epoch microseconds */
+  micros: string
+}
 
 /** One project's committed rows, in commit order (its index: events_project_sync_idx). */
 export class PostgresChangeFeed {
@@ -107,6 +142,17 @@ export class PostgresChangeFeed {
       after = { xact: BigInt(xact), seq: BigInt(seq) }
     }
     return { rows, caughtUp: false }
+  }
+
+  /** Up to `limit` identity messages after `position`, in commit order. */
+  async readIdentities(position: FeedPosition, limit: number): Promise<IdentityRow[]> {
+    const { rows } = await this.db.query<IdentityRow>(IDENTITIES_AFTER, [
+      position.xact.toString(),
+      position.seq.toString(),
+      limit,
+      this.project,
+    ])
+    return rows
   }
 
   /** This store's identity, and the next transaction id it will hand out. */
