@@ -229,7 +229,7 @@ export function applyIdentities(
 }
 
 function add(members: Map<string, Set<string>>, person: string, id: string): void {
-  let set = members.get(person)
-  if (!set) members.set(person, (set = new Set()))
-  set.add(id)
+  const set = members.get(person)
+  if (set) set.add(id)
+  else members.set(person, new Set([id]))
 }
