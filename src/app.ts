@@ -27,6 +27,7 @@ import {
 import { AJV_OPTIONS, toValidationError } from './http/validation-errors.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { statsRoutes } from './stats/routes.ts'
+import { userRoutes } from './users/routes.ts'
 
 export type AppDeps = Omit<Deps, 'close'>
 
@@ -157,10 +158,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   await app.register(projectRoutes, { projects: deps.projects })
   await app.register(dashboardPlugin)
-  if (deps.analytics)
+  if (deps.analytics) {
     await app.register(statsRoutes, {
       analytics: deps.analytics,
       maxRangeDays: deps.config.analytics.maxRangeDays,
     })
+    await app.register(userRoutes, { analytics: deps.analytics })
+  }
   return app
 }

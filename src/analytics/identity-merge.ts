@@ -195,7 +195,9 @@ export function applyIdentities(
     if ((row.kind === 'identify' || row.kind === 'alias') && isMergeable(row.user_id))
       identify(row.user_id)
     if (row.kind === 'group') {
-      if (row.group_id !== null)
+      // Segment's group puts the user in a group. PostHog's $groupidentify
+      // only describes a group (its distinct_id is no user's): no membership.
+      if (row.group_id !== null && row.source === 'segment')
         groupsAt.push({
           id: row.user_id,
           group_type: row.group_type ?? 'group',

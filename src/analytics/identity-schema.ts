@@ -9,13 +9,13 @@
  *   `users` row carries) and whether a call identified it. An id not listed
  *   is a person of its own.
  * - trait_writes: each trait each call set, with its time; the current value
- *   of a trait is its last `set` by event time, else its first `set_once`
- *   (`current_traits`), whatever order the calls arrived in, so a rebuild
- *   reads the same profile. Moved with the person when ids merge.
- * - user_traits: current_traits materialised for the persons a batch
+ *   of a trait is its last `set` by event time, else its first `set_once`,
+ *   whatever order the calls arrived in, so a rebuild reads the same profile
+ *   (TRAIT_RANK). Moved with the person when ids merge.
+ * - user_traits: the current values, kept for the persons each batch
  *   touched, typed like event_props, for `user.<trait>` filters.
- * - user_groups: the groups a person belongs to (Segment's group, PostHog's
- *   $groupidentify): the last call per group type.
+ * - user_groups: the groups a person belongs to (Segment's group calls): the
+ *   last call per group type.
  */
 export const IDENTITY_DDL = [
   `CREATE TABLE IF NOT EXISTS identity_ids (

@@ -74,6 +74,11 @@ const openApi: FastifyPluginAsync = async (app) => {
           description: 'analytics over the stored events (UTC days, inclusive ranges)',
         },
         {
+          name: 'users',
+          description:
+            'profiles: the ids merged into a user (identify, alias), its traits and its events',
+        },
+        {
           name: 'projects',
           description:
             'apps kept apart: every event, key and answer belongs to one project (`project=` names it for a service-wide key)',

@@ -28,11 +28,13 @@ const Range = {
 }
 
 const SEGMENT_HELP =
-  'A filter, repeatable (all must hold): field[:op]:value. field is event_type, user_id or properties.<path> ' +
-  '(keys of letters, digits, _ and -, dots between, e.g. properties.device.os); op is eq (the default), ne, in ' +
-  '(comma-separated values), gt, gte, lt, lte, or exists (properties only, no value). A property value compares as ' +
-  'the JSON type it has in the event: strings as text, numbers numerically when the filter value is a number, ' +
-  'true/false/null only with that literal. ne also keeps events without the property.'
+  'A filter, repeatable (all must hold): field[:op]:value. field is event_type, user_id, properties.<path> ' +
+  '(keys of letters, digits, _ and -, dots between, e.g. properties.device.os; a key may start with $ and hold /) ' +
+  'or user.<trait> (a current trait of the user profile, e.g. user.plan); op is eq (the default), ne, in ' +
+  '(comma-separated values), gt, gte, lt, lte, or exists (properties and traits only, no value). A property or trait value compares as ' +
+  'the JSON type it has: strings as text, numbers numerically when the filter value is a number, ' +
+  'true/false/null only with that literal. ne also keeps events without the property (users without the trait). ' +
+  'user_id keeps the events of the person the id belongs to, after identities are merged.'
 const segmentParam = (description: string) =>
   Type.Optional(
     Type.Array(Type.String({ examples: ['properties.country:UA'] }), {
@@ -87,9 +89,10 @@ export const RetentionQuery = query({
 export const BreakdownQuery = query({
   ...Range,
   by: Type.String({
-    description: 'properties.<path>, event_type or user_id',
+    description:
+      "properties.<path>, event_type, user_id (the person's id, after merges) or user.<trait> (the user's current trait)",
     examples: ['properties.country'],
-    [ERROR_MESSAGE]: 'is required: event_type, user_id or properties.<path>',
+    [ERROR_MESSAGE]: 'is required: event_type, user_id, properties.<path> or user.<trait>',
   }),
   limit: Limit,
   ...Segments,

@@ -5,7 +5,7 @@ import type { TopEvent } from './sdk-service.ts'
 // message carries properties.seq so that its stored row can be found again;
 // each invalid one carries properties.case = 'invalid'. Linked ids never share
 // an event type, so the per-type unique users are the same with or without
-// identities merged; the merged figure is checked on its own (todo until merges land).
+// identities merged; the merged figure is checked on its own.
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 86_400_000
@@ -34,6 +34,11 @@ export interface Expected {
   invalid: number
   /** each id to the person it is merged into; ids not listed are their own person */
   merges: Record<string, string>
+  /** the profiles of the persons that identify or alias named */
+  profiles: Record<
+    string,
+    { ids: string[]; traits: Record<string, unknown>; groups?: Record<string, string> }
+  >
 }
 
 const tooLongName = 'x'.repeat(129) // event_type allows 128
@@ -98,6 +103,10 @@ export function sendSegmentSet(c: SegmentCalls, now = Date.now()): Expected {
     unnumbered: {},
     invalid: 3,
     merges: { 'anon-1': 'u-1', 'anon-2': 'u-2' },
+    profiles: {
+      'u-1': { ids: ['anon-1', 'u-1'], traits: { email: 'u1@example.com', plan: 'pro' } },
+      'u-2': { ids: ['anon-2', 'u-2'], traits: {}, groups: { group: 'acme' } },
+    },
   }
 }
 
@@ -163,6 +172,10 @@ export function sendPostHogSet(c: PostHogCalls, now = Date.now()): Expected {
     invalid: 3,
     // posthog-node's identify() sends no $anon_distinct_id: only the alias links ids.
     merges: { 'anon-2': 'u-2' },
+    profiles: {
+      'u-1': { ids: ['u-1'], traits: { first_plan: 'free', plan: 'pro' } },
+      'u-2': { ids: ['anon-2', 'u-2'], traits: {} },
+    },
   }
 }
 
