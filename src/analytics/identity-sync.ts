@@ -78,16 +78,16 @@ const MOVE_KEYS = [
 
 // The current traits of the persons in $1, typed as event_props types property values.
 const REFRESH_TRAITS = [
-  `DELETE FROM user_traits WHERE list_contains($1::VARCHAR[], person)`,
+  `DELETE FROM user_traits WHERE person IN (SELECT unnest($1::VARCHAR[]))`,
   `INSERT INTO user_traits
    SELECT person, trait, value, json_type(value::JSON), value::JSON ->> '$',
           CASE WHEN json_type(value::JSON) IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN TRY_CAST(value::JSON ->> '$' AS DOUBLE) END
    FROM (SELECT person, trait, arg_max(value, ${TRAIT_RANK}) AS value
-         FROM trait_writes WHERE list_contains($1::VARCHAR[], person) GROUP BY person, trait)`,
+         FROM trait_writes WHERE person IN (SELECT unnest($1::VARCHAR[])) GROUP BY person, trait)`,
 ]
 
 // A person's groups: the last call per group type (time, then arrival).
-const REFRESH_GROUPS = `DELETE FROM user_groups g WHERE list_contains($1::VARCHAR[], g.person)
+const REFRESH_GROUPS = `DELETE FROM user_groups g WHERE g.person IN (SELECT unnest($1::VARCHAR[]))
   AND EXISTS (SELECT 1 FROM user_groups n WHERE n.person = g.person AND n.group_type = g.group_type
               AND (n.set_at, n.seq) > (g.set_at, g.seq))`
 
@@ -126,7 +126,7 @@ async function loadState(replica: DuckDbReplica, names: string[]) {
   const conn = replica.writer
   const known = await replica.rows<{ user_id: string } & KnownId>(
     conn,
-    'SELECT user_id, person, identified FROM identity_ids WHERE list_contains($1::VARCHAR[], user_id)',
+    'SELECT user_id, person, identified FROM identity_ids WHERE user_id IN (SELECT unnest($1::VARCHAR[]))',
     [listValue(names)],
   )
   const ids = new Map(known.map((r) => [r.user_id, { person: r.person, identified: r.identified }]))
@@ -137,7 +137,7 @@ async function loadState(replica: DuckDbReplica, names: string[]) {
       : await replica.rows<{ person: string; identified: boolean }>(
           conn,
           `SELECT person, bool_or(identified) AS identified FROM identity_ids
-           WHERE list_contains($1::VARCHAR[], person) GROUP BY person`,
+           WHERE person IN (SELECT unnest($1::VARCHAR[])) GROUP BY person`,
           [listValue(persons)],
         )
   return { ids, personIdentified: new Map(flags.map((r) => [r.person, r.identified])) }

@@ -84,7 +84,7 @@ describe('OpenAPI document and /docs (embedded, no servers)', () => {
     )
     assert.deepEqual(
       doc.tags.map((tag: Json) => tag.name),
-      ['events', 'stats', 'projects', 'operations'],
+      ['events', 'stats', 'users', 'projects', 'operations'],
     )
     assert.deepEqual((await t.app.inject({ method: 'GET', url: '/docs/json' })).json(), doc)
   })
@@ -99,6 +99,7 @@ describe('OpenAPI document and /docs (embedded, no servers)', () => {
       'GET /stats/dau',
       'GET /stats/top-events',
       'GET /stats/retention',
+      'GET /users/:user_id',
       'GET /health',
       'GET /events/queue/status',
     ]) {
