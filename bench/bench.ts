@@ -9,6 +9,8 @@
 // data, then checks every event exactly once. Everything lives in a
 // fresh database, Redis key prefix and data directory, removed unless --keep.
 // --import times the CSV import CLI against a plain COPY of the same file.
+// --seed-sql --merges K times K identify calls that rename users and K that
+// merge two users with events, beside a plain DuckDB table with the links joined.
 // --seed-sql --projects K seeds K projects of different sizes side by side and
 // measures and checks each one on its own.
 //   npm run bench -- --events 100000
@@ -20,6 +22,7 @@ import { type BenchOptions, parseOptions } from './lib/options.ts'
 import { type BenchReport, ratiosOf, saveReport } from './lib/report.ts'
 import { type RunResult, runBench } from './lib/run.ts'
 import { type ImportBenchReport, runImportBench } from './lib/run-import.ts'
+import { type MergesReport, renderMergesMarkdown, runMergesBench } from './lib/run-merges.ts'
 import { runProjectsBench } from './lib/run-projects.ts'
 import { runReadsUnderLoadBench } from './lib/run-reads-under-load.ts'
 import { runSoakBench } from './lib/run-soak.ts'
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
     `database ${sandbox.databaseName ?? '(embedded)'}, Redis prefix ${sandbox.redisPrefix}, data directory ${sandbox.dataDir}`,
   )
   if (options.importMode) return importBench(options, sandbox, startedAt, serviceSource, busyBefore)
+  if (options.merges > 0) return mergesBench(options, sandbox, startedAt, busyBefore)
   let result: RunResult
   try {
     result = options.readsUnderLoad
@@ -120,6 +124,26 @@ async function importBench(
   console.log(`\n${markdown}`)
   const files = await saveReport(options.outDir, report, markdown, 'bench-import')
   progress(`results written to ${files.join(' and ')}`)
+}
+
+async function mergesBench(
+  options: BenchOptions,
+  sandbox: Sandbox,
+  startedAt: string,
+  busyBefore: number,
+): Promise<void> {
+  let result: Awaited<ReturnType<typeof runMergesBench>>
+  try {
+    result = await runMergesBench(options, sandbox, progress, busyBefore)
+  } finally {
+    if (!options.keep) await sandbox.destroy()
+  }
+  const report: MergesReport = { startedAt, ...result }
+  const markdown = renderMergesMarkdown(report)
+  console.log(`\n${markdown}`)
+  const files = await saveReport(options.outDir, report, markdown, 'bench-merges')
+  progress(`results written to ${files.join(' and ')}`)
+  if (!report.correct) throw new Error(`identity merges: ${report.problems.join('; ')}`)
 }
 
 function settingsOf(o: BenchOptions): BenchReport['settings'] {

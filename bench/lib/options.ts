@@ -40,6 +40,8 @@ export interface BenchOptions {
   soakSeconds: number
   /** seed in SQL, then time every /stats query idle and while events are posted at full speed */
   readsUnderLoad: boolean
+  /** --merges K: identify calls timed, K renames then K moves (run-merges.ts); 0 for none */
+  merges: number
   /** --reads-under-load: events posted during the load, at least */
   loadEvents: number
   /** --reads-under-load: the posting goes on past loadEvents until every query has had this many runs */
@@ -123,6 +125,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       soak: { type: 'string', default: '0' },
       'kill-every': { type: 'string', default: '10' },
       'reads-under-load': { type: 'boolean', default: false },
+      merges: { type: 'string', default: '0' },
       'load-events': { type: 'string', default: '200000' },
       'load-runs': { type: 'string', default: String(LOAD_RUNS) },
       out: { type: 'string', default: fileURLToPath(new URL('../results/', import.meta.url)) },
@@ -166,6 +169,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     soakSeconds: nonNegativeInt('soak', values.soak),
     killEverySeconds: positiveInt('kill-every', values['kill-every']),
     readsUnderLoad: values['reads-under-load'],
+    merges: nonNegativeInt('merges', values.merges),
     loadEvents: positiveInt('load-events', values['load-events']),
     loadRuns: positiveInt('load-runs', values['load-runs']),
     outDir: values.out,
@@ -207,6 +211,10 @@ function validate(o: BenchOptions): void {
   if (o.readsUnderLoad && o.dataset !== 'realistic')
     throw new Error('--reads-under-load seeds and posts the realistic data set: not with --dataset')
   if (o.projects > 1) validateProjects(o)
+  if (o.merges > 0 && (!o.seedSql || o.mode === 'embedded' || o.projects > 1 || o.readsUnderLoad))
+    throw new Error(
+      '--merges links users of events seeded in PostgreSQL: it needs --seed-sql, and not --mode embedded, --projects or --reads-under-load',
+    )
   if (o.database !== undefined && !/^postgres(ql)?:\/\//.test(o.database))
     throw new Error(`--database must be a postgres:// URL, got "${o.database}"`)
 }

@@ -375,7 +375,7 @@ describe('dashboard at / in headless Chromium', { skip: skipUnlessChromium() }, 
     })
     assert.match(
       (await page.textContent('#dau .panel-message'))!,
-      /the field must be event_type, user_id or properties/,
+      /the field must be event_type, user_id, properties.<path> or user.<trait>/,
     )
   })
 

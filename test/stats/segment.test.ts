@@ -50,7 +50,7 @@ describe('parseSegment', () => {
     assert.match(parseSegment('country') as string, /expected field:value/)
     assert.match(
       parseSegment('country:UA') as string,
-      /the field must be event_type, user_id or properties/,
+      /the field must be event_type, user_id, properties.<path> or user.<trait>/,
     )
     assert.match(parseSegment('properties:UA') as string, /the field must be/)
     for (const path of [

@@ -274,7 +274,7 @@ for (const store of stores)
         await invalid(
           dau + s('country:UA'),
           'segment',
-          /^"country:UA": the field must be event_type, user_id or properties/,
+          /^"country:UA": the field must be event_type, user_id, properties.<path> or user.<trait>/,
         )
         await invalid(dau + s('properties.country'), 'segment', /expected field:value/)
         await invalid(dau + s('properties.a b:x'), 'segment', /property path/)
