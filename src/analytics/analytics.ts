@@ -167,8 +167,11 @@ export class Analytics {
   /** Empties every project's replica; the syncs then refill them. */
   async reset(): Promise<void> {
     for (const p of this.projects.values()) {
-      await p.replica.reset()
-      await p.sync.init()
+      // Between two chunks of a running sync, never in the middle of one.
+      await p.replica.database.serialise(async () => {
+        await p.replica.reset()
+        await p.sync.init()
+      })
     }
   }
 
