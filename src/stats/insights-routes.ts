@@ -3,8 +3,13 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { funnel } from './funnel.ts'
 import { checkFunnel } from './funnel-params.ts'
 import { FunnelQuery, funnelRouteSchema } from './funnel-schema.ts'
-import { checkRange, checkSegments, schemaErrors, throwIfAny } from './params.ts'
+import { checkRange, checkSegments, failed, schemaErrors, throwIfAny } from './params.ts'
 import type { StatsRoutesOptions } from './routes.ts'
+import { parseField } from './segment.ts'
+import { trends } from './trends.ts'
+import { checkSeries } from './trends-params.ts'
+import { DEFAULT_TRENDS_LIMIT, TrendsQuery, trendsRouteSchema } from './trends-schema.ts'
+import type { TrendsOptions } from './trends-sql.ts'
 
 // The insights (funnels, trends, active users, stickiness, lifecycle,
 // paths), registered by routes.ts, in the same shape as its routes: the
@@ -30,6 +35,34 @@ export const insightsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       const segments = checkSegments('segment', query.segment, errors)
       throwIfAny(errors, FunnelQuery)
       return funnel(await replicaOf(request), range, spec, segments)
+    },
+  )
+
+  app.get(
+    '/stats/trends',
+    { config, schema: trendsRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      const range = checkRange(query, maxRangeDays, errors)
+      const common = checkSegments('segment', query.segment, errors)
+      const series = checkSeries(query, common, errors)
+      let breakdown: TrendsOptions['breakdown']
+      if (query.breakdown !== undefined && !failed(errors, 'breakdown')) {
+        const field = query.breakdown.startsWith('properties.')
+          ? parseField(query.breakdown)
+          : 'must be properties.<path>'
+        if (typeof field === 'string') errors.push({ field: 'breakdown', message: field })
+        else if (field.kind === 'property')
+          breakdown = { field, limit: query.breakdown_limit ?? DEFAULT_TRENDS_LIMIT }
+      }
+      throwIfAny(errors, TrendsQuery)
+      return trends(await replicaOf(request), range, series, {
+        interval: query.interval ?? 'day',
+        comparePrevious: query.compare === 'previous',
+        breakdown,
+        breakdownText: query.breakdown,
+      })
     },
   )
 }
