@@ -1,11 +1,22 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { activeUsers } from './active-users.ts'
 import { funnel } from './funnel.ts'
 import { checkFunnel } from './funnel-params.ts'
 import { FunnelQuery, funnelRouteSchema } from './funnel-schema.ts'
+import {
+  ActiveUsersQuery,
+  activeUsersRouteSchema,
+  LifecycleQuery,
+  lifecycleRouteSchema,
+  StickinessQuery,
+  stickinessRouteSchema,
+} from './insights-schema.ts'
+import { lifecycle } from './lifecycle.ts'
 import { checkRange, checkSegments, failed, schemaErrors, throwIfAny } from './params.ts'
 import type { StatsRoutesOptions } from './routes.ts'
 import { parseField } from './segment.ts'
+import { stickiness } from './stickiness.ts'
 import { trends } from './trends.ts'
 import { checkSeries } from './trends-params.ts'
 import { DEFAULT_TRENDS_LIMIT, TrendsQuery, trendsRouteSchema } from './trends-schema.ts'
@@ -63,6 +74,47 @@ export const insightsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
         breakdown,
         breakdownText: query.breakdown,
       })
+    },
+  )
+
+  app.get(
+    '/stats/active-users',
+    { config, schema: activeUsersRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      const range = checkRange(query, maxRangeDays, errors)
+      const segments = checkSegments('segment', query.segment, errors)
+      throwIfAny(errors, ActiveUsersQuery)
+      return activeUsers(await replicaOf(request), range, segments)
+    },
+  )
+
+  app.get(
+    '/stats/stickiness',
+    { config, schema: stickinessRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      const range = checkRange(query, maxRangeDays, errors)
+      const segments = checkSegments('segment', query.segment, errors)
+      throwIfAny(errors, StickinessQuery)
+      const interval = query.interval ?? 'day'
+      return stickiness(await replicaOf(request), range, interval, query.event_type, segments)
+    },
+  )
+
+  app.get(
+    '/stats/lifecycle',
+    { config, schema: lifecycleRouteSchema, ...withChecks },
+    async (request) => {
+      const { query } = request
+      const errors = schemaErrors(request)
+      const range = checkRange(query, maxRangeDays, errors)
+      const segments = checkSegments('segment', query.segment, errors)
+      throwIfAny(errors, LifecycleQuery)
+      const interval = query.interval ?? 'day'
+      return lifecycle(await replicaOf(request), range, interval, query.event_type, segments)
     },
   )
 }
