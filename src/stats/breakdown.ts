@@ -245,7 +245,7 @@ export async function breakdown(
 }
 
 /** A grouped value back as the JSON value it was in the events. */
-function jsonValue(type: string, text: string): unknown {
+export function jsonValue(type: string, text: string): unknown {
   switch (type) {
     case 'NULL':
       return null

@@ -8,6 +8,7 @@ import type { RetentionSegments } from './cohort-cells.ts'
 import { weeklyCohorts } from './cohorts.ts'
 import { dataRange } from './data-range.ts'
 import { dailyActiveUsers } from './dau.ts'
+import { insightsRoutes } from './insights-routes.ts'
 import {
   checkRange,
   checkSegments,
@@ -59,6 +60,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
 ) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>()
   const replicaOf = (request: FastifyRequest) => analytics.replicaOf(request.project!.id)
+  await insightsRoutes(plugin, { analytics, maxRangeDays })
 
   app.get('/stats/dau', { config, schema: dauRouteSchema, ...withChecks }, async (request) => {
     const { query } = request

@@ -14,12 +14,12 @@ import { MAX_SEGMENTS } from './segment.ts'
 // with them (routes.ts adds what a schema cannot say), the serializer writes
 // the answers, the OpenAPI document shows both, and the static types come from
 // them too.
-const Day = Type.String({ format: 'date', description: 'UTC calendar day, YYYY-MM-DD' })
+export const Day = Type.String({ format: 'date', description: 'UTC calendar day, YYYY-MM-DD' })
 // Year 0000 is a valid ISO 8601 year but no event can carry it (RFC 3339 years
 // are 0001..9999), and an answer must never name a day the schema cannot hold.
-const day = (description: string, example: string) =>
+export const day = (description: string, example: string) =>
   Type.String({ format: 'date', pattern: '^(?!0000-)', description, examples: [example] })
-const Range = {
+export const Range = {
   from: day('first UTC day, inclusive', '2026-11-01'),
   to: day(
     'last UTC day, inclusive; at most MAX_RANGE_DAYS (default 366) days from `from`',
@@ -43,7 +43,7 @@ const segmentParam = (description: string) =>
       [ERROR_MESSAGE]: `at most ${MAX_SEGMENTS} filters`,
     }),
   )
-const Segments = { segment: segmentParam(SEGMENT_HELP) }
+export const Segments = { segment: segmentParam(SEGMENT_HELP) }
 const RetentionSegments = {
   ...Segments,
   cohort_segment: segmentParam(
@@ -65,7 +65,7 @@ export const MAX_DAYS = 90
 export const DEFAULT_WINDOWS = 3
 export const DEFAULT_PERIOD = 'week'
 
-const query = <P extends Record<string, TSchema>>(properties: P) =>
+export const query = <P extends Record<string, TSchema>>(properties: P) =>
   Type.Object({ ...properties, project: ProjectParam }, { additionalProperties: false })
 
 export const DauQuery = query({ ...Range, ...Segments })
@@ -166,7 +166,7 @@ export type DataRange = Static<typeof DataRange>
 export const Cohorts = Type.Object({ from: Day, to: Day, cohorts: Type.Array(WeeklyRetention) })
 export type Cohorts = Static<typeof Cohorts>
 
-function statsRoute<Q extends TObject>(route: {
+export function statsRoute<Q extends TObject>(route: {
   example: string
   operationId: string
   summary: string

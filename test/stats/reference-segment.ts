@@ -171,7 +171,7 @@ export function referenceBreakdown(
   }
 }
 
-function valueAt(e: ReferenceEvent, path: string[]): unknown {
+export function valueAt(e: ReferenceEvent, path: string[]): unknown {
   let value: unknown = e.properties
   for (const key of path) {
     if (
@@ -187,7 +187,7 @@ function valueAt(e: ReferenceEvent, path: string[]): unknown {
 }
 
 /** The JSON type as DuckDB's json_type names it. */
-function jsonType(value: unknown): string {
+export function jsonType(value: unknown): string {
   if (value === null) return 'NULL'
   if (Array.isArray(value)) return 'ARRAY'
   switch (typeof value) {
