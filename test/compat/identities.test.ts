@@ -67,6 +67,15 @@ for (const mode of COMPAT_MODES) {
         ],
       )
 
+      // Funnels too: the anonymous page view is step 1, the signed-up event step 2.
+      const funnel = await c.read(
+        `/stats/funnel?from=${DAY}&to=${DAY}&steps=page_view&steps=${encodeURIComponent('Signed Up')}`,
+      )
+      assert.deepEqual(
+        funnel.steps.map((s: { users: number }) => s.users),
+        [1, 1],
+      )
+
       const profile = await c.read('/users/anon-1')
       assert.deepEqual(profile, {
         user_id: 'user-1',
