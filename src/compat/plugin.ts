@@ -34,7 +34,7 @@ import { WarningsStore } from './warnings-store.ts'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** an SDK route: which protocol, so its body is decoded within that protocol's limits */
-    sdk?: Source
+    sdk?: Exclude<Source, 'web'>
   }
 }
 
@@ -71,11 +71,11 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
     limits,
     observer: metrics,
   }
-  const bodyLimits: Record<Source, BodyLimits> = {
+  const bodyLimits: Record<Exclude<Source, 'web'>, BodyLimits> = {
     segment: { maxBytes: SEGMENT_LIMITS.requestBytes, tooLargeStatus: 400 },
     posthog: { maxBytes: limits.maxBodyBytes, tooLargeStatus: 413 },
   }
-  const sourceOf = (request: FastifyRequest): Source => request.routeOptions.config.sdk!
+  const sourceOf = (request: FastifyRequest) => request.routeOptions.config.sdk!
 
   // Every body is taken as bytes and judged by decodeBody, whatever its Content-Type says.
   app.removeAllContentTypeParsers()
@@ -96,10 +96,8 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
       throw err
     }
   })
-  // Browsers' beacons and posthog-js post from pages of other origins; keys travel in the body, never in cookies.
-  app.addHook('onSend', async (request, reply) => {
-    if (request.routeOptions.config.sdk) reply.header('access-control-allow-origin', '*')
-  })
+  // Browsers' beacons and posthog-js post from pages of other origins: CORS is
+  // the ingestion routes' one mechanism (src/web-intake/cors.ts).
   // A body over the route's limit is refused by Fastify before it is read: said in the source's own terms.
   app.setErrorHandler((err: FastifyError, request) => {
     if (err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE' || !request.routeOptions.config.sdk) throw err
@@ -134,7 +132,12 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
       app.post(
         path,
         {
-          config: { scope: 'write', key: { basic: true, body: segmentBodyKey }, sdk: 'segment' },
+          config: {
+            scope: 'write',
+            ingestion: true,
+            key: { basic: true, body: segmentBodyKey },
+            sdk: 'segment',
+          },
           schema: segmentRouteSchema(path, type),
           bodyLimit: SEGMENT_LIMITS.requestBytes,
           validatorCompiler: () => (value) => ({ value }),
@@ -176,7 +179,12 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
       app.post(
         path,
         {
-          config: { scope: 'write', key: { body: posthogBodyKey }, sdk: 'posthog' },
+          config: {
+            scope: 'write',
+            ingestion: true,
+            key: { body: posthogBodyKey },
+            sdk: 'posthog',
+          },
           schema: posthogRouteSchema(path, name),
           bodyLimit: limits.maxBodyBytes,
           validatorCompiler: () => (value) => ({ value }),
