@@ -118,7 +118,7 @@ export const collectRouteSchema = {
         },
       }),
     ),
-    ...problemResponses('/collect', [400, ...SECURED_STATUSES, 413, 500, 503], {
+    ...problemResponses('/collect', [400, ...SECURED_STATUSES, 413, 422, 500, 503], {
       403: {
         detail:
           'pages of https://other.example may not send events to project "shop"; its allowed origins are https://shop.example (npm run projects -- origins)',
@@ -134,7 +134,8 @@ export const scriptRouteSchema = {
   description:
     '`<script defer src="https://HOST/script.js" data-key="PUBLIC_KEY"></script>`: records page views (on load and on ' +
     'history.pushState, replaceState and popstate; hash changes with data-hash="true") and exposes ' +
-    'window.eventAnalytics.track(name, props) and .identify(id, traits). No cookie. Revalidated with its ETag.',
+    'window.eventAnalytics.track(name, props) and .identify(id, traits). No cookie. Revalidated with its ETag: ' +
+    'a request with If-None-Match naming it is answered 304 with no body.',
   response: {
     200: {
       description: 'The script',
@@ -142,6 +143,5 @@ export const scriptRouteSchema = {
         'text/javascript': { schema: Type.String(), example: '"use strict";(()=>{…})();' },
       },
     },
-    304: { description: 'Not modified (If-None-Match)' },
   },
 }

@@ -77,6 +77,12 @@ if (me?.dataset.key) {
   let timer: ReturnType<typeof setTimeout> | undefined
   let retryMs = 1000
   let lastPage: string | undefined
+  let lastTime = 0
+  // Strictly increasing within the page, so what happened in one millisecond keeps its order.
+  const now = () => {
+    lastTime = Math.max(Date.now(), lastTime + 1)
+    return lastTime
+  }
 
   const body = (messages: Message[]) =>
     JSON.stringify({
@@ -154,7 +160,7 @@ if (me?.dataset.key) {
     send({
       type: 'event',
       event_id: uuid(),
-      timestamp: Date.now(),
+      timestamp: now(),
       event_type: name,
       properties,
       ...(userId ? { user_id: userId } : {}),
@@ -201,7 +207,7 @@ if (me?.dataset.key) {
       send({
         type: 'identify',
         event_id: uuid(),
-        timestamp: Date.now(),
+        timestamp: now(),
         user_id: userId,
         traits,
       })
