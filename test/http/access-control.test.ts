@@ -198,11 +198,11 @@ describe('the scope a route declares (no servers)', () => {
     )
     const res = await app.inject({ url: '/read', headers: { 'x-api-key': KEYS.public } })
     assert.deepEqual(
-      { status: res.statusCode, code: res.json().code, detail: res.json().detail },
+      { status: res.statusCode, code: res.json().code, message: res.json().message },
       {
         status: 403,
         code: 'FORBIDDEN',
-        detail: "this key's scope is public; the route needs read",
+        message: "this key's scope is public; the route needs read",
       },
     )
   })

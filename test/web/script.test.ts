@@ -191,9 +191,17 @@ for (const mode of MODES) {
         // replaceState took item-1's place in the history: back is the landing page.
         { ...pageView('/shop/', true), user_id: 'user-42' },
       ])
-      const { rows: identities } = await t.deps.db.query(
-        `SELECT kind, source, user_id, anonymous_id, traits FROM identity_messages WHERE project_id = $1`,
-        [projects.shop!.id],
+      // Recorded before the request is answered, but in queue mode perhaps after the worker stored the events.
+      const identities = await waitFor(
+        'the identify call',
+        async () =>
+          (
+            await t.deps.db.query(
+              'SELECT kind, source, user_id, anonymous_id, traits FROM identity_messages WHERE project_id = $1',
+              [projects.shop!.id],
+            )
+          ).rows,
+        (r) => r.length > 0,
       )
       assert.deepEqual(identities, [
         {
