@@ -96,7 +96,8 @@ const routes: FastifyPluginAsync<WebIntakeOptions> = async (app, options) => {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
   // Decoded before access control's preHandler looks for the key in it.
   app.addHook('preValidation', async (request) => {
-    if (!Buffer.isBuffer(request.body)) return
+    // posthog-js's start-up routes answer the same whatever their body says.
+    if (!Buffer.isBuffer(request.body) || request.routeOptions.url !== '/collect') return
     request.body = await decodeBody(request.body, BODY_LIMITS, {
       contentEncoding: request.headers['content-encoding'],
     })

@@ -47,7 +47,8 @@ export async function startSite(service: string): Promise<Site> {
     if (url.pathname.startsWith('/posthog/')) {
       head = `<script src="/posthog.js"></script>
 <script>posthog.init(${JSON.stringify(key)}, {api_host: ${JSON.stringify(service)}, autocapture: false,
-  disable_session_recording: true, disable_surveys: true, capture_pageleave: false})</script>`
+  disable_session_recording: true, disable_surveys: true, capture_pageleave: false,
+  opt_out_useragent_filter: true})</script>`
     } else {
       const hash = url.searchParams.get('hash') === 'true' ? ' data-hash="true"' : ''
       head = `<script defer src="${service}/script.js" data-key="${key}"${hash}></script>`
