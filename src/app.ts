@@ -153,6 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     db: deps.db,
     limits: deps.config.limits,
     metrics: deps.metrics,
+    enricher: deps.web.enricher,
   })
   await app.register(webIntakeRoutes, {
     ingest: deps.ingest,

@@ -5,6 +5,8 @@ import type { IngestService } from '../events/ingest-service.ts'
 import type { BatchLimits } from '../events/validate-batch.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
 import type { SqlClient } from '../store/sql-client.ts'
+import type { Enricher } from '../web-intake/enrich.ts'
+import { enrichPosthogDrafts } from '../web-intake/posthog-enrich.ts'
 import { BodyError, type BodyLimits, decodeBody, tooLarge } from './body.ts'
 import { eventIdOf, uuidV5 } from './event-id.ts'
 import { IdentityStore, type Source } from './identity-store.ts'
@@ -42,7 +44,9 @@ export interface CompatRoutesOptions {
   ingest: IngestService
   db: SqlClient
   limits: Omit<BatchLimits, 'maxBatchSize'> & { maxBodyBytes: number }
-  metrics: CompatObserver
+  metrics: CompatObserver & { botMessagesDropped(source: string, count: number): void }
+  /** posthog-js's events get the browser facts /collect's get (src/web-intake/posthog-enrich.ts) */
+  enricher: Enricher
 }
 
 const POSTHOG_PATHS = [
@@ -63,7 +67,7 @@ const MAX_MESSAGE_DEPTH = 64
  * them to the same intake as POST /events (intake.ts).
  */
 const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => {
-  const { ingest, db, limits, metrics } = options
+  const { ingest, db, limits, metrics, enricher } = options
   const deps: IntakeDeps = {
     ingest,
     identities: new IdentityStore(db),
@@ -201,12 +205,19 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
                 tooDeep(message, index, project.id, request.id, 'uuid') ??
                 posthogDraft(message, req, project.id, received),
             )
+            const enriched = enrichPosthogDrafts(
+              drafts,
+              request.headers['user-agent'],
+              request.ip,
+              enricher,
+              (n) => metrics.botMessagesDropped('posthog', n),
+            )
             return takeMessages(
               deps,
               'posthog',
               POSTHOG_FIELDS,
               req.messages,
-              drafts,
+              enriched,
               project,
               request.id,
               received,

@@ -62,8 +62,9 @@ describe('posthog-js in Chromium (embedded)', { skip: skipUnlessChromium() }, ()
       'the three events',
       async () =>
         (
-          await t.deps.db.query<{ user_id: string; event_type: string }>(
-            'SELECT user_id, event_type FROM events WHERE project_id = $1 ORDER BY occurred_at',
+          await t.deps.db.query<{ user_id: string; event_type: string; facts: unknown[] }>(
+            `SELECT user_id, event_type, ARRAY[properties->>'browser', properties->>'os', properties->>'device'] AS facts
+             FROM events WHERE project_id = $1 ORDER BY occurred_at`,
             [projectId],
           )
         ).rows,
@@ -77,6 +78,8 @@ describe('posthog-js in Chromium (embedded)', { skip: skipUnlessChromium() }, ()
     const anonymous = rows.find((r) => r.event_type === '$pageview')!.user_id
     assert.equal(rows.find((r) => r.event_type === 'clicked_buy')!.user_id, anonymous)
     assert.equal(rows.find((r) => r.event_type === '$identify')!.user_id, 'user-9')
+    // The facts /collect's events get, added at intake.
+    for (const r of rows) assert.deepEqual(r.facts, ['Chrome', 'Linux', 'desktop'], r.event_type)
     assert.deepEqual(errors, [])
     assert.ok(calls.includes(`GET /array/${key}/config 200`), calls.join('\n'))
     assert.ok(calls.includes('POST /flags/ 200'), calls.join('\n'))
