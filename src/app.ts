@@ -28,6 +28,8 @@ import { AJV_OPTIONS, toValidationError } from './http/validation-errors.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { statsRoutes } from './stats/routes.ts'
 import { userRoutes } from './users/routes.ts'
+import { installCors } from './web-intake/cors.ts'
+import { webIntakeRoutes } from './web-intake/plugin.ts'
 
 export type AppDeps = Omit<Deps, 'close'>
 
@@ -130,10 +132,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     projects: deps.projects,
     limiter: deps.rateLimits,
     policy: deps.config.rateLimit,
+    publicPolicy: deps.config.publicRateLimit,
     log: deps.log.child({ component: 'access' }),
     failures: new AuthFailureGuard(deps.rateLimits, deps.config.authFailures),
     observer: deps.metrics,
   })
+  // Before every route, so it sees each ingestion route as it is added.
+  installCors(app, { readOrigins: deps.config.readCorsOrigins })
   // First of the plugins that add routes: @fastify/swagger documents only routes added after it.
   await app.register(openApiPlugin)
   // Before the routes, so its onResponse hook times all of them.
@@ -149,6 +154,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     db: deps.db,
     limits: deps.config.limits,
     metrics: deps.metrics,
+    enricher: deps.web.enricher,
+  })
+  await app.register(webIntakeRoutes, {
+    ingest: deps.ingest,
+    db: deps.db,
+    limits: deps.config.limits,
+    metrics: deps.metrics,
+    ...deps.web,
   })
   await app.register(healthRoutes, {
     store: deps.store,

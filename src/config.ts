@@ -1,5 +1,6 @@
 import envSchema from 'env-schema'
 import Type, { type Static } from 'typebox'
+import { parseOrigins } from './web-intake/origins.ts'
 
 // The one place that reads the environment. Every value is checked here, so a
 // bad one stops start-up with a message naming the variable.
@@ -67,6 +68,22 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_REQUESTS: Type.Integer({ default: 100, minimum: 1 }),
   RATE_LIMIT_PERIOD: Type.Number({ default: 60, exclusiveMinimum: 0, description: 'seconds' }),
   RATE_LIMIT_BURST: Type.Optional(Type.Integer({ minimum: 1 })),
+  PUBLIC_RATE_LIMIT_REQUESTS: Type.Integer({
+    default: 120,
+    minimum: 1,
+    description: "a public key's requests per client address per PUBLIC_RATE_LIMIT_PERIOD",
+  }),
+  PUBLIC_RATE_LIMIT_PERIOD: Type.Number({
+    default: 60,
+    exclusiveMinimum: 0,
+    description: 'seconds',
+  }),
+  READ_CORS_ORIGINS: Type.Optional(
+    Type.String({ description: 'comma-separated page origins that may call the read API' }),
+  ),
+  GEOIP_DB: Type.Optional(
+    Type.String({ minLength: 1, description: 'a MaxMind .mmdb file (country or city)' }),
+  ),
   AUTH_FAILURE_LIMIT: Type.Integer({
     default: 20,
     minimum: 1,
@@ -122,6 +139,12 @@ export interface Config {
   dataDir: string
   apiKey?: string
   rateLimit: { capacity: number; refillPerMs: number }
+  /** a public key's requests per client address (beside rateLimit per key) */
+  publicRateLimit: { capacity: number; refillPerMs: number }
+  /** the MaxMind database browser events' country is read from; none: no country */
+  geoipDb?: string
+  /** page origins that may call the read API (CORS); the ingestion routes allow any page */
+  readCorsOrigins: string[]
   /** unknown keys a client address may present: a bucket of failures */
   authFailures: { capacity: number; refillPerMs: number }
   http: { requestTimeoutMs: number; keepAliveTimeoutMs: number; connectionTimeoutMs: number }
@@ -190,6 +213,12 @@ export function loadConfig(
       capacity: env.RATE_LIMIT_BURST ?? env.RATE_LIMIT_REQUESTS,
       refillPerMs: env.RATE_LIMIT_REQUESTS / (env.RATE_LIMIT_PERIOD * 1000),
     },
+    publicRateLimit: {
+      capacity: env.PUBLIC_RATE_LIMIT_REQUESTS,
+      refillPerMs: env.PUBLIC_RATE_LIMIT_REQUESTS / (env.PUBLIC_RATE_LIMIT_PERIOD * 1000),
+    },
+    geoipDb: env.GEOIP_DB,
+    readCorsOrigins: readCorsOrigins(env.READ_CORS_ORIGINS),
     http: {
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
@@ -217,6 +246,14 @@ export function loadConfig(
       maxRangeDays: env.MAX_RANGE_DAYS,
     },
   }
+}
+
+function readCorsOrigins(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return []
+  const origins = parseOrigins(value)
+  if (typeof origins === 'string')
+    throw new ConfigError(`invalid configuration: READ_CORS_ORIGINS: ${origins}`)
+  return origins
 }
 
 function parseTrustProxy(value: string): boolean | string {

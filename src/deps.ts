@@ -23,6 +23,9 @@ import type { CopyEventStore } from './store/event-store.ts'
 import { openStore } from './store/open-store.ts'
 import { PostgresBulkLoader, PostgresEventStore } from './store/postgres-event-store.ts'
 import type { SqlClient } from './store/sql-client.ts'
+import { Enricher } from './web-intake/enrich.ts'
+import { openGeoip } from './web-intake/geoip.ts'
+import { type DailySalt, MemoryDailySalt, RedisDailySalt } from './web-intake/visitor-salt.ts'
 
 // The composition root: the only place that picks implementations and builds
 // the long-lived parts. main.ts, the tests and the command-line tools all
@@ -52,6 +55,8 @@ export interface Deps extends Storage {
   authenticator: Authenticator
   /** shared by every API process through Redis when there is one, in memory otherwise */
   rateLimits: RateLimitStore
+  /** the browser intake's daily salts (Redis when there is one) and User-Agent/GeoIP facts */
+  web: { salts: DailySalt; enricher: Enricher }
 }
 
 export async function openStorage(config: Config, log: Logger): Promise<Storage> {
@@ -158,6 +163,16 @@ export async function buildDeps(
         },
       )
     : new MemoryRateLimitStore()
+  const web = {
+    salts: limiterRedis
+      ? new RedisDailySalt(limiterRedis, config.redisKeyPrefix, log.child({ component: 'web' }))
+      : new MemoryDailySalt(),
+    enricher: new Enricher(
+      config.geoipDb
+        ? await openGeoip(config.geoipDb, log.child({ component: 'geoip' }))
+        : undefined,
+    ),
+  }
   listener?.start()
   return {
     ...storage,
@@ -168,6 +183,7 @@ export async function buildDeps(
     analytics,
     authenticator,
     rateLimits,
+    web,
     async close() {
       await listener?.stop()
       await analytics?.close()

@@ -58,6 +58,7 @@ export class Metrics
   private readonly compatReceived: Counter<'source'>
   private readonly compatRejected: Counter<'source' | 'reason'>
   private readonly compatRefused: Counter<'source' | 'reason'>
+  private readonly botsDropped: Counter<'source'>
 
   constructor(sources: MetricsSources = {}) {
     const registers = [this.registry]
@@ -140,7 +141,14 @@ export class Metrics
       registers,
       help: 'SDK requests refused whole for their body (reason: malformed, too_large, message_too_large, too_many_messages, no_messages)',
     })
-    for (const source of ['segment', 'posthog']) this.compatReceived.inc({ source }, 0)
+    this.botsDropped = new Counter({
+      name: 'ea_bot_messages_dropped_total',
+      labelNames: ['source'],
+      registers,
+      help: 'browser messages dropped because their User-Agent is a known bot or crawler (source="web": /collect; "posthog": posthog-js); each is an ingestion warning with reason "bot"',
+    })
+    for (const source of ['segment', 'posthog', 'web']) this.compatReceived.inc({ source }, 0)
+    for (const source of ['posthog', 'web']) this.botsDropped.inc({ source }, 0)
     const timeoutMs = sources.readTimeoutMs ?? READ_TIMEOUT_MS
     if (sources.queue) {
       const queue = sources.queue
@@ -245,6 +253,10 @@ export class Metrics
 
   compatMessageRejected(source: string, reason: string): void {
     this.compatRejected.inc({ source, reason })
+  }
+
+  botMessagesDropped(source: string, count: number): void {
+    this.botsDropped.inc({ source }, count)
   }
 
   compatRequestRefused(source: string, reason: string): void {

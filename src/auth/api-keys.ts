@@ -1,8 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { SqlClient } from '../store/sql-client.ts'
 
-export type Scope = 'read' | 'write' | 'admin'
-export const SCOPES: readonly Scope[] = ['read', 'write', 'admin']
+/**
+ * What a key may do. `public` is write-only and meant to be put in web pages
+ * (like PostHog's project token): it reaches the ingestion routes alone, and
+ * is limited per client address as well as per key (access-control.ts).
+ */
+export type Scope = 'read' | 'write' | 'admin' | 'public'
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin', 'public']
+/** The scopes a route may ask for: no route asks for a public key, some accept one (`publicKeys`). */
+export type RouteKeyScope = Exclude<Scope, 'public'>
 
 export interface ApiKeyInfo {
   id: string

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import { type ApiKeyStore, hashKey, type Scope } from './api-keys.ts'
+import { type ApiKeyStore, hashKey, type RouteKeyScope, type Scope } from './api-keys.ts'
 
 export interface Principal {
   /** stable id for rate limiting and logs: the key's id, or "env" for API_KEY */
@@ -89,7 +89,12 @@ export class Authenticator {
     return check
   }
 
-  async check(presented: string | undefined, required: Scope): Promise<Verdict> {
+  /** `acceptsPublic`: the route is an ingestion route, which a public key (and a write key) may reach. */
+  async check(
+    presented: string | undefined,
+    required: RouteKeyScope,
+    acceptsPublic = false,
+  ): Promise<Verdict> {
     if (await this.isOpen()) return { ok: true, principal: undefined }
     if (!presented)
       return {
@@ -99,7 +104,11 @@ export class Authenticator {
       }
     const principal = await this.identify(presented)
     if (!principal) return { ok: false, status: 401, reason: 'unknown or revoked API key' }
-    if (principal.scope !== 'admin' && principal.scope !== required) {
+    const allowed =
+      principal.scope === 'admin' ||
+      principal.scope === required ||
+      (principal.scope === 'public' && acceptsPublic)
+    if (!allowed) {
       return {
         ok: false,
         status: 403,

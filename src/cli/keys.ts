@@ -5,8 +5,9 @@ import { openCliStorage } from './open-storage.ts'
 
 // npm run keys -- create [--project shop] --scope read [--name dashboard]
 //               | list [--project shop] | revoke <id or prefix>
+// A public key is write-only and meant for web pages (the browser script, posthog-js).
 const USAGE =
-  'usage: keys create [--project NAME] --scope read|write|admin [--name NAME]' +
+  'usage: keys create [--project NAME] --scope read|write|admin|public [--name NAME]' +
   ' | keys list [--project NAME] | keys revoke <id or key prefix>'
 
 class UsageError extends Error {

@@ -1,13 +1,18 @@
 import { parseArgs } from 'node:util'
 import type { Storage } from '../deps.ts'
 import { PROJECT_NAME, ProjectNameError, type ProjectStore } from '../projects/project-store.ts'
+import { parseOrigins } from '../web-intake/origins.ts'
 import { openCliStorage } from './open-storage.ts'
 
 // npm run projects -- create NAME [--events-per-day N] | list | rename OLD NEW
 //                   | quota NAME N|none | delete NAME --confirm
+//                   | origins NAME ORIGIN[,ORIGIN...]|any | visitor-id NAME hashed|persistent
+//                   | gpc NAME honor|ignore
 const USAGE =
   'usage: projects create NAME [--events-per-day N] | projects list | projects rename OLD NEW' +
-  ' | projects quota NAME N|none | projects delete NAME --confirm'
+  ' | projects quota NAME N|none | projects delete NAME --confirm' +
+  ' | projects origins NAME https://a.example,https://b.example|any' +
+  ' | projects visitor-id NAME hashed|persistent | projects gpc NAME honor|ignore'
 
 class UsageError extends Error {
   constructor(problem: string) {
@@ -45,7 +50,16 @@ function parseCommand(argv: string[]): Action {
   }
   const { positionals, values } = parsed
   const [command, ...args] = positionals
-  const arity: Record<string, number> = { create: 1, list: 0, rename: 2, quota: 2, delete: 1 }
+  const arity: Record<string, number> = {
+    create: 1,
+    list: 0,
+    rename: 2,
+    quota: 2,
+    delete: 1,
+    origins: 2,
+    'visitor-id': 2,
+    gpc: 2,
+  }
   if (command === undefined || !Object.hasOwn(arity, command))
     throw new UsageError(command === undefined ? 'no command given' : `no command "${command}"`)
   if (args.length !== arity[command])
@@ -74,6 +88,21 @@ function parseCommand(argv: string[]): Action {
     case 'quota': {
       const quota = b === 'none' ? null : eventsPerDay(b, 'the quota')
       return async (projects) => print(await projects.setQuota(a, quota))
+    }
+    case 'origins': {
+      const origins = b === 'any' ? null : parseOrigins(b)
+      if (typeof origins === 'string') throw new UsageError(origins)
+      return async (projects) => print(await projects.setWeb(a, { allowed_origins: origins }))
+    }
+    case 'visitor-id': {
+      if (b !== 'hashed' && b !== 'persistent')
+        throw new UsageError('visitor-id is hashed (cookieless, the default) or persistent')
+      return async (projects) =>
+        print(await projects.setWeb(a, { persistent_visitor_id: b === 'persistent' }))
+    }
+    case 'gpc': {
+      if (b !== 'honor' && b !== 'ignore') throw new UsageError('gpc is honor or ignore')
+      return async (projects) => print(await projects.setWeb(a, { honor_gpc: b === 'honor' }))
     }
     default:
       return values.confirm ? remove(a) : refuseRemove(a)

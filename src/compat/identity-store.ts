@@ -2,7 +2,8 @@ import type { SqlClient } from '../store/sql-client.ts'
 import { storableJson } from './json-text.ts'
 
 export type IdentityKind = 'identify' | 'alias' | 'group' | 'set'
-export type Source = 'segment' | 'posthog'
+/** Who sent it: an SDK's protocol (src/compat), or the browser script (src/web-intake). */
+export type Source = 'segment' | 'posthog' | 'web'
 
 /** One identify, alias, group or set call, as the identity merge will read it. */
 export interface IdentityMessage {

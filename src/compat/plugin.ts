@@ -5,6 +5,8 @@ import type { IngestService } from '../events/ingest-service.ts'
 import type { BatchLimits } from '../events/validate-batch.ts'
 import { QueueFullError } from '../queue/event-queue.ts'
 import type { SqlClient } from '../store/sql-client.ts'
+import type { Enricher } from '../web-intake/enrich.ts'
+import { enrichPosthogDrafts } from '../web-intake/posthog-enrich.ts'
 import { BodyError, type BodyLimits, decodeBody, tooLarge } from './body.ts'
 import { eventIdOf, uuidV5 } from './event-id.ts'
 import { IdentityStore, type Source } from './identity-store.ts'
@@ -34,7 +36,7 @@ import { WarningsStore } from './warnings-store.ts'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** an SDK route: which protocol, so its body is decoded within that protocol's limits */
-    sdk?: Source
+    sdk?: Exclude<Source, 'web'>
   }
 }
 
@@ -42,7 +44,9 @@ export interface CompatRoutesOptions {
   ingest: IngestService
   db: SqlClient
   limits: Omit<BatchLimits, 'maxBatchSize'> & { maxBodyBytes: number }
-  metrics: CompatObserver
+  metrics: CompatObserver & { botMessagesDropped(source: string, count: number): void }
+  /** posthog-js's events get the browser facts /collect's get (src/web-intake/posthog-enrich.ts) */
+  enricher: Enricher
 }
 
 const POSTHOG_PATHS = [
@@ -63,7 +67,7 @@ const MAX_MESSAGE_DEPTH = 64
  * them to the same intake as POST /events (intake.ts).
  */
 const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => {
-  const { ingest, db, limits, metrics } = options
+  const { ingest, db, limits, metrics, enricher } = options
   const deps: IntakeDeps = {
     ingest,
     identities: new IdentityStore(db),
@@ -81,11 +85,11 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
       maxPropertiesBytes: Math.max(limits.maxPropertiesBytes, SEGMENT_LIMITS.messageBytes),
     },
   }
-  const bodyLimits: Record<Source, BodyLimits> = {
+  const bodyLimits: Record<Exclude<Source, 'web'>, BodyLimits> = {
     segment: { maxBytes: SEGMENT_LIMITS.requestBytes, tooLargeStatus: 400 },
     posthog: { maxBytes: limits.maxBodyBytes, tooLargeStatus: 413 },
   }
-  const sourceOf = (request: FastifyRequest): Source => request.routeOptions.config.sdk!
+  const sourceOf = (request: FastifyRequest) => request.routeOptions.config.sdk!
 
   // Every body is taken as bytes and judged by decodeBody, whatever its Content-Type says.
   app.removeAllContentTypeParsers()
@@ -106,10 +110,8 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
       throw err
     }
   })
-  // Browsers' beacons and posthog-js post from pages of other origins; keys travel in the body, never in cookies.
-  app.addHook('onSend', async (request, reply) => {
-    if (request.routeOptions.config.sdk) reply.header('access-control-allow-origin', '*')
-  })
+  // Browsers' beacons and posthog-js post from pages of other origins: CORS is
+  // the ingestion routes' one mechanism (src/web-intake/cors.ts).
   // Segment's API sends X-RateLimit-Reset as the epoch milliseconds of the
   // reset, and @segment/analytics-node 2.x waits `reset - Date.now()`: our
   // seconds would read as a reset long past, retried at once until the client
@@ -153,7 +155,12 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
       app.post(
         path,
         {
-          config: { scope: 'write', key: { basic: true, body: segmentBodyKey }, sdk: 'segment' },
+          config: {
+            scope: 'write',
+            ingestion: true,
+            key: { basic: true, body: segmentBodyKey },
+            sdk: 'segment',
+          },
           schema: segmentRouteSchema(path, type),
           bodyLimit: SEGMENT_LIMITS.requestBytes,
           validatorCompiler: () => (value) => ({ value }),
@@ -195,7 +202,12 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
       app.post(
         path,
         {
-          config: { scope: 'write', key: { body: posthogBodyKey }, sdk: 'posthog' },
+          config: {
+            scope: 'write',
+            ingestion: true,
+            key: { body: posthogBodyKey },
+            sdk: 'posthog',
+          },
           schema: posthogRouteSchema(path, name),
           bodyLimit: limits.maxBodyBytes,
           validatorCompiler: () => (value) => ({ value }),
@@ -212,12 +224,19 @@ const routes: FastifyPluginAsync<CompatRoutesOptions> = async (app, options) => 
                 tooDeep(message, index, project.id, request.id, 'uuid') ??
                 posthogDraft(message, req, project.id, received),
             )
+            const enriched = enrichPosthogDrafts(
+              drafts,
+              request.headers['user-agent'],
+              request.ip,
+              enricher,
+              (n) => metrics.botMessagesDropped('posthog', n),
+            )
             return takeMessages(
               deps,
               'posthog',
               POSTHOG_FIELDS,
               req.messages,
-              drafts,
+              enriched,
               project,
               request.id,
               received,

@@ -203,7 +203,7 @@ const StoredWarning = Type.Object(
   {
     id: Type.Integer(),
     received_at: Type.String({ format: 'date-time' }),
-    source: Type.Union([Type.Literal('segment'), Type.Literal('posthog')]),
+    source: Type.Union([Type.Literal('segment'), Type.Literal('posthog'), Type.Literal('web')]),
     request_id: Type.String({ description: "the request's X-Request-Id" }),
     index: Type.Integer({ description: "the message's position in its request" }),
     message_id: Type.String({ format: 'uuid', description: 'the event id the message mapped to' }),

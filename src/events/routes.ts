@@ -61,7 +61,7 @@ const routes: FastifyPluginAsync<EventRoutesOptions> = async (
   app.post(
     '/events',
     {
-      config: { scope: 'write' },
+      config: { scope: 'write', ingestion: true },
       schema: ingestRouteSchema,
       // The body is validated by validateBatch, which reports every bad field of
       // every event at once and checks what a schema cannot (clock skew, sizes).

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Scope } from '../auth/api-keys.ts'
+import type { RouteKeyScope } from '../auth/api-keys.ts'
 import type { Authenticator, Principal } from '../auth/authenticator.ts'
 import { AppError, ValidationError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -10,7 +10,7 @@ import type { AuthFailureGuard } from './auth-failures.ts'
 import type { BucketDecision, BucketPolicy, RateLimitStore } from './rate-limit/token-bucket.ts'
 
 /** What a route asks of the caller: a key of this scope (admin passes everywhere), or nothing. */
-export type RouteScope = Scope | 'open'
+export type RouteScope = RouteKeyScope | 'open'
 
 /**
  * Which project a route works in: `reads` answer from one project, which a
@@ -32,6 +32,8 @@ declare module 'fastify' {
     project?: RouteProject
     /** where else the key may be, beside `Authorization: Bearer` and `X-API-Key` (the SDK routes, src/compat) */
     key?: KeyLocations
+    /** an ingestion route (scope write): public keys may reach it, and pages of any origin (src/web-intake/cors.ts) */
+    ingestion?: boolean
   }
 }
 
@@ -60,6 +62,8 @@ export interface AccessControlOptions {
   projects: ProjectStore
   limiter: RateLimitStore
   policy: BucketPolicy
+  /** a public key's requests per client address, beside its bucket per key */
+  publicPolicy: BucketPolicy
   log: Logger
   /** wrong keys per client address; without it they are not limited */
   failures?: AuthFailureGuard
@@ -110,7 +114,8 @@ function setRateLimitHeaders(reply: FastifyReply, d: BucketDecision): void {
  * checked the same way in preHandler, once the body is parsed.
  */
 export function installAccessControl(app: FastifyInstance, options: AccessControlOptions): void {
-  const { authenticator, projects, limiter, policy, log, failures, observer } = options
+  const { authenticator, projects, limiter, policy, publicPolicy, log, failures, observer } =
+    options
   let lastLimiterError = 0
   // Requests whose key is to be read from the body; nothing else is kept per request.
   const deferred = new WeakSet<FastifyRequest>()
@@ -120,7 +125,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
     request: FastifyRequest,
     reply: FastifyReply,
     key: string | undefined,
-    scope: Scope,
+    scope: RouteKeyScope,
   ): Promise<void> => {
     // A guesser past its allowance costs no lookup; a key known to be good still passes.
     const wait = key !== undefined && failures ? failures.retryAfter(request.ip) : 0
@@ -128,7 +133,11 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
       observer?.authFailure('blocked')
       throw tooManyFailures(wait)
     }
-    const verdict = await authenticator.check(key, scope)
+    const verdict = await authenticator.check(
+      key,
+      scope,
+      request.routeOptions.config.ingestion === true,
+    )
     if (!verdict.ok) {
       if (verdict.status === 401 && key !== undefined) {
         observer?.authFailure('unknown_key')
@@ -145,32 +154,43 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
       )
     }
     request.principal = verdict.principal
+    const principal = verdict.principal
+    // A public key is in every page of a site: one page in a loop must not
+    // spend the whole site's budget, so its address has a bucket of its own,
+    // taken first (a refused address spends nothing of the key's).
+    const buckets: Array<[string, BucketPolicy]> = []
+    if (principal?.scope === 'public')
+      buckets.push([`pubip:${principal.id}:${request.ip}`, publicPolicy])
+    buckets.push([principal ? `key:${principal.id}` : `ip:${request.ip}`, policy])
 
-    let decision: BucketDecision
-    try {
-      decision = await limiter.take(
-        verdict.principal ? `key:${verdict.principal.id}` : `ip:${request.ip}`,
-        policy,
-      )
-    } catch (err) {
-      // A limiter that cannot be reached must not take ingestion down with it.
-      if (Date.now() - lastLimiterError > 5_000) {
-        lastLimiterError = Date.now()
-        log.warn(
-          { err: (err as Error).message },
-          'rate limiter unavailable; letting requests through',
-        )
+    let shown: BucketDecision | undefined
+    for (const [bucket, bucketPolicy] of buckets) {
+      let decision: BucketDecision
+      try {
+        decision = await limiter.take(bucket, bucketPolicy)
+      } catch (err) {
+        // A limiter that cannot be reached must not take ingestion down with it.
+        if (Date.now() - lastLimiterError > 5_000) {
+          lastLimiterError = Date.now()
+          log.warn(
+            { err: (err as Error).message },
+            'rate limiter unavailable; letting requests through',
+          )
+        }
+        return
       }
-      return
+      // The headers tell the nearer limit: the one with fewer requests left.
+      if (!shown || !decision.allowed || decision.remaining < shown.remaining) shown = decision
+      if (!decision.allowed) break
     }
-    setRateLimitHeaders(reply, decision)
-    if (!decision.allowed) {
+    setRateLimitHeaders(reply, shown!)
+    if (!shown!.allowed) {
       throw new AppError(
         429,
         'RATE_LIMITED',
-        `rate limit reached: ${decision.limit} requests of burst; retry in ${decision.resetSeconds} s`,
+        `rate limit reached: ${shown!.limit} requests of burst; retry in ${shown!.resetSeconds} s`,
         {
-          headers: { 'retry-after': String(decision.resetSeconds) },
+          headers: { 'retry-after': String(shown!.resetSeconds) },
         },
       )
     }
@@ -206,7 +226,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
     if (!deferred.has(request)) return
     deferred.delete(request)
     const config = request.routeOptions.config
-    await admit(request, reply, config.key!.body!(request.body), config.scope as Scope)
+    await admit(request, reply, config.key!.body!(request.body), config.scope as RouteKeyScope)
     await setProject(request)
   })
 }

@@ -7,7 +7,18 @@ export interface Project {
   /** events accepted per UTC day; null: no quota */
   events_per_day: number | null
   created_at: string
+  /** page origins browsers may send events from (`https://shop.example`); null: any origin */
+  allowed_origins: string[] | null
+  /** visitors keep an anonymous id in localStorage, instead of the daily salted hash (cookieless) */
+  persistent_visitor_id: boolean
+  /** a page's Global Privacy Control signal means its events are not recorded */
+  honor_gpc: boolean
 }
+
+/** The browser settings of a project (`npm run projects -- origins|visitor-id|gpc`). */
+export type WebSettings = Partial<
+  Pick<Project, 'allowed_origins' | 'persistent_visitor_id' | 'honor_gpc'>
+>
 
 /** The project everything belonged to before projects existed, and where keyless events go. */
 export const DEFAULT_PROJECT_ID = 1
@@ -15,7 +26,9 @@ export const DEFAULT_PROJECT_ID = 1
 /** What a project's name may be (the migration checks the same): it appears in URLs and file names. */
 export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
 
-const COLUMNS = 'id, name, events_per_day::float8 AS events_per_day, created_at::text AS created_at'
+const COLUMNS =
+  'id, name, events_per_day::float8 AS events_per_day, created_at::text AS created_at,' +
+  ' allowed_origins, persistent_visitor_id, honor_gpc'
 
 // Projects change rarely and are read on every request: the list is kept this
 // long in each process. A name not in it is looked up at once, so a project
@@ -98,6 +111,27 @@ export class ProjectStore {
     const { rows } = await this.db.query<Project>(
       `UPDATE projects SET events_per_day = $2 WHERE name = $1 RETURNING ${COLUMNS}`,
       [name, eventsPerDay],
+    )
+    this.cached = undefined
+    if (!rows[0]) throw unknownProject(name)
+    return rows[0]
+  }
+
+  /** Changes the browser settings given; those not given stay as they are. */
+  async setWeb(name: string, settings: WebSettings): Promise<Project> {
+    const { rows } = await this.db.query<Project>(
+      `UPDATE projects SET
+         allowed_origins = CASE WHEN $2 THEN $3::text[] ELSE allowed_origins END,
+         persistent_visitor_id = COALESCE($4, persistent_visitor_id),
+         honor_gpc = COALESCE($5, honor_gpc)
+       WHERE name = $1 RETURNING ${COLUMNS}`,
+      [
+        name,
+        settings.allowed_origins !== undefined,
+        settings.allowed_origins ?? null,
+        settings.persistent_visitor_id ?? null,
+        settings.honor_gpc ?? null,
+      ],
     )
     this.cached = undefined
     if (!rows[0]) throw unknownProject(name)

@@ -17,6 +17,15 @@ const ProjectInfo = Type.Object({
     description: 'events accepted per UTC day; null: no quota',
   }),
   created_at: Type.String(),
+  allowed_origins: Type.Union([Type.Array(Type.String()), Type.Null()], {
+    description: 'page origins browsers may send events from; null: any origin',
+  }),
+  persistent_visitor_id: Type.Boolean({
+    description: 'visitors keep an anonymous id in localStorage instead of the daily hash',
+  }),
+  honor_gpc: Type.Boolean({
+    description: "a page's Global Privacy Control signal means its events are not recorded",
+  }),
 })
 const ProjectList = Type.Array(ProjectInfo)
 
@@ -31,8 +40,24 @@ const listRouteSchema = {
     200: rateLimited(
       jsonResponse('The projects', ProjectList, {
         example: [
-          { id: 1, name: 'default', events_per_day: null, created_at: '2026-11-01 12:00:00+00' },
-          { id: 2, name: 'web', events_per_day: 1_000_000, created_at: '2026-11-02 09:30:00+00' },
+          {
+            id: 1,
+            name: 'default',
+            events_per_day: null,
+            created_at: '2026-11-01 12:00:00+00',
+            allowed_origins: null,
+            persistent_visitor_id: false,
+            honor_gpc: false,
+          },
+          {
+            id: 2,
+            name: 'web',
+            events_per_day: 1_000_000,
+            created_at: '2026-11-02 09:30:00+00',
+            allowed_origins: ['https://shop.example'],
+            persistent_visitor_id: false,
+            honor_gpc: true,
+          },
         ],
       }),
     ),

@@ -110,7 +110,12 @@ describe('API keys and scopes (embedded)', () => {
 })
 
 describe('the scope a route declares (no servers)', () => {
-  const KEYS: Record<Scope, string> = { read: 'read-key', write: 'write-key', admin: 'admin-key' }
+  const KEYS: Record<Scope, string> = {
+    read: 'read-key',
+    write: 'write-key',
+    admin: 'admin-key',
+    public: 'public-key',
+  }
   const store = {
     anyEverCreated: async () => true,
     findActive: async (digest: Buffer) => {
@@ -119,7 +124,15 @@ describe('the scope a route declares (no servers)', () => {
     },
   } as unknown as ApiKeyStore
   // One project, which every key belongs to: the scopes alone decide.
-  const only: Project = { id: 1, name: 'default', events_per_day: null, created_at: '' }
+  const only: Project = {
+    id: 1,
+    name: 'default',
+    events_per_day: null,
+    created_at: '',
+    allowed_origins: null,
+    persistent_visitor_id: false,
+    honor_gpc: false,
+  }
   const projects = {
     known: async () => [only],
     list: async () => [only],
@@ -132,8 +145,10 @@ describe('the scope a route declares (no servers)', () => {
     projects,
     limiter: new MemoryRateLimitStore(),
     policy: { capacity: 1000, refillPerMs: 1 },
+    publicPolicy: { capacity: 1000, refillPerMs: 1 },
     log: createLogger('silent'),
   })
+  app.get('/ingest', { config: { scope: 'write', ingestion: true } }, async () => 'ok')
   for (const scope of ['open', 'read', 'write', 'admin'] as const satisfies readonly RouteScope[]) {
     app.get(`/${scope}`, { config: { scope } }, async () => 'ok')
   }
@@ -154,6 +169,7 @@ describe('the scope a route declares (no servers)', () => {
         read: await status(`/${scope}`, 'read'),
         write: await status(`/${scope}`, 'write'),
         admin: await status(`/${scope}`, 'admin'),
+        public: await status(`/${scope}`, 'public'),
       }
       assert.deepEqual(
         got,
@@ -162,10 +178,33 @@ describe('the scope a route declares (no servers)', () => {
           read: scope === 'read' ? 200 : 403,
           write: scope === 'write' ? 200 : 403,
           admin: 200,
+          public: 403,
         },
         `/${scope}`,
       )
     }
+  })
+
+  test('a public key reaches the ingestion routes alone; write and admin keys reach them too', async () => {
+    assert.deepEqual(
+      {
+        none: await status('/ingest'),
+        read: await status('/ingest', 'read'),
+        write: await status('/ingest', 'write'),
+        admin: await status('/ingest', 'admin'),
+        public: await status('/ingest', 'public'),
+      },
+      { none: 401, read: 403, write: 200, admin: 200, public: 200 },
+    )
+    const res = await app.inject({ url: '/read', headers: { 'x-api-key': KEYS.public } })
+    assert.deepEqual(
+      { status: res.statusCode, code: res.json().code, message: res.json().message },
+      {
+        status: 403,
+        code: 'FORBIDDEN',
+        message: "this key's scope is public; the route needs read",
+      },
+    )
   })
 
   test('a route that declares no scope needs an admin key: closed by default', async () => {
@@ -175,8 +214,9 @@ describe('the scope a route declares (no servers)', () => {
         read: await status('/undeclared', 'read'),
         write: await status('/undeclared', 'write'),
         admin: await status('/undeclared', 'admin'),
+        public: await status('/undeclared', 'public'),
       },
-      { none: 401, read: 403, write: 403, admin: 200 },
+      { none: 401, read: 403, write: 403, admin: 200, public: 403 },
     )
   })
 })

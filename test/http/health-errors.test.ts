@@ -40,7 +40,15 @@ test('a down dependency shows up/down and latency only; its error text is logged
     syncStatus: () => Promise.reject(new Error(SECRET)),
   } as unknown as Analytics
   // What access control gives each request of a route in a project (no keys: the only project).
-  const project: Project = { id: 1, name: 'default', events_per_day: null, created_at: '' }
+  const project: Project = {
+    id: 1,
+    name: 'default',
+    events_per_day: null,
+    created_at: '',
+    allowed_origins: null,
+    persistent_visitor_id: false,
+    honor_gpc: false,
+  }
   app.addHook('onRequest', async (request) => {
     request.project = project
   })

@@ -31,7 +31,9 @@ function appRoutes(tree: string): string[] {
         path.startsWith('/docs/') ||
         path === '/' ||
         path.startsWith('/dashboard/')
-      if (method !== 'HEAD' && !page) routes.push(`${method} ${path}`)
+      // OPTIONS * is the CORS preflight of the ingestion routes (src/web-intake/cors.ts), not an operation.
+      const preflight = method === 'OPTIONS' && path === '*'
+      if (method !== 'HEAD' && !page && !preflight) routes.push(`${method} ${path}`)
     }
   }
   return routes.sort()

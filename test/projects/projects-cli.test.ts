@@ -21,7 +21,9 @@ const CLI = fileURLToPath(new URL('../../src/cli/projects.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx')
 const USAGE =
   'usage: projects create NAME [--events-per-day N] | projects list | projects rename OLD NEW' +
-  ' | projects quota NAME N|none | projects delete NAME --confirm'
+  ' | projects quota NAME N|none | projects delete NAME --confirm' +
+  ' | projects origins NAME https://a.example,https://b.example|any' +
+  ' | projects visitor-id NAME hashed|persistent | projects gpc NAME honor|ignore'
 const TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00$/
 
 interface Result {
@@ -49,16 +51,23 @@ function projects(env: Record<string, string>, ...args: string[]): Promise<Resul
   })
 }
 
-type Shown = { id: number; name: string; events_per_day: number | null }
+type Shown = {
+  id: number
+  name: string
+  events_per_day: number | null
+  web?: { allowed_origins: string[] | null; persistent_visitor_id: boolean; honor_gpc: boolean }
+}
+/** A project's browser settings as a new one has them (migration 007). */
+const WEB_DEFAULTS = { allowed_origins: null, persistent_visitor_id: false, honor_gpc: false }
 
 /** Exit 0, nothing on stderr, and stdout exactly `expected` as the CLI prints it (created_at as the store gave it). */
 function printed(r: Result, expected: Shown | Shown[]): void {
   assert.equal(r.stderr, '')
   assert.equal(r.code, 0)
   const got = JSON.parse(r.stdout)
-  const stamped = (e: Shown, g: { created_at?: unknown }) => {
+  const stamped = ({ web, ...e }: Shown, g: { created_at?: unknown }) => {
     assert.match(String(g.created_at), TIMESTAMP)
-    return { ...e, created_at: g.created_at }
+    return { ...e, created_at: g.created_at, ...(web ?? WEB_DEFAULTS) }
   }
   if (Array.isArray(expected)) assert.equal(got.length, expected.length, r.stdout)
   const want = Array.isArray(expected)
@@ -153,6 +162,38 @@ function cliSteps(mode: () => Mode): void {
       `the quota must be a whole number of events per day, 1 or more\n${USAGE}`,
     )
     refused(await run('quota', 'nope', '5'), 'there is no project "nope"')
+  })
+
+  test('origins, visitor-id and gpc set the browser settings; bad values are refused before the store opens', async () => {
+    const store = { id: 2, name: 'store', events_per_day: null }
+    const origins = ['https://a.example', 'http://localhost:3000']
+    printed(await run('origins', 'store', origins.join(',')), {
+      ...store,
+      web: { ...WEB_DEFAULTS, allowed_origins: origins },
+    })
+    printed(await run('visitor-id', 'store', 'persistent'), {
+      ...store,
+      web: { ...WEB_DEFAULTS, allowed_origins: origins, persistent_visitor_id: true },
+    })
+    printed(await run('gpc', 'store', 'honor'), {
+      ...store,
+      web: { allowed_origins: origins, persistent_visitor_id: true, honor_gpc: true },
+    })
+    printed(await run('origins', 'store', 'any'), {
+      ...store,
+      web: { allowed_origins: null, persistent_visitor_id: true, honor_gpc: true },
+    })
+    printed(await run('visitor-id', 'store', 'hashed'), {
+      ...store,
+      web: { ...WEB_DEFAULTS, honor_gpc: true },
+    })
+    printed(await run('gpc', 'store', 'ignore'), store)
+    refused(
+      await run('origins', 'store', 'https://a.example/shop'),
+      `"https://a.example/shop" is not an origin as browsers send it: write "https://a.example"\n${USAGE}`,
+    )
+    refused(await run('gpc', 'store', 'maybe'), `gpc is honor or ignore\n${USAGE}`)
+    refused(await run('origins', 'nope', 'any'), 'there is no project "nope"')
   })
 
   test("delete: refused without --confirm, saying what it takes; then it takes the project's events, keys and Idempotency-Keys and nothing of another's", async () => {

@@ -155,6 +155,7 @@ describe('upgrading a database of release 004 (no projects) to projects', {
         '004_idempotency_keys',
         '005_projects',
         '006_sdk_intake',
+        '007_web_intake',
       ],
     )
     assert.deepEqual(
