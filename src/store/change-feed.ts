@@ -95,7 +95,7 @@ export interface IdentityRow {
   seq: string
   message_id: string
   kind: 'identify' | 'alias' | 'group' | 'set'
-  source: 'segment' | 'posthog'
+  source: 'segment' | 'posthog' | 'web'
   user_id: string
   anonymous_id: string | null
   previous_id: string | null
