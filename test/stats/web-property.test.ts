@@ -54,7 +54,7 @@ const genTrain = (users: number) =>
   })
 
 const filterArb: fc.Arbitrary<Filter[]> = fc.oneof(
-  { weight: 3, arbitrary: fc.constant([]) },
+  { weight: 3, arbitrary: fc.constant<Filter[]>([]) },
   {
     weight: 1,
     arbitrary: fc.constantFrom<Filter[]>(
