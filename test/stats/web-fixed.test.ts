@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import { getOk, startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 import { skipUnless } from '../helpers/services.ts'
+import type { ReferenceEvent } from './reference.ts'
 import { referenceOverview, referenceTopPages, referenceVisitGroups } from './web-reference.ts'
 
 // /stats/web/* on a small data set worked out by hand (the literals below),
@@ -17,7 +18,12 @@ import { referenceOverview, referenceTopPages, referenceVisitGroups } from './we
 //   dan  05-02 09:00:00 click, 09:05:00 view /docs  one page view and another event: no bounce (300 s)
 const at = (day: string, time: string) => `2026-05-${day}T${time}Z`
 let n = 0
-const ev = (user: string, occurred: string, type: string, properties: object = {}) => ({
+const ev = (
+  user: string,
+  occurred: string,
+  type: string,
+  properties: Record<string, unknown> = {},
+): ReferenceEvent => ({
   event_id: `7e1b0000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
   occurred_at: occurred,
   user_id: user,
