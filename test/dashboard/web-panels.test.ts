@@ -148,8 +148,8 @@ describe('web-analytics panels in headless Chromium', {
       'web-top-pages': '/stats/web/pages?kind=top',
       'web-entry-pages': '/stats/web/pages?kind=entry',
       'web-exit-pages': '/stats/web/pages?kind=exit',
-      'web-sources': `/stats/web/breakdown?by=${await page.inputValue('#web-sources select')}`,
-      'web-tech': `/stats/web/breakdown?by=${await page.inputValue('#web-tech select')}`,
+      'web-sources': `/stats/web/breakdown?by=${await page.getAttribute('#web-sources button[aria-pressed="true"]', 'data-by')}`,
+      'web-tech': `/stats/web/breakdown?by=${await page.getAttribute('#web-tech button[aria-pressed="true"]', 'data-by')}`,
     }
     for (const [id, path] of Object.entries(lists)) {
       const { rows } = await api<{
@@ -238,10 +238,13 @@ describe('web-analytics panels in headless Chromium', {
     )
 
     // A second value, from a breakdown, adds to the first.
-    await page.selectOption('#web-tech select', 'country')
+    await page.click('#web-tech button[data-by="country"]')
     await page.waitForFunction(() => {
       const el = document.getElementById('web-tech')!
-      return el.dataset.state === 'ready' && el.querySelector('tbody tr')?.querySelector('button')
+      return (
+        el.dataset.state === 'ready' &&
+        /^(UA|PL|US)$/.test(el.querySelector('tbody tr')?.getAttribute('data-value') ?? '')
+      )
     })
     const country = await page.getAttribute('#web-tech tbody tr:first-child', 'data-value')
     await page.click('#web-tech tbody tr:first-child button')

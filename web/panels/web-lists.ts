@@ -82,13 +82,20 @@ export async function loadWebList(
   return 'ready'
 }
 
-/** A panel's <select name="by">, when it has one, chooses the breakdown; a change reloads it. */
+/**
+ * A panel's choice buttons (data-by, one aria-pressed): which breakdown it
+ * shows; a press reloads it. Buttons, not a <select>: every choice is one
+ * click, as in the other panels' values.
+ */
 export function breakdownChoice(panel: Panel, onChange: () => void): () => WebList {
-  const select = panel.root.querySelector<HTMLSelectElement>('select[name="by"]')!
-  select.addEventListener('change', onChange)
-  return () => ({
-    path: '/stats/web/breakdown',
-    params: { by: select.value },
-    property: select.value,
-  })
+  const buttons = [...panel.root.querySelectorAll<HTMLButtonElement>('button[data-by]')]
+  for (const b of buttons)
+    b.addEventListener('click', () => {
+      for (const other of buttons) other.setAttribute('aria-pressed', String(other === b))
+      onChange()
+    })
+  return () => {
+    const by = buttons.find((b) => b.getAttribute('aria-pressed') === 'true')!.dataset.by!
+    return { path: '/stats/web/breakdown', params: { by }, property: by }
+  }
 }
