@@ -4,37 +4,28 @@ import type { Segment } from './segment.ts'
 import { SqlParams } from './segment-sql.ts'
 import { visitFigures } from './web-figures.ts'
 import type { WebInterval, WebOverview } from './web-schemas.ts'
-import { BOUNCE, keptSeqs, perVisitCte, visitsCtes } from './web-visits-sql.ts'
+import { keptSeqs, markedCtes } from './web-visits-sql.ts'
 
-export type WebInterval_ = 'day' | 'hour'
-
-// One pass: the kept events sessionized once (visited, materialized), then
-// per interval its visitors, page views and the visits starting in it, and
-// the range's totals. Visitors are counted on user_key (see web-visits-sql.ts).
+// One window pass over the kept events (markedCtes): per interval its
+// visitors, page views and the visits starting in it, and the range's totals
+// (the empty grouping set), in one aggregate. No visit is numbered: a second
+// window over every event would double the cost. Visitors are counted on
+// user_key (see web-visits-sql.ts).
 function overviewSql(seqs: string | undefined, interval: 'day' | 'hour'): string {
-  const bucket = (column: string) =>
-    interval === 'day' ? `${column}::DATE::TIMESTAMP` : `date_trunc('hour', ${column})`
+  const bucket =
+    interval === 'day' ? 'occurred_at::DATE::TIMESTAMP' : `date_trunc('hour', occurred_at)`
   return `
-WITH ${visitsCtes(seqs)},
-${perVisitCte()},
-buckets AS (
-  SELECT ${bucket('occurred_at')} AS start, count(DISTINCT user_key) AS visitors,
-         count(*) FILTER (WHERE is_view) AS views, 0 AS visits
-  FROM visited GROUP BY 1
-  UNION ALL
-  SELECT ${bucket('started')}, 0, 0, count(*) FROM per_visit GROUP BY 1
-)
-SELECT 'interval' AS part, epoch_ms(start) AS start_ms, sum(visitors)::BIGINT AS visitors,
-       sum(views)::BIGINT AS views, sum(visits)::BIGINT AS visits, 0::BIGINT AS bounces, 0::HUGEINT AS duration_us
-FROM buckets GROUP BY start
-UNION ALL
-SELECT 'total', NULL, (SELECT count(DISTINCT user_key) FROM visited), coalesce(sum(views), 0)::BIGINT, count(*),
-       count(*) FILTER (WHERE ${BOUNCE}), coalesce(sum(duration_us), 0)::HUGEINT
-FROM per_visit`
+WITH ${markedCtes(seqs)}
+SELECT epoch_ms(bucket) AS start_ms, count(DISTINCT user_key) AS visitors,
+       count(*) FILTER (WHERE is_view) AS views, count(*) FILTER (WHERE starts) AS visits,
+       count(*) FILTER (WHERE starts AND ends AND is_view) AS bounces,
+       coalesce(sum(CASE WHEN starts THEN 0 ELSE epoch_us(occurred_at) - epoch_us(prev) END), 0)::HUGEINT AS duration_us
+FROM (SELECT *, ${bucket} AS bucket FROM marked)
+GROUP BY GROUPING SETS ((bucket), ())`
 }
 
 interface Row {
-  part: 'interval' | 'total'
+  /** null on the totals' row */
   start_ms: bigint | null
   visitors: bigint
   views: bigint
@@ -57,9 +48,10 @@ export async function webOverview(
   params.add(range.to)
   const seqs = keptSeqs(segments, replica.paths, params)
   const rows = await replica.query<Row>(overviewSql(seqs, interval), params.values)
-  const total = rows.find((r) => r.part === 'total')!
+  const none = { visitors: 0n, views: 0n, visits: 0n, bounces: 0n, duration_us: 0n }
+  const total = rows.find((r) => r.start_ms === null) ?? none
   const byStart = new Map(
-    rows.filter((r) => r.part === 'interval').map((r) => [Number(r.start_ms), r]),
+    rows.filter((r) => r.start_ms !== null).map((r) => [Number(r.start_ms), r]),
   )
   const step = interval === 'day' ? DAY_MS : HOUR_MS
   const intervals: WebInterval[] = []

@@ -95,5 +95,30 @@ export function perVisitCte(edge?: 'entry' | 'exit'): string {
 )`
 }
 
+/**
+ * CTE `marked`: the range's kept events (seq, user_key, occurred_at,
+ * is_view), each with the time of its user's previous event (`prev`) and
+ * whether it starts or ends a visit, from one window pass (lag and lead share
+ * its sort). Enough for figures that sum over visits without naming them:
+ * visits are the starts, a bounce a page view that starts and ends one, and
+ * the durations sum to the gaps inside visits.
+ */
+export function markedCtes(seqs: string | undefined): string {
+  const narrowed = seqs === undefined ? '' : `AND x.seq IN (${seqs})`
+  return `kept AS (
+  SELECT x.seq, x.user_key, x.occurred_at, x.event_type = '${PAGE_VIEW}' AS is_view
+  FROM events x WHERE ${RANGE('x')} ${narrowed}
+),
+neighbours AS (
+  SELECT *, lag(occurred_at) OVER w AS prev, lead(occurred_at) OVER w AS next
+  FROM kept WINDOW w AS (PARTITION BY user_key ORDER BY occurred_at, seq)
+),
+marked AS (
+  SELECT *, coalesce(occurred_at - prev > INTERVAL ${VISIT_GAP_MINUTES} MINUTE, TRUE) AS starts,
+            coalesce(next - occurred_at > INTERVAL ${VISIT_GAP_MINUTES} MINUTE, TRUE) AS ends
+  FROM neighbours
+)`
+}
+
 /** A visit is a bounce when it is one event, a page view (see the README, Web analytics). */
 export const BOUNCE = 'events = 1 AND views = 1'
