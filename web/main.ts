@@ -7,6 +7,7 @@ import { renderFilters, segmentsSupported } from './panels/filters.ts'
 import { LivePanel } from './panels/live.ts'
 import { loadRetention } from './panels/retention.ts'
 import { loadTopEvents } from './panels/top-events.ts'
+import { WebPanels } from './panels/web-panels.ts'
 import { fetchProjects, type ProjectInfo, ProjectPicker } from './project-picker.ts'
 import { addDays, projectParams, readUrl, today, type View, writeUrl } from './view.ts'
 
@@ -22,10 +23,12 @@ const filterForm = $<HTMLFormElement>('#filter-form')
 const onPanelError = (err: unknown) => {
   if (err instanceof ApiError && err.status === 401) askForKey()
 }
+const web = new WebPanels(onPanelError, addSegment)
 const panels = {
   dau: new Panel($('#dau'), onPanelError),
   top: new Panel($('#top-events'), onPanelError),
   retention: new Panel($('#retention'), onPanelError),
+  ...web.panels,
 }
 const live = new LivePanel(new Panel($('#live'), onPanelError))
 const picker = new ProjectPicker($('#project'), (name) => {
@@ -125,6 +128,13 @@ function show(next: View, history: 'push' | 'replace'): void {
   void panels.dau.load(v, () => loadDau(panels.dau, dau))
   void panels.top.load(v, () => loadTopEvents(panels.top, v, signal))
   void panels.retention.load(v, () => loadRetention(panels.retention, v, signal, rangeHasEvents))
+  web.load(v, signal)
+}
+
+/** A value clicked in a web panel becomes one more filter of the view. */
+function addSegment(segment: string): void {
+  if (!view || view.segments.includes(segment)) return
+  show({ ...view, segments: [...view.segments, segment] }, 'push')
 }
 
 function askForKey(): void {

@@ -29,6 +29,7 @@ import {
   retentionSql,
   topSql,
 } from './plain-sql.ts'
+import { webQueries } from './web-queries.ts'
 
 type Rows = Array<Record<string, unknown>>
 
@@ -251,5 +252,6 @@ export function statsQueries(lastDay: string, dataset: DatasetKind): StatsQuery[
     dau(30, notDirect),
     top(10, amount),
     retention('week', 3, shift(lastDay, -29), ios),
+    ...webQueries(from30, lastDay),
   ]
 }

@@ -25,6 +25,7 @@ import {
   VISIT_MEAN_EVENTS,
   type Weighted,
 } from './vocabulary.ts'
+import { webPageView, webVisitor } from './web-vocabulary.ts'
 
 // Events as real sites send them: each user's events come as visits (a
 // session id each), a visit's events minutes apart, visits at least 30
@@ -118,6 +119,7 @@ function userEvents(
   const country = countries.next()
   const browser = browsers.next()
   const [os, type] = devices.next()
+  const visitor = { ...webVisitor(type), browser, os, type }
   const visits = Math.min(count, slots, Math.max(1, Math.round(count / VISIT_MEAN_EVENTS)))
   const hours = distinctSorted(visits, slots)
   const lengths = visitLengths(count, visits)
@@ -130,17 +132,27 @@ function userEvents(
     const session = randomBytes(8).toString('hex')
     const gap = Math.min(MAX_GAP_MS, VISIT_SPAN_MS / len)
     let t = spanStart + hours[v]! * HOUR_MS + Math.random() * VISIT_START_SPREAD_MS
+    let previous: string | undefined
     for (let i = 0; i < len; i++) {
       if (i > 0) t += gap * (0.2 + 0.8 * Math.random())
       const ms = Math.floor(t)
       const [eventType, extra] = types.next()
+      const path = pagePath()
       const properties: Record<string, unknown> = {
-        path: pagePath(),
+        path,
         session,
         ...visit,
         country,
         browser,
         device: { os, type },
+      }
+      // Page views look like the browser script's (web-vocabulary.ts): a flat device, a referrer URL.
+      if (eventType === 'page_view') {
+        Object.assign(
+          properties,
+          webPageView(path, visit as { referrer?: string }, previous, visitor),
+        )
+        previous = path
       }
       if (extra === 'amount') properties.amount = Math.round(Math.random() ** 3 * 50_000) / 100
       else if (extra === 'n') properties.n = Math.floor(Math.random() * 100)

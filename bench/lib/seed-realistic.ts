@@ -20,6 +20,7 @@ import {
   VISIT_MEAN_EVENTS,
   type Weighted,
 } from './vocabulary.ts'
+import { SITE, webSeedArrays } from './web-vocabulary.ts'
 
 // The realistic data set generated inside PostgreSQL, in the shape of
 // realistic.ts: the same vocabulary (bound as arrays), Zipf users, a user's
@@ -34,6 +35,9 @@ import {
 // a prime larger than any slot count, a bijection. Users are seeded in
 // ranges of about a million events, one transaction each, so memory stays
 // bounded at any size.
+// Page views carry the browser script's properties too (web-vocabulary.ts),
+// with one approximation more: every page view of a visit carries the
+// visit's external referrer, not only its first.
 
 export interface RealisticSeed {
   events: number
@@ -75,7 +79,7 @@ export const V7_FROM = (
 const hashDraw = (at: number) => `(('x' || substr(h, ${at}, 3))::bit(12)::int / 4096.0)`
 
 // $1 first user, $2 user after the last, $3 events, $4 Σ rank^-s, $5 span start, $6 slots, $7 limit, $8 v7?, $29 run seed,
-// $30 project, $31 added to each user's number in its name.
+// $30 project, $31 added to each user's number in its name, $32..$35 the page views' referrer hosts, utm mediums, screens and languages.
 // A visit's attributes come from a hash of (run, user, visit), so each event
 // computes its visit's without a join: the same session id, slot and source
 // for every event of the visit.
@@ -103,6 +107,8 @@ events_of AS (
          ($15::text[])[width_bucket(${hashDraw(23)}, $16::float8[])] AS referrer,
          ($17::text[])[width_bucket(${hashDraw(26)}, $18::float8[])] AS utm_source,
          ($19::text[])[width_bucket(${hashDraw(29)}, $21::float8[])] AS utm_campaign,
+         ($32::text[])[width_bucket(${hashDraw(23)}, $16::float8[])] AS referrer_host,
+         ($33::text[])[width_bucket(${hashDraw(26)}, $18::float8[])] AS utm_medium,
          $5::timestamptz + (slot * 3600 + ${hashDraw(17)} * 600 + within_s) * INTERVAL '1 second' AS at,
          CASE WHEN static THEN static_path ELSE ${TAIL_PATH} END AS path
   FROM draws
@@ -118,7 +124,16 @@ SELECT CASE WHEN $8::boolean THEN ${V7_FROM('at')} ELSE gen_random_uuid() END,
             WHEN 'amount' THEN jsonb_build_object('amount', round((power(x, 3) * 500)::numeric, 2))
             WHEN 'n' THEN jsonb_build_object('n', floor(x * 100)::int)
             WHEN 'logged_in' THEN jsonb_build_object('logged_in', x < 0.6)
-            ELSE '{}'::jsonb END,
+            ELSE '{}'::jsonb END
+       || CASE WHEN ($22::text[])[t] = 'page_view' THEN
+            jsonb_build_object('title', path || ' | Example', 'host', '${SITE}',
+              'referrer', CASE WHEN campaign OR referrer_host = '' THEN '' ELSE 'https://' || referrer_host || '/' END,
+              'referrer_host', CASE WHEN campaign THEN '' ELSE referrer_host END,
+              'screen_width', ($34::int[])[1 + u % cardinality($34::int[])],
+              'language', ($35::text[])[1 + u / 7 % cardinality($35::text[])],
+              'os', ($13::text[])[device], 'device', ($28::text[])[device])
+            || CASE WHEN campaign THEN jsonb_build_object('utm_medium', utm_medium) ELSE '{}'::jsonb END
+          ELSE '{}'::jsonb END,
        $30::int
 FROM events_of
 LIMIT $7`
@@ -175,6 +190,7 @@ export async function seedRealistic(
     (TAIL_RANKS + 1) ** (1 - TAIL_EXPONENT) - 1,
     DEVICES.map(([[, type]]) => type),
   ]
+  const web = webSeedArrays(values(REFERRERS), values(UTM_SOURCES))
   // Session ids differ from run to run, as the JavaScript generator's do.
   const run = randomUUID()
   let done = 0
@@ -198,6 +214,10 @@ export async function seedRealistic(
       run,
       o.project ?? DEFAULT_PROJECT_ID,
       o.userOffset ?? 0,
+      web.hosts,
+      web.mediums,
+      web.screens,
+      web.languages,
     ])
     done += res.rowCount ?? 0
     onProgress(done)

@@ -40,6 +40,7 @@ import {
 } from './schemas.ts'
 import { parseField, parseSegments, type SegmentField } from './segment.ts'
 import { topEvents } from './top-events.ts'
+import { webStatsRoutes } from './web-routes.ts'
 
 export interface StatsRoutesOptions {
   /** each request reads its project's replica */
@@ -153,6 +154,8 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       return weeklyCohorts(await replicaOf(request), range, segments)
     },
   )
+
+  webStatsRoutes(app, replicaOf, maxRangeDays)
 }
 
 type SegmentParams = { segment?: string[]; cohort_segment?: string[]; return_segment?: string[] }

@@ -328,3 +328,6 @@ export const cohortsRouteSchema = statsRoute({
   }),
   badParameter: { field: 'from', message: 'must not be after to' },
 })
+
+/** The parts other stats route files (web-schemas.ts) build their routes from, so every route reads alike. */
+export const statsSchemaParts = { Range, Segments, Limit, query, statsRoute }

@@ -49,7 +49,8 @@ describe('npm run bench', {
     const shape = report.dataset.shape
     assert.equal(shape.events, 3000)
     assert.ok(
-      shape.propertiesPerEvent.min >= 6 && shape.propertiesPerEvent.max <= 8,
+      // page views carry the browser script's properties too (bench/lib/web-vocabulary.ts): up to 15
+      shape.propertiesPerEvent.min >= 6 && shape.propertiesPerEvent.max <= 15,
       JSON.stringify(shape.propertiesPerEvent),
     )
     assert.equal(shape.eventTypes > 20, true)

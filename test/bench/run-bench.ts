@@ -28,6 +28,10 @@ export const REALISTIC_QUERIES = [
   'DAU 30 days, referrer≠direct',
   'top events 10, amount>100',
   'retention 3 weeks, device.os=iOS',
+  'web overview 30 days',
+  'web top pages 10',
+  'web entry pages 10',
+  'web sources by referrer_host',
 ]
 
 /** `npm run bench -- ...` as a real child process, in a results directory of its own. */
