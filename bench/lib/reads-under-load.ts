@@ -12,7 +12,11 @@ import { type Percentiles, summarize } from './stats.ts'
 // cost of the load. Answers under load move with every batch: they are not
 // compared with plain SQL here; the exactly-once check after the load is.
 
-/** The posting goes on past --load-events until every query has its runs, but to this many times as many events at most. */
+/**
+ * The posting goes on past --load-events until every query has its runs, but
+ * to this many times as many events at most, unless a query has not been
+ * timed under load at all yet.
+ */
 export const LOAD_EVENTS_CAP = 5
 
 export interface QueryUnderLoad {
@@ -73,14 +77,16 @@ export async function measureReadsUnderLoad(
   const samples = plan.queries.map((): number[] => [])
   const cap = plan.loadEvents * LOAD_EVENTS_CAP
   const enoughRuns = () => samples.every((s) => s.length >= plan.loadRuns)
+  // Past the cap only until every query has been timed under load once, however slow the machine.
+  const everyTimed = () => samples.every((s) => s.length > 0)
   // The prepared bodies, then (a query still short of runs) one fresh batch at
   // a time: generating a batch takes milliseconds, not the bench's event loop.
   function* source(): Generator<RequestBody> {
     yield* bodies
-    while (posted.length < cap && !enoughRuns()) {
+    while (!everyTimed() || (posted.length < cap && !enoughRuns())) {
       const batch = generateRealisticEvents({
         ...plan.events,
-        events: Math.min(plan.batch, cap - posted.length),
+        events: Math.max(1, Math.min(plan.batch, cap - posted.length)),
       })
       for (const e of batch) posted.push(e)
       yield { body: JSON.stringify({ events: batch }), count: batch.length }

@@ -274,7 +274,7 @@ export const breakdownRouteSchema = statsRoute({
   }),
   badParameter: {
     field: 'by',
-    message: 'the field must be event_type, user_id or properties.<path>',
+    message: 'the field must be event_type, user_id, properties.<path> or user.<trait>',
   },
 })
 

@@ -245,7 +245,8 @@ describe('GET /stats/web/* on a hand-checked data set', {
         [
           {
             field: 'segment',
-            message: '"country:UA": the field must be event_type, user_id or properties.<path>',
+            message:
+              '"country:UA": the field must be event_type, user_id, properties.<path> or user.<trait>',
           },
         ],
       ],
