@@ -25,7 +25,10 @@ export interface FunnelSpec {
   windowUs: number
   order: FunnelOrder
   exclusions: Exclusion[]
-  breakdown: { text: string; field: SegmentField & { kind: 'property' }; step: number } | undefined
+  /** a property of one step's event, or the person's current trait (the same at every step) */
+  breakdown:
+    | { text: string; field: SegmentField & { kind: 'property' | 'trait' }; step: number }
+    | undefined
   breakdownLimit: number
 }
 
@@ -120,11 +123,12 @@ export function checkFunnel(query: FunnelQueryText, errors: FieldError[]): Funne
   }
   let breakdown: FunnelSpec['breakdown']
   if (query.breakdown !== undefined && !failed(errors, 'breakdown')) {
-    const field = query.breakdown.startsWith('properties.')
-      ? parseField(query.breakdown)
-      : 'must be properties.<path>'
+    const field =
+      query.breakdown.startsWith('properties.') || query.breakdown.startsWith('user.')
+        ? parseField(query.breakdown)
+        : 'must be properties.<path> or user.<trait>'
     if (typeof field === 'string') errors.push({ field: 'breakdown', message: field })
-    else if (field.kind === 'property')
+    else if (field.kind === 'property' || field.kind === 'trait')
       breakdown = { text: query.breakdown, field, step: query.breakdown_step ?? 1 }
   }
   const step = query.breakdown_step
@@ -133,6 +137,11 @@ export function checkFunnel(query: FunnelQueryText, errors: FieldError[]): Funne
       errors.push({ field: 'breakdown_step', message: 'needs breakdown' })
     else if (step > count)
       errors.push({ field: 'breakdown_step', message: `must be a step, 1 to ${count}` })
+    else if (breakdown?.field.kind === 'trait' && step !== 1)
+      errors.push({
+        field: 'breakdown_step',
+        message: "user.<trait> is the person's current trait, the same at every step",
+      })
     else if (order === 'unordered' && step !== 1)
       errors.push({ field: 'breakdown_step', message: 'with order=unordered only step 1' })
   }

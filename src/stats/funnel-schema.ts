@@ -46,8 +46,9 @@ export const FunnelQuery = query({
   breakdown: Type.Optional(
     Type.String({
       description:
-        "properties.<path>: the value at the counted attempt's step-1 event (or breakdown_step's)",
-      examples: ['properties.country'],
+        "properties.<path>: the value at the counted attempt's step-1 event (or breakdown_step's); " +
+        "user.<trait>: the person's current trait (as user.<trait> filters read it)",
+      examples: ['properties.country', 'user.plan'],
     }),
   ),
   breakdown_step: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_STEPS })),

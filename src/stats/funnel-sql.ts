@@ -16,7 +16,7 @@ import { DAYS_1_2, filteredEvents, SqlParams } from './segment-sql.ts'
 // smallest key of an instant is microseconds × 2^63: "at or after the
 // instant t" is key >= tie(t), which takes in the events of the same instant
 // that were stored earlier, as the definition wants (equal timestamps are
-// allowed, whichever arrived first).
+// allowed, whichever the store holds first).
 //
 // "One event completes at most one step" only matters when the candidate is
 // an earlier step's own event: possible only when that step has the same
@@ -127,7 +127,10 @@ function orderedAttempts(spec: FunnelSpec, w: string, lastEntryDay: string): str
       spec.order === 'strict'
         ? `ASOF LEFT JOIN u n ON n.user_key = a.user_key AND n.ts > a.t${k - 1}`
         : ''
-    const ok = `a.c IS NOT NULL AND a.ct <= a.t1 + ${w}${spec.order === 'strict' ? ' AND (n.ts IS NULL OR a.ct <= n.ts)' : ''}`
+    // An attempt that stopped before step k−1 has t(k−1) NULL; DuckDB's ASOF
+    // join does not always leave such a row unmatched (seen on 1.5 with many
+    // users: a NULL left key drew an arbitrary candidate), so it is ruled out here.
+    const ok = `a.t${k - 1} IS NOT NULL AND a.c IS NOT NULL AND a.ct <= a.t1 + ${w}${spec.order === 'strict' ? ' AND (n.ts IS NULL OR a.ct <= n.ts)' : ''}`
     ctes.push(`a${k} AS (
   SELECT a.* EXCLUDE (c, ct, cq),
          CASE WHEN ${ok} THEN a.c END AS k${k},
@@ -173,6 +176,11 @@ function unorderedAttempts(K: number, w: string, lastEntryDay: string): string[]
 /** The breakdown value of each counted user: the property at the chosen step's event. */
 function valueSql(spec: FunnelSpec, paths: PropertyPaths, params: SqlParams): string {
   const b = spec.breakdown!
+  if (b.field.kind === 'trait')
+    return `valued AS (
+  SELECT c.*, t.type AS vtype, coalesce(t.text, '') AS vtext FROM counted c
+  JOIN users u USING (user_key)
+  LEFT JOIN user_traits t ON t.person = u.user_id AND t.trait = ${params.add(b.field.key)})`
   const seq = spec.order === 'unordered' ? 'c.q1' : `c.q${b.step}`
   const path = jsonPath(b.field.path)
   const id = paths.get(path)

@@ -202,6 +202,26 @@ for (const mode of COMPAT_MODES) {
           ['team', 3, 1],
         ],
       )
+      // a funnel broken down by the trait: user-1 and user-3 are pro, someone-else has no plan
+      await track('user-1', 'f1', '12')
+      await track('user-3', 'f1', '12')
+      await track('user-3', 'f2', '13')
+      await track('someone-else', 'f1', '12')
+      await settle()
+      const funnel = await c.read(
+        `/stats/funnel?from=${DAY}&to=${DAY}&steps=f1&steps=f2&breakdown=user.plan`,
+      )
+      const users = (steps: Array<{ users: number }>) => steps.map((s) => s.users)
+      assert.deepEqual(users(funnel.steps), [3, 1])
+      assert.equal(funnel.breakdown.by, 'user.plan')
+      assert.deepEqual(
+        funnel.breakdown.values.map((v: { value: unknown; steps: Array<{ users: number }> }) => [
+          v.value,
+          users(v.steps),
+        ]),
+        [['pro', [2, 1]]],
+      )
+      assert.deepEqual(users(funnel.breakdown.not_set.steps), [1, 0])
       const bad = await c.t.app.inject({
         url: `/stats/dau?from=${DAY}&to=${DAY}&segment=user.a.b:x`,
         headers: { 'x-api-key': c.readKey },

@@ -78,6 +78,13 @@ const EVENTS = [
   E('pat', '08T11:00:00', 'u2'), // exactly an hour after u3
   E('quin', '08T10:00:00', 'u2'),
   E('quin', '08T12:00:00', 'u1'),
+  // F: n1 → n3 → n2 for 150 users with an n2 before their n1 and no n3. Enough
+  // rows for DuckDB's ASOF join to match a stopped attempt's NULL time with some
+  // n2, which once counted them at step 2 (issue 18).
+  ...Array.from({ length: 150 }, (_, i) => [
+    E(`nil${i}`, '09T08:00:00', 'n2'),
+    E(`nil${i}`, '09T09:00:00', 'n1'),
+  ]).flat(),
 ]
 
 const row = (
@@ -211,6 +218,15 @@ for (const store of stores)
       ])
     })
 
+    test('an attempt that stopped reaches no later step', async () => {
+      for (const order of ['ordered', 'strict'])
+        assert.deepEqual((await funnel(`steps=n1&steps=n3&steps=n2&order=${order}`)).steps, [
+          row(1, 'n1', 150, 100, 100, 0),
+          row(2, 'n3', 0, 0, 0, 150),
+          row(3, 'n2', 0, 0, 0, 0),
+        ])
+    })
+
     test('step filters narrow one step', async () => {
       // entries with plan pro: ann, cat, fay (her 06-30 signup)
       assert.deepEqual(
@@ -271,7 +287,7 @@ for (const store of stores)
     test('bad parameters are one 422 naming each', async () => {
       const res = await t.app.inject({
         method: 'GET',
-        url: '/stats/funnel?from=2026-06-01&to=2026-06-30&steps=a&window=91d&order=sideways&step_filter=11:x&exclude=0:y&breakdown=user.plan',
+        url: '/stats/funnel?from=2026-06-01&to=2026-06-30&steps=a&window=91d&order=sideways&step_filter=11:x&exclude=0:y&breakdown=event_type',
       })
       assert.equal(res.statusCode, 422, res.body)
       const { errors } = res.json()
@@ -287,7 +303,17 @@ for (const store of stores)
           message: '"11:x": expected <step>:…, the step a number from 1 to 10',
         },
         { field: 'exclude', message: '"0:y": expected <step>:…, the step a number from 1 to 9' },
-        { field: 'breakdown', message: 'must be properties.<path>' },
+        { field: 'breakdown', message: 'must be properties.<path> or user.<trait>' },
+      ])
+      const trait = await t.app.inject({
+        url: '/stats/funnel?from=2026-06-01&to=2026-06-30&steps=a&steps=b&breakdown=user.plan&breakdown_step=2',
+      })
+      assert.equal(trait.statusCode, 422)
+      assert.deepEqual(trait.json().errors, [
+        {
+          field: 'breakdown_step',
+          message: "user.<trait> is the person's current trait, the same at every step",
+        },
       ])
     })
   })

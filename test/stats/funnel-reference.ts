@@ -2,10 +2,11 @@
 // oracle the endpoint is compared with. It walks each user's events one
 // attempt at a time, with no cleverness:
 // - A user's events are the ones the segment keeps, in time order; events at
-//   the same instant in the order they were posted (the store's seq).
+//   the same instant in the store's order (seq): the caller passes batches
+//   through storeOrder.
 // - Every event of step 1 on a day in [from, to] starts an attempt (in
 //   unordered mode, every event of any step).
-// - ordered/strict: step k is the first event (time, then posting order) that
+// - ordered/strict: step k is the first event (time, then the store's order) that
 //   matches step k, is at or after the step k−1 event's time, is not already
 //   a step of this attempt, and is no later than the step-1 time + window.
 //   strict: also, no event of the user strictly between the two steps' times.

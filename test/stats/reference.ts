@@ -87,6 +87,17 @@ export function dedupe<E extends ReferenceEvent>(events: readonly E[]): E[] {
   return kept
 }
 
+/**
+ * One posted batch in the order the store keeps it: writers insert a batch's
+ * rows in event_id order (the lock order that keeps them from deadlocking), so
+ * that is the order of events at one instant within a batch.
+ */
+export function storeOrder<E extends ReferenceEvent>(batch: readonly E[]): E[] {
+  return [...batch].sort((a, b) =>
+    compareCodePoints(a.event_id.toLowerCase(), b.event_id.toLowerCase()),
+  )
+}
+
 /** GET /stats/dau: one row per day of [from, to], ascending, zeros included. */
 export function referenceDau(
   events: readonly ReferenceEvent[],
