@@ -14,7 +14,7 @@ const durationUs = (d: Dialect) =>
 
 /** The range's events as visits: `visited` (user_id, occurred_at, is_view, value, visit) and `per_visit`. */
 const visits = (d: Dialect, value = 'NULL') => `
-  kept AS (SELECT user_id, occurred_at, event_type = 'page_view' AS is_view, ${value} AS value FROM events WHERE ${inRange(d)}),
+  kept AS (SELECT user_id, occurred_at, event_type IN ('page_view', '$pageview') AS is_view, ${value} AS value FROM events WHERE ${inRange(d)}),
   gaps AS (
     SELECT *, coalesce(occurred_at - lag(occurred_at) OVER (PARTITION BY user_id ORDER BY occurred_at) > INTERVAL '30 minutes', true) AS starts
     FROM kept),
@@ -45,7 +45,7 @@ export const webOverviewSql = (d: Dialect) => `
 /** Page views and visitors per path. */
 export const webTopPagesSql = (d: Dialect) => `
   SELECT ${d.prop(['path'])} AS value, count(*) AS views, count(DISTINCT user_id) AS visitors
-  FROM events WHERE ${inRange(d)} AND event_type = 'page_view' AND ${d.prop(['path'])} IS NOT NULL
+  FROM events WHERE ${inRange(d)} AND event_type IN ('page_view', '$pageview') AND ${d.prop(['path'])} IS NOT NULL
   GROUP BY 1 ORDER BY views DESC, visitors DESC, ${d.prop(['path'])} ${d.bytes} LIMIT $3::int`
 
 /** Visits by the value of `property` on their first page view carrying it (by time, then value). */

@@ -118,7 +118,8 @@ export type WebBreakdown = Static<typeof WebBreakdown>
 const DEFINITIONS =
   'A visit is a visitor’s (user’s) events, of any type, with no gap over 30 minutes between one and the next, ' +
   'formed from the events of the range that the filters keep (a visit crossing `from` or `to` is cut there). ' +
-  'A bounce is a visit of exactly one event, a page_view.'
+  'A page view is a page_view event (our script, Segment page calls) or a $pageview (posthog-js). ' +
+  'A bounce is a visit of exactly one event, a page view.'
 
 export const webOverviewRouteSchema = statsRoute({
   example: '/stats/web/overview?from=2026-11-01&to=2026-11-03&interval=week',
@@ -127,7 +128,7 @@ export const webOverviewRouteSchema = statsRoute({
     'Web analytics: visitors, page views and visits over time, bounce rate and visit duration',
   description:
     `${DEFINITIONS} Per interval (UTC day or hour, zeros included): visitors (distinct users with an event in it), ` +
-    'page views (page_view events) and visits started in it. Totals over the range: visitors, page views, visits, bounces, ' +
+    'page views and visits started in it. Totals over the range: visitors, page views, visits, bounces, ' +
     'bounce_rate = 100 × bounces / visits (one decimal), visit_duration = mean of (last event − first event) per visit in seconds ' +
     '(one decimal), views_per_visit = page views / visits (two decimals); all 0 without visits.',
   querystring: WebOverviewQuery,

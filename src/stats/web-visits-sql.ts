@@ -12,6 +12,11 @@ import { DAYS_1_2, filteredEvents, fromJson, type SqlParams } from './segment-sq
 
 export const RANGE = DAYS_1_2
 export const PAGE_VIEW = 'page_view'
+/** Page views as our script and Segment's page calls name them, and as posthog-js does. */
+export const PAGE_VIEW_TYPES = [PAGE_VIEW, '$pageview'] as const
+/** Whether the event in `column` is a page view, as SQL. */
+export const isPageView = (column: string) =>
+  `${column} IN (${PAGE_VIEW_TYPES.map((t) => `'${t}'`).join(', ')})`
 /** The longest gap between two events of one visit; a longer one starts a new visit. */
 export const VISIT_GAP_MINUTES = 30
 
@@ -30,12 +35,12 @@ export function viewValues(
   const id = paths.get(path)
   if (id !== undefined)
     return `SELECT p.seq, p.user_key, p.text AS value FROM event_props p
-      WHERE p.path_id = ${params.add(id)} AND ${RANGE('p')} AND p.event_type = '${PAGE_VIEW}'
+      WHERE p.path_id = ${params.add(id)} AND ${RANGE('p')} AND ${isPageView('p.event_type')}
         AND (p.type = 'VARCHAR' OR p.type IN ${NUMBER_TYPES})`
   if (paths.complete) return undefined
   const json = fromJson(path, params, 'x')
   return `SELECT x.seq, x.user_key, ${json.text} AS value FROM events x
-    WHERE ${RANGE('x')} AND x.event_type = '${PAGE_VIEW}' AND (${json.type} = 'VARCHAR' OR ${json.type} IN ${NUMBER_TYPES})`
+    WHERE ${RANGE('x')} AND ${isPageView('x.event_type')} AND (${json.type} = 'VARCHAR' OR ${json.type} IN ${NUMBER_TYPES})`
 }
 
 /** The seqs of the range's events the filters keep, or undefined when there are no filters. */
@@ -60,7 +65,7 @@ export function visitsCtes(seqs: string | undefined, values?: string): string {
   const join = values === undefined ? '' : `LEFT JOIN (${values}) v ON v.seq = x.seq`
   const value = values === undefined ? '' : ', v.value'
   return `kept AS (
-  SELECT x.seq, x.user_key, x.occurred_at, x.event_type = '${PAGE_VIEW}' AS is_view${value}
+  SELECT x.seq, x.user_key, x.occurred_at, ${isPageView('x.event_type')} AS is_view${value}
   FROM events x ${join}
   WHERE ${RANGE('x')} ${narrowed}
 ),
@@ -106,7 +111,7 @@ export function perVisitCte(edge?: 'entry' | 'exit'): string {
 export function markedCtes(seqs: string | undefined): string {
   const narrowed = seqs === undefined ? '' : `AND x.seq IN (${seqs})`
   return `kept AS (
-  SELECT x.seq, x.user_key, x.occurred_at, x.event_type = '${PAGE_VIEW}' AS is_view
+  SELECT x.seq, x.user_key, x.occurred_at, ${isPageView('x.event_type')} AS is_view
   FROM events x WHERE ${RANGE('x')} ${narrowed}
 ),
 neighbours AS (

@@ -23,7 +23,7 @@ const BASE_DAY = '2026-06-10'
 const PATHS = ['/', '/pricing', '/docs', '/blog/a', '/Blog/a']
 const HOSTS = ['', 'www.google.com', 't.co']
 const COUNTRIES = ['UA', 'PL', 'US']
-const TYPES = ['page_view', 'page_view', 'page_view', 'click', 'signup']
+const TYPES = ['page_view', 'page_view', '$pageview', 'click', 'signup']
 
 interface GenEvent {
   /** seconds after the previous event of its train: 0 (a tie), minutes, exactly 30 minutes, 30 minutes and a second, more */

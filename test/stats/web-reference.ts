@@ -3,7 +3,8 @@
 // - the events of the range are those whose UTC day is in [from, to] and that
 //   the filters keep; a visit is a user's such events, in time order, with no
 //   gap over 30 minutes (exactly 30 minutes stays in the visit);
-// - a bounce is a visit of exactly one event, a page_view;
+// - a page view is a page_view or a $pageview (posthog-js) event; a bounce
+//   is a visit of exactly one event, a page view;
 // - a visit's duration is its last event's time minus its first's;
 // - a visit's entry (exit) value of a property is that of its first (last)
 //   page view carrying the property as a string or number, by time and then
@@ -45,7 +46,7 @@ function kept(
     .map((e) => ({
       at: Date.parse(e.occurred_at),
       user: e.user_id,
-      view: e.event_type === 'page_view',
+      view: e.event_type === 'page_view' || e.event_type === '$pageview',
       properties: e.properties ?? {},
     }))
 }
