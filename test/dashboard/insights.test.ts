@@ -362,6 +362,76 @@ describe('insights page in headless Chromium', {
     await page.screenshot({ path: `${ARTIFACTS}insights-lifecycle.png`, fullPage: true })
   })
 
+  test('paths: the Sankey and its table show the transitions the API answers', async () => {
+    await openInsight(
+      `from=${FROM}&to=${TO}&page=insights&insight=paths&start=event:signup&steps=4`,
+      'paths',
+    )
+    const p = await api<{
+      nodes: Array<{ step: number; name: string; users: number }>
+      transitions: Array<{ step: number; from: string; to: string; users: number; events: number }>
+    }>(`/stats/paths?${apiQuery()}`)
+    const rows = await page.$$eval('#insight-paths table.paths tbody tr', (trs) =>
+      trs.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
+    )
+    assert.deepEqual(
+      rows,
+      p.transitions.map((t) => [String(t.step), t.from, t.to, String(t.users), String(t.events)]),
+    )
+    assert.ok(p.transitions.length >= 5, 'the data set has several paths')
+    const nodes = await page.$$eval('#insight-paths svg g.node', (gs) =>
+      gs.map((g) => {
+        const d = (g as SVGGElement).dataset
+        return { step: Number(d.step), name: d.name!, users: Number(d.users) }
+      }),
+    )
+    assert.deepEqual(nodes, p.nodes)
+    const bands = await page.$$eval('#insight-paths svg path', (ps) => ps.length)
+    assert.equal(bands, p.transitions.length)
+    assert.equal(await page.inputValue('#insight-paths input[name="value"]'), 'signup')
+    assert.equal(await page.inputValue('#insight-paths input[name="steps"]'), '4')
+
+    // The form asks for paths ending at a page instead.
+    await page.selectOption('#insight-paths select[name="side"]', 'ending at')
+    await page.selectOption('#insight-paths select[name="kind"]', 'page')
+    await page.fill('#insight-paths input[name="value"]', '/checkout')
+    await page.click('#insight-paths button[type="submit"]')
+    await page.waitForFunction(
+      () => new URL(location.href).searchParams.get('end') === 'page:/checkout',
+    )
+    assert.equal(await settled('paths'), 'ready')
+    const ending = await api<{ transitions: Array<{ to: string }> }>(`/stats/paths?${apiQuery()}`)
+    assert.equal(
+      await page.$$eval('#insight-paths table.paths tbody tr', (trs) => trs.length),
+      ending.transitions.length,
+    )
+    await page.screenshot({ path: `${ARTIFACTS}insights-paths.png`, fullPage: true })
+  })
+
+  test('the range form and the filter bar keep the insight and its query', async () => {
+    await openInsight(
+      `from=${FROM}&to=${TO}&page=insights&insight=funnel&steps=signup&steps=view_item`,
+      'funnel',
+    )
+    await page.fill('input[name="from"]', '2026-05-10')
+    await page.fill('input[name="to"]', '2026-05-20')
+    await page.click('#range-form button[type="submit"]')
+    assert.equal(await settled('funnel', '2026-05-10..2026-05-20'), 'ready')
+    const q = new URL(page.url()).searchParams
+    assert.deepEqual(
+      [q.get('page'), q.get('insight'), q.getAll('steps')],
+      ['insights', 'funnel', ['signup', 'view_item']],
+    )
+    await assertFunnelMatchesApi()
+
+    await page.fill('#filter-form input[name="segment"]', 'properties.plan:team')
+    await page.click('#filter-form button[type="submit"]')
+    await page.waitForFunction(() => new URL(location.href).searchParams.has('segment'))
+    assert.equal(await settled('funnel', '2026-05-10..2026-05-20'), 'ready')
+    assert.equal(new URL(page.url()).searchParams.get('insight'), 'funnel')
+    await assertFunnelMatchesApi()
+  })
+
   test('the page links switch between overview and insights, keeping the range, and the last insight', async () => {
     await openInsight(
       `from=${FROM}&to=${TO}&page=insights&insight=stickiness&interval=week`,

@@ -74,7 +74,17 @@ export function unlessDefault(
 export const seconds = (start: string) =>
   Date.parse(start.length === 10 ? `${start}T00:00:00Z` : start) / 1000
 
-export const PALETTE = ['#2563eb', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#db2777']
+export const PALETTE = [
+  '#2563eb',
+  '#16a34a',
+  '#9333ea',
+  '#ea580c',
+  '#0891b2',
+  '#db2777',
+  '#ca8a04',
+  '#4f46e5',
+  '#64748b',
+]
 
 const SVG = 'http://www.w3.org/2000/svg'
 /** The SVG twin of h(): the lifecycle bars and the paths Sankey are drawn with it. */

@@ -36,6 +36,12 @@ interface Funnel {
   }
 }
 
+const ORDER_TEXT: Record<string, string> = {
+  ordered: 'steps in order, other events between allowed',
+  strict: 'steps in order, nothing between',
+  unordered: 'steps in any order',
+}
+
 const MIN_STEPS = 2
 const MAX_STEPS = 10
 
@@ -97,8 +103,12 @@ function stepFields(initial: string[]): { node: HTMLElement; values: () => strin
 
 /** One row of bars: the step, its users as a bar against step 1, and the rates beside it. */
 function stepRow(s: StepRow, first: number): HTMLElement {
+  const width = (n: number) => `${first === 0 ? 0 : (70 * n) / first}%` // room for the label
   const bar = h('span', { class: 'bar' })
-  bar.style.width = `${first === 0 ? 0 : Math.max(1, (70 * s.users) / first)}%`
+  bar.style.width = width(Math.max(s.users, first / 100))
+  // The users lost since the step before, as a pale stretch after the bar.
+  const lost = h('span', { class: 'bar lost', title: `${formatInt(s.drop_off)} dropped off` })
+  lost.style.width = width(s.step === 1 ? 0 : s.drop_off)
   return h(
     'tr',
     {
@@ -116,6 +126,7 @@ function stepRow(s: StepRow, first: number): HTMLElement {
         'div',
         { class: 'bar-wrap' },
         bar,
+        lost,
         h('span', { class: 'bar-label num users' }, formatInt(s.users)),
       ),
     ),
@@ -253,7 +264,7 @@ export const funnelInsight: Insight = {
       h(
         'p',
         { class: 'summary' },
-        `${formatInt(first)} users entered; ${formatInt(last.users)} (${formatRate(last.conversion_from_first)}) reached the last step within ${formatSeconds(f.window_seconds)}, ${f.order} order.`,
+        `${formatInt(first)} users entered; ${formatInt(last.users)} (${formatRate(last.conversion_from_first)}) reached the last step within ${formatSeconds(f.window_seconds)} (${ORDER_TEXT[f.order] ?? f.order}).`,
       ),
       h(
         'table',

@@ -3,6 +3,7 @@ import { formatInt, h } from '../format.ts'
 import type { Outcome, Panel } from '../panel.ts'
 import type { View } from '../view.ts'
 import {
+  EVENTS_LIST,
   type Insight,
   input,
   insightParams,
@@ -46,13 +47,15 @@ interface Placed extends PathNode {
   height: number
   outAt: number
   inAt: number
+  /** the users of its transitions out and in: distinct per transition, so they may add up to more than its users */
+  out: number
+  in: number
 }
 
 /**
  * The Sankey: one column per step, its nodes by users (largest first), each
  * as tall as its users; a transition joins a node of one step to a node of the
- * next, as thick as its users. A transition's `step` is taken as its `from`
- * node's step, unless only the other reading (its `to` node's) fits the nodes.
+ * next (`step` is its `from` node's; `to` is at step + 1), as thick as its users.
  */
 export function sankey(paths: Paths): SVGSVGElement {
   const key = (step: number, name: string) => `${step}\u0000${name}`
@@ -72,17 +75,31 @@ export function sankey(paths: Paths): SVGSVGElement {
     let y = 10
     for (const n of col) {
       const height = Math.max(2, n.users * scale)
-      nodes.set(key(n.step, n.name), { ...n, x: 150 + i * colStep, y, height, outAt: y, inAt: y })
+      nodes.set(key(n.step, n.name), {
+        ...n,
+        x: 150 + i * colStep,
+        y,
+        height,
+        outAt: y,
+        inAt: y,
+        out: 0,
+        in: 0,
+      })
       y += height + GAP
     }
   })
-  const fromStep = paths.transitions.every(
-    (t) => nodes.has(key(t.step, t.from)) && nodes.has(key(t.step + 1, t.to)),
-  )
-  const ends = (t: PathTransition) =>
-    fromStep
-      ? [nodes.get(key(t.step, t.from)), nodes.get(key(t.step + 1, t.to))]
-      : [nodes.get(key(t.step - 1, t.from)), nodes.get(key(t.step, t.to))]
+  const ends = (t: PathTransition) => [
+    nodes.get(key(t.step, t.from)),
+    nodes.get(key(t.step + 1, t.to)),
+  ]
+
+  for (const t of paths.transitions) {
+    const [a, b] = ends(t)
+    if (a) a.out += t.users
+    if (b) b.in += t.users
+  }
+  // A band is as thick as its users, narrowed where a node's bands would not fit beside it.
+  const fit = (n: Placed, total: number) => (total * scale > n.height ? n.height / total : scale)
 
   const root = svg('svg', {
     viewBox: `0 0 ${W} ${H}`,
@@ -97,11 +114,14 @@ export function sankey(paths: Paths): SVGSVGElement {
     const [, tb] = ends(b)
     return (ta?.y ?? 0) - (tb?.y ?? 0)
   })
-  const colors = new Map(columns[0]?.map((n, i) => [n.name, PALETTE[i % PALETTE.length]!]) ?? [])
+  // One colour per name, whichever column it is in, so a page reads the same at every step.
+  const colors = new Map<string, string>()
+  for (const n of columns.flat())
+    if (!colors.has(n.name)) colors.set(n.name, PALETTE[colors.size % PALETTE.length]!)
   for (const t of ordered) {
     const [a, b] = ends(t)
     if (!a || !b) continue // a transition without its nodes cannot be placed
-    const width = Math.max(1, t.users * scale)
+    const width = t.users * Math.min(fit(a, a.out), fit(b, b.in))
     const y0 = a.outAt + width / 2
     const y1 = b.inAt + width / 2
     a.outAt += width
@@ -115,7 +135,7 @@ export function sankey(paths: Paths): SVGSVGElement {
         {
           d: `M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}`,
           stroke: colors.get(a.name) ?? '#2563eb',
-          'stroke-width': width,
+          'stroke-width': Math.max(1, width),
           'stroke-opacity': 0.3,
           'data-from': t.from,
           'data-to': t.to,
@@ -144,7 +164,7 @@ export function sankey(paths: Paths): SVGSVGElement {
           width: NODE_W,
           height: n.height,
           rx: 2,
-          fill: colors.get(n.name) ?? '#64748b',
+          fill: colors.get(n.name)!,
         }),
         svg(
           'text',
@@ -174,7 +194,10 @@ export const pathsInsight: Insight = {
       'ending at',
     ])
     const type = select('kind', kind === 'page' ? 'page' : 'event', ['event', 'page'])
-    const value = input('value', rest.join(':'), { placeholder: 'signup or /pricing' })
+    const value = input('value', rest.join(':'), {
+      placeholder: 'signup or /pricing',
+      list: EVENTS_LIST,
+    })
     const steps = input('steps', params.get('steps') ?? '', {
       type: 'number',
       min: '2',
@@ -185,7 +208,7 @@ export const pathsInsight: Insight = {
       type: 'number',
       min: '1',
       max: '100',
-      placeholder: 'top',
+      placeholder: '50',
     })
     return {
       fields: [
