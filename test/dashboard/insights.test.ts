@@ -304,6 +304,7 @@ describe('insights page in headless Chromium', {
     )
     assert.equal(au.length, 21)
     assert.equal(await page.isVisible('#insight-active-users canvas'), true)
+    await page.screenshot({ path: `${ARTIFACTS}insights-active-users.png`, fullPage: true })
 
     // The tab goes to stickiness; its form writes the event type and interval.
     await page.click('nav.tabs a[data-insight="stickiness"]')
@@ -329,6 +330,7 @@ describe('insights page in headless Chromium', {
     )
     assert.equal(st.counts.length, 21)
     assert.ok(st.counts.filter((c) => c.users > 0).length >= 3)
+    await page.screenshot({ path: `${ARTIFACTS}insights-stickiness.png`, fullPage: true })
 
     await openInsight(
       `from=${FROM}&to=${TO}&page=insights&insight=lifecycle&interval=week&event_type=page_view`,
@@ -447,7 +449,60 @@ describe('insights page in headless Chromium', {
     assert.equal(await page.inputValue('#insight-stickiness select[name="interval"]'), 'week')
   })
 
+  test('a range without events says so in every insight', async () => {
+    const empty = '2025-01-01..2025-01-31'
+    const queries: Record<string, string> = {
+      funnel: 'steps=signup&steps=purchase',
+      trends: '',
+      'active-users': '',
+      stickiness: '',
+      lifecycle: '',
+      paths: 'start=event:signup',
+    }
+    for (const [name, query] of Object.entries(queries)) {
+      await page.goto(
+        `${base}/?from=2025-01-01&to=2025-01-31&page=insights&insight=${name}&${query}`,
+      )
+      assert.equal(await settled(name, empty), 'empty', name)
+      assert.match((await page.textContent(`#insight-${name} .panel-message`))!, /range/, name)
+    }
+    // A funnel without its steps asks for them rather than asking the API.
+    await page.goto(`${base}/?from=${FROM}&to=${TO}&page=insights&insight=funnel`)
+    assert.equal(await settled('funnel'), 'empty')
+    assert.match(
+      (await page.textContent('#insight-funnel .panel-message'))!,
+      /Choose 2 to 10 steps/,
+    )
+    assert.equal(await page.$$eval('#insight-funnel input[name="steps"]', (els) => els.length), 2)
+  })
+
+  test('on a phone the builder and the Sankey fit the screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    try {
+      await openInsight(
+        `from=${FROM}&to=${TO}&page=insights&insight=funnel&steps=signup&steps=view_item&steps=purchase`,
+        'funnel',
+      )
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth)
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`)
+      await page.screenshot({ path: `${ARTIFACTS}insights-phone.png`, fullPage: true })
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 })
+    }
+  })
+
   test('no console error on any of it', () => {
     assert.deepEqual(consoleErrors, [])
+  })
+
+  // Last: the browser logs a refused request as a console error, which is right here.
+  test('a query the API refuses shows its message, naming the field', async () => {
+    await page.goto(
+      `${base}/?from=${FROM}&to=${TO}&page=insights&insight=funnel&steps=signup&steps=purchase&window=91d`,
+    )
+    assert.equal(await settled('funnel'), 'error')
+    assert.equal(await page.getAttribute('#insight-funnel', 'data-status'), '422')
+    assert.match((await page.textContent('#insight-funnel .panel-message'))!, /window/)
+    assert.equal(await page.inputValue('#insight-funnel input[name="window"]'), '91d')
   })
 })
