@@ -47,11 +47,15 @@ export const stickinessInsight: Insight = {
     if (total === 0) return 'empty'
     const max = Math.max(...s.counts.map((c) => c.users))
     const unit = (n: number) => `${n} ${s.interval}${n === 1 ? '' : 's'}`
+    // The rows past the most anyone did it are all zero: one line says so instead.
+    const most = Math.max(...s.counts.filter((c) => c.users > 0).map((c) => c.intervals))
+    const shown = s.counts.filter((c) => c.intervals <= most)
     panel.body.replaceChildren(
       h(
         'p',
         { class: 'note' },
-        `${formatInt(total)} users, by how many of the range's ${formatInt(s.intervals)} ${s.interval}s they did it on.`,
+        `${formatInt(total)} users, by how many of the range's ${formatInt(s.intervals)} ${s.interval}s they did it on` +
+          (most < s.intervals ? `; none on more than ${unit(most)}.` : '.'),
       ),
       h(
         'table',
@@ -70,7 +74,7 @@ export const stickinessInsight: Insight = {
         h(
           'tbody',
           {},
-          ...s.counts.map((c) => {
+          ...shown.map((c) => {
             const bar = h('span', { class: 'bar' })
             bar.style.width = `${c.users === 0 ? 0 : Math.max(1, (70 * c.users) / max)}%`
             return h(
