@@ -2,9 +2,11 @@ import uPlot from 'uplot'
 import { formatInt } from '../format.ts'
 
 // The insights' line charts (trends, active users): uPlot, as the overview's,
-// one chart per panel, replaced on each load and kept as wide as the panel.
+// one chart per panel, replaced on each load (the old one destroyed, so its
+// window listeners go with it) and kept as wide as the panel.
 
 const charts = new WeakMap<HTMLElement, uPlot>()
+const observed = new WeakSet<HTMLElement>()
 const HEIGHT = 260
 
 export interface Line {
@@ -15,13 +17,15 @@ export interface Line {
   dashed?: boolean
 }
 
+/** Draws the chart into `container`, replacing the one `owner` (the panel's body) had. */
 export function lineChart(
+  owner: HTMLElement,
   container: HTMLElement,
   x: number[],
   lines: Line[],
   xLabel: string,
 ): void {
-  charts.get(container)?.destroy()
+  charts.get(owner)?.destroy()
   const chart = new uPlot(
     {
       width: container.clientWidth || 600,
@@ -45,15 +49,13 @@ export function lineChart(
     [x, ...lines.map((l) => l.values)],
     container,
   )
-  charts.set(container, chart)
-  if (!observed.has(container)) {
-    observed.add(container)
+  charts.set(owner, chart)
+  if (!observed.has(owner)) {
+    observed.add(owner)
     new ResizeObserver(() => {
-      const c = charts.get(container)
-      if (c && container.clientWidth > 0)
-        c.setSize({ width: container.clientWidth, height: HEIGHT })
-    }).observe(container)
+      const c = charts.get(owner)
+      const width = c?.root.parentElement?.clientWidth ?? 0
+      if (c && width > 0) c.setSize({ width, height: HEIGHT })
+    }).observe(owner)
   }
 }
-
-const observed = new WeakSet<HTMLElement>()

@@ -72,6 +72,7 @@ export const activeUsersInsight: Insight = {
     )
     panel.body.hidden = false // so the chart can measure its width
     lineChart(
+      panel.body,
       chart,
       rows.map((r) => seconds(r.date)),
       MEASURES.map((m, i) => ({

@@ -206,6 +206,7 @@ export const trendsInsight: Insight = {
     )
     panel.body.hidden = false // so the chart can measure its width
     lineChart(
+      panel.body,
       chart,
       points.map((p) => seconds(p.start)),
       t.series.flatMap((s, k) => [
