@@ -42,9 +42,9 @@ export function pathsSql(
   const anchor = start ? 'min(pos)' : 'max(pos)'
   // start: the anchor is step 1; end: it is step `steps`, earlier nodes count down to 1.
   const within = start
-    ? `s.pos BETWEEN a.at AND a.at + ${steps} - 1`
-    : `s.pos BETWEEN a.at - ${steps} + 1 AND a.at`
-  const step = start ? 's.pos - a.at + 1' : `${steps} - (a.at - s.pos)`
+    ? `s.pos BETWEEN a.anchor_pos AND a.anchor_pos + ${steps} - 1`
+    : `s.pos BETWEEN a.anchor_pos - ${steps} + 1 AND a.anchor_pos`
+  const step = start ? 's.pos - a.anchor_pos + 1' : `${steps} - (a.anchor_pos - s.pos)`
   const anchorStep = start ? '1' : steps
   const sql = `
 WITH ${visitsCtes(seqs, values, { eventType: true })},
@@ -60,7 +60,7 @@ nodes_in_order AS (
   FROM runs WHERE prev IS NULL OR prev <> name
 ),
 anchors AS (
-  SELECT user_key, visit, ${anchor} AS at FROM nodes_in_order WHERE name = ${node} GROUP BY user_key, visit
+  SELECT user_key, visit, ${anchor} AS anchor_pos FROM nodes_in_order WHERE name = ${node} GROUP BY user_key, visit
 ),
 path AS MATERIALIZED (
   SELECT s.user_key, s.visit, (${step})::INTEGER AS step, s.name
