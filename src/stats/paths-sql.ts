@@ -10,6 +10,8 @@ import { keptSeqs, viewValues, visitsCtes } from './web-visits-sql.ts'
 // never crosses a visit the web panels count twice. On top of them:
 // - a node's name is the event type, or page:<path> for a page view with a
 //   path (the path as the web panels read it: string or number);
+// - only visits holding the anchor can have a path, so the rest are dropped
+//   before the two windows over visits;
 // - a run of one name is one node (lag over the visit), and the rest are
 //   numbered in order (pos);
 // - the anchor is the first (start=) or last (end=) node of the visit with the
@@ -51,8 +53,12 @@ WITH ${visitsCtes(seqs, values, { eventType: true })},
 named AS (
   SELECT user_key, visit, occurred_at, seq, ${name} AS name FROM visited
 ),
+hit AS (
+  SELECT DISTINCT user_key, visit FROM named WHERE name = ${node}
+),
 runs AS (
-  SELECT *, lag(name) OVER (PARTITION BY user_key, visit ORDER BY occurred_at, seq) AS prev FROM named
+  SELECT n.*, lag(n.name) OVER (PARTITION BY n.user_key, n.visit ORDER BY n.occurred_at, n.seq) AS prev
+  FROM named n SEMI JOIN hit h ON h.user_key = n.user_key AND h.visit = n.visit
 ),
 nodes_in_order AS (
   SELECT user_key, visit, name,
