@@ -15,6 +15,7 @@ import type {
 import { parseField, parseSegment, type Segment } from '../../src/stats/segment.ts'
 import { topEvents } from '../../src/stats/top-events.ts'
 import type { DatasetKind } from './dataset.ts'
+import { pathsQueries } from './paths-queries.ts'
 import {
   breakdownSql,
   cohortsSql,
@@ -253,5 +254,6 @@ export function statsQueries(lastDay: string, dataset: DatasetKind): StatsQuery[
     top(10, amount),
     retention('week', 3, shift(lastDay, -29), ios),
     ...webQueries(from30, lastDay),
+    ...pathsQueries(from30, lastDay),
   ]
 }

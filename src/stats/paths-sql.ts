@@ -10,6 +10,8 @@ import { keptSeqs, viewValues, visitsCtes } from './web-visits-sql.ts'
 // never crosses a visit the web panels count twice. On top of them:
 // - a node's name is the event type, or page:<path> for a page view with a
 //   path (the path as the web panels read it: string or number);
+// - only visits holding the anchor can have a path, so the rest are dropped
+//   before the two windows over visits;
 // - a run of one name is one node (lag over the visit), and the rest are
 //   numbered in order (pos);
 // - the anchor is the first (start=) or last (end=) node of the visit with the
@@ -42,17 +44,21 @@ export function pathsSql(
   const anchor = start ? 'min(pos)' : 'max(pos)'
   // start: the anchor is step 1; end: it is step `steps`, earlier nodes count down to 1.
   const within = start
-    ? `s.pos BETWEEN a.at AND a.at + ${steps} - 1`
-    : `s.pos BETWEEN a.at - ${steps} + 1 AND a.at`
-  const step = start ? 's.pos - a.at + 1' : `${steps} - (a.at - s.pos)`
+    ? `s.pos BETWEEN a.anchor_pos AND a.anchor_pos + ${steps} - 1`
+    : `s.pos BETWEEN a.anchor_pos - ${steps} + 1 AND a.anchor_pos`
+  const step = start ? 's.pos - a.anchor_pos + 1' : `${steps} - (a.anchor_pos - s.pos)`
   const anchorStep = start ? '1' : steps
   const sql = `
 WITH ${visitsCtes(seqs, values, { eventType: true })},
 named AS (
   SELECT user_key, visit, occurred_at, seq, ${name} AS name FROM visited
 ),
+hit AS (
+  SELECT DISTINCT user_key, visit FROM named WHERE name = ${node}
+),
 runs AS (
-  SELECT *, lag(name) OVER (PARTITION BY user_key, visit ORDER BY occurred_at, seq) AS prev FROM named
+  SELECT n.*, lag(n.name) OVER (PARTITION BY n.user_key, n.visit ORDER BY n.occurred_at, n.seq) AS prev
+  FROM named n SEMI JOIN hit h ON h.user_key = n.user_key AND h.visit = n.visit
 ),
 nodes_in_order AS (
   SELECT user_key, visit, name,
@@ -60,7 +66,7 @@ nodes_in_order AS (
   FROM runs WHERE prev IS NULL OR prev <> name
 ),
 anchors AS (
-  SELECT user_key, visit, ${anchor} AS at FROM nodes_in_order WHERE name = ${node} GROUP BY user_key, visit
+  SELECT user_key, visit, ${anchor} AS anchor_pos FROM nodes_in_order WHERE name = ${node} GROUP BY user_key, visit
 ),
 path AS MATERIALIZED (
   SELECT s.user_key, s.visit, (${step})::INTEGER AS step, s.name

@@ -64,6 +64,28 @@ const EVENTS = [
   page('fay', '17:01:00', '/pricing'),
 ]
 
+// The README's worked example, on the next day.
+const README_DAY = '2026-03-03'
+const R = (user: string, time: string, type: string, path?: string) => ({
+  event_id: `2c000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+  occurred_at: `${README_DAY}T${time}Z`,
+  user_id: user,
+  event_type: type,
+  ...(path === undefined ? {} : { properties: { path } }),
+})
+const README_EVENTS = [
+  R('ann', '09:00:00', 'page_view', '/'),
+  R('ann', '09:01:00', 'page_view', '/'),
+  R('ann', '09:02:00', 'page_view', '/pricing'),
+  R('ann', '09:03:00', 'signup'),
+  R('fay', '09:00:00', 'page_view', '/'),
+  R('fay', '09:01:00', 'page_view', '/pricing'),
+  R('fay', '10:00:00', 'page_view', '/'),
+  R('fay', '10:01:00', 'page_view', '/pricing'),
+  R('ben', '09:00:00', 'page_view', '/'),
+  R('ben', '09:30:00.001', 'page_view', '/docs'),
+]
+
 const node = (step: number, name: string, users: number) => ({ step, name, users })
 const edge = (step: number, from: string, to: string, users: number, events: number) => ({
   step,
@@ -88,7 +110,11 @@ for (const store of stores)
     before(async () => {
       db = store.server ? await createTestDatabase() : undefined
       t = await startTestApp({ databaseUrl: db?.url, queue: false })
-      const res = await t.app.inject({ method: 'POST', url: '/events', payload: EVENTS })
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/events',
+        payload: [...EVENTS, ...README_EVENTS],
+      })
       assert.equal(res.statusCode, 201, res.body)
       await t.deps.analytics!.catchUp()
     })
@@ -182,6 +208,25 @@ for (const store of stores)
       assert.deepEqual(await ok(q('start=page:/&segment=user_id:cat')), {
         nodes: [node(1, 'page:/', 1), node(2, 'purchase', 1)],
         transitions: [edge(1, 'page:/', 'purchase', 1, 1)],
+      })
+    })
+
+    test("the README's worked example", async () => {
+      const readme = (params: string) =>
+        ok(`/stats/paths?from=${README_DAY}&to=${README_DAY}&${params}`)
+      assert.deepEqual(await readme('start=page:/&steps=3'), {
+        nodes: [node(1, 'page:/', 3), node(2, 'page:/pricing', 2), node(3, 'signup', 1)],
+        transitions: [
+          edge(1, 'page:/', 'page:/pricing', 2, 3),
+          edge(2, 'page:/pricing', 'signup', 1, 1),
+        ],
+      })
+      assert.deepEqual(await readme('end=event:signup&steps=3'), {
+        nodes: [node(1, 'page:/', 1), node(2, 'page:/pricing', 1), node(3, 'signup', 1)],
+        transitions: [
+          edge(1, 'page:/', 'page:/pricing', 1, 1),
+          edge(2, 'page:/pricing', 'signup', 1, 1),
+        ],
       })
     })
 
