@@ -227,6 +227,7 @@ export const funnelInsight: Insight = {
     ])
     const breakdown = input('breakdown', params.get('breakdown') ?? '', {
       placeholder: 'properties.country',
+      title: 'properties.<path>, or user.<trait> where the service takes it',
     })
     // Kept as the link gave them: the builder does not edit them, but a shared link keeps them.
     const kept = [...params].filter(([k]) =>
