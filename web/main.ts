@@ -4,12 +4,22 @@ import { ApiError, getJson, storedKey, storeKey } from './api.ts'
 import { Panel } from './panel.ts'
 import { fetchDau, followWidth, loadDau } from './panels/dau.ts'
 import { renderFilters, segmentsSupported } from './panels/filters.ts'
+import { InsightsPage, resolveInsight } from './panels/insights-page.ts'
 import { LivePanel } from './panels/live.ts'
 import { loadRetention } from './panels/retention.ts'
 import { loadTopEvents } from './panels/top-events.ts'
 import { WebPanels } from './panels/web-panels.ts'
 import { fetchProjects, type ProjectInfo, ProjectPicker } from './project-picker.ts'
-import { addDays, projectParams, readUrl, today, type View, writeUrl } from './view.ts'
+import {
+  addDays,
+  type InsightQuery,
+  projectParams,
+  readUrl,
+  statsParams,
+  today,
+  type View,
+  writeUrl,
+} from './view.ts'
 
 const $ = <T extends HTMLElement>(selector: string): T => document.querySelector<T>(selector)!
 
@@ -18,17 +28,26 @@ const keyForm = $<HTMLFormElement>('#key-form')
 const forgetKey = $<HTMLButtonElement>('#forget-key')
 const filterBar = $<HTMLElement>('#filters')
 const filterForm = $<HTMLFormElement>('#filter-form')
+const overviewPage = $<HTMLElement>('#overview-page')
+const toOverview = $<HTMLAnchorElement>('#to-overview')
+const toInsights = $<HTMLAnchorElement>('#to-insights')
 
 // A 401 from any panel means the service wants a key: ask for one.
 const onPanelError = (err: unknown) => {
   if (err instanceof ApiError && err.status === 401) askForKey()
 }
 const web = new WebPanels(onPanelError, addSegment)
+const insights = new InsightsPage(onPanelError, (insight) => {
+  if (view) show({ ...view, insight }, 'push')
+})
+/** the insight last shown, which the Insights link goes back to */
+let lastInsight: InsightQuery = { name: 'funnel', params: [] }
 const panels = {
   dau: new Panel($('#dau'), onPanelError),
   top: new Panel($('#top-events'), onPanelError),
   retention: new Panel($('#retention'), onPanelError),
   ...web.panels,
+  ...insights.panels,
 }
 const live = new LivePanel(new Panel($('#live'), onPanelError))
 const picker = new ProjectPicker($('#project'), (name) => {
@@ -103,7 +122,16 @@ async function openFromUrl(wanted?: string): Promise<void> {
     if (run !== opening) return
     from ??= addDays(to, -29)
   }
-  show({ from, to, segments: url.segments, project: chosen }, 'replace')
+  show(
+    {
+      from,
+      to,
+      segments: url.segments,
+      project: chosen,
+      ...(url.insight ? { insight: resolveInsight(url.insight).query } : {}),
+    },
+    'replace',
+  )
 }
 
 /** Shows a view: the URL and the controls follow it, and every panel reloads. */
@@ -118,6 +146,12 @@ function show(next: View, history: 'push' | 'replace'): void {
   inFlight = new AbortController()
   const { signal } = inFlight
   const v = view
+  showPage(v)
+  if (v.insight) {
+    lastInsight = v.insight
+    insights.show({ ...v, insight: v.insight }, signal)
+    return
+  }
   const dau = fetchDau(v, signal)
   dau.catch(() => {}) // its panel shows the error
   const rangeHasEvents = () =>
@@ -130,6 +164,33 @@ function show(next: View, history: 'push' | 'replace'): void {
   void panels.retention.load(v, () => loadRetention(panels.retention, v, signal, rangeHasEvents))
   web.load(v, signal)
 }
+
+/** Which page shows, and where the two page links lead from this view (range, filters, project kept). */
+function showPage(v: View): void {
+  overviewPage.hidden = v.insight !== undefined
+  $('#insights-page').hidden = v.insight === undefined
+  const { insight: _, ...overview } = v
+  const base = statsParams(overview)
+  toOverview.href = `${location.pathname}?${base}`
+  base.set('page', 'insights')
+  base.set('insight', lastInsight.name)
+  for (const [k, val] of lastInsight.params) base.append(k, val)
+  toInsights.href = `${location.pathname}?${base}`
+  const [on, off] = v.insight ? [toInsights, toOverview] : [toOverview, toInsights]
+  on.setAttribute('aria-current', 'page')
+  off.removeAttribute('aria-current')
+}
+
+for (const [link, insightsPage] of [
+  [toOverview, false],
+  [toInsights, true],
+] as const)
+  link.addEventListener('click', (e) => {
+    if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0 || !view) return
+    e.preventDefault()
+    const { insight: _, ...overview } = view
+    show(insightsPage ? { ...overview, insight: lastInsight } : overview, 'push')
+  })
 
 /** A value clicked in a web panel becomes one more filter of the view. */
 function addSegment(segment: string): void {
@@ -161,6 +222,7 @@ rangeForm.addEventListener('submit', (e) => {
       to: end,
       segments: view?.segments ?? [],
       project: view?.project ?? project ?? null,
+      ...(view?.insight ? { insight: view.insight } : {}),
     },
     'push',
   )
@@ -182,6 +244,7 @@ for (const button of rangeForm.querySelectorAll<HTMLButtonElement>('button[data-
         to: end,
         segments: view?.segments ?? [],
         project: shown,
+        ...(view?.insight ? { insight: view.insight } : {}),
       },
       'push',
     )

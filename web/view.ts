@@ -1,5 +1,12 @@
-// What the page shows (the project, the range and the filters) lives in the
-// URL's query string, so a view can be shared by its link and the back button works.
+// What the page shows (the project, the range, the filters and, on the
+// insights page, which insight with its parameters) lives in the URL's query
+// string, so a view can be shared by its link and the back button works.
+
+/** One insight and its own parameters, named as its /stats endpoint names them. */
+export interface InsightQuery {
+  name: string
+  params: Array<[string, string]>
+}
 
 export interface View {
   from: string
@@ -7,7 +14,12 @@ export interface View {
   segments: string[]
   /** the project's name; null only on a service that has no projects to name */
   project: string | null
+  /** set on the insights page; absent on the overview */
+  insight?: InsightQuery
 }
+
+/** The parameters the page itself owns; every other one belongs to the insight shown. */
+const OWN = new Set(['from', 'to', 'segment', 'project', 'page', 'insight'])
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 const DAY_MS = 86_400_000
@@ -17,8 +29,16 @@ export function readUrl(): {
   to?: string
   segments: string[]
   project?: string
+  insight?: InsightQuery
 } {
   const q = new URLSearchParams(location.search)
+  const insight =
+    q.get('page') === 'insights'
+      ? {
+          name: q.get('insight') ?? '',
+          params: [...q].filter(([k]) => !OWN.has(k)),
+        }
+      : undefined
   const from = q.get('from') ?? undefined
   const to = q.get('to') ?? undefined
   return {
@@ -26,11 +46,18 @@ export function readUrl(): {
     to: to && DAY.test(to) ? to : undefined,
     segments: q.getAll('segment'),
     project: q.get('project') || undefined,
+    insight,
   }
 }
 
 export function writeUrl(view: View, mode: 'push' | 'replace'): void {
-  const url = `${location.pathname}?${statsParams(view).toString()}`
+  const q = statsParams(view)
+  if (view.insight) {
+    q.set('page', 'insights')
+    q.set('insight', view.insight.name)
+    for (const [k, v] of view.insight.params) q.append(k, v)
+  }
+  const url = `${location.pathname}?${q.toString()}`
   if (url === `${location.pathname}${location.search}`) return
   if (mode === 'push') history.pushState(null, '', url)
   else history.replaceState(null, '', url)

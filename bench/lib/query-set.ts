@@ -16,6 +16,7 @@ import { parseField, parseSegment, type Segment } from '../../src/stats/segment.
 import { topEvents } from '../../src/stats/top-events.ts'
 import type { DatasetKind } from './dataset.ts'
 import { insightsQueries } from './insights-queries.ts'
+import { pathsQueries } from './paths-queries.ts'
 import {
   breakdownSql,
   cohortsSql,
@@ -255,5 +256,6 @@ export function statsQueries(lastDay: string, dataset: DatasetKind): StatsQuery[
     retention('week', 3, shift(lastDay, -29), ios),
     ...webQueries(from30, lastDay),
     ...insightsQueries(from30, lastDay),
+    ...pathsQueries(from30, lastDay),
   ]
 }

@@ -14,6 +14,9 @@ import {
 } from './insights-schema.ts'
 import { lifecycle } from './lifecycle.ts'
 import { checkRange, checkSegments, failed, schemaErrors, throwIfAny } from './params.ts'
+import { paths } from './paths.ts'
+import { checkPaths } from './paths-params.ts'
+import { PathsQuery, pathsRouteSchema } from './paths-schema.ts'
 import type { StatsRoutesOptions } from './routes.ts'
 import { parseField } from './segment.ts'
 import { stickiness } from './stickiness.ts'
@@ -117,4 +120,14 @@ export const insightsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       return lifecycle(await replicaOf(request), range, interval, query.event_type, segments)
     },
   )
+
+  app.get('/stats/paths', { config, schema: pathsRouteSchema, ...withChecks }, async (request) => {
+    const { query } = request
+    const errors = schemaErrors(request)
+    const range = checkRange(query, maxRangeDays, errors)
+    const spec = checkPaths(query, errors)
+    const segments = checkSegments('segment', query.segment, errors)
+    throwIfAny(errors, PathsQuery)
+    return paths(await replicaOf(request), range, spec, segments)
+  })
 }

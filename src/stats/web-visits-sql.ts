@@ -56,16 +56,22 @@ export function keptSeqs(
 
 /**
  * CTEs `kept` (the range's kept events: seq, user_key, occurred_at, is_view,
- * and `value` when `values` is given) and `visited` (the same with `visit`,
- * the visit's number within its user). Both windows share one partition and
- * order; seq breaks ties in time so the numbering is stable.
+ * `value` when `values` is given, and `event_type` when asked for) and
+ * `visited` (the same with `visit`, the visit's number within its user). Both
+ * windows share one partition and order; seq breaks ties in time so the
+ * numbering is stable.
  */
-export function visitsCtes(seqs: string | undefined, values?: string): string {
+export function visitsCtes(
+  seqs: string | undefined,
+  values?: string,
+  { eventType = false } = {},
+): string {
   const narrowed = seqs === undefined ? '' : `AND x.seq IN (${seqs})`
   const join = values === undefined ? '' : `LEFT JOIN (${values}) v ON v.seq = x.seq`
   const value = values === undefined ? '' : ', v.value'
+  const type = eventType ? ', x.event_type' : ''
   return `kept AS (
-  SELECT x.seq, x.user_key, x.occurred_at, ${isPageView('x.event_type')} AS is_view${value}
+  SELECT x.seq, x.user_key, x.occurred_at, ${isPageView('x.event_type')} AS is_view${value}${type}
   FROM events x ${join}
   WHERE ${RANGE('x')} ${narrowed}
 ),

@@ -32,6 +32,8 @@ export const REALISTIC_QUERIES = [
   'web top pages 10',
   'web entry pages 10',
   'web sources by referrer_host',
+  'paths from page:/ 5 steps',
+  'paths to purchase 5 steps',
 ]
 
 /** `npm run bench -- ...` as a real child process, in a results directory of its own. */
