@@ -1,9 +1,9 @@
 import type { PropertyPaths } from '../analytics/property-paths.ts'
 import type { DayRange } from './params.ts'
-import type { PathsSpec } from './paths-params.ts'
+import { PAGE_PREFIX, type PathsSpec } from './paths-params.ts'
 import type { Segment } from './segment.ts'
 import { SqlParams } from './segment-sql.ts'
-import { keptSeqs, viewValues, visitsCtes } from './web-visits-sql.ts'
+import { keptSeqs, RANGE, viewValues, visitsCtes } from './web-visits-sql.ts'
 
 // Paths are read from the web figures' visits (web-visits-sql.ts): the same
 // kept events, the same 30-minute gap, the same (time, seq) order, so a path
@@ -48,8 +48,17 @@ export function pathsSql(
     : `s.pos BETWEEN a.anchor_pos - ${steps} + 1 AND a.anchor_pos`
   const step = start ? 's.pos - a.anchor_pos + 1' : `${steps} - (a.anchor_pos - s.pos)`
   const anchorStep = start ? '1' : steps
+  // Only users with the anchor somewhere in the range can have a path, and a
+  // visit is one user's: their events alone form the same visits. A superset
+  // is enough (no filters here; hit is exact). An event type may look like a
+  // page node, so a page anchor asks both.
+  const byType = `SELECT a.user_key FROM events a WHERE ${RANGE('a')} AND a.event_type = ${node}`
+  const users =
+    values !== undefined && spec.node.startsWith(PAGE_PREFIX)
+      ? `${byType} UNION ALL SELECT v.user_key FROM (${values}) v WHERE 'page:' || v.value = ${node}`
+      : byType
   const sql = `
-WITH ${visitsCtes(seqs, values, { eventType: true })},
+WITH ${visitsCtes(seqs, values, { eventType: true, users })},
 named AS (
   SELECT user_key, visit, occurred_at, seq, ${name} AS name FROM visited
 ),

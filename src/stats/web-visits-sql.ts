@@ -56,7 +56,8 @@ export function keptSeqs(
 
 /**
  * CTEs `kept` (the range's kept events: seq, user_key, occurred_at, is_view,
- * `value` when `values` is given, and `event_type` when asked for) and
+ * `value` when `values` is given, and `event_type` when asked for; of the
+ * `users` only, when given) and
  * `visited` (the same with `visit`, the visit's number within its user). Both
  * windows share one partition and order; seq breaks ties in time so the
  * numbering is stable.
@@ -64,9 +65,13 @@ export function keptSeqs(
 export function visitsCtes(
   seqs: string | undefined,
   values?: string,
-  { eventType = false } = {},
+  { eventType = false, users }: { eventType?: boolean; users?: string } = {},
 ): string {
-  const narrowed = seqs === undefined ? '' : `AND x.seq IN (${seqs})`
+  // users: a subquery of user_keys; a visit is one user's, so keeping only
+  // some users' events leaves their visits whole.
+  const narrowed =
+    (seqs === undefined ? '' : `AND x.seq IN (${seqs})`) +
+    (users === undefined ? '' : ` AND x.user_key IN (${users})`)
   const join = values === undefined ? '' : `LEFT JOIN (${values}) v ON v.seq = x.seq`
   const value = values === undefined ? '' : ', v.value'
   const type = eventType ? ', x.event_type' : ''
