@@ -32,7 +32,7 @@ export const pathsSqlPlain = (mode: 'start' | 'end') => (d: Dialect) => {
   return `
   WITH kept AS (
     SELECT user_id, occurred_at, event_id,
-           CASE WHEN event_type = 'page_view' AND ${d.prop(['path'])} IS NOT NULL THEN 'page:' || ${d.prop(['path'])}
+           CASE WHEN event_type IN ('page_view', '$pageview') AND ${d.prop(['path'])} IS NOT NULL THEN 'page:' || ${d.prop(['path'])}
                 ELSE event_type END AS name
     FROM events WHERE ${inRange(d)}),
   gaps AS (

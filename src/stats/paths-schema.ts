@@ -24,7 +24,7 @@ const Anchor = (description: string, example: string) =>
 export const PathsQuery = query({
   ...Range,
   start: Anchor(
-    'where paths start (give start or end, not both): event:<event_type>, or page:<path> for a page_view with that properties.path',
+    'where paths start (give start or end, not both): event:<event_type>, or page:<path> for a page view (page_view or $pageview) with that properties.path',
     'page:/pricing',
   ),
   end: Anchor('where paths end, the same grammar as start', 'event:purchase'),
@@ -79,7 +79,7 @@ export const pathsRouteSchema = statsRoute({
   description:
     'Within each visit (a user’s kept events of the range with no gap over 30 minutes, as in the web figures): from the first ' +
     'occurrence of `start` in the visit, the nodes that follow (or, with `end`, the nodes before its last occurrence), up to ' +
-    '`steps` nodes counting the start (end). A node is the event_type, or page:<path> for a page_view with a path; consecutive ' +
+    '`steps` nodes counting the start (end). A node is the event_type, or page:<path> for a page view with a path; consecutive ' +
     'repeats are one node. transitions: the top `limit` by users, then events, then step, from and to (code point order); ' +
     'users are distinct users after identity merging, events the visits with that transition. nodes: the start (end) node and ' +
     'every node a returned transition touches, by step, then users descending, then name.',

@@ -2,10 +2,10 @@
 // (README, "Paths"):
 // - the events are those of the range's days that the filters keep, in the
 //   store's order: by time, and at one instant by arrival (batches in the
-//   order posted, each batch's rows by lowercase event_id, common.md);
+//   order posted, each batch's rows by lowercase event_id: storeOrder);
 // - a visit is a user's such events with no gap over 30 minutes (exactly 30
 //   minutes stays in it), as test/stats/web-reference.ts forms them;
-// - a node is the event type, or page:<path> for a page_view whose path is a
+// - a node is the event type, or page:<path> for a page view whose path is a
 //   string or a number; a run of one name is one node;
 // - start: from the visit's first node with the anchor's name, `steps` nodes,
 //   numbered from 1; end: up to its last such node, which is step `steps`;
@@ -16,7 +16,7 @@
 //   (code point order), the first `limit`; nodes: the anchor's and those the
 //   kept transitions touch, by step, users descending, then name.
 // Times here are milliseconds: the tests send none finer.
-import { compareCodePoints, type ReferenceEvent, utcDay } from './reference.ts'
+import { compareCodePoints, dedupe, type ReferenceEvent, storeOrder, utcDay } from './reference.ts'
 import { type Filter, matchesAll } from './reference-segment.ts'
 
 const GAP_MS = 30 * 60_000
@@ -33,34 +33,21 @@ export interface PathsQueryRef {
 }
 
 /** Every stored event with its rank in the store's order at one instant. */
-export function storeOrder(batches: readonly (readonly ReferenceEvent[])[]) {
-  const seen = new Set<string>()
-  const out: Array<ReferenceEvent & { rank: number }> = []
-  for (const batch of batches) {
-    const sorted = [...batch].sort((a, b) =>
-      compareCodePoints(a.event_id.toLowerCase(), b.event_id.toLowerCase()),
-    )
-    for (const e of sorted) {
-      const id = e.event_id.toLowerCase()
-      if (seen.has(id)) continue
-      seen.add(id)
-      out.push({ ...e, rank: out.length })
-    }
-  }
-  return out
+function stored(batches: readonly (readonly ReferenceEvent[])[]) {
+  return dedupe(batches.flatMap((b) => storeOrder(b))).map((e, rank) => ({ ...e, rank }))
 }
 
 function nodeName(e: ReferenceEvent): string {
   const path = e.properties?.path
-  if (e.event_type === 'page_view' && (typeof path === 'string' || typeof path === 'number'))
-    return `page:${path}`
+  const view = e.event_type === 'page_view' || e.event_type === '$pageview'
+  if (view && (typeof path === 'string' || typeof path === 'number')) return `page:${path}`
   return e.event_type
 }
 
 export function referencePaths(batches: readonly (readonly ReferenceEvent[])[], q: PathsQueryRef) {
   const keep = matchesAll(q.filters)
   const byUser = new Map<string, Array<{ at: number; rank: number; name: string }>>()
-  for (const e of storeOrder(batches)) {
+  for (const e of stored(batches)) {
     const day = utcDay(e.occurred_at)
     if (day < q.from || day > q.to || !keep(e)) continue
     const list = byUser.get(e.user_id) ?? []
