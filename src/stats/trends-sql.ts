@@ -1,7 +1,8 @@
 import { NUMBER_TYPES, type PropertyPaths } from '../analytics/property-paths.ts'
 import type { DayRange } from './params.ts'
+import type { Segment } from './segment.ts'
 import { jsonPath, type SegmentField } from './segment.ts'
-import { DAYS_1_2, filteredEvents, SqlParams } from './segment-sql.ts'
+import { DAYS_1_2, filteredEvents, rollupFor, SqlParams } from './segment-sql.ts'
 import type { Interval, Series } from './trends-params.ts'
 
 // One series is one scan of the range's events (and, with compare=previous,
@@ -43,18 +44,74 @@ function propertyJoin(
   }
 }
 
+/** $1..$2 the days read (the previous period's too), then `from` and the period's length. */
+function rangeParams(range: DayRange, options: TrendsOptions) {
+  const days = range.to - range.from + 1
+  const params = new SqlParams()
+  params.add(options.comparePrevious ? range.from - days : range.from)
+  params.add(range.to)
+  return { params, from: params.add(range.from), shift: params.add(days) }
+}
+
+/** The interval of a day (or timestamp) column, a day of the previous period moved forward by the period's length. */
+const bucketOf = (interval: Interval, column: string, day: string, from: string, shift: string) =>
+  `epoch_us(date_trunc('${interval}', ${column} + to_days(CASE WHEN ${day} < DATE '1970-01-01' + ${from}::INTEGER THEN ${shift}::INTEGER ELSE 0 END)))`
+
+/**
+ * Counts and unique users per day, week or month, from the per-day rollups
+ * (type_day_counts and day_type_users, or a rolled-up property's) when the
+ * filters are ones they answer: sums of counts and the union of daily user
+ * bitmaps per block, exact, with no event read. Undefined otherwise.
+ */
+function rollupSeriesSql(
+  series: Series,
+  range: DayRange,
+  options: TrendsOptions,
+  paths: PropertyPaths,
+): { sql: string; values: SqlParams['values'] } | undefined {
+  const kind = series.measure.kind
+  if (options.breakdown || options.interval === 'hour') return undefined
+  if (kind !== 'count' && kind !== 'unique_users') return undefined
+  const { params, from, shift } = rangeParams(range, options)
+  const segments: Segment[] = [...series.segments]
+  if (series.eventType !== undefined)
+    segments.push({
+      text: 'event_type',
+      field: { kind: 'event_type' },
+      op: 'eq',
+      values: [series.eventType],
+    })
+  const rollup =
+    segments.length === 0
+      ? { counts: 'type_day_counts', users: 'day_type_users', where: 'TRUE' }
+      : rollupFor(segments, paths, params)
+  if (!rollup) return undefined
+  const table = kind === 'count' ? rollup.counts : rollup.users
+  const bucket = bucketOf(options.interval, 'CAST(e.day AS TIMESTAMP)', 'e.day', from, shift)
+  const prev = `e.day < DATE '1970-01-01' + ${from}::INTEGER`
+  const measured =
+    kind === 'count'
+      ? `SELECT ${prev} AS prev, ${bucket} AS bucket, sum(e.events)::BIGINT AS events, 0::BIGINT AS users
+  FROM ${table} e WHERE ${DAYS_1_2('e')} AND ${rollup.where} GROUP BY ALL`
+      : `SELECT prev, bucket, 0::BIGINT AS events, sum(bit_count(users))::BIGINT AS users FROM (
+    SELECT ${prev} AS prev, ${bucket} AS bucket, e.block, bit_or(e.users) AS users
+    FROM ${table} e WHERE ${DAYS_1_2('e')} AND ${rollup.where} GROUP BY ALL)
+  GROUP BY ALL`
+  const sql = `SELECT prev, bucket, 'all' AS part, NULL::BIGINT AS grk, NULL::VARCHAR AS vtype, NULL::VARCHAR AS vtext,
+       events, users, NULL::DOUBLE AS sum, 0::BIGINT AS n, NULL::DOUBLE AS min, NULL::DOUBLE AS max, 0::BIGINT AS other_values
+FROM (${measured})`
+  return { sql, values: params.values }
+}
+
 export function seriesSql(
   series: Series,
   range: DayRange,
   options: TrendsOptions,
   paths: PropertyPaths,
 ): { sql: string; values: SqlParams['values'] } {
-  const days = range.to - range.from + 1
-  const params = new SqlParams()
-  params.add(options.comparePrevious ? range.from - days : range.from)
-  params.add(range.to)
-  const from = params.add(range.from)
-  const shift = params.add(days)
+  const fromRollups = rollupSeriesSql(series, range, options, paths)
+  if (fromRollups) return fromRollups
+  const { params, from, shift } = rangeParams(range, options)
   const where = [DAYS_1_2('e')]
   if (series.eventType !== undefined) where.push(`e.event_type = ${params.add(series.eventType)}`)
   if (series.segments.length > 0) {
@@ -78,7 +135,7 @@ export function seriesSql(
     vtext = v.text
   }
   // the interval is one of four words the schema allows, not a value: written in
-  const bucket = `epoch_us(date_trunc('${options.interval}', e.occurred_at + to_days(CASE WHEN e.day < DATE '1970-01-01' + ${from}::INTEGER THEN ${shift}::INTEGER ELSE 0 END)))`
+  const bucket = bucketOf(options.interval, 'e.occurred_at', 'e.day', from, shift)
   const ev = `ev AS MATERIALIZED (
   SELECT e.user_key, e.day < DATE '1970-01-01' + ${from}::INTEGER AS prev, ${bucket} AS bucket,
          ${number} AS num, ${vtype} AS vtype, ${vtext} AS vtext

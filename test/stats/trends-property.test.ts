@@ -37,15 +37,26 @@ const event = fc.record({
   k: fc.option(fc.constantFrom('r', 's', 't', 1), { nil: undefined }),
 })
 
-const filter: fc.Arbitrary<Filter> = fc.record({
+// event_type filters and a rolled-up k: the shapes counts and unique users
+// are read from the per-day rollups for (trends-sql.ts), beside the rest
+const propertyFilter: fc.Arbitrary<Filter> = fc.record({
   field: fc.constantFrom(['k'], ['n']),
   op: fc.constantFrom('eq' as const, 'ne' as const, 'exists' as const),
   values: fc.constantFrom(['r'], ['1'], ['10']).map((v) => [...v]),
 })
+const typeFilter: fc.Arbitrary<Filter> = fc.record({
+  field: fc.constant('event_type' as const),
+  op: fc.constantFrom('eq' as const, 'ne' as const),
+  values: fc.constantFrom(['x'], ['y']).map((v) => [...v]),
+})
+const filter = fc.oneof(propertyFilter, typeFilter)
 
 const seriesArb = fc.record({
   eventType: fc.option(fc.constantFrom(...TYPES), { nil: undefined }),
-  measure: fc.constantFrom(...MEASURES),
+  measure: fc.oneof(
+    { arbitrary: fc.constantFrom('count', 'unique_users'), weight: 1 },
+    { arbitrary: fc.constantFrom(...MEASURES), weight: 1 },
+  ),
   segment: fc.array(filter, { maxLength: 1 }),
 })
 
@@ -58,7 +69,7 @@ const queryArb = fc.record({
   compare: fc.boolean(),
   breakdown: fc.option(
     fc.record({ path: fc.constantFrom('k', 'n'), limit: fc.integer({ min: 1, max: 3 }) }),
-    { nil: undefined },
+    { nil: undefined, freq: 1 },
   ),
   segment: fc.array(filter, { maxLength: 1 }),
 })
