@@ -51,7 +51,7 @@ export const deletionRoutes: FastifyPluginAsync<DeletionRouteDeps> = async (
   app.delete(
     '/suppressions/:user_id',
     { config: { scope: 'admin', project: 'writes' }, schema: liftSuppressionSchema },
-    async (request, reply) => {
+    async (request) => {
       const { user_id } = request.params
       let lifted: boolean
       try {
@@ -67,7 +67,7 @@ export const deletionRoutes: FastifyPluginAsync<DeletionRouteDeps> = async (
           `the id ${JSON.stringify(user_id)} is not suppressed`,
         )
       await suppressions.invalidate()
-      return reply.code(204).send()
+      return { user_id, lifted: true as const }
     },
   )
 }

@@ -110,7 +110,11 @@ export const liftSuppressionSchema = {
   params: UserParams,
   querystring: Query,
   response: {
-    204: { description: 'lifted' },
+    200: rateLimited(
+      jsonResponse('Lifted', Type.Object({ user_id: Type.String(), lifted: Type.Literal(true) }), {
+        example: { user_id: 'user-42', lifted: true },
+      }),
+    ),
     ...problemResponses('/suppressions/user-42', [...SECURED_STATUSES, 404, 409, 422, 500], {
       404: { detail: 'the id "user-42" is not suppressed' },
       409: { detail: 'deletion 0b6f3a52-1d1e-4f43-9a57-2f8c0d3e1a90 of this id is still running' },

@@ -215,7 +215,8 @@ for (const mode of MODES) {
       const missing = await t.app.inject({ method: 'DELETE', url: '/suppressions/nobody' })
       assert.equal(missing.statusCode, 404, missing.body)
       const lifted = await t.app.inject({ method: 'DELETE', url: '/suppressions/alice' })
-      assert.equal(lifted.statusCode, 204, lifted.body)
+      assert.equal(lifted.statusCode, 200, lifted.body)
+      assert.deepEqual(lifted.json(), { user_id: 'alice', lifted: true })
       const res = await post('/events', [
         makeEvent({ user_id: 'alice' }),
         makeEvent({ user_id: 'anon-a' }),
