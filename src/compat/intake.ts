@@ -155,7 +155,7 @@ export async function takeMessages(
   await deps.identities.add(project.id, identities)
   return {
     received: messages.length,
-    events: events.length,
+    events: events.length - suppressed,
     duplicates,
     identities: identities.length,
     rejected: warnings.length,
