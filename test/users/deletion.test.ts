@@ -262,5 +262,30 @@ for (const mode of MODES) {
         ],
       )
     })
+    test('a rebuilt replica answers as PostgreSQL holds: the deleted events never, those after the lift once', async () => {
+      const { rows } = await t.deps.db.query<{
+        event_id: string
+        occurred_at: Date
+        user_id: string
+        event_type: string
+      }>('SELECT event_id::text, occurred_at, user_id, event_type FROM events')
+      const stored = rows.map((r) => ({ ...r, occurred_at: r.occurred_at.toISOString() }))
+      assert.equal(stored.length, kept.length + 2) // bob's late event and alice's after the lift
+      const check = async (when: string) => {
+        for (const url of STATS) {
+          const res = await t.app.inject({ method: 'GET', url })
+          assert.deepEqual(res.json(), reference(stored, url), `${url} (${when})`)
+        }
+      }
+      await t.deps.analytics!.catchUp()
+      await check('live')
+      await t.deps.analytics!.reset()
+      await t.deps.analytics!.catchUp()
+      await check('rebuilt')
+      const [replica] = await t.deps.analytics!.replica.query<{ n: bigint }>(
+        'SELECT count(*) AS n FROM events',
+      )
+      assert.equal(Number(replica!.n), stored.length)
+    })
   })
 }
