@@ -34,13 +34,21 @@ ORDER BY event_id, project_id
 ON CONFLICT (event_id, project_id) DO NOTHING`
 // A straight COPY cannot filter: what it stored of suppressed ids goes again
 // in its transaction (the index on (project_id, xact_id) finds this
-// transaction's rows; nothing is read while no id is suppressed).
-const DROP_SUPPRESSED = `
-DELETE FROM events e USING suppressions s
-WHERE e.project_id = s.project_id AND e.xact_id = pg_current_xact_id() AND e.user_id = s.user_id`
+// transaction's rows; nothing is read while no id is suppressed), in the
+// statement that notifies when anything is left ($1: the rows copied), so the
+// check costs no round trip.
+const DROP_SUPPRESSED = (notify: boolean) => `
+WITH dropped AS (
+  DELETE FROM events e USING suppressions s
+  WHERE e.project_id = s.project_id AND e.xact_id = pg_current_xact_id() AND e.user_id = s.user_id
+  RETURNING 1
+), counted AS (SELECT count(*)::int AS dropped FROM dropped)
+SELECT counted.dropped FROM counted
+${notify ? `LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.dropped < $1) notified ON true` : ''}`
 // Held shared for the insert's transaction; a deletion request takes it
-// exclusively (deletion-store.ts), so no insert straddles the request.
-const LOCK_SHARED = `SELECT pg_advisory_xact_lock_shared(${SUPPRESSION_LOCK})`
+// exclusively (deletion-store.ts), so no insert straddles the request. Sent
+// with BEGIN, in one round trip.
+const BEGIN_LOCKED = `BEGIN; SELECT pg_advisory_xact_lock_shared(${SUPPRESSION_LOCK})`
 // Delivered on commit only, so a listener never reads before the rows exist.
 const NOTIFY = `SELECT pg_notify('${EVENTS_CHANNEL}', '')`
 
@@ -67,11 +75,13 @@ export class CopyInserter {
     if (this.direct) {
       try {
         return await transaction(client, async () => {
-          await client.query(LOCK_SHARED)
           await this.copy(client, COPY_EVENTS, data)
-          const dropped = (await client.query(DROP_SUPPRESSED)).rowCount ?? 0
-          if (this.options.notify && dropped < rows) await client.query(NOTIFY)
-          return rows - dropped
+          const { notify } = this.options
+          const result = await client.query<{ dropped: number }>(
+            DROP_SUPPRESSED(notify),
+            notify ? [rows] : [],
+          )
+          return rows - result.rows[0]!.dropped
         })
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err
@@ -83,7 +93,6 @@ export class CopyInserter {
       this.staged.add(client)
     }
     const inserted = await transaction(client, async () => {
-      await client.query(LOCK_SHARED)
       await this.copy(client, COPY_STAGING, data)
       const n = (await client.query(INSERT_STAGED)).rowCount ?? 0
       if (n > 0 && this.options.notify) await client.query(NOTIFY)
@@ -120,7 +129,7 @@ export class CopyInserter {
 }
 
 async function transaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN')
+  await client.query(BEGIN_LOCKED)
   try {
     const result = await work()
     await client.query('COMMIT')
