@@ -10,12 +10,16 @@ export interface RunnerOptions {
   pollMs: number
 }
 
+/** The relations holding events (the table itself, or each of its partitions) and their blocks. */
+type ScanPlan = Array<{ rel: string; blocks: number }>
+
 interface OpenJob {
   id: string
   project_id: number
   ids: string[]
   next_block: string
   end_block: string | null
+  scan_plan: ScanPlan | null
   ready: boolean
 }
 
@@ -24,29 +28,49 @@ interface OpenJob {
 // transaction in another database does not hold it back): an insert that
 // began before the suppressions existed may still commit rows of the ids.
 const OPEN_JOBS = `${HORIZON}
-SELECT id::text, project_id, ids, next_block::text, end_block::text,
+SELECT id::text, project_id, ids, next_block::text, end_block::text, scan_plan,
        requested_xact < horizon.xact AS ready
 FROM deletions, horizon WHERE state <> 'done' ORDER BY requested_at, id`
 
 // The scan ends at the heap's size once the horizon has passed: every row of
-// the ids that can exist (until the suppression is lifted) lies below it.
-const START = `UPDATE deletions SET state = 'running',
-  end_block = pg_relation_size('events') / current_setting('block_size')::bigint
-WHERE id = $1::uuid AND end_block IS NULL RETURNING end_block::text`
+// the ids that can exist (until the suppression is lifted) lies below it. A
+// partitioned table is scanned partition by partition; partitions made later
+// hold none of the ids.
+const START = `
+WITH partitioned AS (
+  SELECT relkind = 'p' AS yes FROM pg_class WHERE oid = 'events'::regclass
+), leaves AS (
+  SELECT relid::regclass::text AS rel, pg_relation_size(relid) / current_setting('block_size')::bigint AS blocks
+  FROM pg_partition_tree('events') WHERE isleaf AND (SELECT yes FROM partitioned)
+  UNION ALL
+  SELECT 'events', pg_relation_size('events') / current_setting('block_size')::bigint
+  WHERE NOT (SELECT yes FROM partitioned)
+), planned AS (
+  SELECT coalesce(jsonb_agg(jsonb_build_object('rel', rel, 'blocks', blocks) ORDER BY rel), '[]'::jsonb) AS plan,
+         coalesce(sum(blocks), 0)::bigint AS total
+  FROM leaves
+)
+UPDATE deletions SET state = 'running', scan_plan = planned.plan, end_block = planned.total
+FROM planned WHERE id = $1::uuid AND end_block IS NULL`
 
-// One chunk: a TID range scan of blocks [$2, $3) (no index on user_id: every
-// insert would pay for it), and the job's position and count moved in the same
-// statement, so a crash leaves both as they were or both moved. Two runners on
-// one job delete disjoint rows, and each adds what it deleted.
-const CHUNK = `
+// One chunk: a TID range scan of blocks [$2, $3) of one relation (its name,
+// from the catalog, is the one thing not bound), and the job's position
+// ($6, across relations) and count moved in the same statement, so a crash
+// leaves both as they were or both moved. Two runners on one job delete
+// disjoint rows, and each adds what it deleted.
+const chunk = (rel: string) => `
 WITH gone AS (
-  DELETE FROM events
+  DELETE FROM ${rel}
   WHERE ctid >= format('(%s,0)', $2::bigint)::tid AND ctid < format('(%s,0)', $3::bigint)::tid
     AND project_id = $4 AND user_id = ANY($5::text[])
   RETURNING 1
 )
-UPDATE deletions SET next_block = greatest(next_block, $3::bigint),
+UPDATE deletions SET next_block = greatest(next_block, $6::bigint),
   store_events = store_events + (SELECT count(*) FROM gone)
+WHERE id = $1::uuid RETURNING next_block::text`
+
+// A partition dropped meanwhile (retention) took its rows with it.
+const SKIP = `UPDATE deletions SET next_block = greatest(next_block, $2::bigint)
 WHERE id = $1::uuid RETURNING next_block::text`
 
 // The end: the identify and alias calls that named the ids go too (with them
@@ -119,35 +143,54 @@ export class DeletionRunner {
   }
 
   private async run(job: OpenJob): Promise<void> {
-    let end = job.end_block
-    if (end === null) {
-      const { rows } = await this.db.query<{ end_block: string }>(START, [job.id])
-      // Another runner started it first: its end stands.
-      end =
-        rows[0]?.end_block ??
-        (
-          await this.db.query<{ end_block: string }>(
-            'SELECT end_block::text FROM deletions WHERE id = $1::uuid',
-            [job.id],
-          )
-        ).rows[0]!.end_block
+    let plan = job.scan_plan
+    if (job.end_block === null || plan === null) {
+      // Another runner may have started it first: its plan stands.
+      await this.db.query(START, [job.id])
+      const { rows } = await this.db.query<{ scan_plan: ScanPlan }>(
+        'SELECT scan_plan FROM deletions WHERE id = $1::uuid',
+        [job.id],
+      )
+      plan = rows[0]!.scan_plan
     }
-    const last = BigInt(end)
     let next = BigInt(job.next_block)
-    while (next < last) {
-      if (this.stopping) return
-      const to = next + BigInt(this.options.chunkBlocks)
-      const { rows } = await this.db.query<{ next_block: string }>(CHUNK, [
-        job.id,
-        next.toString(),
-        (to < last ? to : last).toString(),
-        job.project_id,
-        job.ids,
-      ])
-      next = BigInt(rows[0]!.next_block)
+    let start = 0n
+    for (const { rel, blocks } of plan) {
+      const end = start + BigInt(blocks)
+      while (next < end) {
+        if (this.stopping) return
+        const to =
+          next + BigInt(this.options.chunkBlocks) < end
+            ? next + BigInt(this.options.chunkBlocks)
+            : end
+        next = await this.chunk(job, rel, next - start, to - start, to)
+      }
+      start = end
     }
     await this.db.query(FINISH, [job.id, job.project_id, job.ids])
     this.log.info({ deletion: job.id, ids: job.ids.length }, 'deletion done in the store')
+  }
+
+  /** Deletes the ids' rows in blocks [from, to) of `rel`; returns the job's position after. */
+  private async chunk(job: OpenJob, rel: string, from: bigint, to: bigint, position: bigint) {
+    try {
+      const { rows } = await this.db.query<{ next_block: string }>(chunk(rel), [
+        job.id,
+        from.toString(),
+        to.toString(),
+        job.project_id,
+        job.ids,
+        position.toString(),
+      ])
+      return BigInt(rows[0]!.next_block)
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42P01') throw err
+      const { rows } = await this.db.query<{ next_block: string }>(SKIP, [
+        job.id,
+        position.toString(),
+      ])
+      return BigInt(rows[0]!.next_block)
+    }
   }
 
   private async loop(): Promise<void> {

@@ -17,8 +17,11 @@ CREATE TABLE deletions (
   -- Writers that began before the suppression committed did not see it: the
   -- scan starts once every transaction up to this one has ended.
   requested_xact    xid8        NOT NULL DEFAULT pg_current_xact_id(),
-  -- the scan over the events heap, by block (a TID range scan needs no index
-  -- on user_id, which every insert would pay for)
+  -- The scan over the events heap, by block (a TID range scan needs no index
+  -- on user_id, which every insert would pay for): scan_plan lists the
+  -- table's leaf relations (itself, or its partitions) with their sizes when
+  -- the scan began, and next_block / end_block count blocks across them in that order.
+  scan_plan         jsonb,
   next_block        bigint      NOT NULL DEFAULT 0,
   end_block         bigint,
   store_events      bigint      NOT NULL DEFAULT 0,
