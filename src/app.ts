@@ -7,6 +7,8 @@ import Fastify, {
 } from 'fastify'
 import { compatRoutes } from './compat/plugin.ts'
 import { dashboardPlugin } from './dashboard/plugin.ts'
+import type { DeletionRunner } from './deletion/deletion-runner.ts'
+import { deletionRoutes } from './deletion/routes.ts'
 import type { Deps } from './deps.ts'
 import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
@@ -35,7 +37,10 @@ export type AppDeps = Omit<Deps, 'close'>
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+export async function buildApp(
+  deps: AppDeps,
+  options: { runner?: DeletionRunner } = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: deps.config.limits.maxBodyBytes,
@@ -170,6 +175,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     analytics: deps.analytics,
   })
   await app.register(projectRoutes, { projects: deps.projects })
+  await app.register(deletionRoutes, {
+    deletions: deps.deletions,
+    suppressions: deps.suppressions,
+    runner: options.runner,
+  })
   await app.register(dashboardPlugin)
   if (deps.analytics) {
     await app.register(statsRoutes, {

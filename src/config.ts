@@ -39,6 +39,8 @@ export const EnvSchema = Type.Object({
   DUCKDB_MEMORY_LIMIT: Type.String({ default: '256MB', pattern: '^[0-9.]+\\s*[KMGT]i?B$' }),
   DUCKDB_THREADS: Type.Integer({ default: 2, minimum: 1, maximum: 256 }),
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
+  DELETION_CHUNK_BLOCKS: Type.Integer({ default: 1_000, minimum: 1 }),
+  SUPPRESSION_REFRESH_MS: Type.Integer({ default: 1_000, minimum: 10 }),
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
   MAX_ROLLUP_VALUES: Type.Integer({ default: 32, minimum: 0, maximum: 10_000 }),
   // A safety net now that commits wake the sync, yet kept short: it alone
@@ -126,6 +128,7 @@ export interface Config {
     maxFutureSkewMs: number
   }
   queue: { maxLength: number }
+  deletion: { chunkBlocks: number; suppressionRefreshMs: number }
   worker: {
     maxAttempts: number
     readCount: number
@@ -197,6 +200,10 @@ export function loadConfig(
       maxFutureSkewMs: env.MAX_FUTURE_SKEW * 1000,
     },
     queue: { maxLength: env.QUEUE_MAX_LENGTH },
+    deletion: {
+      chunkBlocks: env.DELETION_CHUNK_BLOCKS,
+      suppressionRefreshMs: env.SUPPRESSION_REFRESH_MS,
+    },
     worker: {
       maxAttempts: env.MAX_ATTEMPTS,
       readCount: env.WORKER_READ_COUNT,

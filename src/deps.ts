@@ -3,6 +3,8 @@ import { SyncWaker, wakingStore } from './analytics/sync-waker.ts'
 import { ApiKeyStore } from './auth/api-keys.ts'
 import { Authenticator } from './auth/authenticator.ts'
 import type { Config } from './config.ts'
+import { DeletionStore } from './deletion/deletion-store.ts'
+import { SuppressionCache } from './deletion/suppression-cache.ts'
 import { IdempotencyStore } from './events/idempotency.ts'
 import { IngestService } from './events/ingest-service.ts'
 import { ProjectQuota } from './events/project-quota.ts'
@@ -42,6 +44,8 @@ export interface Storage {
   projects: ProjectStore
   /** the API's Idempotency-Key records, and the import's */
   idempotency: IdempotencyStore
+  /** users' deletions, their suppressions and audit (migration 008) */
+  deletions: DeletionStore
   close(): Promise<void>
 }
 
@@ -57,6 +61,8 @@ export interface Deps extends Storage {
   rateLimits: RateLimitStore
   /** the browser intake's daily salts (Redis when there is one) and User-Agent/GeoIP facts */
   web: { salts: DailySalt; enricher: Enricher }
+  /** the suppressed ids intake refuses, cached in this process */
+  suppressions: SuppressionCache
 }
 
 export async function openStorage(config: Config, log: Logger): Promise<Storage> {
@@ -70,6 +76,7 @@ export async function openStorage(config: Config, log: Logger): Promise<Storage>
     apiKeys: new ApiKeyStore(db),
     projects: new ProjectStore(db),
     idempotency: new IdempotencyStore(db),
+    deletions: new DeletionStore(db),
     close: () => store.close(),
   }
 }
@@ -150,7 +157,20 @@ export async function buildDeps(
     log.child({ component: 'quota' }),
     metrics,
   )
-  const ingest = new IngestService(store, queue, log.child({ component: 'ingest' }), metrics, quota)
+  const suppressions = new SuppressionCache(
+    storage.db,
+    config.deletion.suppressionRefreshMs,
+    log.child({ component: 'suppressions' }),
+  )
+  await suppressions.start()
+  const ingest = new IngestService(
+    store,
+    queue,
+    log.child({ component: 'ingest' }),
+    metrics,
+    quota,
+    suppressions,
+  )
   const authenticator = new Authenticator(storage.apiKeys, config.apiKey)
   // Known from the start, so an outage of the database later cannot leave it unknown.
   await authenticator.isOpen()
@@ -184,7 +204,9 @@ export async function buildDeps(
     authenticator,
     rateLimits,
     web,
+    suppressions,
     async close() {
+      suppressions.stop()
       await listener?.stop()
       await analytics?.close()
       await queue?.close()

@@ -50,6 +50,7 @@ export class Metrics
   private readonly inserted: Counter<'mode'>
   private readonly duplicate: Counter
   private readonly rejected: Counter
+  private readonly suppressed: Counter
   private readonly quotaRefusedEvents: Counter<'project'>
   private readonly batchEvents: Histogram
   private readonly batchDuration: Histogram
@@ -90,6 +91,11 @@ export class Metrics
     this.rejected = new Counter({
       name: 'ea_events_rejected_total',
       help: 'events in POST /events requests answered 422',
+      registers,
+    })
+    this.suppressed = new Counter({
+      name: 'ea_events_suppressed_total',
+      help: 'events refused at intake because their user was deleted (a suppression, until an admin lifts it): not stored, not queued',
       registers,
     })
     this.quotaRefusedEvents = new Counter({
@@ -224,6 +230,10 @@ export class Metrics
   eventsIngested(inserted: number, duplicates: number): void {
     this.inserted.inc({ mode: this.mode }, inserted)
     this.duplicate.inc(duplicates)
+  }
+
+  eventsSuppressed(count: number): void {
+    this.suppressed.inc(count)
   }
 
   eventsRejected(count: number): void {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
+import { DeletionRunner } from './deletion/deletion-runner.ts'
 import type { Deps } from './deps.ts'
 import { sweepDeleted } from './projects/project-store.ts'
 import { Worker } from './worker/worker.ts'
@@ -15,6 +16,7 @@ export class RoleError extends Error {}
 export interface Running {
   app: FastifyInstance | undefined
   worker: Worker | undefined
+  runner: DeletionRunner
   /**
    * Stops taking requests first (in-flight ones finish), then lets the worker
    * finish or hand back its batch, then closes the pools.
@@ -23,6 +25,8 @@ export interface Running {
 }
 
 const SWEEP_MS = 5_000
+// How often a process looks for deletions requested elsewhere (its own wake it at once).
+const DELETION_POLL_MS = 1_000
 
 /** Every process that stores events (API or worker) sweeps out those of deleted projects now and then. */
 function sweepDeletedProjects({ db, log }: Deps): NodeJS.Timeout {
@@ -60,7 +64,13 @@ export async function startRole(
           deps.metrics,
         )
       : undefined
-  const app = role !== 'worker' ? await buildApp(deps) : undefined
+  // Every process that stores events runs deletions too: their chunks never count a row twice.
+  const runner = new DeletionRunner(
+    deps.db,
+    { chunkBlocks: config.deletion.chunkBlocks, pollMs: DELETION_POLL_MS },
+    log.child({ component: 'deletion' }),
+  )
+  const app = role !== 'worker' ? await buildApp(deps, { runner }) : undefined
 
   if (app && (await deps.authenticator.isOpen())) {
     log.warn(
@@ -69,6 +79,7 @@ export async function startRole(
     )
   }
   worker?.start()
+  runner.start()
   deps.analytics?.start()
   const sweeper = sweepDeletedProjects(deps)
   if (app && options.listen) {
@@ -81,6 +92,7 @@ export async function startRole(
   return {
     app,
     worker,
+    runner,
     async stop() {
       if (app) {
         // Clients that keep a busy keep-alive connection (each answered 503
@@ -94,6 +106,7 @@ export async function startRole(
         clearTimeout(grace)
       }
       await worker?.stop()
+      await runner.stop()
       clearInterval(sweeper)
       await deps.close()
     },

@@ -96,6 +96,12 @@ export const REPLICA_DDL = [
    )`,
   ...PROPERTY_DDL,
   ...IDENTITY_DDL,
+  // the deletions feed's cursor (deletion-sync.ts); no row until one is applied
+  `CREATE TABLE IF NOT EXISTS deletion_cursor (
+     id INTEGER PRIMARY KEY,
+     xact UBIGINT NOT NULL,
+     seq BIGINT NOT NULL
+   )`,
   ...userSetDdl,
   `CREATE TABLE IF NOT EXISTS type_day_counts (
      day DATE NOT NULL,

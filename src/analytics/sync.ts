@@ -7,6 +7,7 @@ import type {
   PagedRead,
   PostgresChangeFeed,
 } from '../store/change-feed.ts'
+import { applyDeletion, deletionCursor } from './deletion-sync.ts'
 import { type DuckDbReplica, isCorruption } from './duckdb-replica.ts'
 import { bitmapBudget, FOLD_PENDING_ROWS, foldBatch, foldPending, pendingRows } from './fold.ts'
 import type { IdentityWarning } from './identity-merge.ts'
@@ -36,6 +37,8 @@ export interface SyncOptions {
 // Identity calls are few beside events (one per sign-up or login), and a
 // batch's merges move whole persons: a modest batch keeps a transaction short.
 const IDENTITY_BATCH = 2_000
+// Deletions are rarer still, and each is a transaction of its own.
+const DELETION_BATCH = 100
 
 /**
  * Copies committed rows from PostgreSQL into the DuckDB replica, in large
@@ -143,8 +146,9 @@ export class AnalyticsSync {
         copied = await this.syncChunk()
         const eventsCaughtUp = this.caughtUp
         const linked = await this.syncIdentities()
-        this.caughtUp = eventsCaughtUp && linked < IDENTITY_BATCH
-        copied += linked
+        const deleted = await this.syncDeletions()
+        this.caughtUp = eventsCaughtUp && linked < IDENTITY_BATCH && deleted < DELETION_BATCH
+        copied += linked + deleted
         if (copied > 0 && (await pendingRows(this.replica.writer)) >= FOLD_PENDING_ROWS)
           await foldBatch(this.replica.writer, this.bitmapBudget)
         this.health.succeeded()
@@ -265,6 +269,32 @@ export class AnalyticsSync {
         .catch((err) =>
           this.log.warn({ err, warnings: warnings.length }, 'identity warnings not kept'),
         )
+    }
+    return rows.length
+  }
+
+  /**
+   * The deletions the store finished since the replica's deletion cursor,
+   * applied one by one (deletion-sync.ts), each reported back to the store.
+   * The store removed the rows first and stores none of those ids while they
+   * are suppressed, so rows read from now on hold none: only rows read ahead
+   * before the deletion finished might, and they are dropped. Returns the
+   * deletions applied.
+   */
+  private async syncDeletions(): Promise<number> {
+    const rows = await this.feed.readDeletions(
+      await deletionCursor(this.replica.writer),
+      DELETION_BATCH,
+    )
+    if (rows.length === 0) return 0
+    this.readAhead = undefined
+    for (const row of rows) {
+      const events = await applyDeletion(this.replica.writer, row)
+      // The figure is for GET /deletions/{id}; the replica is correct without it.
+      await this.feed
+        .reportDeletion(row.id, events)
+        .catch((err) => this.log.warn({ err, deletion: row.id }, 'deletion count not reported'))
+      this.log.info({ deletion: row.id, events }, 'deletion applied to the replica')
     }
     return rows.length
   }

@@ -50,6 +50,8 @@ export interface IntakeCounts {
   identities: number
   /** messages refused, each kept as an ingestion warning */
   rejected: number
+  /** events refused because their user was deleted; present only when some were */
+  suppressed?: number
 }
 
 export interface IntakeDeps {
@@ -144,17 +146,20 @@ export async function takeMessages(
   await deps.warnings.add(project.id, warnings)
   for (const w of warnings) deps.observer.compatMessageRejected(source, w.reason)
   let duplicates = 0
+  let suppressed = 0
   if (events.length > 0) {
     const result = await deps.ingest.ingest(events, project, requestId, propertiesJson)
     duplicates = result.body.duplicates
+    suppressed = result.body.suppressed ?? 0
   }
   await deps.identities.add(project.id, identities)
   return {
     received: messages.length,
-    events: events.length,
+    events: events.length - suppressed,
     duplicates,
     identities: identities.length,
     rejected: warnings.length,
+    ...(suppressed > 0 ? { suppressed } : {}),
   }
 }
 

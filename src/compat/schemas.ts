@@ -25,6 +25,11 @@ const counts = {
   rejected: Type.Integer({
     description: 'messages refused one by one, each kept as a warning (GET /events/warnings)',
   }),
+  suppressed: Type.Optional(
+    Type.Integer({
+      description: 'events refused because their user was deleted (present only when some were)',
+    }),
+  ),
   received_at: Type.String({
     format: 'date-time',
     description: 'the time the clock correction took as "received"',

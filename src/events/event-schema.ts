@@ -29,6 +29,12 @@ export const IngestResponse = Type.Object({
   total_received: Type.Integer(),
   inserted: Type.Integer({ description: 'stored now (201) or accepted for insertion (202)' }),
   duplicates: Type.Integer({ description: 'repeats inside the request plus ids already stored' }),
+  suppressed: Type.Optional(
+    Type.Integer({
+      description:
+        'events refused because their user was deleted (present only when some were): not stored, not queued',
+    }),
+  ),
   message: Type.String(),
 })
 export type IngestResponse = Static<typeof IngestResponse>

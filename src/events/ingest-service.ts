@@ -1,3 +1,4 @@
+import type { SuppressionCheck } from '../deletion/suppression-cache.ts'
 import type { Logger } from '../logger.ts'
 import type { Project } from '../projects/project-store.ts'
 import type { EventQueue } from '../queue/event-queue.ts'
@@ -21,6 +22,8 @@ export interface IngestObserver {
   eventsReceived(count: number): void
   /** in queue mode `inserted` counts the events accepted into the queue */
   eventsIngested(inserted: number, duplicates: number): void
+  /** events refused because their user is being (or was) deleted */
+  eventsSuppressed(count: number): void
 }
 
 /**
@@ -35,6 +38,7 @@ export class IngestService {
     private readonly log: Logger,
     private readonly observer: IngestObserver,
     private readonly quota?: ProjectQuota,
+    private readonly suppressions?: SuppressionCheck,
   ) {}
 
   /** `project`'s events; `propertiesJson[i]`, when given, is events[i].properties serialised, as validation did. */
@@ -44,12 +48,21 @@ export class IngestService {
     requestId: string,
     propertiesJson?: readonly string[],
   ): Promise<IngestResult> {
+    const total = events.length
+    this.observer.eventsReceived(total)
+    // Events of deleted users are refused first: they count as neither inserted nor duplicates.
+    const kept = this.unsuppressed(events, project.id)
+    const suppressed = kept ? total - kept.length : 0
+    if (kept) {
+      propertiesJson = propertiesJson && kept.map((i) => propertiesJson![i]!)
+      events = kept.map((i) => events[i]!)
+      this.observer.eventsSuppressed(suppressed)
+    }
     const firsts = firstOccurrences(events)
     const unique = firsts ? firsts.map((i) => events[i]!) : events
     const uniqueJson =
       firsts && propertiesJson ? firsts.map((i) => propertiesJson[i]!) : propertiesJson
-    const total = events.length
-    this.observer.eventsReceived(total)
+    const refused = suppressed > 0 ? { suppressed } : {}
     if (!this.queue) {
       // Under a quota, ids already stored must not count: they are looked up
       // first (a resend at a full quota adds nothing, so it is not refused);
@@ -75,13 +88,14 @@ export class IngestService {
       } finally {
         await giveBack(counted - inserted)
       }
-      this.observer.eventsIngested(inserted, total - inserted)
+      this.observer.eventsIngested(inserted, total - suppressed - inserted)
       return {
         status: 201,
         body: {
           total_received: total,
           inserted,
-          duplicates: total - inserted,
+          duplicates: total - suppressed - inserted,
+          ...refused,
           message: 'events stored',
         },
       }
@@ -110,16 +124,29 @@ export class IngestService {
         throw err
       }
     }
-    this.observer.eventsIngested(fresh.length, total - fresh.length)
+    this.observer.eventsIngested(fresh.length, total - suppressed - fresh.length)
     return {
       status: 202,
       body: {
         total_received: total,
         inserted: fresh.length,
-        duplicates: total - fresh.length,
+        duplicates: total - suppressed - fresh.length,
+        ...refused,
         message: 'events accepted for processing',
       },
     }
+  }
+
+  /** The indexes of the events whose user is not suppressed; undefined when none is. */
+  private unsuppressed(events: readonly NormalizedEvent[], project: number): number[] | undefined {
+    const check = this.suppressions
+    if (!check) return undefined
+    let kept: number[] | undefined
+    for (let i = 0; i < events.length; i++) {
+      if (!check.isSuppressed(project, events[i]!.user_id)) kept?.push(i)
+      else kept ??= Array.from({ length: i }, (_, k) => k)
+    }
+    return kept
   }
 
   private take(project: Pick<Project, 'id' | 'name' | 'events_per_day'>, events: number) {

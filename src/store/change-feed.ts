@@ -40,7 +40,7 @@ export interface FeedPosition {
 // left out and this is the snapshot's xmin again.
 // The day and the microsecond timestamp are computed here, once, so the
 // replica never converts time zones.
-const HORIZON = `
+export const HORIZON = `
 WITH horizon AS (
   SELECT coalesce(
     (SELECT min(running) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
@@ -76,6 +76,17 @@ WHERE m.project_id = $4
 ORDER BY m.xact_id, m.seq
 LIMIT $3`
 
+// Finished deletions (migration 008) after a position, with the same horizon:
+// the second feed a replica reads, so every stats process applies each one.
+const DELETIONS_AFTER = `${HORIZON}
+SELECT d.finished_xact::text AS xact, d.seq::text AS seq, d.id::text AS id, d.ids, d.max_seq::text AS max_seq
+FROM deletions d, horizon
+WHERE d.project_id = $4 AND d.finished_xact IS NOT NULL
+  AND (d.finished_xact, d.seq) > ($1::text::xid8, $2::bigint)
+  AND d.finished_xact < horizon.xact
+ORDER BY d.finished_xact, d.seq
+LIMIT $3`
+
 // How far behind a position is: rows not yet copied (capped, so a replica that
 // is far behind does not make this expensive) and the age of the oldest one.
 const LAG = `
@@ -106,6 +117,16 @@ export interface IdentityRow {
   traits_once: string | null
   /** occurred_at in epoch microseconds */
   micros: string
+}
+
+/** A deletion the store has finished, for the replica to apply. */
+export interface DeletionRow {
+  xact: string
+  seq: string
+  id: string
+  ids: string[]
+  /** the events' seq when it finished: later rows of the ids came after a lift */
+  max_seq: string
 }
 
 /** One project's committed rows, in commit order (its index: events_project_sync_idx). */
@@ -153,6 +174,25 @@ export class PostgresChangeFeed {
       this.project,
     ])
     return rows
+  }
+
+  /** Up to `limit` finished deletions after `position`, in the order they finished. */
+  async readDeletions(position: FeedPosition, limit: number): Promise<DeletionRow[]> {
+    const { rows } = await this.db.query<DeletionRow>(DELETIONS_AFTER, [
+      position.xact.toString(),
+      position.seq.toString(),
+      limit,
+      this.project,
+    ])
+    return rows
+  }
+
+  /** What the replica removed for a deletion, for GET /deletions/{id}. */
+  async reportDeletion(id: string, events: number): Promise<void> {
+    await this.db.query(
+      'UPDATE deletions SET replica_events = $2, replica_applied_at = now() WHERE id = $1::uuid',
+      [id, events],
+    )
   }
 
   /** This store's identity, and the next transaction id it will hand out. */

@@ -1,7 +1,12 @@
 import type { Socket } from 'node:net'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
+import { SUPPRESSION_LOCK } from '../deletion/deletion-store.ts'
 import { EVENTS_CHANNEL } from './event-notifications.ts'
+
+/** The insert-time check of a user's deletion (migration 008): rows of suppressed ids are not stored. */
+export const NOT_SUPPRESSED = (rows: string) =>
+  `NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.project_id = ${rows}.project_id AND s.user_id = ${rows}.user_id)`
 
 // COPY has no ON CONFLICT, so a batch is first tried straight into events,
 // which succeeds whenever none of its ids is stored yet (the common case: the
@@ -24,8 +29,26 @@ const COPY_STAGING =
 const INSERT_STAGED = `
 INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
 SELECT event_id, project_id, occurred_at, user_id, event_type, properties FROM events_staging
+WHERE ${NOT_SUPPRESSED('events_staging')}
 ORDER BY event_id, project_id
 ON CONFLICT (event_id, project_id) DO NOTHING`
+// A straight COPY cannot filter: what it stored of suppressed ids goes again
+// in its transaction (the index on (project_id, xact_id) finds this
+// transaction's rows; nothing is read while no id is suppressed), in the
+// statement that notifies when anything is left ($1: the rows copied), so the
+// check costs no round trip.
+const DROP_SUPPRESSED = (notify: boolean) => `
+WITH dropped AS (
+  DELETE FROM events e USING suppressions s
+  WHERE e.project_id = s.project_id AND e.xact_id = pg_current_xact_id() AND e.user_id = s.user_id
+  RETURNING 1
+), counted AS (SELECT count(*)::int AS dropped FROM dropped)
+SELECT counted.dropped FROM counted
+${notify ? `LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.dropped < $1) notified ON true` : ''}`
+// Held shared for the insert's transaction; a deletion request takes it
+// exclusively (deletion-store.ts), so no insert straddles the request. Sent
+// with BEGIN, in one round trip.
+const BEGIN_LOCKED = `BEGIN; SELECT pg_advisory_xact_lock_shared(${SUPPRESSION_LOCK})`
 // Delivered on commit only, so a listener never reads before the rows exist.
 const NOTIFY = `SELECT pg_notify('${EVENTS_CHANNEL}', '')`
 
@@ -51,16 +74,15 @@ export class CopyInserter {
     if (rows === 0) return 0
     if (this.direct) {
       try {
-        if (!this.options.notify) {
-          // One statement is one transaction: no BEGIN and COMMIT round trips.
+        return await transaction(client, async () => {
           await this.copy(client, COPY_EVENTS, data)
-        } else {
-          await transaction(client, async () => {
-            await this.copy(client, COPY_EVENTS, data)
-            await client.query(NOTIFY)
-          })
-        }
-        return rows
+          const { notify } = this.options
+          const result = await client.query<{ dropped: number }>(
+            DROP_SUPPRESSED(notify),
+            notify ? [rows] : [],
+          )
+          return rows - result.rows[0]!.dropped
+        })
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err
         this.direct = false
@@ -107,7 +129,7 @@ export class CopyInserter {
 }
 
 async function transaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN')
+  await client.query(BEGIN_LOCKED)
   try {
     const result = await work()
     await client.query('COMMIT')

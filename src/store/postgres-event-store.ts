@@ -3,7 +3,7 @@ import type { NormalizedEvent, ProjectEvent } from '../events/event-schema.ts'
 import type { ImportBatch } from '../import/import-csv.ts'
 import type { Logger } from '../logger.ts'
 import { CopyBatch, copyBinary, FRAME } from './copy-batch.ts'
-import { type CopyData, CopyInserter, socketOf } from './copy-insert.ts'
+import { type CopyData, CopyInserter, NOT_SUPPRESSED, socketOf } from './copy-insert.ts'
 import { decodeCopyRows } from './copy-rows.ts'
 import { EVENTS_CHANNEL } from './event-notifications.ts'
 import type { CopyEventStore } from './event-store.ts'
@@ -36,12 +36,15 @@ export function createPool(options: PostgresOptions, log: Logger): pg.Pool {
 // The same statement notifies a stats process in another process that new
 // rows are there: once per batch, only when it stored any, and delivered only
 // once the insert commits, so a listener never reads before the rows exist.
+// Ids being deleted are not stored (the suppressions of migration 008): this
+// check, not intake's cached one, is the one that holds.
 const INSERT_BATCH = `
 WITH inserted AS (
   INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
   SELECT event_id, project_id, occurred_at, user_id, event_type, properties
   FROM unnest($1::uuid[], $6::int[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
     AS batch(event_id, project_id, occurred_at, user_id, event_type, properties)
+  WHERE ${NOT_SUPPRESSED('batch')}
   ORDER BY event_id, project_id
   ON CONFLICT (event_id, project_id) DO NOTHING
   RETURNING 1
