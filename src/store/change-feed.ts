@@ -40,7 +40,7 @@ export interface FeedPosition {
 // left out and this is the snapshot's xmin again.
 // The day and the microsecond timestamp are computed here, once, so the
 // replica never converts time zones.
-const HORIZON = `
+export const HORIZON = `
 WITH horizon AS (
   SELECT coalesce(
     (SELECT min(running) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
