@@ -138,9 +138,8 @@ for (const mode of MODES) {
       let db: TestDatabase | undefined
       const freshDir = join(dir, 'fresh')
       try {
-        const env: Record<string, string> = mode.server
-          ? { DATABASE_URL: (db = await createTestDatabase()).url }
-          : { DATA_DIR: freshDir }
+        if (mode.server) db = await createTestDatabase()
+        const env: Record<string, string> = db ? { DATABASE_URL: db.url } : { DATA_DIR: freshDir }
         const imported = await runCli('import', [file, '--json', '--quiet'], env, dir)
         assert.equal(imported.code, 0, imported.stderr)
         const summary = JSON.parse(imported.stdout)
@@ -230,7 +229,10 @@ for (const mode of MODES) {
       assert.ok(res.statusCode < 300, res.body)
       await waitFor(
         'the alias applied in the replica',
-        async () => (await t.deps.analytics!.catchUp(), await getOk(t.app, '/users/user-6')),
+        async () => {
+          await t.deps.analytics!.catchUp()
+          return getOk(t.app, '/users/user-6')
+        },
         (p: { ids: string[] }) => p.ids.includes('user-5'),
       )
       const got = await get(`/export?${RANGE}&user_id=user-5&format=csv`)
