@@ -56,7 +56,7 @@ export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerat
     FROM events
     WHERE ${fixed.map((c) => `(${c})`).join(' AND ')}
       AND (xact_id, seq) > ($${after + 1}::text::xid8, $${after + 2}::bigint)
-    ORDER BY xact_id, seq
+    ORDER BY events.xact_id, events.seq -- qualified: bare names would sort by the text columns
     LIMIT ${PAGE_ROWS}`
   let position = ['0', '0']
   for (;;) {
