@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import type { FieldError } from '../errors.ts'
 import { type ExportPlan, exportRows } from '../export/export-rows.ts'
 import { isEventLevel } from '../export/export-sql.ts'
-import { EXPORT_FORMATS, type ExportFormat, encode } from '../export/formats.ts'
+import { EXPORT_FORMATS, EXPORT_STREAM, type ExportFormat, encode } from '../export/formats.ts'
 import { pickProject } from '../projects/pick-project.ts'
 import { checkRange, checkSegments } from '../stats/params.ts'
 import { openCliStorage } from './open-storage.ts'
@@ -103,7 +103,7 @@ async function main(): Promise<number> {
       segments: args.segments,
       ...(args.userId !== undefined ? { userIds: [args.userId] } : {}),
     }
-    const source = Readable.from(encode(exportRows(storage.db, plan), args.format))
+    const source = Readable.from(encode(exportRows(storage.db, plan), args.format), EXPORT_STREAM)
     if (args.out === undefined) {
       await pipeline(source, stdout())
       return 0

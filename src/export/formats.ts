@@ -17,6 +17,12 @@ export const CONTENT_TYPES: Record<ExportFormat, string> = {
 }
 
 /**
+ * How the encoded pages are buffered: one page ahead (a page of 10,000 rows is
+ * a few MB of text), not Readable.from's 16.
+ */
+export const EXPORT_STREAM = { highWaterMark: 1 }
+
+/**
  * The pages of rows as a file of the format, a chunk per page, pulled by
  * whoever reads it (Readable.from): a slow reader holds the store's reads
  * back instead of filling memory.

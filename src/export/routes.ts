@@ -5,7 +5,7 @@ import type { Analytics } from '../analytics/analytics.ts'
 import { checkRange, checkSegments, schemaErrors, throwIfAny } from '../stats/params.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { exportRows } from './export-rows.ts'
-import { CONTENT_TYPES, encode } from './formats.ts'
+import { CONTENT_TYPES, EXPORT_STREAM, encode } from './formats.ts'
 import { exportFileName, planExport } from './plan.ts'
 import { ExportQuery, exportRouteSchema } from './schemas.ts'
 
@@ -44,7 +44,7 @@ export const exportRoutes: FastifyPluginAsync<ExportRoutesOptions> = async (
         )
         .send(
           // The documented 200 is the file's text; a stream is how it is sent.
-          Readable.from(encode(exportRows(db, plan), format)) as unknown as string,
+          Readable.from(encode(exportRows(db, plan), format), EXPORT_STREAM) as unknown as string,
         )
     },
   )

@@ -214,7 +214,7 @@ for (const mode of MODES) {
       }
     })
 
-    test('user_id= exports that user and the ids merged into it', async () => {
+    test('user_id= exports that user and the ids merged into it; user.<trait> filters by profile', async () => {
       // An alias, as the Segment and PostHog intakes record it: anon-7 is user-5.
       const res = await t.app.inject({
         method: 'POST',
@@ -245,6 +245,32 @@ for (const mode of MODES) {
       // Asked by the merged id: the same person.
       const same = await get(`/export?${RANGE}&user_id=user-6&format=csv`)
       assert.deepEqual(byId(csvRows(same.body)), want)
+      // A trait filter: the events of the persons with that trait.
+      const identify = await t.app.inject({
+        method: 'POST',
+        url: '/v1/identify',
+        payload: {
+          messageId: 'identify-export-1',
+          userId: 'user-2',
+          traits: { tier: 'gold' },
+          timestamp: '2026-11-03T00:00:00Z',
+        },
+      })
+      assert.ok(identify.statusCode < 300, identify.body)
+      await waitFor(
+        'the trait applied in the replica',
+        async () => {
+          await t.deps.analytics!.catchUp()
+          return getOk(t.app, '/users/user-2')
+        },
+        (p: { traits: Record<string, unknown> }) => p.traits.tier === 'gold',
+      )
+      const gold = await get(`/export?${RANGE}&segment=user.tier:gold&format=ndjson`)
+      assert.equal(gold.statusCode, 200, gold.body)
+      assert.deepEqual(
+        byId(ndjsonRows(gold.body)),
+        ALL.filter((e) => e.user_id === 'user-2'),
+      )
       // Never seen: an empty file, not an error.
       const none = await get(`/export?${RANGE}&user_id=nobody&format=ndjson`)
       assert.equal(none.statusCode, 200)
