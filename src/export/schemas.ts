@@ -30,7 +30,10 @@ export const ExportQuery = query({
   ),
 })
 
-const file = (description: string) => ({ schema: Type.String({ description }) })
+const file = (description: string, example: string) => ({
+  schema: Type.String({ description }),
+  example,
+})
 
 export const exportRouteSchema = {
   tags: ['export'],
@@ -48,9 +51,18 @@ export const exportRouteSchema = {
     200: {
       description: 'The file, as an attachment',
       content: {
-        'application/x-ndjson': file('one JSON event per line'),
-        'text/csv': file('a header row, then one record per event'),
-        'application/vnd.apache.parquet': file('Parquet, zstd'),
+        'application/x-ndjson': file(
+          'one JSON event per line',
+          '{"event_id":"0192f0c4-1b2a-7c3d-8e4f-5a6b7c8d9e0f","occurred_at":"2026-11-01T08:00:00.123456Z","user_id":"user-42","event_type":"page_view","properties":{"path":"/pricing"}}\n',
+        ),
+        'text/csv': file(
+          'a header row, then one record per event',
+          'event_id,occurred_at,user_id,event_type,properties_json\n0192f0c4-1b2a-7c3d-8e4f-5a6b7c8d9e0f,2026-11-01T08:00:00.123456Z,user-42,page_view,"{""path"": ""/pricing""}"\n',
+        ),
+        'application/vnd.apache.parquet': file(
+          'Parquet, zstd: the five columns as text',
+          '(binary)',
+        ),
       },
     },
     ...problemResponses('/export?from=2026-11-03&to=2026-11-01', [...SECURED_STATUSES, 422, 500], {
