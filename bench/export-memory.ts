@@ -116,7 +116,7 @@ for (const format of values.formats.split(',')) {
 }
 console.log(
   JSON.stringify(
-    { events, machine: execFileSync('nproc', { encoding: 'utf8' }).trim() + ' cores', rows },
+    { events, machine: `${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores`, rows },
     null,
     1,
   ),
