@@ -23,7 +23,6 @@ export interface ExportPlan {
   userIds?: readonly string[]
 }
 
-const DAY_MS = 86_400_000
 export const PAGE_ROWS = 10_000
 
 /**
@@ -44,8 +43,9 @@ export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerat
   const fixed = [
     `project_id = ${params.add(plan.project)}`,
     `xact_id < ${params.add(horizon)}::text::xid8`,
-    `occurred_at >= ${params.add(new Date(plan.fromDay * DAY_MS).toISOString())}::timestamptz`,
-    `occurred_at < ${params.add(new Date((plan.toDay + 1) * DAY_MS).toISOString())}::timestamptz`,
+    // Day numbers, not ISO text: the day after 9999-12-31 has no four-digit year.
+    `occurred_at >= (DATE '1970-01-01' + ${params.add(plan.fromDay)}::int)::timestamp AT TIME ZONE 'UTC'`,
+    `occurred_at < (DATE '1970-01-01' + ${params.add(plan.toDay + 1)}::int)::timestamp AT TIME ZONE 'UTC'`,
     ...plan.segments.map((s) => eventCondition(s, params)),
   ]
   if (plan.userIds) fixed.push(`user_id = ANY(${params.add(plan.userIds)}::text[])`)

@@ -130,6 +130,14 @@ for (const mode of MODES) {
       assert.deepEqual(byId(ndjsonRows(res.body)), want)
     })
 
+    test('the last and first days a date can name: empty files, not errors', async () => {
+      for (const q of ['from=9999-12-31&to=9999-12-31', 'from=0001-01-01&to=0001-01-01']) {
+        const res = await get(`/export?${q}&format=csv`)
+        assert.equal(res.statusCode, 200, res.body)
+        assert.equal(res.body, 'event_id,occurred_at,user_id,event_type,properties_json\n')
+      }
+    })
+
     test('export, npm run import into a fresh service: the same stats answers', async () => {
       const csv = await get(`/export?${RANGE}&format=csv`)
       const file = join(dir, 'export.csv')
