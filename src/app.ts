@@ -13,6 +13,7 @@ import type { Deps } from './deps.ts'
 import { AppError } from './errors.ts'
 import { eventRoutes } from './events/routes.ts'
 import { countEvents } from './events/validate-batch.ts'
+import { exportRoutes } from './export/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { installAccessControl } from './http/access-control.ts'
 import { AuthFailureGuard } from './http/auth-failures.ts'
@@ -181,6 +182,7 @@ export async function buildApp(
     runner: options.runner,
   })
   await app.register(dashboardPlugin)
+  await app.register(exportRoutes, { db: deps.db, analytics: deps.analytics })
   if (deps.analytics) {
     await app.register(statsRoutes, {
       analytics: deps.analytics,

@@ -83,6 +83,10 @@ const openApi: FastifyPluginAsync = async (app) => {
           description:
             'apps kept apart: every event, key and answer belongs to one project (`project=` names it for a service-wide key)',
         },
+        {
+          name: 'export',
+          description: 'every stored event of a range, in the columns the CSV import reads',
+        },
         { name: 'operations', description: 'health, queue status, metrics and this document' },
       ],
       components: {

@@ -6,6 +6,7 @@ import { lockDataDir } from './data-dir-lock.ts'
 import { migrate } from './migrate.ts'
 import { createPool } from './postgres-event-store.ts'
 import { pgliteClient, poolClient, type SqlClient } from './sql-client.ts'
+import { checkStoreOrigin } from './store-origin.ts'
 
 export { DataDirLockedError } from './data-dir-lock.ts'
 
@@ -28,7 +29,9 @@ export async function openStore(config: Config, log: Logger): Promise<SqlClient>
       },
       log.child({ component: 'postgres' }),
     )
-    return poolClient(pool)
+    const client = poolClient(pool)
+    await checkOrClose(client, log)
+    return client
   }
   return openEmbedded(config.dataDir, log)
 }
@@ -55,11 +58,25 @@ async function openEmbedded(dataDir: string, log: Logger): Promise<SqlClient> {
     'embedded store open',
   )
   const client = pgliteClient(db)
+  await checkOrClose(client, log).catch((err: unknown) => {
+    release()
+    throw err
+  })
   return {
     ...client,
     async end() {
       await client.end()
       release()
     },
+  }
+}
+
+/** After the migrations (009 adds what it reads): a restored store is re-keyed before anything reads it. */
+async function checkOrClose(client: SqlClient, log: Logger): Promise<void> {
+  try {
+    await checkStoreOrigin(client, log.child({ component: 'store-origin' }))
+  } catch (err) {
+    await client.end().catch(() => {})
+    throw err
   }
 }

@@ -86,7 +86,7 @@ describe('OpenAPI document and /docs (embedded, no servers)', () => {
     )
     assert.deepEqual(
       doc.tags.map((tag: Json) => tag.name),
-      ['events', 'stats', 'users', 'projects', 'operations'],
+      ['events', 'stats', 'users', 'projects', 'export', 'operations'],
     )
     assert.deepEqual((await t.app.inject({ method: 'GET', url: '/docs/json' })).json(), doc)
   })
