@@ -16,6 +16,10 @@ export interface OriginCheck {
 const REKEY = [
   'UPDATE events SET xact_id = pg_current_xact_id()',
   'UPDATE identity_messages SET xact_id = pg_current_xact_id()',
+  // deletions (migration 008): a job waits for transactions older than its
+  // request, and replicas read finished ones in finished_xact order
+  `UPDATE deletions SET requested_xact = pg_current_xact_id(),
+     finished_xact = CASE WHEN finished_xact IS NULL THEN NULL ELSE pg_current_xact_id() END`,
 ] as const
 
 /**
@@ -59,6 +63,7 @@ export async function checkStoreOrigin(db: SqlClient, log: Logger): Promise<Orig
       const started = performance.now()
       const events = (await query(REKEY[0])).rowCount
       const identities = (await query(REKEY[1])).rowCount
+      await query(REKEY[2])
       await query('UPDATE store_identity SET id = gen_random_uuid()')
       counts = { rekeyed: true, events, identities }
       log.warn(

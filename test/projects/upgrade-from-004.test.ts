@@ -156,6 +156,7 @@ describe('upgrading a database of release 004 (no projects) to projects', {
         '005_projects',
         '006_sdk_intake',
         '007_web_intake',
+        '008_deletions',
         '009_store_origin',
       ],
     )
