@@ -57,9 +57,8 @@ export async function lifecycle(
     to: interval === 'month' ? range.to + 31 : range.to + 6,
   }
   const idx = indexSql(interval, 'e.day')
-  const { sql, values } =
-    rollupSql(eventType, segments, replica, days, idx, first, last) ??
-    eventsSql(eventType, segments, replica, days, idx, first, last)
+  const query = { eventType, segments, replica, days, idx, first, last }
+  const { sql, values } = rollupSql(query) ?? eventsSql(query)
   const rows = await replica.query<{ i: number; kind: string; users: number }>(sql, values)
   const at = new Map(rows.map((r) => [`${r.i}/${r.kind}`, r.users]))
   return starts.map((t) => {
@@ -74,6 +73,17 @@ export async function lifecycle(
   })
 }
 
+/** What both ways of counting need: the days read, the interval index's SQL, the first and last interval. */
+interface LifecycleQuery {
+  eventType: string | undefined
+  segments: readonly Segment[]
+  replica: DuckDbReplica
+  days: DayRange
+  idx: string
+  first: number
+  last: number
+}
+
 /**
  * The same figures from the daily user bitmaps (day_type_users, or a rolled-up
  * property's), when the filters are ones they answer: per interval and block,
@@ -81,15 +91,15 @@ export async function lifecycle(
  * bit_or), P = who was active in the one before; new = A & ~B, returning =
  * A & P, resurrecting the rest of A, dormant = P & ~A. Exact, no event read.
  */
-function rollupSql(
-  eventType: string | undefined,
-  segments: readonly Segment[],
-  replica: DuckDbReplica,
-  days: DayRange,
-  idx: string,
-  first: number,
-  last: number,
-): { sql: string; values: SqlParams['values'] } | undefined {
+function rollupSql({
+  eventType,
+  segments,
+  replica,
+  days,
+  idx,
+  first,
+  last,
+}: LifecycleQuery): { sql: string; values: SqlParams['values'] } | undefined {
   // every day up to the last: B needs all of the history before the range
   const params = new SqlParams()
   params.add(days.to)
@@ -128,15 +138,10 @@ UNION ALL SELECT i, 'dormant', sum(dormant)::INTEGER FROM gone GROUP BY i`
 }
 
 /** Per interval and kind, users, from the events the filters keep (any filters). */
-function eventsSql(
-  eventType: string | undefined,
-  segments: readonly Segment[],
-  replica: DuckDbReplica,
-  days: DayRange,
-  idx: string,
-  first: number,
-  last: number,
-): { sql: string; values: SqlParams['values'] } {
+function eventsSql({ eventType, segments, replica, days, idx, first, last }: LifecycleQuery): {
+  sql: string
+  values: SqlParams['values']
+} {
   const params = new SqlParams()
   params.add(days.from)
   params.add(days.to)
