@@ -32,6 +32,12 @@ export const REALISTIC_QUERIES = [
   'web top pages 10',
   'web entry pages 10',
   'web sources by referrer_host',
+  'funnel 3 steps 30 days',
+  'trends page_view users per day',
+  'trends events per week',
+  'active users 30 days',
+  'stickiness page_view 30 days',
+  'lifecycle page_view 30 days',
   'paths from page:/ 5 steps',
   'paths to purchase 5 steps',
 ]
