@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { getOk, startTestApp, type TestApp } from '../helpers/app.ts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { makeEvent } from '../helpers/events.ts'
+import { makeEvent, waitFor } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 import {
   postgresBin,
@@ -82,6 +82,21 @@ describe('pg_dump of a running server, restored into a new cluster', {
       env: { DUCKDB_PATH: join(dir, 'analytics.duckdb') },
     })
     await ingest(original, batch(300, 0), 201)
+    // A user deleted before the dump: the restored deletion must not wait on the old cluster's transaction ids either.
+    await ingest(
+      original,
+      [makeEvent({ user_id: 'gone', occurred_at: '2026-11-02T09:00:00.000Z' })],
+      201,
+    )
+    await original.deps.analytics!.catchUp()
+    const deletion = await original.app.inject({ method: 'DELETE', url: '/users/gone' })
+    assert.equal(deletion.statusCode, 202, deletion.body)
+    const id = deletion.json().deletion_id
+    await waitFor(
+      'the deletion applied',
+      async () => (await original.app.inject({ url: `/deletions/${id}` })).json(),
+      (d) => d.state === 'done' && d.replica_events === 1,
+    )
     originalStats = await statsOf(original)
     assert.deepEqual(await replicaRows(original), { rows: 300, distinct: 300 })
     cluster = await startThrowawayCluster()
@@ -110,11 +125,19 @@ describe('pg_dump of a running server, restored into a new cluster', {
     // the new cluster has not reached, which its sync horizon would hold back.
     const probe = new pg.Client({ connectionString: restoredUrl })
     await probe.connect()
-    const { rows } = await probe.query<{ ahead: number }>(
-      'SELECT count(*)::int AS ahead FROM events WHERE xact_id >= pg_snapshot_xmax(pg_current_snapshot())',
+    const ahead = async () =>
+      (
+        await probe.query<{ events: number; deletions: number }>(
+          `SELECT (SELECT count(*)::int FROM events WHERE xact_id >= pg_snapshot_xmax(pg_current_snapshot())) AS events,
+                  (SELECT count(*)::int FROM deletions WHERE requested_xact >= pg_snapshot_xmax(pg_current_snapshot())
+                     OR finished_xact >= pg_snapshot_xmax(pg_current_snapshot())) AS deletions`,
+        )
+      ).rows[0]!
+    assert.deepEqual(
+      await ahead(),
+      { events: 300, deletions: 1 },
+      'a fresh cluster is behind the source one',
     )
-    await probe.end()
-    assert.equal(rows[0]!.ahead, 300, 'a fresh cluster is behind the source one')
 
     const restored = await startTestApp({
       databaseUrl: restoredUrl,
@@ -122,6 +145,7 @@ describe('pg_dump of a running server, restored into a new cluster', {
       env: { DUCKDB_PATH: join(dir, 'analytics.duckdb') },
     })
     try {
+      assert.deepEqual(await ahead(), { events: 0, deletions: 0 }, 're-keyed at open')
       assert.deepEqual(await statsOf(restored), originalStats)
       assert.deepEqual(await replicaRows(restored), { rows: 300, distinct: 300 })
       // Written in the new cluster: after the restored rows, none of them skipped or held back.
@@ -134,6 +158,7 @@ describe('pg_dump of a running server, restored into a new cluster', {
         [23, 23, 23],
       )
     } finally {
+      await probe.end()
       await restored.close()
     }
     // Started again: nothing is re-keyed twice, and the replica is not rebuilt.
