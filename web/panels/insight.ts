@@ -70,6 +70,26 @@ export function unlessDefault(
   return v === '' || v === fallback ? [] : [[name, v]]
 }
 
+/** An event type (any, by default) and an interval (day by default): the controls stickiness and lifecycle share. */
+export function eventAndInterval(
+  params: URLSearchParams,
+  intervals: readonly string[],
+  intervalLabel: string,
+): Controls {
+  const type = input('event_type', params.get('event_type') ?? '', {
+    list: EVENTS_LIST,
+    placeholder: 'all events',
+  })
+  const interval = select('interval', params.get('interval') ?? 'day', intervals)
+  return {
+    fields: [labelled('Event', type), labelled(intervalLabel, interval)],
+    read: () => [
+      ...unlessDefault('event_type', type.value, ''),
+      ...unlessDefault('interval', interval.value, 'day'),
+    ],
+  }
+}
+
 /** The x values uPlot wants (seconds) from a day or an instant. */
 export const seconds = (start: string) =>
   Date.parse(start.length === 10 ? `${start}T00:00:00Z` : start) / 1000

@@ -2,16 +2,7 @@ import { getJson } from '../api.ts'
 import { formatDay, formatInt, h } from '../format.ts'
 import type { Outcome, Panel } from '../panel.ts'
 import type { View } from '../view.ts'
-import {
-  EVENTS_LIST,
-  type Insight,
-  input,
-  insightParams,
-  labelled,
-  select,
-  svg,
-  unlessDefault,
-} from './insight.ts'
+import { eventAndInterval, type Insight, insightParams, svg } from './insight.ts'
 
 interface Row {
   start: string
@@ -107,20 +98,7 @@ export const lifecycleInsight: Insight = {
   name: 'lifecycle',
   title: 'Lifecycle',
   keys: ['event_type', 'interval'],
-  controls(params) {
-    const type = input('event_type', params.get('event_type') ?? '', {
-      list: EVENTS_LIST,
-      placeholder: 'all events',
-    })
-    const interval = select('interval', params.get('interval') ?? 'day', ['day', 'week', 'month'])
-    return {
-      fields: [labelled('Event', type), labelled('Interval', interval)],
-      read: () => [
-        ...unlessDefault('event_type', type.value, ''),
-        ...unlessDefault('interval', interval.value, 'day'),
-      ],
-    }
-  },
+  controls: (params) => eventAndInterval(params, ['day', 'week', 'month'], 'Interval'),
   async load(
     panel: Panel,
     view: View,

@@ -2,15 +2,7 @@ import { getJson } from '../api.ts'
 import { formatInt, formatRate, h } from '../format.ts'
 import type { Outcome, Panel } from '../panel.ts'
 import type { View } from '../view.ts'
-import {
-  EVENTS_LIST,
-  type Insight,
-  input,
-  insightParams,
-  labelled,
-  select,
-  unlessDefault,
-} from './insight.ts'
+import { eventAndInterval, type Insight, insightParams } from './insight.ts'
 
 interface Stickiness {
   interval: string
@@ -22,20 +14,7 @@ export const stickinessInsight: Insight = {
   name: 'stickiness',
   title: 'Stickiness',
   keys: ['event_type', 'interval'],
-  controls(params) {
-    const type = input('event_type', params.get('event_type') ?? '', {
-      list: EVENTS_LIST,
-      placeholder: 'all events',
-    })
-    const interval = select('interval', params.get('interval') ?? 'day', ['day', 'week'])
-    return {
-      fields: [labelled('Event', type), labelled('Counted in', interval)],
-      read: () => [
-        ...unlessDefault('event_type', type.value, ''),
-        ...unlessDefault('interval', interval.value, 'day'),
-      ],
-    }
-  },
+  controls: (params) => eventAndInterval(params, ['day', 'week'], 'Counted in'),
   async load(
     panel: Panel,
     view: View,
