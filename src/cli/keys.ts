@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { type ApiKeyInfo, SCOPES, type Scope } from '../auth/api-keys.ts'
 import { type Project, type ProjectStore, unknownProject } from '../projects/project-store.ts'
 import { openCliStorage } from './open-storage.ts'
+import { usageErrorFor } from './usage.ts'
 
 // npm run keys -- create [--project shop] --scope read [--name dashboard]
 //               | list [--project shop] | revoke <id or prefix>
@@ -10,11 +11,7 @@ const USAGE =
   'usage: keys create [--project NAME] --scope read|write|admin|public [--name NAME]' +
   ' | keys list [--project NAME] | keys revoke <id or key prefix>'
 
-class UsageError extends Error {
-  constructor(problem: string) {
-    super(`${problem}\n${USAGE}`)
-  }
-}
+const UsageError = usageErrorFor(USAGE)
 
 function parseCommand() {
   let parsed

@@ -3,6 +3,7 @@ import type { Storage } from '../deps.ts'
 import { PROJECT_NAME, ProjectNameError, type ProjectStore } from '../projects/project-store.ts'
 import { parseOrigins } from '../web-intake/origins.ts'
 import { openCliStorage } from './open-storage.ts'
+import { usageErrorFor } from './usage.ts'
 
 // npm run projects -- create NAME [--events-per-day N] | list | rename OLD NEW
 //                   | quota NAME N|none | delete NAME --confirm
@@ -14,11 +15,7 @@ const USAGE =
   ' | projects origins NAME https://a.example,https://b.example|any' +
   ' | projects visitor-id NAME hashed|persistent | projects gpc NAME honor|ignore'
 
-class UsageError extends Error {
-  constructor(problem: string) {
-    super(`${problem}\n${USAGE}`)
-  }
-}
+const UsageError = usageErrorFor(USAGE)
 
 type Action = (projects: ProjectStore, storage: Storage) => Promise<void>
 

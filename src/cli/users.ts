@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { DeletionRunner } from '../deletion/deletion-runner.ts'
 import { DEFAULT_PROJECT_ID, unknownProject } from '../projects/project-store.ts'
 import { openCliStorage } from './open-storage.ts'
+import { usageErrorFor } from './usage.ts'
 
 // npm run users -- delete <user id> [--project shop] [--no-wait]
 //               | status <deletion id> [--project shop] | lift <user id> [--project shop]
@@ -10,11 +11,7 @@ const USAGE =
   'usage: users delete <user id> [--project NAME] [--no-wait] | users status <deletion id> [--project NAME]' +
   ' | users lift <user id> [--project NAME]'
 
-class UsageError extends Error {
-  constructor(problem: string) {
-    super(`${problem}\n${USAGE}`)
-  }
-}
+const UsageError = usageErrorFor(USAGE)
 
 function parseCommand() {
   let parsed
