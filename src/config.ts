@@ -41,6 +41,8 @@ export const EnvSchema = Type.Object({
   SYNC_CHUNK_ROWS: Type.Integer({ default: 50_000, minimum: 1 }),
   DELETION_CHUNK_BLOCKS: Type.Integer({ default: 1_000, minimum: 1 }),
   SUPPRESSION_REFRESH_MS: Type.Integer({ default: 1_000, minimum: 10 }),
+  RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 1 })),
+  RETENTION_SWEEP_MS: Type.Integer({ default: 3_600_000, minimum: 10 }),
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
   MAX_ROLLUP_VALUES: Type.Integer({ default: 32, minimum: 0, maximum: 10_000 }),
   // A safety net now that commits wake the sync, yet kept short: it alone
@@ -129,6 +131,8 @@ export interface Config {
   }
   queue: { maxLength: number }
   deletion: { chunkBlocks: number; suppressionRefreshMs: number }
+  /** days a project keeps its events unless it sets its own (null: everything), and how often the sweep looks */
+  retention: { days: number | null; sweepMs: number }
   worker: {
     maxAttempts: number
     readCount: number
@@ -204,6 +208,7 @@ export function loadConfig(
       chunkBlocks: env.DELETION_CHUNK_BLOCKS,
       suppressionRefreshMs: env.SUPPRESSION_REFRESH_MS,
     },
+    retention: { days: env.RETENTION_DAYS ?? null, sweepMs: env.RETENTION_SWEEP_MS },
     worker: {
       maxAttempts: env.MAX_ATTEMPTS,
       readCount: env.WORKER_READ_COUNT,

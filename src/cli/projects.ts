@@ -8,12 +8,13 @@ import { usageErrorFor } from './usage.ts'
 // npm run projects -- create NAME [--events-per-day N] | list | rename OLD NEW
 //                   | quota NAME N|none | delete NAME --confirm
 //                   | origins NAME ORIGIN[,ORIGIN...]|any | visitor-id NAME hashed|persistent
-//                   | gpc NAME honor|ignore
+//                   | gpc NAME honor|ignore | retention NAME DAYS|default
 const USAGE =
   'usage: projects create NAME [--events-per-day N] | projects list | projects rename OLD NEW' +
   ' | projects quota NAME N|none | projects delete NAME --confirm' +
   ' | projects origins NAME https://a.example,https://b.example|any' +
-  ' | projects visitor-id NAME hashed|persistent | projects gpc NAME honor|ignore'
+  ' | projects visitor-id NAME hashed|persistent | projects gpc NAME honor|ignore' +
+  ' | projects retention NAME DAYS|default'
 
 const UsageError = usageErrorFor(USAGE)
 
@@ -56,6 +57,7 @@ function parseCommand(argv: string[]): Action {
     origins: 2,
     'visitor-id': 2,
     gpc: 2,
+    retention: 2,
   }
   if (command === undefined || !Object.hasOwn(arity, command))
     throw new UsageError(command === undefined ? 'no command given' : `no command "${command}"`)
@@ -100,6 +102,15 @@ function parseCommand(argv: string[]): Action {
     case 'gpc': {
       if (b !== 'honor' && b !== 'ignore') throw new UsageError('gpc is honor or ignore')
       return async (projects) => print(await projects.setWeb(a, { honor_gpc: b === 'honor' }))
+    }
+    case 'retention': {
+      const days = b === 'default' ? null : Number(b)
+      // The column is an integer with CHECK (> 0).
+      if (days !== null && (!/^[1-9][0-9]*$/.test(b) || days > 2 ** 31 - 1))
+        throw new UsageError(
+          "retention is a whole number of days, 1 or more, or default (the service's RETENTION_DAYS)",
+        )
+      return async (projects) => print(await projects.setRetention(a, days))
     }
     default:
       return values.confirm ? remove(a) : refuseRemove(a)

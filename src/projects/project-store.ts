@@ -13,6 +13,8 @@ export interface Project {
   persistent_visitor_id: boolean
   /** a page's Global Privacy Control signal means its events are not recorded */
   honor_gpc: boolean
+  /** days of events kept (src/retention/cutoff.ts); null: the service's RETENTION_DAYS */
+  retention_days: number | null
 }
 
 /** The browser settings of a project (`npm run projects -- origins|visitor-id|gpc`). */
@@ -28,7 +30,7 @@ export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
 
 const COLUMNS =
   'id, name, events_per_day::float8 AS events_per_day, created_at::text AS created_at,' +
-  ' allowed_origins, persistent_visitor_id, honor_gpc'
+  ' allowed_origins, persistent_visitor_id, honor_gpc, retention_days'
 
 // Projects change rarely and are read on every request: the list is kept this
 // long in each process. A name not in it is looked up at once, so a project
@@ -111,6 +113,17 @@ export class ProjectStore {
     const { rows } = await this.db.query<Project>(
       `UPDATE projects SET events_per_day = $2 WHERE name = $1 RETURNING ${COLUMNS}`,
       [name, eventsPerDay],
+    )
+    this.cached = undefined
+    if (!rows[0]) throw unknownProject(name)
+    return rows[0]
+  }
+
+  /** Sets or clears (null: the service's RETENTION_DAYS) how many days of events a project keeps. */
+  async setRetention(name: string, days: number | null): Promise<Project> {
+    const { rows } = await this.db.query<Project>(
+      `UPDATE projects SET retention_days = $2 WHERE name = $1 RETURNING ${COLUMNS}`,
+      [name, days],
     )
     this.cached = undefined
     if (!rows[0]) throw unknownProject(name)

@@ -26,6 +26,10 @@ const ProjectInfo = Type.Object({
   honor_gpc: Type.Boolean({
     description: "a page's Global Privacy Control signal means its events are not recorded",
   }),
+  retention_days: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      "days of events the project keeps; null: the service's RETENTION_DAYS (unset: everything)",
+  }),
 })
 const ProjectList = Type.Array(ProjectInfo)
 
@@ -48,6 +52,7 @@ const listRouteSchema = {
             allowed_origins: null,
             persistent_visitor_id: false,
             honor_gpc: false,
+            retention_days: null,
           },
           {
             id: 2,
@@ -57,6 +62,7 @@ const listRouteSchema = {
             allowed_origins: ['https://shop.example'],
             persistent_visitor_id: false,
             honor_gpc: true,
+            retention_days: 400,
           },
         ],
       }),

@@ -132,6 +132,7 @@ describe('the scope a route declares (no servers)', () => {
     allowed_origins: null,
     persistent_visitor_id: false,
     honor_gpc: false,
+    retention_days: null,
   }
   const projects = {
     known: async () => [only],

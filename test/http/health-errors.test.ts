@@ -48,6 +48,7 @@ test('a down dependency shows up/down and latency only; its error text is logged
     allowed_origins: null,
     persistent_visitor_id: false,
     honor_gpc: false,
+    retention_days: null,
   }
   app.addHook('onRequest', async (request) => {
     request.project = project

@@ -23,7 +23,8 @@ const USAGE =
   'usage: projects create NAME [--events-per-day N] | projects list | projects rename OLD NEW' +
   ' | projects quota NAME N|none | projects delete NAME --confirm' +
   ' | projects origins NAME https://a.example,https://b.example|any' +
-  ' | projects visitor-id NAME hashed|persistent | projects gpc NAME honor|ignore'
+  ' | projects visitor-id NAME hashed|persistent | projects gpc NAME honor|ignore' +
+  ' | projects retention NAME DAYS|default'
 const TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00$/
 
 interface Result {
@@ -55,10 +56,20 @@ type Shown = {
   id: number
   name: string
   events_per_day: number | null
-  web?: { allowed_origins: string[] | null; persistent_visitor_id: boolean; honor_gpc: boolean }
+  web?: {
+    allowed_origins: string[] | null
+    persistent_visitor_id: boolean
+    honor_gpc: boolean
+    retention_days?: number | null
+  }
 }
 /** A project's browser settings as a new one has them (migration 007). */
-const WEB_DEFAULTS = { allowed_origins: null, persistent_visitor_id: false, honor_gpc: false }
+const WEB_DEFAULTS = {
+  allowed_origins: null,
+  persistent_visitor_id: false,
+  honor_gpc: false,
+  retention_days: null,
+}
 
 /** Exit 0, nothing on stderr, and stdout exactly `expected` as the CLI prints it (created_at as the store gave it). */
 function printed(r: Result, expected: Shown | Shown[]): void {
@@ -67,7 +78,7 @@ function printed(r: Result, expected: Shown | Shown[]): void {
   const got = JSON.parse(r.stdout)
   const stamped = ({ web, ...e }: Shown, g: { created_at?: unknown }) => {
     assert.match(String(g.created_at), TIMESTAMP)
-    return { ...e, created_at: g.created_at, ...(web ?? WEB_DEFAULTS) }
+    return { ...e, created_at: g.created_at, ...WEB_DEFAULTS, ...web }
   }
   if (Array.isArray(expected)) assert.equal(got.length, expected.length, r.stdout)
   const want = Array.isArray(expected)
@@ -194,6 +205,25 @@ function cliSteps(mode: () => Mode): void {
     )
     refused(await run('gpc', 'store', 'maybe'), `gpc is honor or ignore\n${USAGE}`)
     refused(await run('origins', 'nope', 'any'), 'there is no project "nope"')
+  })
+
+  test('retention sets how many days a project keeps, default gives it back to RETENTION_DAYS; bad values are refused', async () => {
+    const store = { id: 2, name: 'store', events_per_day: null }
+    printed(await run('retention', 'store', '90'), {
+      ...store,
+      web: { ...WEB_DEFAULTS, retention_days: 90 },
+    })
+    const listed = JSON.parse((await run('list')).stdout) as Array<{
+      name: string
+      retention_days: number | null
+    }>
+    assert.equal(listed.find((p) => p.name === 'store')?.retention_days, 90)
+    printed(await run('retention', 'store', 'default'), store)
+    const why =
+      "retention is a whole number of days, 1 or more, or default (the service's RETENTION_DAYS)"
+    for (const bad of ['0', '1.5', 'forever', '2147483648'])
+      refused(await run('retention', 'store', bad), `${why}\n${USAGE}`)
+    refused(await run('retention', 'nope', '30'), 'there is no project "nope"')
   })
 
   test("delete: refused without --confirm, saying what it takes; then it takes the project's events, keys and Idempotency-Keys and nothing of another's", async () => {

@@ -1,0 +1,25 @@
+-- Up Migration
+
+-- How long a project keeps its events, in days (null: the service's
+-- RETENTION_DAYS, and when that is unset, everything). Events whose
+-- occurred_at is before the cut (src/retention/cutoff.ts: the start of the
+-- UTC day that many days before today) are removed from the store and from
+-- every replica.
+ALTER TABLE projects ADD COLUMN retention_days integer CHECK (retention_days > 0);
+
+-- Every removal the retention sweep made: which project, up to which cut,
+-- how many events, which partitions it dropped. Like deletion_audit, it holds
+-- no event data and outlives the project.
+CREATE TABLE retention_runs (
+  id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project_id  integer     NOT NULL,
+  cutoff      timestamptz NOT NULL,
+  events      bigint      NOT NULL,
+  partitions  text[]      NOT NULL DEFAULT '{}',
+  at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX retention_runs_project_idx ON retention_runs (project_id, id);
+
+-- Down Migration
+DROP TABLE retention_runs;
+ALTER TABLE projects DROP COLUMN retention_days;
