@@ -43,6 +43,13 @@ export async function seedEvents(
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
+    const project = options.project ?? DEFAULT_PROJECT_ID
+    // The month tables first (migration 011), as the service's writers make them.
+    await client.query(
+      `SELECT ensure_event_partitions(array_agg($1::int), array_agg(m AT TIME ZONE 'UTC'))
+       FROM generate_series(date_trunc('month', $2::date - $3::int), $2::date, interval '1 month') m`,
+      [project, options.lastDay, options.days],
+    )
     let done = 0
     if (options.dataset === 'realistic') done = await seedRealistic(client, options, onProgress)
     else {
@@ -61,7 +68,13 @@ export async function seedEvents(
         onProgress(done)
       }
     }
+    // Their keys, as every writer inserts them: the service's idempotency.
+    await client.query(
+      'INSERT INTO event_keys (project_id, event_id) SELECT project_id, event_id FROM events WHERE project_id = $1 ON CONFLICT DO NOTHING',
+      [project],
+    )
     await client.query('ANALYZE events')
+    await client.query('ANALYZE event_keys')
     return done
   } finally {
     await client.end()

@@ -63,7 +63,10 @@ WITH gone AS (
   DELETE FROM ${rel}
   WHERE ctid >= format('(%s,0)', $2::bigint)::tid AND ctid < format('(%s,0)', $3::bigint)::tid
     AND project_id = $4 AND user_id = ANY($5::text[])
-  RETURNING 1
+  RETURNING project_id, event_id
+), keys AS (
+  -- A resend after the suppression is lifted is a new event, as before the deletion.
+  DELETE FROM event_keys k USING gone g WHERE k.project_id = g.project_id AND k.event_id = g.event_id
 )
 UPDATE deletions SET next_block = greatest(next_block, $6::bigint),
   store_events = store_events + (SELECT count(*) FROM gone)

@@ -92,6 +92,11 @@ export class ProjectStore {
     )
     this.cached = undefined
     if (!rows[0]) throw new AppError(409, 'PROJECT_EXISTS', `project "${name}" exists already`)
+    // Its table of events (migration 011); writers would make it with their first batch.
+    await this.db.query(
+      'SELECT ensure_event_partitions(ARRAY[$1::int], ARRAY[NULL::timestamptz])',
+      [rows[0].id],
+    )
     return rows[0]
   }
 
@@ -185,6 +190,7 @@ export class ProjectStore {
        tomb AS (INSERT INTO deleted_projects (id, name) SELECT id, name FROM gone),
        keys AS (DELETE FROM api_keys WHERE project_id IN (SELECT id FROM gone)),
        idem AS (DELETE FROM idempotency_keys WHERE project_id IN (SELECT id FROM gone)),
+       event_keys AS (DELETE FROM event_keys WHERE project_id IN (SELECT id FROM gone)),
        events AS (DELETE FROM events WHERE project_id IN (SELECT id FROM gone) RETURNING 1)
        SELECT count(*)::float8 AS events FROM events`,
       [project.id],
@@ -200,10 +206,12 @@ export class ProjectStore {
  * delete per deleted project, of nothing at all almost always.
  */
 export async function sweepDeleted(db: SqlClient): Promise<number> {
-  const { rowCount } = await db.query(
-    'DELETE FROM events WHERE project_id IN (SELECT id FROM deleted_projects)',
+  const { rows } = await db.query<{ events: number }>(
+    `WITH keys AS (DELETE FROM event_keys WHERE project_id IN (SELECT id FROM deleted_projects)),
+     events AS (DELETE FROM events WHERE project_id IN (SELECT id FROM deleted_projects) RETURNING 1)
+     SELECT count(*)::int AS events FROM events`,
   )
-  return rowCount
+  return rows[0]!.events
 }
 
 export function unknownProject(name: string): AppError {

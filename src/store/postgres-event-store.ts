@@ -6,6 +6,7 @@ import { CopyBatch, copyBinary, FRAME } from './copy-batch.ts'
 import { type CopyData, CopyInserter, NOT_SUPPRESSED, socketOf } from './copy-insert.ts'
 import { decodeCopyRows } from './copy-rows.ts'
 import { EVENTS_CHANNEL } from './event-notifications.ts'
+import { EventPartitions, partitionKeysOf } from './event-partitions.ts'
 import type { CopyEventStore } from './event-store.ts'
 import type { SqlClient } from './sql-client.ts'
 
@@ -29,24 +30,30 @@ export function createPool(options: PostgresOptions, log: Logger): pg.Pool {
   return pool
 }
 
-// One statement per batch: the arrays become rows server-side. Sorting by
-// event_id makes concurrent writers lock keys in the same order, so two batches
-// that share ids wait for each other instead of deadlocking. ON CONFLICT lets
-// the unique key decide between racing writers: no check-then-insert window.
-// The same statement notifies a stats process in another process that new
-// rows are there: once per batch, only when it stored any, and delivered only
-// once the insert commits, so a listener never reads before the rows exist.
-// Ids being deleted are not stored (the suppressions of migration 008): this
-// check, not intake's cached one, is the one that holds.
+// One statement per batch: the arrays become rows server-side. The keys go
+// into event_keys first (migration 011), sorted, so concurrent writers lock
+// them in the same order and two batches that share ids wait for each other
+// instead of deadlocking; ON CONFLICT lets the key decide between racing
+// writers, with no check-then-insert window, and only the rows whose key was
+// inserted are stored. The same statement notifies a stats process in another
+// process that new rows are there: once per batch, only when it stored any,
+// and delivered only once the insert commits, so a listener never reads
+// before the rows exist. Ids being deleted are not stored (the suppressions
+// of migration 008): this check, not intake's cached one, is the one that holds.
 const INSERT_BATCH = `
-WITH inserted AS (
+WITH batch AS (
+  SELECT * FROM unnest($1::uuid[], $6::int[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
+    AS b(event_id, project_id, occurred_at, user_id, event_type, properties)
+  WHERE ${NOT_SUPPRESSED('b')}
+), keyed AS (
+  INSERT INTO event_keys (project_id, event_id)
+  SELECT project_id, event_id FROM batch ORDER BY project_id, event_id
+  ON CONFLICT DO NOTHING
+  RETURNING project_id, event_id
+), inserted AS (
   INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
-  SELECT event_id, project_id, occurred_at, user_id, event_type, properties
-  FROM unnest($1::uuid[], $6::int[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
-    AS batch(event_id, project_id, occurred_at, user_id, event_type, properties)
-  WHERE ${NOT_SUPPRESSED('batch')}
-  ORDER BY event_id, project_id
-  ON CONFLICT (event_id, project_id) DO NOTHING
+  SELECT b.event_id, b.project_id, b.occurred_at, b.user_id, b.event_type, b.properties
+  FROM batch b JOIN keyed k USING (project_id, event_id)
   RETURNING 1
 ), counted AS (SELECT count(*)::int AS inserted FROM inserted)
 SELECT counted.inserted FROM counted
@@ -55,6 +62,7 @@ LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inser
 /** The event store on PostgreSQL's SQL: a server through a pool, or PGlite embedded. */
 export class PostgresEventStore implements CopyEventStore {
   private readonly inserter: CopyInserter
+  private readonly partitions = new EventPartitions()
 
   constructor(private readonly db: SqlClient) {
     this.inserter = new CopyInserter({ notify: true, timeoutMs: db.queryTimeoutMs ?? 30_000 })
@@ -86,6 +94,7 @@ export class PostgresEventStore implements CopyEventStore {
 
   async insert(events: readonly ProjectEvent[]): Promise<number> {
     if (events.length === 0) return 0
+    await this.partitions.ensure(this.db, partitionKeysOf(events))
     const ids: string[] = []
     const projects: number[] = []
     const times: string[] = []
@@ -121,7 +130,7 @@ export class PostgresEventStore implements CopyEventStore {
     // Validated uuids need no quoting: one array literal, rather than the
     // driver escaping each of a thousand elements.
     const result = await this.db.query<{ event_id: string }>(
-      'SELECT event_id FROM events WHERE event_id = ANY($1::uuid[]) AND project_id = $2',
+      'SELECT event_id FROM event_keys WHERE project_id = $2 AND event_id = ANY($1::uuid[])',
       [`{${ids.join(',')}}`, project],
     )
     return new Set(result.rows.map((r) => r.event_id))

@@ -158,6 +158,8 @@ describe('upgrading a database of release 004 (no projects) to projects', {
         '007_web_intake',
         '008_deletions',
         '009_store_origin',
+        '010_retention',
+        '011_events_partitioned',
       ],
     )
     assert.deepEqual(

@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import type { NormalizedEvent, ProjectEvent } from '../../src/events/event-schema.ts'
 import { CopyBatch, copyBinary } from '../../src/store/copy-batch.ts'
 import { decodeCopyRows } from '../../src/store/copy-rows.ts'
+import { partitionKeysOf, partitionKeysOfCopy } from '../../src/store/event-partitions.ts'
 import { legacyRows, pgMicros } from '../helpers/copy-rows.ts'
 import { inProject } from '../helpers/events.ts'
 
@@ -195,6 +196,33 @@ describe('CopyBatch.addRows and decodeCopyRows', () => {
           assert.deepEqual(
             decode(merged.finish().data),
             expected(entries.flatMap(([events, p]) => inProject(events, p))),
+          )
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  test("the month tables a COPY stream needs, read off its rows, are its events' (project, UTC month) pairs", () => {
+    const sorted = (keys: Array<{ project: number; month: number }>) =>
+      keys.map((k) => `${k.project}/${new Date(k.month).toISOString()}`).sort()
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.array(event, { maxLength: 20 }), project), { maxLength: 6 }),
+        (entries) => {
+          const merged = new CopyBatch()
+          for (const [events, p] of entries) {
+            const { data, rows } = rowsOf(events, p)
+            merged.addRows(data, rows)
+          }
+          // finish() keeps the first version of each (id, project): its time decides.
+          const first = new Map<string, ProjectEvent>()
+          for (const e of entries.flatMap(([events, p]) => inProject(events, p)))
+            if (!first.has(`${e.event_id}/${e.project_id}`))
+              first.set(`${e.event_id}/${e.project_id}`, e)
+          assert.deepEqual(
+            sorted(partitionKeysOfCopy(merged.finish())),
+            sorted(partitionKeysOf([...first.values()])),
           )
         },
       ),

@@ -113,21 +113,27 @@ async function checkUpgraded(db: SqlClient, old: OldStore): Promise<void> {
   const { rows: idem } = await db.query('SELECT project_id, owner, key FROM idempotency_keys')
   assert.deepEqual(idem, [{ project_id: 1, owner: 'anonymous', key: 'retry-1' }])
 
-  // An id already stored is a duplicate in its project, and a new event in another.
-  const insert = (project: number, conflict: string) =>
+  // An id already stored is a duplicate in its project, and a new event in
+  // another: event_keys holds every stored id (migration 011), as the events'
+  // primary key did before.
+  const key = (project: number, conflict: string) =>
     db.query(
-      `INSERT INTO events (event_id, occurred_at, user_id, event_type, project_id)
-       VALUES (md5('event 1')::uuid, '2026-06-01T00:00:00Z', 'someone else', 'view', $1) ${conflict}`,
+      `INSERT INTO event_keys (project_id, event_id) VALUES ($1, md5('event 1')::uuid) ${conflict}`,
       [project],
     )
-  await assert.rejects(insert(1, ''), (err: { code?: string }) => err.code === '23505')
-  assert.equal(
-    (await insert(1, 'ON CONFLICT (event_id, project_id) DO NOTHING RETURNING 1')).rows.length,
-    0,
-  )
+  await assert.rejects(key(1, ''), (err: { code?: string }) => err.code === '23505')
+  assert.equal((await key(1, 'ON CONFLICT DO NOTHING RETURNING 1')).rows.length, 0)
   const second = await new ProjectStore(db).create('second')
   assert.equal(second.id, 2)
-  assert.equal((await insert(2, 'RETURNING 1')).rows.length, 1)
+  assert.equal((await key(2, 'RETURNING 1')).rows.length, 1)
+  await db.query(
+    `INSERT INTO events (event_id, occurred_at, user_id, event_type, project_id)
+     VALUES (md5('event 1')::uuid, '2026-06-01T00:00:00Z', 'someone else', 'view', 2)`,
+  )
+  const { rows: keys } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM event_keys k JOIN events e USING (project_id, event_id)',
+  )
+  assert.equal(keys[0]!.n, EVENTS + 1, 'every stored event has its key')
   const { rows: both } = await db.query(
     `SELECT project_id, user_id FROM events WHERE event_id = md5('event 1')::uuid ORDER BY project_id`,
   )
