@@ -3,6 +3,7 @@ import { buildApp } from './app.ts'
 import { DeletionRunner } from './deletion/deletion-runner.ts'
 import type { Deps } from './deps.ts'
 import { sweepDeleted } from './projects/project-store.ts'
+import { RetentionSweeper } from './retention/retention-sweep.ts'
 import { Worker } from './worker/worker.ts'
 
 // Roles: `all` (API, worker and sync in one process, the default), `api`
@@ -17,6 +18,7 @@ export interface Running {
   app: FastifyInstance | undefined
   worker: Worker | undefined
   runner: DeletionRunner
+  retention: RetentionSweeper
   /**
    * Stops taking requests first (in-flight ones finish), then lets the worker
    * finish or hand back its batch, then closes the pools.
@@ -70,6 +72,12 @@ export async function startRole(
     { chunkBlocks: config.deletion.chunkBlocks, pollMs: DELETION_POLL_MS },
     log.child({ component: 'deletion' }),
   )
+  // And the retention sweep: its steps can run twice, in two processes, without harm.
+  const retention = new RetentionSweeper(
+    deps.db,
+    { ...config.retention, chunkBlocks: config.deletion.chunkBlocks },
+    log.child({ component: 'retention' }),
+  )
   const app = role !== 'worker' ? await buildApp(deps, { runner }) : undefined
 
   if (app && (await deps.authenticator.isOpen())) {
@@ -80,6 +88,7 @@ export async function startRole(
   }
   worker?.start()
   runner.start()
+  retention.start()
   deps.analytics?.start()
   const sweeper = sweepDeletedProjects(deps)
   if (app && options.listen) {
@@ -93,6 +102,7 @@ export async function startRole(
     app,
     worker,
     runner,
+    retention,
     async stop() {
       if (app) {
         // Clients that keep a busy keep-alive connection (each answered 503
@@ -107,6 +117,7 @@ export async function startRole(
       }
       await worker?.stop()
       await runner.stop()
+      await retention.stop()
       clearInterval(sweeper)
       await deps.close()
     },

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type { EventInput } from '../../src/events/event-schema.ts'
+import { RetentionSweeper } from '../../src/retention/retention-sweep.ts'
+import { startServerTestApp, startTestApp, type TestApp } from '../helpers/app.ts'
+import { makeEvent, waitFor } from '../helpers/events.ts'
+import { skipUnless } from '../helpers/services.ts'
+
+// Retention in PostgreSQL (issue 19): events are stored in one table per
+// project and UTC month (migration 011); a sweep drops the months wholly
+// before the cut, deletes the earlier days of the first kept month row by
+// row, removes their keys, and records what it removed. Idempotency by
+// event_id holds across month tables.
+
+const MODES = [
+  { name: 'embedded (PGlite)', server: false, skip: false as const },
+  {
+    name: 'server (PostgreSQL + Redis queue + worker)',
+    server: true,
+    skip: await skipUnless('postgres', 'redis'),
+  },
+]
+
+const NOW = new Date('2026-12-04T12:00:00.000Z')
+const DAYS = 25
+// The start of the UTC day 25 days before NOW's.
+const CUTOFF = '2026-11-09T00:00:00.000Z'
+const USERS = ['ana', 'ben', 'cy', 'dee']
+
+/** Every 3rd day from 2026-09-20 to 2026-12-03, each user on some of them, at two times of day. */
+function fixture(): EventInput[] {
+  const events: EventInput[] = []
+  for (
+    let t = Date.parse('2026-09-20T00:00:00Z');
+    t < Date.parse('2026-12-04T00:00:00Z');
+    t += 3 * 86_400_000
+  )
+    for (const [u, user] of USERS.entries())
+      for (const hour of [0, 23])
+        if ((t / 86_400_000 + u) % 2 < 1 || hour === 23)
+          events.push(
+            makeEvent({
+              user_id: user,
+              event_type: hour === 0 ? 'page_view' : 'signup',
+              occurred_at: new Date(t + hour * 3_600_000 + u * 60_000).toISOString(),
+            }),
+          )
+  return events
+}
+
+for (const mode of MODES) {
+  describe(`retention sweep, ${mode.name}`, { skip: mode.skip }, () => {
+    let t: TestApp
+    const events = fixture()
+    // The same id sent again with a time in another month: still one event, the first.
+    const resent = { ...events.find((e) => e.occurred_at.startsWith('2026-10-1'))! }
+    resent.occurred_at = '2026-11-20T10:00:00.000Z'
+    const kept = events.filter((e) => e.occurred_at >= CUTOFF)
+    const sweeper = () =>
+      new RetentionSweeper(
+        t.deps.db,
+        { days: null, sweepMs: 60_000, chunkBlocks: 1 },
+        t.deps.log,
+        () => NOW,
+      )
+    const stored = async () =>
+      (
+        await t.deps.db.query<{ event_id: string; n: number }>(
+          'SELECT event_id::text, count(*)::int AS n FROM events GROUP BY event_id ORDER BY event_id',
+        )
+      ).rows
+    const tables = async () =>
+      (
+        await t.deps.db.query<{ rel: string; n: number }>(
+          'SELECT tableoid::regclass::text AS rel, count(*)::int AS n FROM events GROUP BY 1 ORDER BY 1',
+        )
+      ).rows
+    const once = (list: EventInput[]) =>
+      list
+        .map((e) => ({ event_id: e.event_id, n: 1 }))
+        .sort((a, b) => (a.event_id < b.event_id ? -1 : 1))
+
+    before(async () => {
+      const options = { queue: mode.server, worker: true }
+      t = mode.server ? await startServerTestApp(options) : await startTestApp(options)
+      const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
+      assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
+      await waitFor(
+        'stored',
+        () => t.count(),
+        (n) => n === events.length,
+      )
+      const again = await t.app.inject({ method: 'POST', url: '/events', payload: [resent] })
+      assert.ok(again.statusCode < 300, again.body)
+    })
+    after(async () => {
+      await t?.close()
+    })
+
+    test('every event is stored once, in its month table; an id resent with another month is not stored twice', async () => {
+      // The resend is refused at intake or at insert; either way it is gone from the queue.
+      await waitFor(
+        'queue drained',
+        async () => (t.deps.queue ? (await t.deps.queue.status(1)).shared.length : 0),
+        (n) => n === 0,
+      )
+      assert.deepEqual(await stored(), once(events))
+      const perMonth = new Map<string, number>()
+      for (const e of events) {
+        const rel = `events_p1_${e.occurred_at.slice(0, 7).replace('-', '')}`
+        perMonth.set(rel, (perMonth.get(rel) ?? 0) + 1)
+      }
+      assert.deepEqual(
+        await tables(),
+        [...perMonth].sort().map(([rel, n]) => ({ rel, n })),
+        'nothing in a default table',
+      )
+      const { rows } = await t.deps.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM event_keys',
+      )
+      assert.equal(rows[0]!.n, events.length)
+    })
+
+    test('without a retention the sweep removes nothing', async () => {
+      assert.deepEqual(await sweeper().runOnce(), [])
+      assert.equal(await t.count(), events.length)
+    })
+
+    test('a retention of 25 days drops September and October, deletes 1 to 8 November, and records it', async () => {
+      await t.deps.projects.setRetention('default', DAYS)
+      const results = await sweeper().runOnce()
+      const removed = events.length - kept.length
+      assert.deepEqual(
+        results.map((r) => ({ ...r, cutoff: r.cutoff.toISOString() })),
+        [
+          {
+            project: 1,
+            cutoff: CUTOFF,
+            events: removed,
+            partitions: ['events_p1_202609', 'events_p1_202610'],
+          },
+        ],
+      )
+      assert.deepEqual(await stored(), once(kept))
+      const keys = await t.deps.db.query<{ event_id: string }>(
+        'SELECT event_id::text FROM event_keys ORDER BY event_id',
+      )
+      assert.deepEqual(
+        keys.rows.map((r) => r.event_id),
+        once(kept).map((e) => e.event_id),
+      )
+      const partitions = await t.deps.db.query<{ rel: string }>(
+        `SELECT relid::regclass::text AS rel FROM pg_partition_tree('events_p1') WHERE isleaf ORDER BY 1`,
+      )
+      assert.ok(
+        partitions.rows.every((r) => r.rel !== 'events_p1_202609' && r.rel !== 'events_p1_202610'),
+        JSON.stringify(partitions.rows),
+      )
+      const audit = await t.deps.db.query<{ cutoff: string }>(
+        'SELECT project_id, cutoff, events::int, partitions FROM retention_runs ORDER BY id',
+      )
+      assert.deepEqual(
+        audit.rows.map((r) => ({ ...r, cutoff: new Date(r.cutoff).toISOString() })),
+        [
+          {
+            project_id: 1,
+            cutoff: CUTOFF,
+            events: removed,
+            partitions: ['events_p1_202609', 'events_p1_202610'],
+          },
+        ],
+      )
+    })
+
+    test('a second sweep finds nothing; an expired event sent again is removed by the next one', async () => {
+      assert.deepEqual(await sweeper().runOnce(), [])
+      const expired = events.find((e) => e.occurred_at < '2026-10-01')!
+      const res = await t.app.inject({ method: 'POST', url: '/events', payload: [expired] })
+      assert.ok(res.statusCode < 300, res.body)
+      await waitFor(
+        'stored',
+        () => t.count(),
+        (n) => n === kept.length + 1,
+      )
+      const [result] = await sweeper().runOnce()
+      assert.equal(result?.events, 1)
+      assert.deepEqual(await stored(), once(kept))
+    })
+  })
+}
