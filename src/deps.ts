@@ -67,7 +67,7 @@ export interface Deps extends Storage {
 
 export async function openStorage(config: Config, log: Logger): Promise<Storage> {
   const db = await openStore(config, log)
-  const store = new PostgresEventStore(db)
+  const store = new PostgresEventStore(db, { retentionDays: config.retention.days })
   return {
     config,
     log,
@@ -98,7 +98,11 @@ export async function bulkWriter(
     return { writer, close: async () => {} }
   }
   const loader = await PostgresBulkLoader.connect(
-    { url: config.databaseUrl, queryTimeoutMs: config.db.queryTimeoutMs },
+    {
+      url: config.databaseUrl,
+      queryTimeoutMs: config.db.queryTimeoutMs,
+      retentionDays: config.retention.days,
+    },
     project,
     log,
   )

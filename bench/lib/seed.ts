@@ -44,10 +44,10 @@ export async function seedEvents(
   await client.connect()
   try {
     const project = options.project ?? DEFAULT_PROJECT_ID
-    // The month tables first (migration 011), as the service's writers make them.
+    // The day or month tables first (migration 011), as the service's writers make them.
     await client.query(
-      `SELECT ensure_event_partitions(array_agg($1::int), array_agg(m AT TIME ZONE 'UTC'))
-       FROM generate_series(date_trunc('month', $2::date - $3::int), $2::date, interval '1 month') m`,
+      `SELECT ensure_event_partitions(array_agg($1::int), array_agg(d AT TIME ZONE 'UTC'), NULL)
+       FROM generate_series($2::date - $3::int, $2::date, interval '1 day') d`,
       [project, options.lastDay, options.days],
     )
     let done = 0

@@ -94,7 +94,7 @@ export class ProjectStore {
     if (!rows[0]) throw new AppError(409, 'PROJECT_EXISTS', `project "${name}" exists already`)
     // Its table of events (migration 011); writers would make it with their first batch.
     await this.db.query(
-      'SELECT ensure_event_partitions(ARRAY[$1::int], ARRAY[NULL::timestamptz])',
+      'SELECT ensure_event_partitions(ARRAY[$1::int], ARRAY[NULL::timestamptz], NULL)',
       [rows[0].id],
     )
     return rows[0]

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../logger.ts'
-import { EventPartitions, monthOf } from '../store/event-partitions.ts'
+import { dayOf, monthOf } from '../store/event-partitions.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { effectiveRetentionDays, retentionCutoff } from './cutoff.ts'
 
@@ -10,14 +10,27 @@ export interface SweepResult {
   cutoff: Date
   events: number
   partitions: string[]
+  /** of the events, those deleted row by row rather than with a dropped table */
+  rowsDeleted: number
 }
 
-// A project's month tables (migration 011), by the month their name gives.
-const MONTH_TABLES = `
-SELECT c.relname AS name, substring(c.relname FROM '_([0-9]{6})$') AS month
+// A project's day and month tables (migration 011), oldest first, by the
+// range their name gives (YYYYMMDD or YYYYMM).
+const TIME_TABLES = `
+SELECT c.relname AS name, substring(c.relname FROM '_([0-9]{6}|[0-9]{8})$') AS range
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = to_regclass(format('events_p%s', $1::int)) AND c.relname ~ '_[0-9]{6}$'
+WHERE i.inhparent = to_regclass(format('events_p%s', $1::int)) AND c.relname ~ '_([0-9]{6}|[0-9]{8})$'
 ORDER BY 2`
+
+/** Where a table named for a day (YYYYMMDD) or a month (YYYYMM) ends, in ms. */
+export function tableEnd(range: string): number {
+  const [y, m, d] = [range.slice(0, 4), range.slice(4, 6), range.slice(6)].map(Number) as [
+    number,
+    number,
+    number,
+  ]
+  return range.length === 8 ? Date.UTC(y, m - 1, d + 1) : Date.UTC(y, m, 1)
+}
 
 const BLOCKS = (table: string) =>
   `SELECT pg_relation_size(to_regclass('${table}')) / current_setting('block_size')::bigint AS blocks`
@@ -42,20 +55,29 @@ WITH gone AS (
 )
 SELECT count(*)::int AS events FROM gone`
 
-const AUDIT = `INSERT INTO retention_runs (project_id, cutoff, events, partitions) VALUES ($1, $2, $3, $4)`
+const AUDIT = `INSERT INTO retention_runs (project_id, cutoff, events, partitions, rows_deleted)
+VALUES ($1, $2, $3, $4, $5)`
+
+// Today's and tomorrow's tables and next month's, ahead of the writers.
+const AHEAD = 'SELECT ensure_event_partitions($1::int[], $2::timestamptz[], $3::int)'
 
 /**
  * Removes each project's events older than its retention from PostgreSQL:
- * whole month tables dropped, then the rows left before the cut deleted,
- * with their keys, and each removal recorded in retention_runs. It also
- * makes this month's and next month's tables for every project, so live
- * events never wait for one. Every step can be repeated: a sweep cut short
+ * whole day and month tables dropped (a project with a retention stores a
+ * table per day, so in the steady state that is all a sweep does), then the
+ * rows left before the cut deleted (a month table straddling it, kept from
+ * before the retention was set, and the default tables), with their keys,
+ * and each removal recorded in retention_runs. It also makes the coming
+ * tables for every project, so live events never wait for one. Every step can be repeated: a sweep cut short
  * by a crash is finished by the next. Replicas cut themselves (the sync).
  */
 export class RetentionSweeper {
   private running: Promise<void> | undefined
   private readonly stopController = new AbortController()
-  private readonly partitions = new EventPartitions()
+  private sweptOnce: () => void = () => {}
+  private readonly firstSweep = new Promise<void>((resolve) => {
+    this.sweptOnce = resolve
+  })
 
   constructor(
     private readonly db: SqlClient,
@@ -73,20 +95,23 @@ export class RetentionSweeper {
     await this.running
   }
 
+  /** Resolves once the sweep start() began has ended, however it ended. */
+  firstSweepDone(): Promise<void> {
+    return this.firstSweep
+  }
+
   async runOnce(): Promise<SweepResult[]> {
     const now = this.now()
     const { rows: projects } = await this.db.query<{ id: number; retention_days: number | null }>(
       'SELECT id, retention_days FROM projects ORDER BY id',
     )
-    const thisMonth = monthOf(now.getTime())
-    const nextMonth = monthOf(thisMonth + 32 * 86_400_000)
-    await this.partitions.ensure(
-      this.db,
-      projects.flatMap((p) => [
-        { project: p.id, month: thisMonth },
-        { project: p.id, month: nextMonth },
-      ]),
-    )
+    const today = dayOf(now.getTime())
+    const ahead = [today, today + 86_400_000, monthOf(monthOf(today) + 32 * 86_400_000)]
+    await this.db.query(AHEAD, [
+      projects.flatMap((p) => ahead.map(() => p.id)),
+      projects.flatMap(() => ahead.map((ms) => new Date(ms).toISOString())),
+      this.options.days,
+    ])
     const results: SweepResult[] = []
     for (const project of projects) {
       const cutoff = retentionCutoff(effectiveRetentionDays(project, this.options.days), now)
@@ -105,13 +130,14 @@ export class RetentionSweeper {
   }
 
   private async sweep(project: number, cutoff: Date): Promise<SweepResult> {
-    const result: SweepResult = { project, cutoff, events: 0, partitions: [] }
-    const { rows: tables } = await this.db.query<{ name: string; month: string }>(MONTH_TABLES, [
+    const result: SweepResult = { project, cutoff, events: 0, partitions: [], rowsDeleted: 0 }
+    const { rows: tables } = await this.db.query<{ name: string; range: string }>(TIME_TABLES, [
       project,
     ])
-    for (const { name, month } of tables) {
-      const end = Date.UTC(Number(month.slice(0, 4)), Number(month.slice(4)), 1)
-      if (end > cutoff.getTime()) break
+    for (const { name, range } of tables) {
+      // Sorted as text, a month's name comes before its days': a month table
+      // that does not end before the cut stops the drops, and its days are after it.
+      if (tableEnd(range) > cutoff.getTime()) break
       const { rows } = await this.db.query<{ blocks: string }>(BLOCKS(name))
       const blocks = Number(rows[0]?.blocks ?? 0)
       for (let from = 0; from < blocks; from += this.options.chunkBlocks)
@@ -126,9 +152,16 @@ export class RetentionSweeper {
       result.partitions.push(name)
     }
     const { rows } = await this.db.query<{ events: number }>(DELETE_ROWS, [project, cutoff])
-    result.events += rows[0]!.events
+    result.rowsDeleted = rows[0]!.events
+    result.events += result.rowsDeleted
     if (result.events > 0 || result.partitions.length > 0) {
-      await this.db.query(AUDIT, [project, cutoff, result.events, result.partitions])
+      await this.db.query(AUDIT, [
+        project,
+        cutoff,
+        result.events,
+        result.partitions,
+        result.rowsDeleted,
+      ])
       this.log.info(
         {
           project,
@@ -150,6 +183,7 @@ export class RetentionSweeper {
       } catch (err) {
         this.log.warn({ err }, 'retention sweep failed; trying again at the next one')
       }
+      this.sweptOnce()
       await sleep(this.options.sweepMs, undefined, { signal }).catch(() => {})
     }
   }

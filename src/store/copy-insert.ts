@@ -62,9 +62,13 @@ export interface CopyData {
  */
 export class CopyInserter {
   private readonly staged = new WeakSet<pg.ClientBase>()
-  private readonly partitions = new EventPartitions()
+  private readonly partitions: EventPartitions
 
-  constructor(private readonly options: { notify: boolean; timeoutMs: number }) {}
+  constructor(
+    private readonly options: { notify: boolean; timeoutMs: number; retentionDays: number | null },
+  ) {
+    this.partitions = new EventPartitions(options.retentionDays)
+  }
 
   async insert(client: pg.ClientBase, copy: CopyData): Promise<number> {
     if (copy.rows === 0) return 0

@@ -2,13 +2,13 @@ import type { ProjectEvent } from '../events/event-schema.ts'
 import { FRAME, rowStarts } from './copy-batch.ts'
 import type { CopyData } from './copy-insert.ts'
 
-/** A project's month of events: the first day of the month, UTC, in ms. */
+/** A project's day of events: its first instant (UTC midnight), in ms. */
 export interface PartitionKey {
   project: number
-  month: number
+  day: number
 }
 
-const DAY_MICROS = 86_400_000_000
+const DAY_MS = 86_400_000
 // PostgreSQL counts timestamps in microseconds from 2000-01-01T00:00:00Z.
 const PG_EPOCH_MS = 946_684_800_000
 // The occurred_at field's length sits after the field count, the uuid and the project.
@@ -18,33 +18,38 @@ const TIME_LENGTH_OFFSET = 2 + 4 + 16 + 4 + 4
 type Queryable = { query(text: string, values: unknown[]): Promise<unknown> }
 
 /**
- * The month tables of migration 011 that a writer's rows need, made before the
- * rows are inserted. Each writer remembers what it has made or found, so
- * after the first batch of a month this costs nothing: a new month or a
- * backfill of old ones is one extra round trip, once per process.
+ * The day or month tables of migration 011 that a writer's rows need, made
+ * before the rows are inserted (which of the two, the store decides from the
+ * project's retention; `serviceDays` is RETENTION_DAYS). Each writer
+ * remembers the days it has seen covered, so after the first batch of a day
+ * this costs nothing: a new day or a backfill of old ones is one extra round
+ * trip, once per process.
  */
 export class EventPartitions {
   private readonly known = new Set<string>()
 
+  constructor(private readonly serviceDays: number | null) {}
+
   async ensure(db: Queryable, keys: Iterable<PartitionKey>): Promise<void> {
     const projects: number[] = []
-    const months: string[] = []
+    const days: string[] = []
     const wanted = new Set<string>()
-    for (const { project, month } of keys) {
-      const key = `${project}/${month}`
+    for (const { project, day } of keys) {
+      const key = `${project}/${day}`
       if (this.known.has(key) || wanted.has(key)) continue
       wanted.add(key)
       projects.push(project)
-      months.push(new Date(month).toISOString())
+      days.push(new Date(day).toISOString())
     }
     if (projects.length === 0) return
-    // A month it could not make (the lock not had in time, or rows of it in the
-    // default table already) is not tried again by this process: its rows are
-    // stored in the default table meanwhile, and the retention sweep, which
-    // makes the coming months ahead of time, tries again.
-    await db.query('SELECT ensure_event_partitions($1::int[], $2::timestamptz[])', [
+    // A table it could not make (the lock not had in time, or rows of its
+    // range in the default table already) is not tried again by this process:
+    // its rows are stored in the default table meanwhile, and the retention
+    // sweep, which makes the coming days and months ahead of time, tries again.
+    await db.query('SELECT ensure_event_partitions($1::int[], $2::timestamptz[], $3::int)', [
       projects,
-      months,
+      days,
+      this.serviceDays,
     ])
     for (const key of wanted) this.known.add(key)
   }
@@ -58,7 +63,12 @@ export function monthOf(ms: number): number {
   return d.setUTCDate(1)
 }
 
-/** The (project, month) pairs of events. */
+/** The first instant of the UTC day of a time in ms. */
+export function dayOf(ms: number): number {
+  return Math.floor(ms / DAY_MS) * DAY_MS
+}
+
+/** The (project, day) pairs of events. */
 export function partitionKeysOf(events: readonly ProjectEvent[]): PartitionKey[] {
   // A time that does not parse is left for PostgreSQL to refuse, as the
   // writer's insert does, event by event.
@@ -67,31 +77,24 @@ export function partitionKeysOf(events: readonly ProjectEvent[]): PartitionKey[]
 }
 
 /**
- * The (project, month) pairs of a binary COPY stream of CopyBatch's six
- * fields, read off the rows without decoding them: a batch of 50,000 rows
- * holds a few distinct days, so each day's month is worked out once.
+ * The (project, day) pairs of a binary COPY stream of CopyBatch's six
+ * fields, read off the rows without decoding them.
  */
 export function partitionKeysOfCopy({ data }: CopyData): PartitionKey[] {
   const rows = data.subarray(FRAME.header, data.length - FRAME.trailer)
-  const pairs: Array<[number, number]> = []
-  const seen = new Set<string>()
-  for (const start of rowStarts(rows)) {
-    const project = rows.readInt32BE(start + TIME_LENGTH_OFFSET - 4)
-    const micros = Number(rows.readBigInt64BE(start + TIME_LENGTH_OFFSET + 4))
-    const day = Math.floor(micros / DAY_MICROS)
-    const key = `${project}/${day}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    pairs.push([project, PG_EPOCH_MS + day * 86_400_000])
-  }
-  return distinct(pairs)
+  return distinct(
+    rowStarts(rows).map((start): [number, number] => [
+      rows.readInt32BE(start + TIME_LENGTH_OFFSET - 4),
+      PG_EPOCH_MS + Math.floor(Number(rows.readBigInt64BE(start + TIME_LENGTH_OFFSET + 4)) / 1000),
+    ]),
+  )
 }
 
 function distinct(pairs: Array<[number, number]>): PartitionKey[] {
   const out = new Map<string, PartitionKey>()
   for (const [project, ms] of pairs) {
-    const month = monthOf(ms)
-    out.set(`${project}/${month}`, { project, month })
+    const day = dayOf(ms)
+    out.set(`${project}/${day}`, { project, day })
   }
   return [...out.values()]
 }

@@ -62,10 +62,19 @@ LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inser
 /** The event store on PostgreSQL's SQL: a server through a pool, or PGlite embedded. */
 export class PostgresEventStore implements CopyEventStore {
   private readonly inserter: CopyInserter
-  private readonly partitions = new EventPartitions()
+  private readonly partitions: EventPartitions
 
-  constructor(private readonly db: SqlClient) {
-    this.inserter = new CopyInserter({ notify: true, timeoutMs: db.queryTimeoutMs ?? 30_000 })
+  /** `retentionDays`: the service's RETENTION_DAYS, which decides how events are partitioned (migration 011). */
+  constructor(
+    private readonly db: SqlClient,
+    { retentionDays = null }: { retentionDays?: number | null } = {},
+  ) {
+    this.partitions = new EventPartitions(retentionDays)
+    this.inserter = new CopyInserter({
+      notify: true,
+      timeoutMs: db.queryTimeoutMs ?? 30_000,
+      retentionDays,
+    })
   }
 
   get copies(): boolean {
@@ -153,13 +162,14 @@ export class PostgresBulkLoader {
     private readonly client: pg.Client,
     queryTimeoutMs: number,
     private readonly project: number,
+    retentionDays: number | null,
   ) {
     // The import's rows are picked up by the service's poll: it runs in another process.
-    this.inserter = new CopyInserter({ notify: false, timeoutMs: queryTimeoutMs })
+    this.inserter = new CopyInserter({ notify: false, timeoutMs: queryTimeoutMs, retentionDays })
   }
 
   static async connect(
-    options: Omit<PostgresOptions, 'poolSize'>,
+    options: Omit<PostgresOptions, 'poolSize'> & { retentionDays?: number | null },
     project: number,
     log: Logger,
   ): Promise<PostgresBulkLoader> {
@@ -175,7 +185,12 @@ export class PostgresBulkLoader {
     // Without it each COPY's last packet and the COMMIT after it can wait ~40 ms
     // for a delayed ACK (Nagle), once per batch.
     socketOf(client).setNoDelay(true)
-    return new PostgresBulkLoader(client, options.queryTimeoutMs, project)
+    return new PostgresBulkLoader(
+      client,
+      options.queryTimeoutMs,
+      project,
+      options.retentionDays ?? null,
+    )
   }
 
   /** `propertiesJson[i]`, when given, is `JSON.stringify(events[i].properties)`, already done by validation. */

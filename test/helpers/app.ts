@@ -8,6 +8,7 @@ import { Redis } from 'ioredis'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { buildDeps, type Deps } from '../../src/deps.ts'
 import { createLogger } from '../../src/logger.ts'
+import type { RetentionSweeper } from '../../src/retention/retention-sweep.ts'
 import { startRole } from '../../src/roles.ts'
 import type { Worker } from '../../src/worker/worker.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
@@ -19,6 +20,7 @@ export interface TestApp {
   config: Config
   env: Record<string, string>
   worker?: Worker
+  retention: RetentionSweeper
   /** rows in the events table of this app's store, whichever it is */
   count(): Promise<number>
   close(): Promise<void>
@@ -63,6 +65,7 @@ export async function startTestApp(options: {
     config,
     env,
     worker: running.worker,
+    retention: running.retention,
     async count() {
       const { rows } = await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')
       return rows[0]!.n

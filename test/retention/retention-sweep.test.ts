@@ -7,10 +7,11 @@ import { makeEvent, waitFor } from '../helpers/events.ts'
 import { skipUnless } from '../helpers/services.ts'
 
 // Retention in PostgreSQL (issue 19): events are stored in one table per
-// project and UTC month (migration 011); a sweep drops the months wholly
-// before the cut, deletes the earlier days of the first kept month row by
-// row, removes their keys, and records what it removed. Idempotency by
-// event_id holds across month tables.
+// project and UTC day when the project has a retention, per month when it
+// keeps everything (migration 011); a sweep drops the tables wholly before
+// the cut, deletes what is left before it row by row (a month table from
+// before the retention was set), removes their keys, and records what it
+// removed. Idempotency by event_id holds across tables.
 
 const MODES = [
   { name: 'embedded (PGlite)', server: false, skip: false as const },
@@ -48,41 +49,65 @@ function fixture(): EventInput[] {
   return events
 }
 
+const once = (list: EventInput[]) =>
+  list
+    .map((e) => ({ event_id: e.event_id, n: 1 }))
+    .sort((a, b) => (a.event_id < b.event_id ? -1 : 1))
+
+/** The app of a mode, once its first sweep (at start, with the real clock, before any event) is over. */
+async function start(mode: (typeof MODES)[number], env: Record<string, string> = {}) {
+  const options = { queue: mode.server, worker: true, env }
+  const t = mode.server ? await startServerTestApp(options) : await startTestApp(options)
+  await t.retention.firstSweepDone()
+  return t
+}
+
+function sweeperOf(t: TestApp, days: number | null = null): RetentionSweeper {
+  return new RetentionSweeper(
+    t.deps.db,
+    { days, sweepMs: 60_000, chunkBlocks: 1 },
+    t.deps.log,
+    () => NOW,
+  )
+}
+
+async function stored(t: TestApp) {
+  const { rows } = await t.deps.db.query<{ event_id: string; n: number }>(
+    'SELECT event_id::text, count(*)::int AS n FROM events GROUP BY event_id ORDER BY event_id',
+  )
+  return rows
+}
+
+async function tables(t: TestApp) {
+  const { rows } = await t.deps.db.query<{ rel: string; n: number }>(
+    'SELECT tableoid::regclass::text AS rel, count(*)::int AS n FROM events GROUP BY 1 ORDER BY 1',
+  )
+  return rows
+}
+
+/** How many of the events each table named by `name` holds. */
+function perTable(events: EventInput[], name: (e: EventInput) => string) {
+  const n = new Map<string, number>()
+  for (const e of events) n.set(name(e), (n.get(name(e)) ?? 0) + 1)
+  return [...n].sort().map(([rel, count]) => ({ rel, n: count }))
+}
+const monthTable = (e: EventInput) => `events_p1_${e.occurred_at.slice(0, 7).replace('-', '')}`
+const dayTable = (e: EventInput) => `events_p1_${e.occurred_at.slice(0, 10).replaceAll('-', '')}`
+
 for (const mode of MODES) {
-  describe(`retention sweep, ${mode.name}`, { skip: mode.skip }, () => {
+  describe(`retention sweep, month tables (no retention when stored), ${mode.name}`, {
+    skip: mode.skip,
+  }, () => {
     let t: TestApp
     const events = fixture()
     // The same id sent again with a time in another month: still one event, the first.
     const resent = { ...events.find((e) => e.occurred_at.startsWith('2026-10-1'))! }
     resent.occurred_at = '2026-11-20T10:00:00.000Z'
     const kept = events.filter((e) => e.occurred_at >= CUTOFF)
-    const sweeper = () =>
-      new RetentionSweeper(
-        t.deps.db,
-        { days: null, sweepMs: 60_000, chunkBlocks: 1 },
-        t.deps.log,
-        () => NOW,
-      )
-    const stored = async () =>
-      (
-        await t.deps.db.query<{ event_id: string; n: number }>(
-          'SELECT event_id::text, count(*)::int AS n FROM events GROUP BY event_id ORDER BY event_id',
-        )
-      ).rows
-    const tables = async () =>
-      (
-        await t.deps.db.query<{ rel: string; n: number }>(
-          'SELECT tableoid::regclass::text AS rel, count(*)::int AS n FROM events GROUP BY 1 ORDER BY 1',
-        )
-      ).rows
-    const once = (list: EventInput[]) =>
-      list
-        .map((e) => ({ event_id: e.event_id, n: 1 }))
-        .sort((a, b) => (a.event_id < b.event_id ? -1 : 1))
+    const sweeper = () => sweeperOf(t)
 
     before(async () => {
-      const options = { queue: mode.server, worker: true }
-      t = mode.server ? await startServerTestApp(options) : await startTestApp(options)
+      t = await start(mode)
       const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
       assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
       await waitFor(
@@ -104,17 +129,8 @@ for (const mode of MODES) {
         async () => (t.deps.queue ? (await t.deps.queue.status(1)).shared.length : 0),
         (n) => n === 0,
       )
-      assert.deepEqual(await stored(), once(events))
-      const perMonth = new Map<string, number>()
-      for (const e of events) {
-        const rel = `events_p1_${e.occurred_at.slice(0, 7).replace('-', '')}`
-        perMonth.set(rel, (perMonth.get(rel) ?? 0) + 1)
-      }
-      assert.deepEqual(
-        await tables(),
-        [...perMonth].sort().map(([rel, n]) => ({ rel, n })),
-        'nothing in a default table',
-      )
+      assert.deepEqual(await stored(t), once(events))
+      assert.deepEqual(await tables(t), perTable(events, monthTable), 'nothing in a default table')
       const { rows } = await t.deps.db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM event_keys',
       )
@@ -130,6 +146,10 @@ for (const mode of MODES) {
       await t.deps.projects.setRetention('default', DAYS)
       const results = await sweeper().runOnce()
       const removed = events.length - kept.length
+      const novemberBeforeCut = events.filter(
+        (e) => e.occurred_at >= '2026-11-01' && e.occurred_at < CUTOFF,
+      ).length
+      assert.ok(novemberBeforeCut > 0)
       assert.deepEqual(
         results.map((r) => ({ ...r, cutoff: r.cutoff.toISOString() })),
         [
@@ -138,10 +158,11 @@ for (const mode of MODES) {
             cutoff: CUTOFF,
             events: removed,
             partitions: ['events_p1_202609', 'events_p1_202610'],
+            rowsDeleted: novemberBeforeCut,
           },
         ],
       )
-      assert.deepEqual(await stored(), once(kept))
+      assert.deepEqual(await stored(t), once(kept))
       const keys = await t.deps.db.query<{ event_id: string }>(
         'SELECT event_id::text FROM event_keys ORDER BY event_id',
       )
@@ -157,7 +178,7 @@ for (const mode of MODES) {
         JSON.stringify(partitions.rows),
       )
       const audit = await t.deps.db.query<{ cutoff: string }>(
-        'SELECT project_id, cutoff, events::int, partitions FROM retention_runs ORDER BY id',
+        'SELECT project_id, cutoff, events::int, partitions, rows_deleted::int FROM retention_runs ORDER BY id',
       )
       assert.deepEqual(
         audit.rows.map((r) => ({ ...r, cutoff: new Date(r.cutoff).toISOString() })),
@@ -167,6 +188,7 @@ for (const mode of MODES) {
             cutoff: CUTOFF,
             events: removed,
             partitions: ['events_p1_202609', 'events_p1_202610'],
+            rows_deleted: novemberBeforeCut,
           },
         ],
       )
@@ -184,7 +206,50 @@ for (const mode of MODES) {
       )
       const [result] = await sweeper().runOnce()
       assert.equal(result?.events, 1)
-      assert.deepEqual(await stored(), once(kept))
+      assert.deepEqual(await stored(t), once(kept))
+    })
+  })
+}
+
+for (const mode of MODES) {
+  describe(`retention sweep, day tables (RETENTION_DAYS when stored), ${mode.name}`, {
+    skip: mode.skip,
+  }, () => {
+    let t: TestApp
+    const events = fixture()
+    const kept = events.filter((e) => e.occurred_at >= CUTOFF)
+    const expired = events.filter((e) => e.occurred_at < CUTOFF)
+
+    before(async () => {
+      t = await start(mode, { RETENTION_DAYS: String(DAYS) })
+      const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
+      assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
+      await waitFor(
+        'stored',
+        () => t.count(),
+        (n) => n === events.length,
+      )
+    })
+    after(async () => {
+      await t?.close()
+    })
+
+    test('each day is a table of its own', async () => {
+      assert.deepEqual(await tables(t), perTable(events, dayTable), 'nothing in a default table')
+    })
+
+    test('the sweep drops every day table before the cut and deletes no row', async () => {
+      const [result, ...more] = await sweeperOf(t, DAYS).runOnce()
+      assert.equal(more.length, 0)
+      assert.equal(result?.events, expired.length)
+      assert.equal(result?.rowsDeleted, 0)
+      assert.deepEqual(result?.partitions, [...new Set(expired.map(dayTable))].sort())
+      assert.deepEqual(await stored(t), once(kept))
+      assert.deepEqual(await tables(t), perTable(kept, dayTable))
+      const { rows } = await t.deps.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM event_keys',
+      )
+      assert.equal(rows[0]!.n, kept.length)
     })
   })
 }

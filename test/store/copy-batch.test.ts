@@ -203,9 +203,9 @@ describe('CopyBatch.addRows and decodeCopyRows', () => {
     )
   })
 
-  test("the month tables a COPY stream needs, read off its rows, are its events' (project, UTC month) pairs", () => {
-    const sorted = (keys: Array<{ project: number; month: number }>) =>
-      keys.map((k) => `${k.project}/${new Date(k.month).toISOString()}`).sort()
+  test("the tables a COPY stream needs, read off its rows, are its events' (project, UTC day) pairs", () => {
+    const sorted = (keys: Array<{ project: number; day: number }>) =>
+      keys.map((k) => `${k.project}/${new Date(k.day).toISOString()}`).sort()
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.array(event, { maxLength: 20 }), project), { maxLength: 6 }),

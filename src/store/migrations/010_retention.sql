@@ -8,7 +8,8 @@
 ALTER TABLE projects ADD COLUMN retention_days integer CHECK (retention_days > 0);
 
 -- Every removal the retention sweep made: which project, up to which cut,
--- how many events, which partitions it dropped. Like deletion_audit, it holds
+-- how many events, which partitions it dropped (migration 011), and how many
+-- of the events went by row deletes instead. Like deletion_audit, it holds
 -- no event data and outlives the project.
 CREATE TABLE retention_runs (
   id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -16,6 +17,7 @@ CREATE TABLE retention_runs (
   cutoff      timestamptz NOT NULL,
   events      bigint      NOT NULL,
   partitions  text[]      NOT NULL DEFAULT '{}',
+  rows_deleted bigint     NOT NULL DEFAULT 0,
   at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX retention_runs_project_idx ON retention_runs (project_id, id);

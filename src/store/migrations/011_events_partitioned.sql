@@ -1,18 +1,24 @@
 -- Up Migration
 
--- Events are partitioned by project, then by UTC month of occurred_at, so a
+-- Events are partitioned by project, then by UTC time of occurred_at, so a
 -- retention cut (src/retention/) or a project's deletion drops whole tables
 -- instead of deleting millions of rows:
---   events                        LIST (project_id)
---     events_p<N>                 RANGE (occurred_at), one per project
---       events_p<N>_<YYYYMM>      one calendar month (UTC)
---       events_p<N>_default       rows of a month whose table could not be
---                                 made (its rows were here first, or the lock
---                                 was not had in time): still stored, and cut
---                                 by row deletes
---     events_default              rows of a project whose table is missing
--- Writers make the month tables they need before inserting
+--   events                          LIST (project_id)
+--     events_p<N>                   RANGE (occurred_at), one per project
+--       events_p<N>_<YYYYMMDD>      one UTC day, for a project with a retention:
+--                                   the cut moves a day at a time, on a day
+--                                   boundary, so each sweep drops whole tables
+--       events_p<N>_<YYYYMM>        one calendar month, for a project keeping
+--                                   everything (days would make thousands of
+--                                   tables, and every sync read visits each)
+--       events_p<N>_default         rows whose table could not be made (its
+--                                   rows were here first, or the lock was not
+--                                   had in time): still stored, cut by row deletes
+--     events_default                rows of a project whose table is missing
+-- Writers make the tables they need before inserting
 -- (src/store/event-partitions.ts), so the default ones stay empty in practice.
+-- A project whose retention changes keeps the tables it has; new ones follow
+-- the new setting (RANGE partitions may differ in size).
 --
 -- PostgreSQL enforces a unique key on a partitioned table only if it holds
 -- the partition key, which would make a resend with another occurred_at a
@@ -46,19 +52,23 @@ CREATE TABLE events (
 CREATE INDEX events_project_sync_idx ON events (project_id, xact_id, seq);
 CREATE TABLE events_default PARTITION OF events DEFAULT;
 
--- Makes each project's table and, for each month given (any instant in it;
--- null for none), its month table; returns how many month tables it made.
--- Safe to call concurrently and again. Creating a partition locks its parent
--- exclusively, which waits for every insert and read running on it: the lock
--- is waited for 2 s at most (a pg_dump holds its lock for the whole dump), and
--- on a timeout the rows go to the default table, as they do when it already
--- holds rows of that month (PostgreSQL then refuses the new partition).
-CREATE FUNCTION ensure_event_partitions(projects integer[], months timestamptz[])
+-- Makes each project's table and the table holding each instant given (null
+-- for none): a day's when the project keeps a limited number of days (its
+-- own retention_days, else service_days, the service's RETENTION_DAYS), else
+-- a month's. Returns how many tables it made. Safe to call concurrently and
+-- again. Creating a partition locks its parent exclusively, which waits for
+-- every insert and read running on it: the lock is waited for 2 s at most (a
+-- pg_dump holds its lock for the whole dump), and on a timeout the rows go to
+-- the default table, as they do when it already holds rows of that range
+-- (PostgreSQL then refuses the new partition).
+CREATE FUNCTION ensure_event_partitions(projects integer[], instants timestamptz[], service_days integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   i integer;
   p integer;
-  first_day timestamp;
+  daily boolean;
+  at_utc timestamp;
+  day_table text;
   month_table text;
   made integer := 0;
 BEGIN
@@ -74,42 +84,58 @@ BEGIN
         CONTINUE;
       END;
     END IF;
-    CONTINUE WHEN months[i] IS NULL;
-    first_day := date_trunc('month', months[i] AT TIME ZONE 'UTC');
-    month_table := format('events_p%s_%s', p, to_char(first_day, 'YYYYMM'));
-    CONTINUE WHEN to_regclass(month_table) IS NOT NULL;
+    CONTINUE WHEN instants[i] IS NULL;
+    at_utc := instants[i] AT TIME ZONE 'UTC';
+    day_table := format('events_p%s_%s', p, to_char(at_utc, 'YYYYMMDD'));
+    month_table := format('events_p%s_%s', p, to_char(at_utc, 'YYYYMM'));
+    CONTINUE WHEN to_regclass(day_table) IS NOT NULL OR to_regclass(month_table) IS NOT NULL;
+    daily := coalesce((SELECT retention_days FROM projects WHERE id = p), service_days) IS NOT NULL;
     BEGIN
+      IF NOT daily THEN
+        BEGIN
+          EXECUTE format('CREATE TABLE %I PARTITION OF events_p%s FOR VALUES FROM (%L) TO (%L)',
+            month_table, p, date_trunc('month', at_utc) AT TIME ZONE 'UTC',
+            (date_trunc('month', at_utc) + interval '1 month') AT TIME ZONE 'UTC');
+          made := made + 1;
+          CONTINUE;
+        EXCEPTION WHEN invalid_object_definition THEN
+          NULL; -- day tables of that month exist (the project had a retention): one more day's
+        END;
+      END IF;
       EXECUTE format('CREATE TABLE %I PARTITION OF events_p%s FOR VALUES FROM (%L) TO (%L)',
-        month_table, p, first_day AT TIME ZONE 'UTC', (first_day + interval '1 month') AT TIME ZONE 'UTC');
+        day_table, p, date_trunc('day', at_utc) AT TIME ZONE 'UTC',
+        (date_trunc('day', at_utc) + interval '1 day') AT TIME ZONE 'UTC');
       made := made + 1;
-    EXCEPTION WHEN duplicate_table OR unique_violation OR check_violation OR lock_not_available THEN
+    EXCEPTION WHEN duplicate_table OR unique_violation OR check_violation OR lock_not_available
+                   OR invalid_object_definition THEN
       NULL;
     END;
   END LOOP;
   RETURN made;
 END $$;
 
--- Drops one month table (the retention sweep, src/retention/), once its keys
--- are gone from event_keys; returns the events it held (null: it was gone
--- already). Dropping a partition locks its parent exclusively: as above, the
+-- Drops one day's or month's table (the retention sweep, src/retention/),
+-- once its keys are gone from event_keys; returns the events it held (null:
+-- it was gone already). Dropping a partition locks its parent exclusively: as above, the
 -- lock is waited for 2 s at most, and the sweep tries again next time.
-CREATE FUNCTION drop_event_partition(month_table text) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION drop_event_partition(events_table text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   n bigint;
 BEGIN
   PERFORM set_config('lock_timeout', '2s', true);
-  IF to_regclass(month_table) IS NULL THEN
+  IF to_regclass(events_table) IS NULL THEN
     RETURN NULL;
   END IF;
-  EXECUTE format('SELECT count(*) FROM %I', month_table) INTO n;
-  EXECUTE format('DROP TABLE %I', month_table);
+  EXECUTE format('SELECT count(*) FROM %I', events_table) INTO n;
+  EXECUTE format('DROP TABLE %I', events_table);
   RETURN n;
 END $$;
 
--- Every project's table, and the month tables of the rows there are, before
--- the rows move in with their seq and xact_id: a replica's cursor stays valid.
-SELECT ensure_event_partitions(array_agg(id), array_agg(NULL::timestamptz)) FROM projects;
-SELECT ensure_event_partitions(array_agg(project_id), array_agg(month))
+-- Every project's table, and a month's table for each month of the rows
+-- there are (no project had a retention before), before the rows move in
+-- with their seq and xact_id: a replica's cursor stays valid.
+SELECT ensure_event_partitions(array_agg(id), array_agg(NULL::timestamptz), NULL) FROM projects;
+SELECT ensure_event_partitions(array_agg(project_id), array_agg(month), NULL)
 FROM (SELECT DISTINCT project_id, date_trunc('month', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS month
       FROM events_unpartitioned) months;
 INSERT INTO events OVERRIDING SYSTEM VALUE
@@ -140,5 +166,5 @@ SELECT setval(pg_get_serial_sequence('events', 'seq'), max(seq)) FROM events_par
 DROP TABLE events_partitioned;
 CREATE INDEX events_project_sync_idx ON events (project_id, xact_id, seq);
 DROP FUNCTION drop_event_partition(text);
-DROP FUNCTION ensure_event_partitions(integer[], timestamptz[]);
+DROP FUNCTION ensure_event_partitions(integer[], timestamptz[], integer);
 DROP TABLE event_keys;
