@@ -43,6 +43,7 @@ export const EnvSchema = Type.Object({
   SUPPRESSION_REFRESH_MS: Type.Integer({ default: 1_000, minimum: 10 }),
   RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 1 })),
   RETENTION_SWEEP_MS: Type.Integer({ default: 3_600_000, minimum: 10 }),
+  ARCHIVE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   MAX_PROPERTY_PATHS: Type.Integer({ default: 1024, minimum: 0, maximum: 100_000 }),
   MAX_ROLLUP_VALUES: Type.Integer({ default: 32, minimum: 0, maximum: 10_000 }),
   // A safety net now that commits wake the sync, yet kept short: it alone
@@ -131,8 +132,11 @@ export interface Config {
   }
   queue: { maxLength: number }
   deletion: { chunkBlocks: number; suppressionRefreshMs: number }
-  /** days a project keeps its events unless it sets its own (null: everything), and how often the sweep looks */
-  retention: { days: number | null; sweepMs: number }
+  /**
+   * days a project keeps its events unless it sets its own (null: everything),
+   * how often the sweep looks, and where it archives what it removes (none: nowhere)
+   */
+  retention: { days: number | null; sweepMs: number; archiveDir: string | undefined }
   worker: {
     maxAttempts: number
     readCount: number
@@ -208,7 +212,11 @@ export function loadConfig(
       chunkBlocks: env.DELETION_CHUNK_BLOCKS,
       suppressionRefreshMs: env.SUPPRESSION_REFRESH_MS,
     },
-    retention: { days: env.RETENTION_DAYS ?? null, sweepMs: env.RETENTION_SWEEP_MS },
+    retention: {
+      days: env.RETENTION_DAYS ?? null,
+      sweepMs: env.RETENTION_SWEEP_MS,
+      archiveDir: env.ARCHIVE_DIR,
+    },
     worker: {
       maxAttempts: env.MAX_ATTEMPTS,
       readCount: env.WORKER_READ_COUNT,

@@ -21,6 +21,10 @@ export interface ExportPlan {
   segments: readonly Segment[]
   /** only these user ids (person-level filters and the GDPR subject, resolved), when given */
   userIds?: readonly string[]
+  /** one of the events table's partitions (migration 011) rather than the whole of it */
+  relation?: string
+  /** read below this transaction id (xid8 as text) instead of the horizon at the start */
+  horizon?: string
 }
 
 export const PAGE_ROWS = 10_000
@@ -35,10 +39,7 @@ export const PAGE_ROWS = 10_000
  * exactly what was committed when it began. Memory: one page.
  */
 export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerator<ExportRow[]> {
-  const { rows: top } = await db.query<{ xact: string }>(
-    `${HORIZON} SELECT xact::text FROM horizon`,
-  )
-  const horizon = top[0]!.xact
+  const horizon = plan.horizon ?? (await currentHorizon(db))
   const params = new PgParams()
   const fixed = [
     `project_id = ${params.add(plan.project)}`,
@@ -53,7 +54,7 @@ export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerat
   const sql = `SELECT xact_id::text, seq::text, event_id::text,
       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
       user_id, event_type, CASE WHEN properties = '{}'::jsonb THEN '' ELSE properties::text END
-    FROM events
+    FROM ${plan.relation ?? 'events'} events
     WHERE ${fixed.map((c) => `(${c})`).join(' AND ')}
       AND (xact_id, seq) > ($${after + 1}::text::xid8, $${after + 2}::bigint)
     ORDER BY events.xact_id, events.seq -- qualified: bare names would sort by the text columns
@@ -69,4 +70,10 @@ export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerat
     yield rows.map((r) => r.slice(2) as ExportRow)
     if (rows.length < PAGE_ROWS) return
   }
+}
+
+/** The horizon of change-feed.ts now: every transaction below it has ended. */
+export async function currentHorizon(db: SqlClient): Promise<string> {
+  const { rows } = await db.query<{ xact: string }>(`${HORIZON} SELECT xact::text FROM horizon`)
+  return rows[0]!.xact
 }

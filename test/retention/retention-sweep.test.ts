@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { DuckDBInstance } from '@duckdb/node-api'
 import type { EventInput } from '../../src/events/event-schema.ts'
 import { RetentionSweeper } from '../../src/retention/retention-sweep.ts'
 import { startServerTestApp, startTestApp, type TestApp } from '../helpers/app.ts'
@@ -65,10 +69,26 @@ async function start(mode: (typeof MODES)[number], env: Record<string, string> =
 function sweeperOf(t: TestApp, days: number | null = null): RetentionSweeper {
   return new RetentionSweeper(
     t.deps.db,
-    { days, sweepMs: 60_000, chunkBlocks: 1 },
+    { days, sweepMs: 60_000, chunkBlocks: 1, archiveDir: t.config.retention.archiveDir },
     t.deps.log,
     () => NOW,
   )
+}
+
+/** Every event in a project's archive files, as the export wrote them. */
+async function archived(dir: string): Promise<Array<Record<string, string>>> {
+  const instance = await DuckDBInstance.create(':memory:')
+  const conn = await instance.connect()
+  try {
+    const reader = await conn.runAndReadAll(
+      `SELECT event_id, occurred_at, user_id, event_type, properties_json AS properties
+       FROM read_parquet('${join(dir, 'project-1', '*.parquet')}') ORDER BY event_id`,
+    )
+    return reader.getRowObjectsJson() as Array<Record<string, string>>
+  } finally {
+    conn.closeSync()
+    instance.closeSync()
+  }
 }
 
 async function stored(t: TestApp) {
@@ -95,10 +115,11 @@ const monthTable = (e: EventInput) => `events_p1_${e.occurred_at.slice(0, 7).rep
 const dayTable = (e: EventInput) => `events_p1_${e.occurred_at.slice(0, 10).replaceAll('-', '')}`
 
 for (const mode of MODES) {
-  describe(`retention sweep, month tables (no retention when stored), ${mode.name}`, {
+  describe(`retention sweep, month tables (no retention when stored), ARCHIVE_DIR, ${mode.name}`, {
     skip: mode.skip,
   }, () => {
     let t: TestApp
+    const archiveDir = mkdtempSync(join(tmpdir(), 'ea-archive-'))
     const events = fixture()
     // The same id sent again with a time in another month: still one event, the first.
     const resent = { ...events.find((e) => e.occurred_at.startsWith('2026-10-1'))! }
@@ -107,7 +128,7 @@ for (const mode of MODES) {
     const sweeper = () => sweeperOf(t)
 
     before(async () => {
-      t = await start(mode)
+      t = await start(mode, { ARCHIVE_DIR: archiveDir })
       const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
       assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
       await waitFor(
@@ -120,6 +141,7 @@ for (const mode of MODES) {
     })
     after(async () => {
       await t?.close()
+      rmSync(archiveDir, { recursive: true, force: true })
     })
 
     test('every event is stored once, in its month table; an id resent with another month is not stored twice', async () => {
@@ -159,6 +181,7 @@ for (const mode of MODES) {
             events: removed,
             partitions: ['events_p1_202609', 'events_p1_202610'],
             rowsDeleted: novemberBeforeCut,
+            archived: removed,
           },
         ],
       )
@@ -178,7 +201,7 @@ for (const mode of MODES) {
         JSON.stringify(partitions.rows),
       )
       const audit = await t.deps.db.query<{ cutoff: string }>(
-        'SELECT project_id, cutoff, events::int, partitions, rows_deleted::int FROM retention_runs ORDER BY id',
+        'SELECT project_id, cutoff, events::int, partitions, rows_deleted::int, archived::int FROM retention_runs ORDER BY id',
       )
       assert.deepEqual(
         audit.rows.map((r) => ({ ...r, cutoff: new Date(r.cutoff).toISOString() })),
@@ -189,8 +212,33 @@ for (const mode of MODES) {
             events: removed,
             partitions: ['events_p1_202609', 'events_p1_202610'],
             rows_deleted: novemberBeforeCut,
+            archived: removed,
           },
         ],
+      )
+    })
+
+    test('what it removed is in ARCHIVE_DIR, each event once, a file per dropped table and one for the rows', async () => {
+      const files = readdirSync(join(archiveDir, 'project-1')).sort()
+      assert.equal(files.length, 3, files.join(', '))
+      assert.deepEqual(files.slice(0, 2), ['events-202609.parquet', 'events-202610.parquet'])
+      assert.match(files[2]!, /^events-before-20261109-\d+\.parquet$/)
+      const expired = events.filter((e) => e.occurred_at < CUTOFF)
+      assert.deepEqual(
+        (await archived(archiveDir)).map((r) => ({
+          ...r,
+          occurred_at: new Date(r.occurred_at!).toISOString(),
+          properties: JSON.stringify(JSON.parse(r.properties!)),
+        })),
+        expired
+          .map((e) => ({
+            event_id: e.event_id,
+            occurred_at: e.occurred_at,
+            user_id: e.user_id,
+            event_type: e.event_type,
+            properties: JSON.stringify(e.properties),
+          }))
+          .sort((a, b) => (a.event_id < b.event_id ? -1 : 1)),
       )
     })
 

@@ -8,8 +8,8 @@
 ALTER TABLE projects ADD COLUMN retention_days integer CHECK (retention_days > 0);
 
 -- Every removal the retention sweep made: which project, up to which cut,
--- how many events, which partitions it dropped (migration 011), and how many
--- of the events went by row deletes instead. Like deletion_audit, it holds
+-- how many events, which partitions it dropped (migration 011), how many of
+-- the events went by row deletes instead, and how many were archived. Like deletion_audit, it holds
 -- no event data and outlives the project.
 CREATE TABLE retention_runs (
   id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -18,6 +18,8 @@ CREATE TABLE retention_runs (
   events      bigint      NOT NULL,
   partitions  text[]      NOT NULL DEFAULT '{}',
   rows_deleted bigint     NOT NULL DEFAULT 0,
+  -- of the events, those written to ARCHIVE_DIR first (null: no archive)
+  archived    bigint,
   at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX retention_runs_project_idx ON retention_runs (project_id, id);

@@ -116,9 +116,13 @@ END $$;
 
 -- Drops one day's or month's table (the retention sweep, src/retention/),
 -- once its keys are gone from event_keys; returns the events it held (null:
--- it was gone already). Dropping a partition locks its parent exclusively: as above, the
--- lock is waited for 2 s at most, and the sweep tries again next time.
-CREATE FUNCTION drop_event_partition(events_table text) RETURNS bigint LANGUAGE plpgsql AS $$
+-- it was gone already). With `expected`, the events the sweep archived from
+-- it, a table holding another number (an event stored meanwhile) is kept,
+-- and the sweep tries again next time. Dropping a partition locks its parent
+-- exclusively (here from before the count, so the count is final): as above,
+-- the lock is waited for 2 s at most, and it is held while the table is
+-- counted, which for a day's table is brief.
+CREATE FUNCTION drop_event_partition(events_table text, expected bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   n bigint;
 BEGIN
@@ -126,7 +130,14 @@ BEGIN
   IF to_regclass(events_table) IS NULL THEN
     RETURN NULL;
   END IF;
+  -- The parent first, as every insert locks it: the other order could deadlock with one.
+  EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
+    (SELECT inhparent::regclass FROM pg_inherits WHERE inhrelid = to_regclass(events_table)));
   EXECUTE format('SELECT count(*) FROM %I', events_table) INTO n;
+  IF expected IS NOT NULL AND n <> expected THEN
+    RAISE EXCEPTION 'table % holds % events, % were archived: kept for the next sweep', events_table, n, expected
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
   EXECUTE format('DROP TABLE %I', events_table);
   RETURN n;
 END $$;
@@ -165,6 +176,6 @@ FROM events_partitioned;
 SELECT setval(pg_get_serial_sequence('events', 'seq'), max(seq)) FROM events_partitioned HAVING max(seq) IS NOT NULL;
 DROP TABLE events_partitioned;
 CREATE INDEX events_project_sync_idx ON events (project_id, xact_id, seq);
-DROP FUNCTION drop_event_partition(text);
+DROP FUNCTION drop_event_partition(text, bigint);
 DROP FUNCTION ensure_event_partitions(integer[], timestamptz[], integer);
 DROP TABLE event_keys;
