@@ -61,7 +61,8 @@ export async function applyCut(conn: DuckDBConnection, cut: CutDay): Promise<num
     const counted = await conn.runAndReadAll(`SELECT count(*) FROM events WHERE day < ${CUT}`, [
       cut,
     ])
-    for (const sql of [...MOVE_USERS, ...REMOVE_DAYS]) await conn.run(sql, [cut])
+    for (const sql of [...MOVE_USERS, ...REMOVE_DAYS])
+      await conn.run(sql, sql.includes('$1') ? [cut] : [])
     await conn.run(
       `INSERT INTO retention_cut VALUES (1, ${CUT})
        ON CONFLICT (id) DO UPDATE SET cut_day = excluded.cut_day`,
