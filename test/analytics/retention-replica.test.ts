@@ -262,5 +262,53 @@ for (const mode of MODES) {
       await t.deps.analytics!.reset()
       await check(keptFrom(posted, SECOND_CUT), SECOND_CUT)
     })
+
+    test('retention unset: the replica is rebuilt with everything the store still holds', async () => {
+      await t.deps.projects.setRetention('default', null)
+      await check(posted, FROM)
+    })
   })
 }
+
+describe('each project by its own retention, else the service RETENTION_DAYS (embedded)', () => {
+  let t: TestApp
+  const clock = Date.parse('2026-10-30T10:00:00Z')
+  const posted = fixture()
+
+  before(async () => {
+    t = await startTestApp({ queue: false, env: { RETENTION_DAYS: '20' }, now: () => clock })
+    await t.deps.projects.create('other')
+    await t.deps.projects.setRetention('other', 40)
+    for (const project of ['default', 'other'])
+      for (let i = 0; i < posted.length; i += 500) {
+        const url = `/events?project=${project}`
+        const res = await t.app.inject({ method: 'POST', url, payload: posted.slice(i, i + 500) })
+        assert.equal(res.statusCode, 201, res.body)
+      }
+  })
+  after(async () => {
+    await t?.close()
+  })
+
+  test('the default project cuts 20 days back, the other 40', async () => {
+    await t.deps.analytics!.catchUp()
+    const other = (await t.deps.projects.byName('other'))!.id
+    for (const [project, id, cut] of [
+      ['default', 1, '2026-10-10'],
+      ['other', other, '2026-09-20'],
+    ] as const) {
+      const replica = await t.deps.analytics!.replicaOf(id)
+      const [row] = await replica.query<{ n: bigint; first: string }>(
+        'SELECT count(*) AS n, min(day)::VARCHAR AS first FROM events',
+      )
+      const kept = keptFrom(posted, cut)
+      assert.equal(Number(row!.n), kept.length, project)
+      assert.equal(row!.first, cut, project)
+      assert.deepEqual(
+        await getOk(t.app, `/stats/dau?from=${FROM}&to=${TO}&project=${project}`),
+        referenceDau(kept, FROM, TO),
+        project,
+      )
+    }
+  })
+})
