@@ -106,7 +106,8 @@ export const REPLICA_DDL = [
   // IF NOT EXISTS is enough: an older replica without it has never cut anything.
   `CREATE TABLE IF NOT EXISTS retention_cut (
      id INTEGER PRIMARY KEY,
-     cut_day DATE NOT NULL
+     cut_day DATE NOT NULL,
+     days INTEGER NOT NULL
    )`,
   ...userSetDdl,
   `CREATE TABLE IF NOT EXISTS type_day_counts (

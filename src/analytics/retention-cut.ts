@@ -21,6 +21,33 @@ const DAY_MS = 86_400_000
 /** A cut as the replica stores and compares it: days since 1970-01-01 (the feed's `day`). */
 export type CutDay = number
 
+/** A retention and where it cuts: both null when everything is kept. */
+export interface Retention {
+  days: number | null
+  cut: CutDay | null
+}
+
+/** A cut the replica applied, with the retention it came from. */
+export interface AppliedCut {
+  days: number
+  cut: CutDay
+}
+
+/**
+ * What the replica does to go from the cut it applied to the one wanted now:
+ * nothing; cut (remove the days before the wanted cut, and record it); or
+ * rebuild from the store, when rows it removed are wanted again (retention
+ * lengthened or unset). The same retention with an earlier cut is the clock
+ * stepping back (NTP, at midnight): the applied cut stays, and costs no rebuild.
+ */
+export function cutStep(applied: AppliedCut | null, want: Retention): 'none' | 'cut' | 'rebuild' {
+  if (want.cut === null || want.days === null) return applied === null ? 'none' : 'rebuild'
+  if (applied === null || want.cut > applied.cut) return 'cut'
+  if (want.days === applied.days) return 'none'
+  // Another retention that cuts on the same day: only recorded.
+  return want.cut === applied.cut ? 'cut' : 'rebuild'
+}
+
 const CUT = `DATE '1970-01-01' + $1::INTEGER`
 
 // Users first seen below the cut: moved to their first kept day, or gone
@@ -46,16 +73,16 @@ const REMOVE_DAYS = [
   ...Object.keys(USER_SETS).flatMap((name) => [`${name}_bitmaps`, `${name}_pending`]),
 ].map((table) => `DELETE FROM ${table} WHERE day < ${CUT}`)
 
-export async function appliedCut(conn: DuckDBConnection): Promise<CutDay | null> {
+export async function appliedCut(conn: DuckDBConnection): Promise<AppliedCut | null> {
   const reader = await conn.runAndReadAll(
-    `SELECT cut_day - DATE '1970-01-01' FROM retention_cut WHERE id = 1`,
+    `SELECT days, cut_day - DATE '1970-01-01' FROM retention_cut WHERE id = 1`,
   )
   const row = reader.getRows()[0]
-  return row ? Number(row[0]) : null
+  return row ? { days: Number(row[0]), cut: Number(row[1]) } : null
 }
 
-/** Removes every row of the days before `cut` and records the cut; returns the events removed. */
-export async function applyCut(conn: DuckDBConnection, cut: CutDay): Promise<number> {
+/** Removes every row of the days before the cut and records it; returns the events removed. */
+export async function applyCut(conn: DuckDBConnection, { days, cut }: AppliedCut): Promise<number> {
   await conn.run('BEGIN TRANSACTION')
   try {
     const counted = await conn.runAndReadAll(`SELECT count(*) FROM events WHERE day < ${CUT}`, [
@@ -64,9 +91,9 @@ export async function applyCut(conn: DuckDBConnection, cut: CutDay): Promise<num
     for (const sql of [...MOVE_USERS, ...REMOVE_DAYS])
       await conn.run(sql, sql.includes('$1') ? [cut] : [])
     await conn.run(
-      `INSERT INTO retention_cut VALUES (1, ${CUT})
-       ON CONFLICT (id) DO UPDATE SET cut_day = excluded.cut_day`,
-      [cut],
+      `INSERT INTO retention_cut VALUES (1, ${CUT}, $2)
+       ON CONFLICT (id) DO UPDATE SET cut_day = excluded.cut_day, days = excluded.days`,
+      [cut, days],
     )
     await conn.run('COMMIT')
     return Number(counted.getRows()[0]![0])
@@ -87,14 +114,14 @@ export class RetentionCuts {
   ) {}
 
   /**
-   * The project's cut now, null when it keeps everything. The projects are
-   * those the store cached for a few seconds (ProjectStore), so a sync round
-   * costs no query; a project deleted meanwhile keeps the service's retention.
+   * The project's retention and its cut now. The projects are those the
+   * store cached for a few seconds (ProjectStore), so a sync round costs no
+   * query; a project deleted meanwhile keeps the service's retention.
    */
-  async of(project: number): Promise<CutDay | null> {
+  async of(project: number): Promise<Retention> {
     const found = await this.projects.byId(project)
     const days = effectiveRetentionDays(found ?? { retention_days: null }, this.serviceDays)
     const cut = retentionCutoff(days, new Date(this.now()))
-    return cut === null ? null : Math.floor(cut.getTime() / DAY_MS)
+    return { days, cut: cut === null ? null : Math.floor(cut.getTime() / DAY_MS) }
   }
 }

@@ -13,7 +13,7 @@ import { bitmapBudget, FOLD_PENDING_ROWS, foldBatch, foldPending, pendingRows } 
 import type { IdentityWarning } from './identity-merge.ts'
 import { applyIdentityBatch, identityCursor } from './identity-sync.ts'
 import { pathsOfStructures } from './property-paths.ts'
-import { appliedCut, applyCut, type CutDay } from './retention-cut.ts'
+import { type AppliedCut, appliedCut, applyCut, cutStep, type Retention } from './retention-cut.ts'
 import { SyncHealth } from './sync-health.ts'
 import {
   CHUNK_STRUCTURES,
@@ -34,7 +34,7 @@ export interface SyncOptions {
   /** keeps the warnings of identity calls that were not applied (conflicts, ids never linked) */
   identityWarnings?: (warnings: IdentityWarning[]) => Promise<void>
   /** where the project's retention cuts now (RetentionCuts.of); without one the replica keeps everything */
-  retentionCut?: () => Promise<CutDay | null>
+  retentionCut?: () => Promise<Retention>
 }
 
 // Identity calls are few beside events (one per sign-up or login), and a
@@ -64,7 +64,7 @@ export class AnalyticsSync {
   /** chunks staged so far, which numbers each staging's rows */
   private stagings = 0
   /** the retention cut the replica holds no row below (retention_cut), null: none */
-  private cut: CutDay | null = null
+  private cut: AppliedCut | null = null
   private readonly bitmapBudget: number
   private readonly waker: SyncWaker
   readonly health = new SyncHealth()
@@ -207,25 +207,30 @@ export class AnalyticsSync {
 
   /**
    * Moves the replica to the project's retention cut now (retention-cut.ts).
-   * A cut that moved back (retention lengthened or unset) needs rows the
-   * replica removed and the store may still hold: the replica is rebuilt
-   * from the store, which is rare (an admin's change) and always correct.
+   * Retention lengthened or unset wants rows the replica removed and the
+   * store may still hold: the replica is rebuilt from the store, which is
+   * rare (an admin's change) and always correct.
    */
   private async applyRetention(): Promise<void> {
-    const cut = (await this.options.retentionCut?.()) ?? null
-    if (cut === this.cut) return
-    if (this.cut !== null && (cut === null || cut < this.cut)) {
+    const want = (await this.options.retentionCut?.()) ?? { days: null, cut: null }
+    const step = cutStep(this.cut, want)
+    if (step === 'none') return
+    if (step === 'rebuild') {
       this.log.warn(
-        { appliedCut: dayName(this.cut), cut: cut === null ? null : dayName(cut) },
+        { applied: this.cut && { ...this.cut, cut: dayName(this.cut.cut) }, days: want.days },
         'retention lengthened; rebuilding the replica from the store',
       )
       await this.replica.reset()
       await this.init()
-      if (cut === null) return
     }
-    const events = await applyCut(this.replica.writer, cut!)
+    if (want.cut === null || want.days === null) return
+    const cut = { days: want.days, cut: want.cut }
+    const events = await applyCut(this.replica.writer, cut)
     this.cut = cut
-    this.log.info({ cut: dayName(cut!), events }, 'retention cut applied to the replica')
+    this.log.info(
+      { cut: dayName(cut.cut), days: cut.days, events },
+      'retention cut applied to the replica',
+    )
   }
 
   /**
@@ -239,8 +244,8 @@ export class AnalyticsSync {
     if (read.length === 0) return 0
     this.attempted = read.length
     const [lastXact, lastSeq] = read[read.length - 1]!
-    const cut = this.cut
-    const rows = cut === null ? read : read.filter((row) => Number(row[2]) >= cut)
+    const cut = this.cut?.cut
+    const rows = cut === undefined ? read : read.filter((row) => Number(row[2]) >= cut)
     const conn = this.replica.writer
     if (rows.length === 0) {
       await conn.run(
@@ -453,7 +458,7 @@ const READ_PAGE_ROWS = 10_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
 
-const dayName = (day: CutDay) => new Date(day * 86_400_000).toISOString().slice(0, 10)
+const dayName = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10)
 
 const samePosition = (a: FeedPosition, b: FeedPosition) => a.xact === b.xact && a.seq === b.seq
 

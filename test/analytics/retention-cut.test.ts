@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { DuckDbReplica } from '../../src/analytics/duckdb-replica.ts'
-import { appliedCut, applyCut, RetentionCuts } from '../../src/analytics/retention-cut.ts'
+import { appliedCut, applyCut, cutStep, RetentionCuts } from '../../src/analytics/retention-cut.ts'
 import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
 
@@ -22,21 +22,43 @@ describe('RetentionCuts', () => {
 
   test("a project's own days, else the service's, else nothing is cut", async () => {
     const cuts = new RetentionCuts(store, 30, now)
-    assert.equal(await cuts.of(2), day('2026-02-19'))
-    assert.equal(await cuts.of(1), day('2026-01-30'))
+    assert.equal((await cuts.of(2)).cut, day('2026-02-19'))
+    assert.equal((await cuts.of(1)).cut, day('2026-01-30'))
     // a project deleted meanwhile: the service's
-    assert.equal(await cuts.of(3), day('2026-01-30'))
+    assert.equal((await cuts.of(3)).cut, day('2026-01-30'))
     const keepAll = new RetentionCuts(store, null, now)
-    assert.equal(await keepAll.of(1), null)
-    assert.equal(await keepAll.of(2), day('2026-02-19'))
+    assert.deepEqual(await keepAll.of(1), { days: null, cut: null })
+    assert.equal((await keepAll.of(2)).cut, day('2026-02-19'))
   })
 
   test('the cut moves at UTC midnight, not before', async () => {
     let t = Date.parse('2026-03-01T23:59:59.999Z')
     const cuts = new RetentionCuts(store, null, () => t)
-    assert.equal(await cuts.of(2), day('2026-02-19'))
+    assert.equal((await cuts.of(2)).cut, day('2026-02-19'))
     t += 1
-    assert.equal(await cuts.of(2), day('2026-02-20'))
+    assert.equal((await cuts.of(2)).cut, day('2026-02-20'))
+  })
+})
+
+describe('cutStep', () => {
+  const applied = { days: 30, cut: 100 }
+
+  test('a first cut, and one moved on by the clock, are applied', () => {
+    assert.equal(cutStep(null, { days: 30, cut: 100 }), 'cut')
+    assert.equal(cutStep(applied, { days: 30, cut: 101 }), 'cut')
+    assert.equal(cutStep(applied, { days: 20, cut: 110 }), 'cut')
+  })
+
+  test('the same cut, or the clock stepping back under the same retention, changes nothing', () => {
+    assert.equal(cutStep(null, { days: null, cut: null }), 'none')
+    assert.equal(cutStep(applied, { days: 30, cut: 100 }), 'none')
+    assert.equal(cutStep(applied, { days: 30, cut: 99 }), 'none')
+  })
+
+  test('retention lengthened or unset rebuilds; another retention on the same day is recorded', () => {
+    assert.equal(cutStep(applied, { days: 40, cut: 90 }), 'rebuild')
+    assert.equal(cutStep(applied, { days: null, cut: null }), 'rebuild')
+    assert.equal(cutStep(applied, { days: 31, cut: 100 }), 'cut')
   })
 })
 
@@ -69,8 +91,8 @@ describe('applyCut', () => {
 
   test('removes the days before the cut, moves first days, drops users left without events', async () => {
     assert.equal(await appliedCut(replica.writer), null)
-    assert.equal(await applyCut(replica.writer, day('2026-01-03')), 2)
-    assert.equal(await appliedCut(replica.writer), day('2026-01-03'))
+    assert.equal(await applyCut(replica.writer, { days: 3, cut: day('2026-01-03') }), 2)
+    assert.deepEqual(await appliedCut(replica.writer), { days: 3, cut: day('2026-01-03') })
     assert.deepEqual(
       await replica.query(
         'SELECT user_key, user_id, first_day::VARCHAR AS first_day FROM users ORDER BY user_key',
@@ -89,8 +111,8 @@ describe('applyCut', () => {
     // A table the removal reaches after events: the transaction has deleted rows by then.
     await replica.writer.run('DROP VIEW day_type_users')
     await replica.writer.run('DROP TABLE day_type_users_pending')
-    await assert.rejects(applyCut(replica.writer, day('2026-01-06')))
-    assert.equal(await appliedCut(replica.writer), day('2026-01-03'))
+    await assert.rejects(applyCut(replica.writer, { days: 3, cut: day('2026-01-06') }))
+    assert.deepEqual(await appliedCut(replica.writer), { days: 3, cut: day('2026-01-03') })
     assert.equal(await count('SELECT count(*) AS n FROM events'), 2)
     assert.equal(await count('SELECT count(*) AS n FROM users'), 2)
     assert.equal(await count('SELECT count(*) AS n FROM day_users_pending'), 2)

@@ -236,6 +236,16 @@ for (const mode of MODES) {
         assert.deepEqual(await getOk(t.app, url), want, url)
     })
 
+    test('the clock stepping back over midnight (NTP) neither rebuilds nor takes a day back', async () => {
+      const at = clock
+      clock = Date.parse('2026-11-04T23:59:59.000Z')
+      try {
+        await check(keptFrom(posted, SECOND_CUT), SECOND_CUT)
+      } finally {
+        clock = at
+      }
+    })
+
     test('events older than the cut posted later never appear; newer ones do', async () => {
       const late = [
         makeEvent({ user_id: 'late-old', occurred_at: '2026-09-01T08:00:00.000Z' }),
