@@ -156,7 +156,7 @@ export class Analytics {
     this.log.info({ project }, 'project deleted; its replica is dropped')
   }
 
-  /** Copies everything committed so far, in every project, into the replicas. Returns the rows copied. */
+  /** Copies everything committed so far, in every project, into the replicas. Returns the rows read. */
   async catchUp(): Promise<number> {
     await this.reconcile()
     let rows = 0

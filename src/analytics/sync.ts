@@ -118,7 +118,7 @@ export class AnalyticsSync {
     await this.replica.database.idle()
   }
 
-  /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows copied. */
+  /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows read (those below the retention cut, read and skipped, included). */
   catchUp(): Promise<number> {
     return this.serialised(() => this.drain())
   }
