@@ -19,7 +19,8 @@ import { matchesAll, referenceBreakdown } from '../stats/reference-segment.ts'
 import { referenceTrends } from '../stats/trends-reference.ts'
 
 // A project's retention, as its replica honours it by itself: whatever
-// PostgreSQL still holds (no sweep runs here, so it holds everything), every
+// PostgreSQL still holds (here everything: the store's sweep looks once a
+// day, by the real clock, and first before any retention is set), every
 // figure over the whole range equals the reference computed on the events
 // on or after the cut only; when the clock passes midnight the days it
 // leaves behind go; events older than the cut posted later never appear.
@@ -43,6 +44,8 @@ const RETENTION_DAYS = 33
 const FIRST_CUT = '2026-09-27'
 const SECOND_CUT = '2026-10-03'
 const TYPES = ['page_view', 'search', 'signup', 'purchase']
+const SWEEP_DAILY = { RETENTION_SWEEP_MS: String(86_400_000) }
+const DAY_MS = 86_400_000
 const PLANS = ['free', 'pro', 'team']
 
 /** A small seeded generator, so a failure is the same on every run. */
@@ -193,7 +196,7 @@ for (const mode of MODES) {
     }
 
     before(async () => {
-      const options = { queue: mode.server, worker: true, now: () => clock }
+      const options = { queue: mode.server, worker: true, env: SWEEP_DAILY, now: () => clock }
       t = mode.server ? await startServerTestApp(options) : await startTestApp(options)
       for (let i = 0; i < posted.length; i += 500) {
         const res = await t.app.inject({
@@ -229,7 +232,7 @@ for (const mode of MODES) {
     })
 
     test('the clock passes midnight six times: those days go too, and the bitmaps folded agree', async () => {
-      clock += 6 * 86_400_000
+      clock += 6 * DAY_MS
       await check(keptFrom(posted, SECOND_CUT), SECOND_CUT)
       await t.deps.analytics!.fold()
       for (const [url, want] of figures(keptFrom(posted, SECOND_CUT)))
@@ -282,13 +285,16 @@ for (const mode of MODES) {
 
 describe('each project by its own retention, else the service RETENTION_DAYS (embedded)', () => {
   let t: TestApp
-  const clock = Date.parse('2026-10-30T10:00:00Z')
+  // Ten years on: the store's sweep, by the real clock, cuts nothing of the
+  // fixture at start, while the replicas' clock puts their cuts inside it.
+  const clock = Date.parse('2026-10-10T10:00:00Z') + 3650 * DAY_MS
   const posted = fixture()
 
   before(async () => {
-    t = await startTestApp({ queue: false, env: { RETENTION_DAYS: '20' }, now: () => clock })
+    const env = { RETENTION_DAYS: '3650', ...SWEEP_DAILY }
+    t = await startTestApp({ queue: false, env, now: () => clock })
     await t.deps.projects.create('other')
-    await t.deps.projects.setRetention('other', 40)
+    await t.deps.projects.setRetention('other', 3670)
     for (const project of ['default', 'other'])
       for (let i = 0; i < posted.length; i += 500) {
         const url = `/events?project=${project}`
@@ -300,7 +306,7 @@ describe('each project by its own retention, else the service RETENTION_DAYS (em
     await t?.close()
   })
 
-  test('the default project cuts 20 days back, the other 40', async () => {
+  test('the default project cuts by RETENTION_DAYS, the other 20 days further back by its own', async () => {
     await t.deps.analytics!.catchUp()
     const other = (await t.deps.projects.byName('other'))!.id
     for (const [project, id, cut] of [
