@@ -1,4 +1,5 @@
 import { Analytics } from './analytics/analytics.ts'
+import { RetentionCuts } from './analytics/retention-cut.ts'
 import { SyncWaker, wakingStore } from './analytics/sync-waker.ts'
 import { ApiKeyStore } from './auth/api-keys.ts'
 import { Authenticator } from './auth/authenticator.ts'
@@ -114,7 +115,11 @@ const LIMITER_TIMEOUT_MS = 100
 export async function buildDeps(
   config: Config,
   log: Logger,
-  options: { analytics: boolean },
+  options: {
+    analytics: boolean
+    /** the clock the replicas' retention cut moves with (tests move it) */
+    now?: () => number
+  },
 ): Promise<Deps> {
   const storage = await openStorage(config, log)
   // The sync in this process is woken by this process's inserts (the worker's
@@ -128,6 +133,7 @@ export async function buildDeps(
           storage.projects,
           log.child({ component: 'analytics' }),
           waker,
+          new RetentionCuts(storage.projects, config.retention.days, options.now),
         )
       : undefined
   const store = analytics ? wakingStore(storage.store, waker) : storage.store

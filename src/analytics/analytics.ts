@@ -6,6 +6,7 @@ import { PostgresChangeFeed } from '../store/change-feed.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { type DuckDbReplica, ReplicaDatabase } from './duckdb-replica.ts'
 import type { IdentityWarning } from './identity-merge.ts'
+import type { RetentionCuts } from './retention-cut.ts'
 import { AnalyticsSync } from './sync.ts'
 import type { SyncFailures } from './sync-health.ts'
 import { SyncWaker } from './sync-waker.ts'
@@ -59,6 +60,7 @@ export class Analytics {
     private readonly config: Config['analytics'],
     private readonly log: Logger,
     private readonly waker: SyncWaker,
+    private readonly retention: RetentionCuts | undefined,
   ) {
     this.warnings = new WarningsStore(db)
   }
@@ -69,9 +71,11 @@ export class Analytics {
     projects: ProjectStore,
     log: Logger,
     waker = new SyncWaker(),
+    /** each project's retention cut; without it the replicas keep everything */
+    retention?: RetentionCuts,
   ): Promise<Analytics> {
     const database = await ReplicaDatabase.open(config.duckdbPath, config, log)
-    const analytics = new Analytics(database, db, projects, config, log, waker)
+    const analytics = new Analytics(database, db, projects, config, log, waker, retention)
     await analytics.reconcile()
     return analytics
   }
@@ -132,6 +136,7 @@ export class Analytics {
         idleIntervalMs: this.config.syncIntervalMs,
         waker,
         identityWarnings: (warnings) => this.warnings.add(project, warnings.map(asWarning)),
+        retentionCut: this.retention && (() => this.retention!.of(project)),
       },
       this.log.child({ project }),
     )
@@ -151,7 +156,7 @@ export class Analytics {
     this.log.info({ project }, 'project deleted; its replica is dropped')
   }
 
-  /** Copies everything committed so far, in every project, into the replicas. Returns the rows copied. */
+  /** Copies everything committed so far, in every project, into the replicas. Returns the rows read. */
   async catchUp(): Promise<number> {
     await this.reconcile()
     let rows = 0

@@ -102,6 +102,13 @@ export const REPLICA_DDL = [
      xact UBIGINT NOT NULL,
      seq BIGINT NOT NULL
    )`,
+  // the retention cut last applied (retention-cut.ts); no row until one is.
+  // IF NOT EXISTS is enough: an older replica without it has never cut anything.
+  `CREATE TABLE IF NOT EXISTS retention_cut (
+     id INTEGER PRIMARY KEY,
+     cut_day DATE NOT NULL,
+     days INTEGER NOT NULL
+   )`,
   ...userSetDdl,
   `CREATE TABLE IF NOT EXISTS type_day_counts (
      day DATE NOT NULL,

@@ -13,6 +13,7 @@ import { bitmapBudget, FOLD_PENDING_ROWS, foldBatch, foldPending, pendingRows } 
 import type { IdentityWarning } from './identity-merge.ts'
 import { applyIdentityBatch, identityCursor } from './identity-sync.ts'
 import { pathsOfStructures } from './property-paths.ts'
+import { type AppliedCut, appliedCut, applyCut, cutStep, type Retention } from './retention-cut.ts'
 import { SyncHealth } from './sync-health.ts'
 import {
   CHUNK_STRUCTURES,
@@ -32,6 +33,8 @@ export interface SyncOptions {
   waker?: SyncWaker
   /** keeps the warnings of identity calls that were not applied (conflicts, ids never linked) */
   identityWarnings?: (warnings: IdentityWarning[]) => Promise<void>
+  /** where the project's retention cuts now (RetentionCuts.of); without one the replica keeps everything */
+  retentionCut?: () => Promise<Retention>
 }
 
 // Identity calls are few beside events (one per sign-up or login), and a
@@ -60,6 +63,8 @@ export class AnalyticsSync {
   private attempted = 0
   /** chunks staged so far, which numbers each staging's rows */
   private stagings = 0
+  /** the retention cut the replica holds no row below (retention_cut), null: none */
+  private cut: AppliedCut | null = null
   private readonly bitmapBudget: number
   private readonly waker: SyncWaker
   readonly health = new SyncHealth()
@@ -79,6 +84,7 @@ export class AnalyticsSync {
   async init(): Promise<void> {
     this.readAhead = undefined
     this.generation = this.replica.database.generation
+    this.cut = await appliedCut(this.replica.writer)
     await this.replica.writer.run(
       `CREATE OR REPLACE TEMP TABLE sync_stage (attempt INTEGER, ord INTEGER, seq BIGINT, day DATE, occurred_at TIMESTAMP, user_id VARCHAR, event_type VARCHAR, properties VARCHAR)`,
     )
@@ -98,6 +104,7 @@ export class AnalyticsSync {
       )
     }
     await this.replica.reset(source.id)
+    this.cut = null
   }
 
   start(): void {
@@ -111,7 +118,7 @@ export class AnalyticsSync {
     await this.replica.database.idle()
   }
 
-  /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows copied. */
+  /** Copies everything committed so far; resolves when the replica has caught up. Returns the rows read (those below the retention cut, read and skipped, included). */
   catchUp(): Promise<number> {
     return this.serialised(() => this.drain())
   }
@@ -143,6 +150,7 @@ export class AnalyticsSync {
         if (this.replica.corruption) await this.replica.replaceCorruptFile()
         // Replaced, by this sync or another project's: its connections are new.
         if (this.generation !== this.replica.database.generation) await this.init()
+        await this.applyRetention()
         copied = await this.syncChunk()
         const eventsCaughtUp = this.caughtUp
         const linked = await this.syncIdentities()
@@ -197,18 +205,59 @@ export class AnalyticsSync {
     }
   }
 
-  /** One chunk: read after the cursor, append, apply, move the cursor; all or nothing. */
+  /**
+   * Moves the replica to the project's retention cut now (retention-cut.ts).
+   * Retention lengthened or unset wants rows the replica removed and the
+   * store may still hold: the replica is rebuilt from the store, which is
+   * rare (an admin's change) and always correct.
+   */
+  private async applyRetention(): Promise<void> {
+    const want = (await this.options.retentionCut?.()) ?? { days: null, cut: null }
+    const step = cutStep(this.cut, want)
+    if (step === 'none') return
+    if (step === 'rebuild') {
+      this.log.warn(
+        { applied: this.cut && { ...this.cut, cut: dayName(this.cut.cut) }, days: want.days },
+        'retention lengthened; rebuilding the replica from the store',
+      )
+      await this.replica.reset()
+      await this.init()
+    }
+    if (want.cut === null || want.days === null) return
+    const cut = { days: want.days, cut: want.cut }
+    const events = await applyCut(this.replica.writer, cut)
+    this.cut = cut
+    this.log.info(
+      { cut: dayName(cut.cut), days: cut.days, events },
+      'retention cut applied to the replica',
+    )
+  }
+
+  /**
+   * One chunk: read after the cursor, append, apply, move the cursor; all or
+   * nothing. Rows below the retention cut are not taken, and the cursor moves
+   * past them all the same. Returns the rows read.
+   */
   async syncChunk(): Promise<number> {
     const started = performance.now()
-    const rows = await this.readChunk(await this.replica.cursor('sync'))
-    if (rows.length === 0) return 0
-    this.attempted = rows.length
-    const readAt = performance.now()
+    const read = await this.readChunk(await this.replica.cursor('sync'))
+    if (read.length === 0) return 0
+    this.attempted = read.length
+    const [lastXact, lastSeq] = read[read.length - 1]!
+    const cut = this.cut?.cut
+    const rows = cut === undefined ? read : read.filter((row) => Number(row[2]) >= cut)
     const conn = this.replica.writer
+    if (rows.length === 0) {
+      await conn.run(
+        'UPDATE replica_meta SET cursor_xact = $1::UBIGINT, cursor_seq = $2::BIGINT, synced_at_ms = $3 WHERE id = 1',
+        [lastXact, lastSeq, Date.now()],
+      )
+      return read.length
+    }
+    const readAt = performance.now()
     await this.stage(rows)
     const appendedAt = performance.now()
     const paths = await this.stageProperties()
-    const [lastXact, lastSeq] = rows[rows.length - 1]!
     await conn.run('BEGIN TRANSACTION')
     try {
       for (const sql of KEY_USERS) await conn.run(sql)
@@ -233,19 +282,20 @@ export class AnalyticsSync {
       throw err
     }
     // Back towards chunkRows after a chunk that ran out of memory was halved.
-    if (rows.length === this.rowLimit)
+    if (read.length === this.rowLimit)
       this.rowLimit = Math.min(this.options.chunkRows, this.rowLimit * 2)
     const done = performance.now()
     this.log.debug(
       {
         rows: rows.length,
+        belowCut: read.length - rows.length,
         readMs: Math.round(readAt - started),
         appendMs: Math.round(appendedAt - readAt),
         applyMs: Math.round(done - appendedAt),
       },
       'analytics chunk synced',
     )
-    return rows.length
+    return read.length
   }
 
   /**
@@ -407,6 +457,8 @@ const APPEND_SLICE = 1_000
 const READ_PAGE_ROWS = 10_000
 
 type Appender = Awaited<ReturnType<DuckDbReplica['writer']['createAppender']>>
+
+const dayName = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10)
 
 const samePosition = (a: FeedPosition, b: FeedPosition) => a.xact === b.xact && a.seq === b.seq
 

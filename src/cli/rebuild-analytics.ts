@@ -1,5 +1,6 @@
 import { Analytics } from '../analytics/analytics.ts'
 import { ReplicaLockedError } from '../analytics/duckdb-replica.ts'
+import { RetentionCuts } from '../analytics/retention-cut.ts'
 import { loadConfig } from '../config.ts'
 import { openStorage } from '../deps.ts'
 import { createLogger } from '../logger.ts'
@@ -12,7 +13,14 @@ const log = createLogger(config.logLevel).child({ component: 'rebuild-analytics'
 const storage = await openStorage(config, log)
 let analytics: Analytics
 try {
-  analytics = await Analytics.open(config.analytics, storage.db, storage.projects, log)
+  analytics = await Analytics.open(
+    config.analytics,
+    storage.db,
+    storage.projects,
+    log,
+    undefined,
+    new RetentionCuts(storage.projects, config.retention.days),
+  )
 } catch (err) {
   if (err instanceof ReplicaLockedError) {
     log.fatal(`${err.message}; stop the service first`)

@@ -41,6 +41,8 @@ export async function startTestApp(options: {
   queue: boolean
   worker?: boolean
   env?: Record<string, string>
+  /** the clock the replicas' retention cut moves with */
+  now?: () => number
 }): Promise<TestApp> {
   const dataDir = options.databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'ea-embedded-'))
   const env: Record<string, string> = {
@@ -56,7 +58,7 @@ export async function startTestApp(options: {
   }
   const config = loadConfig(env)
   const log = createLogger(config.logLevel)
-  const deps = await buildDeps(config, log, { analytics: true })
+  const deps = await buildDeps(config, log, { analytics: true, now: options.now })
   const running = await startRole(deps, options.worker ? 'all' : 'api', { listen: false })
   const app = running.app!
   return {
