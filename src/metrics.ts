@@ -51,6 +51,7 @@ export class Metrics
   private readonly duplicate: Counter
   private readonly rejected: Counter
   private readonly suppressed: Counter
+  private readonly identitiesSuppressedTotal: Counter
   private readonly quotaRefusedEvents: Counter<'project'>
   private readonly batchEvents: Histogram
   private readonly batchDuration: Histogram
@@ -96,6 +97,11 @@ export class Metrics
     this.suppressed = new Counter({
       name: 'ea_events_suppressed_total',
       help: 'events refused at intake because their user was deleted (a suppression, until an admin lifts it): not stored, not queued',
+      registers,
+    })
+    this.identitiesSuppressedTotal = new Counter({
+      name: 'ea_identity_calls_suppressed_total',
+      help: 'identify, alias, group and set calls not recorded because an id they name was deleted (a suppression)',
       registers,
     })
     this.quotaRefusedEvents = new Counter({
@@ -234,6 +240,10 @@ export class Metrics
 
   eventsSuppressed(count: number): void {
     this.suppressed.inc(count)
+  }
+
+  identitiesSuppressed(count: number): void {
+    this.identitiesSuppressedTotal.inc(count)
   }
 
   eventsRejected(count: number): void {

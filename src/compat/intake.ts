@@ -12,6 +12,7 @@ export interface CompatObserver {
   compatMessages(source: Source, received: number): void
   compatMessageRejected(source: Source, reason: string): void
   compatRequestRefused(source: Source, reason: string): void
+  identitiesSuppressed(count: number): void
 }
 
 /** The event a message maps to, before the shared rules judge it. */
@@ -50,7 +51,7 @@ export interface IntakeCounts {
   identities: number
   /** messages refused, each kept as an ingestion warning */
   rejected: number
-  /** events refused because their user was deleted; present only when some were */
+  /** messages refused because their user was deleted (events, and identity calls naming one of its ids); present only when some were */
   suppressed?: number
 }
 
@@ -152,12 +153,17 @@ export async function takeMessages(
     duplicates = result.body.duplicates
     suppressed = result.body.suppressed ?? 0
   }
-  await deps.identities.add(project.id, identities)
+  const refused = await deps.identities.add(project.id, identities)
+  // A message that is an event and an identity call ($identify) is counted once, as the event.
+  const eventIds = new Set(events.map((e) => e.event_id))
+  const identityOnly = refused.filter((id) => !eventIds.has(id)).length
+  if (identityOnly > 0) deps.observer.identitiesSuppressed(identityOnly)
+  suppressed += identityOnly
   return {
     received: messages.length,
-    events: events.length - suppressed,
+    events: events.length - (suppressed - identityOnly),
     duplicates,
-    identities: identities.length,
+    identities: identities.length - refused.length,
     rejected: warnings.length,
     ...(suppressed > 0 ? { suppressed } : {}),
   }

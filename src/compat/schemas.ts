@@ -27,7 +27,8 @@ const counts = {
   }),
   suppressed: Type.Optional(
     Type.Integer({
-      description: 'events refused because their user was deleted (present only when some were)',
+      description:
+        'messages refused because their user was deleted: events, and identity calls naming a deleted id (present only when some were)',
     }),
   ),
   received_at: Type.String({

@@ -56,8 +56,8 @@ export interface CopyData {
 }
 
 /**
- * Inserts COPY data into events on a connection it is given, once the month
- * tables its rows need exist. `notify` wakes the stats process's sync with the
+ * Inserts COPY data into events on a connection it is given, once the day or
+ * month tables its rows need exist (migration 011). `notify` wakes the stats process's sync with the
  * commit, as INSERT_BATCH does.
  */
 export class CopyInserter {

@@ -122,6 +122,28 @@ for (const mode of COMPAT_MODES) {
       assert.equal(await c.metric('ea_events_suppressed_total', {}), 4)
     })
 
+    test('identify and alias calls naming the deleted id are not recorded, and are counted; others are', async () => {
+      const res = await c.post(
+        '/v1/batch',
+        {
+          batch: [
+            { type: 'identify', userId: 'gone', traits: { email: 'gone@example.com' } },
+            { type: 'alias', previousId: 'gone', userId: 'gone-again' },
+            { type: 'identify', userId: 'kept-identity', traits: { plan: 'pro' } },
+          ].map((m) => ({ ...m, messageId: randomUUID() })),
+        },
+        basic(c.writeKey),
+      )
+      assert.equal(res.statusCode, 200, res.body)
+      assert.equal(res.json().suppressed, 2, res.body)
+      assert.equal(res.json().identities, 1, res.body)
+      const { rows } = await c.t.deps.db.query<{ user_id: string }>(
+        'SELECT user_id FROM identity_messages ORDER BY user_id',
+      )
+      assert.deepEqual(rows, [{ user_id: 'kept-identity' }])
+      assert.equal(await c.metric('ea_identity_calls_suppressed_total', {}), 2)
+    })
+
     test('lifted by an admin, the id is taken again at every intake', async () => {
       const forbidden = await c.t.app.inject({
         method: 'DELETE',
