@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type Config, ConfigError, loadConfig } from '../config.ts'
-import { bulkWriter, openStorage } from '../deps.ts'
+import { bulkWriter, openStorage, type Storage } from '../deps.ts'
 import { IDEMPOTENCY_KEY, type IdempotencyStore, KEEP_HOURS } from '../events/idempotency.ts'
 import { fileDigest } from '../import/file-digest.ts'
 import { type ImportSummary, importCsv } from '../import/import-csv.ts'
@@ -193,6 +193,7 @@ async function main(): Promise<number> {
         maxPropertiesBytes: config.limits.maxPropertiesBytes,
         maxFutureSkewMs: config.limits.maxFutureSkewMs,
       },
+      suppressed: await suppressedIds(storage, project.id),
       progress: new Progress({
         out: process.stderr,
         intervalSeconds: args.interval,
@@ -280,10 +281,19 @@ async function claimKey(
   }
 }
 
+async function suppressedIds(storage: Storage, project: number): Promise<Set<string>> {
+  const { rows } = await storage.db.query<{ user_id: string }>(
+    'SELECT user_id FROM suppressions WHERE project_id = $1',
+    [project],
+  )
+  return new Set(rows.map((r) => r.user_id))
+}
+
 function textSummary(s: ImportSummary, replica: string): string {
   const lines = [
     `${s.interrupted ? 'interrupted' : s.stopped ? 'stopped' : 'imported'} ${s.file}: ` +
       `${formatInt(s.read)} rows read, ${formatInt(s.inserted)} inserted, ${formatInt(s.duplicates)} duplicates, ` +
+      (s.suppressed > 0 ? `${formatInt(s.suppressed)} of deleted users (suppressed), ` : '') +
       `${formatInt(s.rejected)} rejected in ${s.seconds.toFixed(1)} s (${formatInt(s.rows_per_second)} rows/s)`,
   ]
   if (s.rejects_file) lines.push(`rejected rows, with their line and reason: ${s.rejects_file}`)

@@ -17,6 +17,12 @@ export interface ImportOptions {
   progress?: Progress
   /** aborted (Ctrl-C): stop after the batch being inserted has committed */
   signal?: AbortSignal
+  /**
+   * the project's suppressed user ids (a deletion, migration 008) when the
+   * import began: their rows are left out and counted; the writer's insert
+   * still checks the suppressions of the moment (their rows count as duplicates)
+   */
+  suppressed?: ReadonlySet<string>
 }
 
 export interface ImportSummary {
@@ -26,6 +32,8 @@ export interface ImportSummary {
   inserted: number
   /** valid rows that were already stored, or repeated earlier in the file */
   duplicates: number
+  /** valid rows of a deleted user (suppressed): not stored */
+  suppressed: number
   rejected: number
   seconds: number
   rows_per_second: number
@@ -74,7 +82,8 @@ export async function importCsv(
   let read = 0,
     submitted = 0,
     inserted = 0,
-    rejected = 0
+    rejected = 0,
+    suppressed = 0
   let stopped: ImportSummary['stopped']
   let source: CsvSource | undefined
   let rejects: RejectsFile | undefined
@@ -114,7 +123,11 @@ export async function importCsv(
           break
         }
         batchRead += rows.length
-        const checked = validateRows(rows, source.columns, options.limits)
+        const checked = withoutSuppressed(
+          validateRows(rows, source.columns, options.limits),
+          options.suppressed,
+        )
+        suppressed += checked.suppressed
         for (const r of checked.rejects) batchRejects.push(r)
         // Without --skip-invalid a batch with a bad row is not stored: its rows are only counted.
         if (rejects || batchRejects.length === 0) batch.add(checked.events, checked.propertiesJson)
@@ -174,6 +187,7 @@ export async function importCsv(
     read,
     inserted,
     duplicates: submitted - inserted,
+    suppressed,
     rejected,
     seconds: Math.round(seconds * 1000) / 1000,
     rows_per_second: seconds > 0 ? Math.round(read / seconds) : 0,
@@ -206,4 +220,19 @@ function describe(errors: readonly RowError[]): string {
   return more.length === 0
     ? first!.message
     : `${first!.message} (and: ${more.map((e) => `${e.field} ${e.message}`).join('; ')})`
+}
+
+/** The validated rows without those of suppressed users, and how many those were. */
+function withoutSuppressed<T extends { events: NormalizedEvent[]; propertiesJson: string[] }>(
+  checked: T,
+  ids: ReadonlySet<string> | undefined,
+): T & { suppressed: number } {
+  if (!ids || ids.size === 0) return { ...checked, suppressed: 0 }
+  const keep = checked.events.flatMap((e, i) => (ids.has(e.user_id) ? [] : [i]))
+  return {
+    ...checked,
+    events: keep.map((i) => checked.events[i]!),
+    propertiesJson: keep.map((i) => checked.propertiesJson[i]!),
+    suppressed: checked.events.length - keep.length,
+  }
 }

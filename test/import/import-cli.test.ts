@@ -52,6 +52,7 @@ describe('import CLI, embedded', () => {
         read: 50,
         inserted: 50,
         duplicates: 0,
+        suppressed: 0,
         rejected: 0,
         seconds: 0,
         rows_per_second: 0,

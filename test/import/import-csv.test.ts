@@ -66,6 +66,28 @@ for (const impl of implementations) {
       rmSync(dir, { recursive: true, force: true })
     })
 
+    test('rows of a deleted user (suppressed) are left out and counted as such, the others stored', async () => {
+      const id = (n: number) => uuid(n, 0xd7)
+      const file = writeCsv(
+        dir,
+        'suppressed.csv',
+        simpleCsv([
+          [id(1), '2026-11-04T00:00:00Z', 'gone', 'view', ''],
+          [id(2), '2026-11-04T00:00:00Z', 'kept', 'view', ''],
+          [id(3), '2026-11-05T00:00:00Z', 'gone', 'buy', ''],
+        ]),
+      )
+      const summary = await run(file, { suppressed: new Set(['gone']) })
+      assert.deepEqual(
+        [summary.read, summary.inserted, summary.duplicates, summary.suppressed],
+        [3, 1, 0, 2],
+      )
+      assert.deepEqual(
+        (await stored([id(1), id(2), id(3)])).map((r) => r.user_id),
+        ['kept'],
+      )
+    })
+
     test('reads every quirk of exported CSV: quotes, doubled quotes, line breaks in fields, empty properties, CRLF, BOM', async () => {
       const id = (n: number) => uuid(n, 0xa1)
       const file = writeCsv(
@@ -95,6 +117,7 @@ for (const impl of implementations) {
           read: 5,
           inserted: 5,
           duplicates: 0,
+          suppressed: 0,
           rejected: 0,
           seconds: 0,
           rows_per_second: 0,
