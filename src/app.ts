@@ -182,7 +182,11 @@ export async function buildApp(
     runner: options.runner,
   })
   await app.register(dashboardPlugin)
-  await app.register(exportRoutes, { db: deps.db, analytics: deps.analytics })
+  await app.register(exportRoutes, {
+    db: deps.db,
+    analytics: deps.analytics,
+    retentionDays: deps.config.retention.days,
+  })
   if (deps.analytics) {
     await app.register(statsRoutes, {
       analytics: deps.analytics,

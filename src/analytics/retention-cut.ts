@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api'
 import type { ProjectStore } from '../projects/project-store.ts'
-import { effectiveRetentionDays, retentionCutoff } from '../retention/cutoff.ts'
+import { effectiveRetentionDays, firstKeptDay } from '../retention/cutoff.ts'
 import { USER_SETS } from './replica-schema.ts'
 
 /**
@@ -15,8 +15,6 @@ import { USER_SETS } from './replica-schema.ts'
  * row is kept or removed whole: nothing is subtracted from a rollup, and the
  * replica equals one built from the kept events alone.
  */
-
-const DAY_MS = 86_400_000
 
 /** A cut as the replica stores and compares it: days since 1970-01-01 (the feed's `day`). */
 export type CutDay = number
@@ -119,9 +117,10 @@ export class RetentionCuts {
    * query; a project deleted meanwhile keeps the service's retention.
    */
   async of(project: number): Promise<Retention> {
-    const found = await this.projects.byId(project)
-    const days = effectiveRetentionDays(found ?? { retention_days: null }, this.serviceDays)
-    const cut = retentionCutoff(days, new Date(this.now()))
-    return { days, cut: cut === null ? null : Math.floor(cut.getTime() / DAY_MS) }
+    const found = (await this.projects.byId(project)) ?? { retention_days: null }
+    return {
+      days: effectiveRetentionDays(found, this.serviceDays),
+      cut: firstKeptDay(found, this.serviceDays, new Date(this.now())),
+    }
   }
 }

@@ -8,6 +8,7 @@ import { type ExportPlan, exportRows } from '../export/export-rows.ts'
 import { isEventLevel } from '../export/export-sql.ts'
 import { EXPORT_FORMATS, EXPORT_STREAM, type ExportFormat, encode } from '../export/formats.ts'
 import { pickProject } from '../projects/pick-project.ts'
+import { firstKeptDay } from '../retention/cutoff.ts'
 import { checkRange, checkSegments } from '../stats/params.ts'
 import { openCliStorage } from './open-storage.ts'
 
@@ -98,7 +99,11 @@ async function main(): Promise<number> {
     }
     const plan: ExportPlan = {
       project: project.id,
-      fromDay: args.range.from,
+      // As GET /export: nothing past the project's retention (cutoff.ts).
+      fromDay: Math.max(
+        args.range.from,
+        firstKeptDay(project, storage.config.retention.days, new Date()) ?? args.range.from,
+      ),
       toDay: args.range.to,
       segments: args.segments,
       ...(args.userId !== undefined ? { userIds: [args.userId] } : {}),

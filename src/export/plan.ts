@@ -13,7 +13,14 @@ import { idsOfPersons, idsOfSubject } from './user-ids.ts'
  * become the list of ids they stand for, which only the replica knows.
  */
 export async function planExport(
-  request: { project: number; range: DayRange; segments: Segment[]; userId?: string },
+  request: {
+    project: number
+    range: DayRange
+    segments: Segment[]
+    userId?: string
+    /** the project's retention cut (src/retention/cutoff.ts): events before it are not exported */
+    firstKeptDay?: number | null
+  },
   analytics: Pick<Analytics, 'replicaOf'> | undefined,
 ): Promise<ExportPlan> {
   const { project, range, segments, userId } = request
@@ -35,7 +42,9 @@ export async function planExport(
   }
   return {
     project,
-    fromDay: range.from,
+    // PostgreSQL drops a table only once all of it is past the cut: what it
+    // still holds before the cut is as good as gone.
+    fromDay: Math.max(range.from, request.firstKeptDay ?? range.from),
     toDay: range.to,
     segments: segments.filter(isEventLevel),
     ...(userIds ? { userIds } : {}),

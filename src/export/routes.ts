@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Analytics } from '../analytics/analytics.ts'
+import { firstKeptDay } from '../retention/cutoff.ts'
 import { checkRange, checkSegments, schemaErrors, throwIfAny } from '../stats/params.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { exportRows } from './export-rows.ts'
@@ -13,11 +14,13 @@ export interface ExportRoutesOptions {
   db: SqlClient
   /** resolves person-level filters and merged ids; absent in a process without /stats */
   analytics: Pick<Analytics, 'replicaOf'> | undefined
+  /** RETENTION_DAYS: the export leaves out what is past the project's retention */
+  retentionDays: number | null
 }
 
 export const exportRoutes: FastifyPluginAsync<ExportRoutesOptions> = async (
   plugin,
-  { db, analytics },
+  { db, analytics, retentionDays },
 ) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>()
   app.get(
@@ -32,7 +35,13 @@ export const exportRoutes: FastifyPluginAsync<ExportRoutesOptions> = async (
       throwIfAny(errors, ExportQuery)
       const project = request.project!
       const plan = await planExport(
-        { project: project.id, range, segments, userId: query.user_id },
+        {
+          project: project.id,
+          range,
+          segments,
+          userId: query.user_id,
+          firstKeptDay: firstKeptDay(project, retentionDays, new Date()),
+        },
         analytics,
       )
       const format = query.format ?? 'ndjson'

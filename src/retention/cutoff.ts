@@ -20,3 +20,16 @@ export function effectiveRetentionDays(
 ): number | null {
   return project.retention_days ?? serviceDays
 }
+
+/**
+ * The first day a project's events are kept on `now`, in days since
+ * 1970-01-01 (the stats' and the export's day numbers); null when every day is.
+ */
+export function firstKeptDay(
+  project: { retention_days: number | null },
+  serviceDays: number | null,
+  now: Date,
+): number | null {
+  const cut = retentionCutoff(effectiveRetentionDays(project, serviceDays), now)
+  return cut === null ? null : cut.getTime() / DAY_MS
+}

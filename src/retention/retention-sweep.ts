@@ -28,22 +28,23 @@ export interface SweepOptions {
   archiveDir?: string | undefined
 }
 
-// A project's day and month tables (migration 011), oldest first, by the
-// range their name gives (YYYYMMDD or YYYYMM).
+// A project's day, week and month tables (migration 011), with the range
+// their name gives: YYYYMMDD, wYYYYMMDD or YYYYMM.
 const TIME_TABLES = `
-SELECT c.relname AS name, substring(c.relname FROM '_([0-9]{6}|[0-9]{8})$') AS range
+SELECT c.relname AS name, substring(c.relname FROM '_(w?[0-9]{8}|[0-9]{6})$') AS range
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = to_regclass(format('events_p%s', $1::int)) AND c.relname ~ '_([0-9]{6}|[0-9]{8})$'
-ORDER BY 2`
+WHERE i.inhparent = to_regclass(format('events_p%s', $1::int)) AND c.relname ~ '_(w?[0-9]{8}|[0-9]{6})$'`
 
-/** Where a table named for a day (YYYYMMDD) or a month (YYYYMM) begins, in ms. */
-export function tableStart(range: string): number {
-  const [y, m, d] = [range.slice(0, 4), range.slice(4, 6), range.slice(6) || '1'].map(Number) as [
-    number,
-    number,
-    number,
-  ]
-  return Date.UTC(y, m - 1, d)
+const DAY_MS = 86_400_000
+
+/** Where a table named for a day (YYYYMMDD), a week (wYYYYMMDD) or a month (YYYYMM) begins and ends, in ms. */
+export function tableSpan(range: string): { start: number; end: number } {
+  const digits = range.replace(/^w/, '')
+  const y = Number(digits.slice(0, 4))
+  const m = Number(digits.slice(4, 6)) - 1
+  if (digits.length === 6) return { start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) }
+  const start = Date.UTC(y, m, Number(digits.slice(6)))
+  return { start, end: start + (range.startsWith('w') ? 7 : 1) * DAY_MS }
 }
 
 // Before any time an event can carry (validation takes years 1 to 9999).
@@ -51,28 +52,13 @@ const EARLIEST_MS = Date.UTC(-1000, 0, 1)
 
 /** Every event of a project from `fromMs` (a UTC midnight) to before `toMs` (one too), for the archive. */
 function wholeRange(project: number, fromMs: number, toMs: number) {
-  return {
-    project,
-    fromDay: fromMs / 86_400_000,
-    toDay: toMs / 86_400_000 - 1,
-    segments: [],
-  }
-}
-
-/** Where a table named for a day (YYYYMMDD) or a month (YYYYMM) ends, in ms. */
-export function tableEnd(range: string): number {
-  const [y, m, d] = [range.slice(0, 4), range.slice(4, 6), range.slice(6)].map(Number) as [
-    number,
-    number,
-    number,
-  ]
-  return range.length === 8 ? Date.UTC(y, m - 1, d + 1) : Date.UTC(y, m, 1)
+  return { project, fromDay: fromMs / DAY_MS, toDay: toMs / DAY_MS - 1, segments: [] }
 }
 
 const BLOCKS = (table: string) =>
   `SELECT pg_relation_size(to_regclass('${table}')) / current_setting('block_size')::bigint AS blocks`
 
-// The keys of one chunk of a month table's heap (a TID range scan, as a
+// The keys of one chunk of a table's heap (a TID range scan, as a
 // user's deletion does), so no statement holds more than a chunk of rows.
 const DROP_KEYS = (table: string) => `
 DELETE FROM event_keys k USING (
@@ -81,19 +67,28 @@ DELETE FROM event_keys k USING (
 ) e
 WHERE k.project_id = e.project_id AND k.event_id = e.event_id`
 
-// What is left before the cut once whole tables are gone (a month table
-// straddling it, the default tables), row by row, with their keys; with an
-// archive, only the rows of transactions below the horizon it was read at
-// ($3), which are all it holds: later ones wait for the next sweep.
-const DELETE_ROWS = `
+// Rows before the cut in the project's default tables (rows whose own table
+// could not be made), row by row, with their keys; with an archive, only the
+// rows of transactions below the horizon it was read at ($3), which are all
+// it holds: later ones wait for the next sweep. The project's id (an
+// integer) names its default table.
+const DELETE_DEFAULT_ROWS = (project: number) => `
 WITH gone AS (
-  DELETE FROM events WHERE project_id = $1 AND occurred_at < $2
+  DELETE FROM events_p${project}_default WHERE occurred_at < $2
+    AND ($3::text IS NULL OR xact_id < $3::text::xid8)
+  RETURNING project_id, event_id
+), gone_top AS (
+  DELETE FROM events_default WHERE project_id = $1 AND occurred_at < $2
     AND ($3::text IS NULL OR xact_id < $3::text::xid8)
   RETURNING project_id, event_id
 ), keys AS (
-  DELETE FROM event_keys k USING gone g WHERE k.project_id = g.project_id AND k.event_id = g.event_id
+  DELETE FROM event_keys k USING (SELECT * FROM gone UNION ALL SELECT * FROM gone_top) g
+  WHERE k.project_id = g.project_id AND k.event_id = g.event_id
 )
-SELECT count(*)::int AS events FROM gone`
+SELECT ((SELECT count(*) FROM gone) + (SELECT count(*) FROM gone_top))::int AS events`
+
+// The default tables' rows the archive takes: those DELETE_DEFAULT_ROWS deletes.
+const DEFAULT_TABLES = (project: number) => [`events_p${project}_default`, 'events_default']
 
 const AUDIT = `INSERT INTO retention_runs (project_id, cutoff, events, partitions, rows_deleted, archived)
 VALUES ($1, $2, $3, $4, $5, $6)`
@@ -103,13 +98,13 @@ const AHEAD = 'SELECT ensure_event_partitions($1::int[], $2::timestamptz[], $3::
 
 /**
  * Removes each project's events older than its retention from PostgreSQL:
- * whole day and month tables dropped (a project with a retention stores a
- * table per day, so in the steady state that is all a sweep does), then the
- * rows left before the cut deleted (a month table straddling it, kept from
- * before the retention was set, and the default tables), with their keys,
- * and each removal recorded in retention_runs. It also makes the coming
- * tables for every project, so live events never wait for one. Every step can be repeated: a sweep cut short
- * by a crash is finished by the next. Replicas cut themselves (the sync).
+ * every day, week or month table that ends before the cut is dropped (so an
+ * event stays at most a table's span past the cut; answers and exports cut
+ * on the exact day), and the rows before the cut in the default tables are
+ * deleted, with their keys; each removal is recorded in retention_runs. It
+ * also makes the coming tables for every project, so live events never wait
+ * for one. Every step can be repeated: a sweep cut short by a crash is
+ * finished by the next. Replicas cut themselves (the sync).
  */
 export class RetentionSweeper {
   private running: Promise<void> | undefined
@@ -179,51 +174,35 @@ export class RetentionSweeper {
       rowsDeleted: 0,
       archived: archiveDir ? 0 : null,
     }
-    const { rows: tables } = await this.db.query<{ name: string; range: string }>(TIME_TABLES, [
-      project,
-    ])
-    for (const { name, range } of tables) {
-      // Sorted as text, a month's name comes before its days': a table that
-      // does not end before the cut stops the drops, and every later one is later.
-      const end = tableEnd(range)
-      if (end > cutoff.getTime()) break
-      const archived = archiveDir
-        ? await archiveRows(
-            this.db,
-            { ...wholeRange(project, tableStart(range), end), relation: name },
-            archiveFile(archiveDir, project, `events-${range}`),
-          )
-        : null
-      const { rows } = await this.db.query<{ blocks: string }>(BLOCKS(name))
-      const blocks = Number(rows[0]?.blocks ?? 0)
-      for (let from = 0; from < blocks; from += this.options.chunkBlocks)
-        await this.db.query(DROP_KEYS(name), [from, from + this.options.chunkBlocks])
-      const dropped = await this.db.query<{ events: string | null }>(
-        'SELECT drop_event_partition($1, $2) AS events',
-        [name, archived],
-      )
-      const events = dropped.rows[0]?.events
-      if (events === null || events === undefined) continue
-      result.events += Number(events)
-      result.partitions.push(name)
-      if (result.archived !== null) result.archived += archived ?? 0
+    const { rows } = await this.db.query<{ name: string; range: string }>(TIME_TABLES, [project])
+    const expired = rows
+      .map((t) => ({ ...t, ...tableSpan(t.range) }))
+      .filter((t) => t.end <= cutoff.getTime())
+      .sort((a, b) => a.start - b.start)
+    for (const table of expired) {
+      const events = await this.dropTable(project, table)
+      if (events === null) continue
+      result.events += events.dropped
+      result.partitions.push(table.name)
+      if (result.archived !== null) result.archived += events.archived
     }
     let horizon: string | null = null
     if (archiveDir) {
       horizon = await currentHorizon(this.db)
       const day = cutoff.toISOString().slice(0, 10).replaceAll('-', '')
-      result.archived! += await archiveRows(
-        this.db,
-        { ...wholeRange(project, EARLIEST_MS, cutoff.getTime()), horizon },
-        archiveFile(archiveDir, project, `events-before-${day}-${horizon}`),
-      )
+      for (const [i, relation] of DEFAULT_TABLES(project).entries())
+        result.archived! += await archiveRows(
+          this.db,
+          { ...wholeRange(project, EARLIEST_MS, cutoff.getTime()), horizon, relation },
+          archiveFile(archiveDir, project, `events-before-${day}-${horizon}-${i}`),
+        )
     }
-    const { rows } = await this.db.query<{ events: number }>(DELETE_ROWS, [
+    const deleted = await this.db.query<{ events: number }>(DELETE_DEFAULT_ROWS(project), [
       project,
       cutoff,
       horizon,
     ])
-    result.rowsDeleted = rows[0]!.events
+    result.rowsDeleted = deleted.rows[0]!.events
     result.events += result.rowsDeleted
     if (result.events > 0 || result.partitions.length > 0) {
       await this.db.query(AUDIT, [
@@ -240,6 +219,36 @@ export class RetentionSweeper {
       )
     }
     return result
+  }
+
+  /**
+   * One table past the cut: archived (with ARCHIVE_DIR), its keys removed a
+   * chunk of blocks at a time, then dropped, unless it changed since the
+   * archive was read. Null when it was gone already.
+   */
+  private async dropTable(
+    project: number,
+    table: { name: string; range: string; start: number; end: number },
+  ): Promise<{ dropped: number; archived: number } | null> {
+    const { archiveDir, chunkBlocks } = this.options
+    const archived = archiveDir
+      ? await archiveRows(
+          this.db,
+          { ...wholeRange(project, table.start, table.end), relation: table.name },
+          archiveFile(archiveDir, project, `events-${table.range}`),
+        )
+      : null
+    const { rows } = await this.db.query<{ blocks: string }>(BLOCKS(table.name))
+    const blocks = Number(rows[0]?.blocks ?? 0)
+    for (let from = 0; from < blocks; from += chunkBlocks)
+      await this.db.query(DROP_KEYS(table.name), [from, from + chunkBlocks])
+    const dropped = await this.db.query<{ events: string | null }>(
+      'SELECT drop_event_partition($1, $2) AS events',
+      [table.name, archived],
+    )
+    const events = dropped.rows[0]?.events
+    if (events === null || events === undefined) return null
+    return { dropped: Number(events), archived: archived ?? 0 }
   }
 
   private async loop(): Promise<void> {

@@ -125,6 +125,8 @@ for (const mode of MODES) {
     const resent = { ...events.find((e) => e.occurred_at.startsWith('2026-10-1'))! }
     resent.occurred_at = '2026-11-20T10:00:00.000Z'
     const kept = events.filter((e) => e.occurred_at >= CUTOFF)
+    // A month table goes once all of it is past the cut: November stays whole.
+    const inStore = events.filter((e) => e.occurred_at >= '2026-11-01')
     const sweeper = () => sweeperOf(t)
 
     before(async () => {
@@ -164,42 +166,33 @@ for (const mode of MODES) {
       assert.equal(await t.count(), events.length)
     })
 
-    test('a retention of 25 days drops September and October, deletes 1 to 8 November, and records it', async () => {
+    test('a retention of 25 days drops September and October, keeps November whole in PostgreSQL, and records it', async () => {
       await t.deps.projects.setRetention('default', DAYS)
       const results = await sweeper().runOnce()
-      const removed = events.length - kept.length
-      const novemberBeforeCut = events.filter(
-        (e) => e.occurred_at >= '2026-11-01' && e.occurred_at < CUTOFF,
-      ).length
-      assert.ok(novemberBeforeCut > 0)
+      const removed = events.filter((e) => e.occurred_at < '2026-11-01')
+      assert.ok(events.some((e) => e.occurred_at >= '2026-11-01' && e.occurred_at < CUTOFF))
       assert.deepEqual(
         results.map((r) => ({ ...r, cutoff: r.cutoff.toISOString() })),
         [
           {
             project: 1,
             cutoff: CUTOFF,
-            events: removed,
+            events: removed.length,
             partitions: ['events_p1_202609', 'events_p1_202610'],
-            rowsDeleted: novemberBeforeCut,
-            archived: removed,
+            rowsDeleted: 0,
+            archived: removed.length,
           },
         ],
       )
-      assert.deepEqual(await stored(t), once(kept))
+      assert.deepEqual(await stored(t), once(inStore))
       const keys = await t.deps.db.query<{ event_id: string }>(
         'SELECT event_id::text FROM event_keys ORDER BY event_id',
       )
       assert.deepEqual(
         keys.rows.map((r) => r.event_id),
-        once(kept).map((e) => e.event_id),
+        once(inStore).map((e) => e.event_id),
       )
-      const partitions = await t.deps.db.query<{ rel: string }>(
-        `SELECT relid::regclass::text AS rel FROM pg_partition_tree('events_p1') WHERE isleaf ORDER BY 1`,
-      )
-      assert.ok(
-        partitions.rows.every((r) => r.rel !== 'events_p1_202609' && r.rel !== 'events_p1_202610'),
-        JSON.stringify(partitions.rows),
-      )
+      assert.deepEqual(await tables(t), perTable(inStore, monthTable))
       const audit = await t.deps.db.query<{ cutoff: string }>(
         'SELECT project_id, cutoff, events::int, partitions, rows_deleted::int, archived::int FROM retention_runs ORDER BY id',
       )
@@ -209,28 +202,26 @@ for (const mode of MODES) {
           {
             project_id: 1,
             cutoff: CUTOFF,
-            events: removed,
+            events: removed.length,
             partitions: ['events_p1_202609', 'events_p1_202610'],
-            rows_deleted: novemberBeforeCut,
-            archived: removed,
+            rows_deleted: 0,
+            archived: removed.length,
           },
         ],
       )
     })
 
-    test('what it removed is in ARCHIVE_DIR, each event once, a file per dropped table and one for the rows', async () => {
+    test('what it removed is in ARCHIVE_DIR, each event once, a file per dropped table', async () => {
       const files = readdirSync(join(archiveDir, 'project-1')).sort()
-      assert.equal(files.length, 3, files.join(', '))
-      assert.deepEqual(files.slice(0, 2), ['events-202609.parquet', 'events-202610.parquet'])
-      assert.match(files[2]!, /^events-before-20261109-\d+\.parquet$/)
-      const expired = events.filter((e) => e.occurred_at < CUTOFF)
+      assert.deepEqual(files, ['events-202609.parquet', 'events-202610.parquet'])
       assert.deepEqual(
         (await archived(archiveDir)).map((r) => ({
           ...r,
           occurred_at: new Date(r.occurred_at!).toISOString(),
           properties: JSON.stringify(JSON.parse(r.properties!)),
         })),
-        expired
+        events
+          .filter((e) => e.occurred_at < '2026-11-01')
           .map((e) => ({
             event_id: e.event_id,
             occurred_at: e.occurred_at,
@@ -242,6 +233,23 @@ for (const mode of MODES) {
       )
     })
 
+    test('the export leaves out what PostgreSQL still holds before the cut', async () => {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/export?from=2026-09-01&to=2026-12-31&format=ndjson',
+      })
+      assert.equal(res.statusCode, 200, res.body)
+      const ids = res.body
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { event_id: string }).event_id)
+        .sort()
+      assert.deepEqual(
+        ids,
+        once(kept).map((e) => e.event_id),
+      )
+    })
+
     test('a second sweep finds nothing; an expired event sent again is removed by the next one', async () => {
       assert.deepEqual(await sweeper().runOnce(), [])
       const expired = events.find((e) => e.occurred_at < '2026-10-01')!
@@ -250,11 +258,11 @@ for (const mode of MODES) {
       await waitFor(
         'stored',
         () => t.count(),
-        (n) => n === kept.length + 1,
+        (n) => n === inStore.length + 1,
       )
       const [result] = await sweeper().runOnce()
       assert.equal(result?.events, 1)
-      assert.deepEqual(await stored(t), once(kept))
+      assert.deepEqual(await stored(t), once(inStore))
     })
   })
 }
@@ -298,6 +306,49 @@ for (const mode of MODES) {
         'SELECT count(*)::int AS n FROM event_keys',
       )
       assert.equal(rows[0]!.n, kept.length)
+    })
+  })
+}
+
+for (const mode of MODES) {
+  describe(`retention sweep, week tables (a retention of 61 to 420 days), ${mode.name}`, {
+    skip: mode.skip,
+  }, () => {
+    let t: TestApp
+    const events = fixture()
+    // 61 days before 2026-12-04: the cut is 2026-10-04, a Sunday; the week of
+    // Monday 2026-09-28 ends after it and stays.
+    const cut = '2026-10-04T00:00:00.000Z'
+    const weekTable = (e: EventInput) => {
+      const t = Date.parse(e.occurred_at.slice(0, 10))
+      const monday = t - ((new Date(t).getUTCDay() + 6) % 7) * 86_400_000
+      return `events_p1_w${new Date(monday).toISOString().slice(0, 10).replaceAll('-', '')}`
+    }
+
+    before(async () => {
+      t = await start(mode, { RETENTION_DAYS: '61' })
+      const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
+      assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
+      await waitFor(
+        'stored',
+        () => t.count(),
+        (n) => n === events.length,
+      )
+    })
+    after(async () => {
+      await t?.close()
+    })
+
+    test('each ISO week is a table; the sweep drops the weeks that end before the cut', async () => {
+      assert.deepEqual(await tables(t), perTable(events, weekTable))
+      const [result, ...more] = await sweeperOf(t, 61).runOnce()
+      assert.equal(more.length, 0)
+      assert.equal(result?.cutoff.toISOString(), cut)
+      assert.deepEqual(result?.partitions, ['events_p1_w20260914', 'events_p1_w20260921'])
+      const inStore = events.filter((e) => e.occurred_at >= '2026-09-28')
+      assert.equal(result?.events, events.length - inStore.length)
+      assert.equal(result?.rowsDeleted, 0)
+      assert.deepEqual(await stored(t), once(inStore))
     })
   })
 }
