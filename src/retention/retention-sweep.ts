@@ -70,25 +70,28 @@ WHERE k.project_id = e.project_id AND k.event_id = e.event_id`
 // Rows before the cut in the project's default tables (rows whose own table
 // could not be made), row by row, with their keys; with an archive, only the
 // rows of transactions below the horizon it was read at ($3), which are all
-// it holds: later ones wait for the next sweep. The project's id (an
-// integer) names its default table.
-const DELETE_DEFAULT_ROWS = (project: number) => `
-WITH gone AS (
-  DELETE FROM events_p${project}_default WHERE occurred_at < $2
+// it holds: later ones wait for the next sweep. The tables' names come from
+// the catalog (defaultTables).
+const DELETE_ROWS = (tables: readonly string[]) => `
+WITH ${tables
+  .map(
+    (table, i) => `gone_${i} AS (
+  DELETE FROM ${table} WHERE project_id = $1 AND occurred_at < $2
     AND ($3::text IS NULL OR xact_id < $3::text::xid8)
   RETURNING project_id, event_id
-), gone_top AS (
-  DELETE FROM events_default WHERE project_id = $1 AND occurred_at < $2
-    AND ($3::text IS NULL OR xact_id < $3::text::xid8)
-  RETURNING project_id, event_id
-), keys AS (
-  DELETE FROM event_keys k USING (SELECT * FROM gone UNION ALL SELECT * FROM gone_top) g
-  WHERE k.project_id = g.project_id AND k.event_id = g.event_id
+)`,
+  )
+  .join(', ')}, gone AS (${tables.map((_, i) => `SELECT * FROM gone_${i}`).join(' UNION ALL ')}),
+keys AS (
+  DELETE FROM event_keys k USING gone g WHERE k.project_id = g.project_id AND k.event_id = g.event_id
 )
-SELECT ((SELECT count(*) FROM gone) + (SELECT count(*) FROM gone_top))::int AS events`
+SELECT count(*)::int AS events FROM gone`
 
-// The default tables' rows the archive takes: those DELETE_DEFAULT_ROWS deletes.
-const DEFAULT_TABLES = (project: number) => [`events_p${project}_default`, 'events_default']
+// The default tables that may hold a project's rows: its own, when it has
+// one (migration 011), and the one of projects without a table.
+const DEFAULT_TABLES = `
+SELECT name FROM unnest(ARRAY[format('events_p%s_default', $1::int), 'events_default']) AS name
+WHERE to_regclass(name) IS NOT NULL`
 
 const AUDIT = `INSERT INTO retention_runs (project_id, cutoff, events, partitions, rows_deleted, archived)
 VALUES ($1, $2, $3, $4, $5, $6)`
@@ -186,23 +189,28 @@ export class RetentionSweeper {
       result.partitions.push(table.name)
       if (result.archived !== null) result.archived += events.archived
     }
+    const defaults = (await this.db.query<{ name: string }>(DEFAULT_TABLES, [project])).rows.map(
+      (r) => r.name,
+    )
     let horizon: string | null = null
     if (archiveDir) {
       horizon = await currentHorizon(this.db)
       const day = cutoff.toISOString().slice(0, 10).replaceAll('-', '')
-      for (const [i, relation] of DEFAULT_TABLES(project).entries())
+      for (const relation of defaults)
         result.archived! += await archiveRows(
           this.db,
           { ...wholeRange(project, EARLIEST_MS, cutoff.getTime()), horizon, relation },
-          archiveFile(archiveDir, project, `events-before-${day}-${horizon}-${i}`),
+          archiveFile(archiveDir, project, `${relation}-before-${day}-${horizon}`),
         )
     }
-    const deleted = await this.db.query<{ events: number }>(DELETE_DEFAULT_ROWS(project), [
-      project,
-      cutoff,
-      horizon,
-    ])
-    result.rowsDeleted = deleted.rows[0]!.events
+    if (defaults.length > 0) {
+      const deleted = await this.db.query<{ events: number }>(DELETE_ROWS(defaults), [
+        project,
+        cutoff,
+        horizon,
+      ])
+      result.rowsDeleted = deleted.rows[0]!.events
+    }
     result.events += result.rowsDeleted
     if (result.events > 0 || result.partitions.length > 0) {
       await this.db.query(AUDIT, [
