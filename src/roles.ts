@@ -69,7 +69,11 @@ export async function startRole(
   // Every process that stores events runs deletions too: their chunks never count a row twice.
   const runner = new DeletionRunner(
     deps.db,
-    { chunkBlocks: config.deletion.chunkBlocks, pollMs: DELETION_POLL_MS },
+    {
+      chunkBlocks: config.deletion.chunkBlocks,
+      pollMs: DELETION_POLL_MS,
+      archiveDir: config.retention.archiveDir,
+    },
     log.child({ component: 'deletion' }),
   )
   // And the retention sweep: its steps can run twice, in two processes, without harm.

@@ -50,7 +50,11 @@ try {
         // when its sync next looks: GET /deletions/{id} shows replica_events then.
         const runner = new DeletionRunner(
           storage.db,
-          { chunkBlocks: storage.config.deletion.chunkBlocks, pollMs: 1_000 },
+          {
+            chunkBlocks: storage.config.deletion.chunkBlocks,
+            pollMs: 1_000,
+            archiveDir: storage.config.retention.archiveDir,
+          },
           storage.log,
         )
         while (deletion.state !== 'done') {

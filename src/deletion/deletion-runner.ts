@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../logger.ts'
+import { purgeArchive } from '../retention/archive.ts'
 import { HORIZON } from '../store/change-feed.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 
@@ -8,6 +9,8 @@ export interface RunnerOptions {
   chunkBlocks: number
   /** how often it looks for jobs when nobody woke it */
   pollMs: number
+  /** ARCHIVE_DIR: the retention sweep's files, which a deletion rewrites without the ids */
+  archiveDir?: string | undefined
 }
 
 /** The relations holding events (the table itself, or each of its partitions) and their blocks. */
@@ -87,7 +90,7 @@ WITH im AS (
 ), d AS (
   UPDATE deletions SET state = 'done', finished_at = now(), finished_xact = pg_current_xact_id(),
     max_seq = coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')), 0),
-    identity_messages = (SELECT count(*) FROM im)
+    identity_messages = (SELECT count(*) FROM im), archive_events = $4
   WHERE id = $1::uuid AND state <> 'done'
   RETURNING id, project_id, ids, store_events
 ), a AS (
@@ -170,7 +173,11 @@ export class DeletionRunner {
       }
       start = end
     }
-    await this.db.query(FINISH, [job.id, job.project_id, job.ids])
+    // The archive after the store: a table the retention sweep archives meanwhile
+    // leaves these users out (they are suppressed), so no file gains their events later.
+    const { archiveDir } = this.options
+    const archived = archiveDir ? await purgeArchive(archiveDir, job.project_id, job.ids) : null
+    await this.db.query(FINISH, [job.id, job.project_id, job.ids, archived])
     this.log.info({ deletion: job.id, ids: job.ids.length }, 'deletion done in the store')
   }
 

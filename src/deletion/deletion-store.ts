@@ -18,6 +18,8 @@ export interface Deletion {
   store_events: number
   /** identify and alias calls removed with them (the profile) */
   identity_messages: number
+  /** events removed from ARCHIVE_DIR's files; null without an archive (or until done) */
+  archive_events: number | null
   /** events the replica removed when it applied the deletion; null until one has */
   replica_events: number | null
   replica_applied_at: string | null
@@ -45,7 +47,7 @@ const COLUMNS = `id::text AS deletion_id, project_id, user_id, ids, state, reque
   to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS requested_at,
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at,
   store_events::int AS store_events, identity_messages::int AS identity_messages,
-  replica_events::int AS replica_events,
+  archive_events::int AS archive_events, replica_events::int AS replica_events,
   to_char(replica_applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS replica_applied_at`
 
 // One statement: the job, its suppressions, the version the caches compare

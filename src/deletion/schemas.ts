@@ -30,6 +30,10 @@ export const DeletionBody = Type.Object(
     identity_messages: Type.Integer({
       description: 'identify, alias, group and set calls naming these ids removed (the profile)',
     }),
+    archive_events: Type.Union([Type.Integer(), Type.Null()], {
+      description:
+        "events removed from the retention archive's files (ARCHIVE_DIR); null without an archive, or until done",
+    }),
     replica_events: Type.Union([Type.Integer(), Type.Null()], {
       description: 'events the replica removed once it applied the deletion; null until then',
     }),
@@ -48,6 +52,7 @@ const example = {
   finished_at: '2026-12-04T01:00:02.120Z',
   store_events: 57,
   identity_messages: 2,
+  archive_events: null,
   replica_events: 57,
   replica_applied_at: '2026-12-04T01:00:02.180Z',
 }
@@ -72,6 +77,7 @@ export const deleteUserSchema = {
           finished_at: null,
           store_events: 0,
           identity_messages: 0,
+          archive_events: null,
           replica_events: null,
           replica_applied_at: null,
         },

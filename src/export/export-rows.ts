@@ -25,6 +25,8 @@ export interface ExportPlan {
   relation?: string
   /** read below this transaction id (xid8 as text) instead of the horizon at the start */
   horizon?: string
+  /** leave out the events of users being deleted (the archive: a deletion may not have reached them yet) */
+  withoutSuppressed?: boolean
 }
 
 export const PAGE_ROWS = 10_000
@@ -50,6 +52,10 @@ export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerat
     ...plan.segments.map((s) => eventCondition(s, params)),
   ]
   if (plan.userIds) fixed.push(`user_id = ANY(${params.add(plan.userIds)}::text[])`)
+  if (plan.withoutSuppressed)
+    fixed.push(
+      'NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.project_id = events.project_id AND s.user_id = events.user_id)',
+    )
   const after = params.values.length
   const sql = `SELECT xact_id::text, seq::text, event_id::text,
       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DuckDBInstance } from '@duckdb/node-api'
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api'
 import { stringify } from 'csv-stringify/sync'
 import { CSV_COLUMNS } from '../import/csv-source.ts'
 import type { ExportRow } from './export-rows.ts'
@@ -84,6 +84,23 @@ async function* parquet(pages: AsyncIterable<ExportRow[]>, base: string): AsyncG
 }
 
 async function toParquet(source: string, target: string): Promise<void> {
+  await withScratchDuckDb(async (conn) => {
+    const columns = `{${CSV_COLUMNS.map((c) => `'${c}': 'VARCHAR'`).join(', ')}}`
+    // COPY takes no bound parameters: the two paths (our own temporary files) are quoted literals.
+    await conn.run(
+      `COPY (SELECT ${CSV_COLUMNS.join(', ')} FROM read_json(${literal(source)}, format = 'newline_delimited', columns = ${columns}))
+       TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd)`,
+    )
+  })
+}
+
+/**
+ * A DuckDB of its own, in memory, with a small memory limit and one thread,
+ * for work on files (Parquet) apart from the replica; closed whatever happens.
+ */
+export async function withScratchDuckDb<T>(
+  work: (conn: DuckDBConnection) => Promise<T>,
+): Promise<T> {
   const instance = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
@@ -92,16 +109,12 @@ async function toParquet(source: string, target: string): Promise<void> {
   })
   const conn = await instance.connect()
   try {
-    const columns = `{${CSV_COLUMNS.map((c) => `'${c}': 'VARCHAR'`).join(', ')}}`
-    // COPY takes no bound parameters: the two paths (our own temporary files) are quoted literals.
-    await conn.run(
-      `COPY (SELECT ${CSV_COLUMNS.join(', ')} FROM read_json(${literal(source)}, format = 'newline_delimited', columns = ${columns}))
-       TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd)`,
-    )
+    return await work(conn)
   } finally {
     conn.closeSync()
     instance.closeSync()
   }
 }
 
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`
+/** A string as an SQL literal: for what takes no bound parameters (COPY's paths). */
+export const literal = (text: string) => `'${text.replaceAll("'", "''")}'`

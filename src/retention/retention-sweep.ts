@@ -199,7 +199,12 @@ export class RetentionSweeper {
       for (const relation of defaults)
         result.archived! += await archiveRows(
           this.db,
-          { ...wholeRange(project, EARLIEST_MS, cutoff.getTime()), horizon, relation },
+          {
+            ...wholeRange(project, EARLIEST_MS, cutoff.getTime()),
+            horizon,
+            relation,
+            withoutSuppressed: true,
+          },
           archiveFile(archiveDir, project, `${relation}-before-${day}-${horizon}`),
         )
     }
@@ -232,7 +237,9 @@ export class RetentionSweeper {
   /**
    * One table past the cut: archived (with ARCHIVE_DIR), its keys removed a
    * chunk of blocks at a time, then dropped, unless it changed since the
-   * archive was read. Null when it was gone already.
+   * archive was read. Null when it was gone already. The archive leaves out
+   * users being deleted: a table still holding their rows (the deletion has
+   * not reached it) counts more than was archived and waits for the next sweep.
    */
   private async dropTable(
     project: number,
@@ -242,7 +249,11 @@ export class RetentionSweeper {
     const archived = archiveDir
       ? await archiveRows(
           this.db,
-          { ...wholeRange(project, table.start, table.end), relation: table.name },
+          {
+            ...wholeRange(project, table.start, table.end),
+            relation: table.name,
+            withoutSuppressed: true,
+          },
           archiveFile(archiveDir, project, `events-${table.range}`),
         )
       : null

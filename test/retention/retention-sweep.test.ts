@@ -264,6 +264,27 @@ for (const mode of MODES) {
       assert.equal(result?.events, 1)
       assert.deepEqual(await stored(t), once(inStore))
     })
+
+    test("a user's deletion reaches the archive: every file is written again without the user", async () => {
+      const before = await archived(archiveDir)
+      const ana = before.filter((r) => r.user_id === 'ana').length
+      assert.ok(ana > 0)
+      const res = await t.app.inject({ method: 'DELETE', url: '/users/ana' })
+      assert.equal(res.statusCode, 202, res.body)
+      const done = await waitFor(
+        'deletion done',
+        async () =>
+          (
+            await t.app.inject({ method: 'GET', url: `/deletions/${res.json().deletion_id}` })
+          ).json(),
+        (d) => d.state === 'done',
+      )
+      assert.equal(done.archive_events, ana)
+      assert.deepEqual(
+        await archived(archiveDir),
+        before.filter((r) => r.user_id !== 'ana'),
+      )
+    })
   })
 }
 

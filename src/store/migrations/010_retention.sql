@@ -24,6 +24,11 @@ CREATE TABLE retention_runs (
 );
 CREATE INDEX retention_runs_project_idx ON retention_runs (project_id, id);
 
+-- A user's deletion reaches the archive too: the events it removed from
+-- ARCHIVE_DIR's files (null: no archive).
+ALTER TABLE deletions ADD COLUMN archive_events bigint;
+
 -- Down Migration
+ALTER TABLE deletions DROP COLUMN archive_events;
 DROP TABLE retention_runs;
 ALTER TABLE projects DROP COLUMN retention_days;
