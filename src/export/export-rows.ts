@@ -1,5 +1,6 @@
 import type { Segment } from '../stats/segment.ts'
 import { HORIZON } from '../store/change-feed.ts'
+import { spanOfTable } from '../store/event-partitions.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { eventCondition, PgParams } from './export-sql.ts'
 
@@ -31,17 +32,56 @@ export interface ExportPlan {
 
 export const PAGE_ROWS = 10_000
 
+const DAY_MS = 86_400_000
+
+// A project's leaf tables of events (migration 011), and the one of projects
+// without a table of their own; names from the catalog.
+const PROJECT_TABLES = `
+SELECT relid::regclass::text AS name
+FROM pg_partition_tree(to_regclass(format('events_p%s', $1::int))) WHERE isleaf
+UNION ALL SELECT 'events_default'`
+
 /**
  * The events of a plan, from PostgreSQL (the source of truth: the replica
- * keeps neither event ids nor the ids events were sent with), a page at a
- * time in (xact_id, seq) order along events_project_sync_idx, each page
- * starting after the last row of the one before. Only transactions older than
+ * keeps neither event ids nor the ids events were sent with), table by table
+ * of the project's partitions (migration 011) that the range reaches, and in
+ * each a page at a time in (xact_id, seq) order along its
+ * events_project_sync_idx, each page starting after the last row of the one
+ * before. (Over the partitioned table as a whole, the planner would sort
+ * every row past the position for each page.) Only transactions older than
  * the horizon at the start are read: that set is final, so pages neither skip
  * nor repeat a row however the store is written meanwhile, and the export is
  * exactly what was committed when it began. Memory: one page.
  */
 export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerator<ExportRow[]> {
   const horizon = plan.horizon ?? (await currentHorizon(db))
+  const relations = plan.relation
+    ? [plan.relation]
+    : await tablesInRange(db, plan.project, plan.fromDay, plan.toDay)
+  for (const relation of relations) yield* rowsOf(db, { ...plan, relation }, horizon)
+}
+
+/** The project's tables of events whose range meets the days, and the default ones. */
+async function tablesInRange(
+  db: SqlClient,
+  project: number,
+  fromDay: number,
+  toDay: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(PROJECT_TABLES, [project])
+  return rows
+    .map((r) => r.name)
+    .filter((name) => {
+      const span = spanOfTable(name)
+      return !span || (span.end > fromDay * DAY_MS && span.start < (toDay + 1) * DAY_MS)
+    })
+}
+
+async function* rowsOf(
+  db: SqlClient,
+  plan: ExportPlan & { relation: string },
+  horizon: string,
+): AsyncGenerator<ExportRow[]> {
   const params = new PgParams()
   const fixed = [
     `project_id = ${params.add(plan.project)}`,
@@ -60,7 +100,7 @@ export async function* exportRows(db: SqlClient, plan: ExportPlan): AsyncGenerat
   const sql = `SELECT xact_id::text, seq::text, event_id::text,
       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
       user_id, event_type, CASE WHEN properties = '{}'::jsonb THEN '' ELSE properties::text END
-    FROM ${plan.relation ?? 'events'} events
+    FROM ${plan.relation} events
     WHERE ${fixed.map((c) => `(${c})`).join(' AND ')}
       AND (xact_id, seq) > ($${after + 1}::text::xid8, $${after + 2}::bigint)
     ORDER BY events.xact_id, events.seq -- qualified: bare names would sort by the text columns

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { currentHorizon } from '../export/export-rows.ts'
 import type { Logger } from '../logger.ts'
-import { dayOf, monthOf } from '../store/event-partitions.ts'
+import { dayOf, monthOf, spanOfTable } from '../store/event-partitions.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { archiveFile, archiveRows } from './archive.ts'
 import { effectiveRetentionDays, retentionCutoff } from './cutoff.ts'
@@ -36,16 +36,6 @@ FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = to_regclass(format('events_p%s', $1::int)) AND c.relname ~ '_(w?[0-9]{8}|[0-9]{6})$'`
 
 const DAY_MS = 86_400_000
-
-/** Where a table named for a day (YYYYMMDD), a week (wYYYYMMDD) or a month (YYYYMM) begins and ends, in ms. */
-export function tableSpan(range: string): { start: number; end: number } {
-  const digits = range.replace(/^w/, '')
-  const y = Number(digits.slice(0, 4))
-  const m = Number(digits.slice(4, 6)) - 1
-  if (digits.length === 6) return { start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) }
-  const start = Date.UTC(y, m, Number(digits.slice(6)))
-  return { start, end: start + (range.startsWith('w') ? 7 : 1) * DAY_MS }
-}
 
 // Before any time an event can carry (validation takes years 1 to 9999).
 const EARLIEST_MS = Date.UTC(-1000, 0, 1)
@@ -179,7 +169,7 @@ export class RetentionSweeper {
     }
     const { rows } = await this.db.query<{ name: string; range: string }>(TIME_TABLES, [project])
     const expired = rows
-      .map((t) => ({ ...t, ...tableSpan(t.range) }))
+      .map((t) => ({ ...t, ...spanOfTable(t.name)! }))
       .filter((t) => t.end <= cutoff.getTime())
       .sort((a, b) => a.start - b.start)
     for (const table of expired) {

@@ -50,17 +50,15 @@ WITH horizon AS (
     pg_snapshot_xmax(pg_current_snapshot())) AS xact
 )`
 
+// Through events_after (migration 011): over the partitioned table the
+// planner would sort every row past the position instead of reading on in order.
 const READ_AFTER = `${HORIZON}
-SELECT events.xact_id::text AS xact, events.seq::text AS seq,
-       ((occurred_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01') AS day,
-       (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS micros,
-       user_id, event_type, nullif(properties, '{}'::jsonb)::text AS properties
-FROM events, horizon
-WHERE events.project_id = $4
-  AND (events.xact_id, events.seq) > ($1::text::xid8, $2::bigint)
-  AND events.xact_id < horizon.xact
-ORDER BY events.xact_id, events.seq -- qualified: a bare "seq" would sort by the text alias
-LIMIT $3`
+SELECT e.xact_id::text AS xact, e.seq::text AS seq,
+       ((e.occurred_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01') AS day,
+       (extract(epoch FROM e.occurred_at) * 1000000)::bigint::text AS micros,
+       e.user_id, e.event_type, nullif(e.properties, '{}'::jsonb)::text AS properties
+FROM horizon, events_after($4, $1::text::xid8, $2::bigint, horizon.xact, $3) e
+ORDER BY e.xact_id, e.seq -- qualified: a bare "seq" would sort by the text alias`
 
 // The identity messages (migration 006) after a position, with the same horizon.
 const IDENTITIES_AFTER = `${HORIZON}
@@ -91,12 +89,7 @@ LIMIT $3`
 // is far behind does not make this expensive) and the age of the oldest one.
 const LAG = `
 SELECT count(*)::int AS rows, extract(epoch FROM now() - min(received_at)) * 1000 AS ms
-FROM (
-  SELECT received_at FROM events
-  WHERE project_id = $4 AND (xact_id, seq) > ($1::text::xid8, $2::bigint)
-  ORDER BY xact_id, seq
-  LIMIT $3
-) behind`
+FROM events_after($4, $1::text::xid8, $2::bigint, '18446744073709551615'::xid8, $3) behind`
 
 export const LAG_CAP = 1_000_000
 

@@ -98,3 +98,19 @@ function distinct(pairs: Array<[number, number]>): PartitionKey[] {
   }
   return [...out.values()]
 }
+
+/**
+ * Where a table of events named for a day (…_YYYYMMDD), an ISO week
+ * (…_wYYYYMMDD) or a month (…_YYYYMM) begins and ends, in ms (migration 011);
+ * undefined for the default tables.
+ */
+export function spanOfTable(name: string): { start: number; end: number } | undefined {
+  const range = /_(w?\d{8}|\d{6})$/.exec(name)?.[1]
+  if (!range) return undefined
+  const digits = range.replace(/^w/, '')
+  const y = Number(digits.slice(0, 4))
+  const m = Number(digits.slice(4, 6)) - 1
+  if (digits.length === 6) return { start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) }
+  const start = Date.UTC(y, m, Number(digits.slice(6)))
+  return { start, end: start + (range.startsWith('w') ? 7 : 1) * DAY_MS }
+}

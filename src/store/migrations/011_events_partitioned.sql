@@ -147,6 +147,22 @@ BEGIN
   RETURN n;
 END $$;
 
+-- A project's events after a position in (xact_id, seq) order, below a
+-- transaction id, at most max_rows of them: what the analytics sync reads
+-- (src/store/change-feed.ts). Over partitions the planner misjudges how many
+-- rows follow a position (a row comparison on xid8), and appends every
+-- table's rows past it and sorts them all to keep max_rows: measured on 1M
+-- seeded events, 342 ms a read instead of 29 ms, and a replica build 4 times
+-- slower. Without sorts the only plan left merges each table's index in
+-- order and stops at max_rows. A function keeps the setting to this query.
+CREATE FUNCTION events_after(project integer, after_xact xid8, after_seq bigint, below xid8, max_rows integer)
+RETURNS SETOF events LANGUAGE sql STABLE SET enable_sort = off AS $$
+  SELECT * FROM events
+  WHERE project_id = project AND (xact_id, seq) > (after_xact, after_seq) AND xact_id < below
+  ORDER BY xact_id, seq
+  LIMIT max_rows
+$$;
+
 -- Every project's table, and a month's table for each month of the rows
 -- there are (no project had a retention before), before the rows move in
 -- with their seq and xact_id: a replica's cursor stays valid.
@@ -181,6 +197,7 @@ FROM events_partitioned;
 SELECT setval(pg_get_serial_sequence('events', 'seq'), max(seq)) FROM events_partitioned HAVING max(seq) IS NOT NULL;
 DROP TABLE events_partitioned;
 CREATE INDEX events_project_sync_idx ON events (project_id, xact_id, seq);
+DROP FUNCTION events_after(integer, xid8, bigint, xid8, integer);
 DROP FUNCTION drop_event_partition(text, bigint);
 DROP FUNCTION ensure_event_partitions(integer[], timestamptz[], integer);
 DROP TABLE event_keys;
