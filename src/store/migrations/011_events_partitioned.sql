@@ -17,8 +17,8 @@
 -- at most a table's span (a day, a week, a month) past its retention; every
 -- answer (the replica) and every export cuts on the exact day. The span keeps
 -- a project at about 60 tables or fewer: every sync read visits each table's
--- index (measured with 400 day tables: ~25 ms a read, planning included,
--- against ~1 ms with 40).
+-- index (measured with 400 day tables: ~25 ms an idle read, planning
+-- included, against 1-2 ms with 41).
 -- Writers make the tables they need before inserting
 -- (src/store/event-partitions.ts), so the default ones stay empty in practice.
 -- A project whose retention changes keeps the tables it has; new ones follow
