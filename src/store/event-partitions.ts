@@ -18,8 +18,8 @@ const TIME_LENGTH_OFFSET = 2 + 4 + 16 + 4 + 4
 type Queryable = { query(text: string, values: unknown[]): Promise<unknown> }
 
 /**
- * The day or month tables of migration 011 that a writer's rows need, made
- * before the rows are inserted (which of the two, the store decides from the
+ * The day, week or month tables of migration 011 that a writer's rows need, made
+ * before the rows are inserted (which span, the store decides from the
  * project's retention; `serviceDays` is RETENTION_DAYS). Each writer
  * remembers the days it has seen covered, so after the first batch of a day
  * this costs nothing: a new day or a backfill of old ones is one extra round
