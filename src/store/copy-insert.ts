@@ -60,6 +60,8 @@ WITH keyed AS (
   INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
   SELECT s.event_id, s.project_id, s.occurred_at, s.user_id, s.event_type, s.properties
   FROM events_staging s JOIN keyed k USING (project_id, event_id)
+  -- In id order, as the straight COPY's rows are: seq breaks ties by event_id.
+  ORDER BY s.event_id, s.project_id
   RETURNING 1
 ), counted AS (SELECT count(*)::int AS inserted FROM stored)
 SELECT counted.inserted FROM counted

@@ -38,7 +38,9 @@ export function createPool(options: PostgresOptions, log: Logger): pg.Pool {
 // inserted are stored. The same statement notifies a stats process in another
 // process that new rows are there: once per batch, only when it stored any,
 // and delivered only once the insert commits, so a listener never reads
-// before the rows exist. Ids being deleted are not stored (the suppressions
+// before the rows exist. Rows are stored in id order, as COPY's are, so seq
+// breaks ties between events of the same instant by event_id (the funnels'
+// and paths' order). Ids being deleted are not stored (the suppressions
 // of migration 008): this check, not intake's cached one, is the one that holds.
 const INSERT_BATCH = `
 WITH batch AS (
@@ -54,6 +56,7 @@ WITH batch AS (
   INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
   SELECT b.event_id, b.project_id, b.occurred_at, b.user_id, b.event_type, b.properties
   FROM batch b JOIN keyed k USING (project_id, event_id)
+  ORDER BY b.event_id, b.project_id
   RETURNING 1
 ), counted AS (SELECT count(*)::int AS inserted FROM inserted)
 SELECT counted.inserted FROM counted
