@@ -1,6 +1,6 @@
 import type { Segment } from '../stats/segment.ts'
 import { HORIZON } from '../store/change-feed.ts'
-import { spanOfTable } from '../store/event-partitions.ts'
+import { DAY_MS, spanOfTable, tablesOfProject } from '../store/event-partitions.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { eventCondition, PgParams } from './export-sql.ts'
 
@@ -32,15 +32,6 @@ export interface ExportPlan {
 
 export const PAGE_ROWS = 10_000
 
-const DAY_MS = 86_400_000
-
-// A project's leaf tables of events (migration 011), and the one of projects
-// without a table of their own; names from the catalog.
-const PROJECT_TABLES = `
-SELECT relid::regclass::text AS name
-FROM pg_partition_tree(to_regclass(format('events_p%s', $1::int))) WHERE isleaf
-UNION ALL SELECT 'events_default'`
-
 /**
  * The events of a plan, from PostgreSQL (the source of truth: the replica
  * keeps neither event ids nor the ids events were sent with), table by table
@@ -68,13 +59,10 @@ async function tablesInRange(
   fromDay: number,
   toDay: number,
 ): Promise<string[]> {
-  const { rows } = await db.query<{ name: string }>(PROJECT_TABLES, [project])
-  return rows
-    .map((r) => r.name)
-    .filter((name) => {
-      const span = spanOfTable(name)
-      return !span || (span.end > fromDay * DAY_MS && span.start < (toDay + 1) * DAY_MS)
-    })
+  return (await tablesOfProject(db, project)).filter((name) => {
+    const span = spanOfTable(name)
+    return !span || (span.end > fromDay * DAY_MS && span.start < (toDay + 1) * DAY_MS)
+  })
 }
 
 async function* rowsOf(

@@ -1,4 +1,4 @@
-const DAY_MS = 86_400_000
+import { DAY_MS } from '../store/event-partitions.ts'
 
 /**
  * Where a retention of `days` cuts on `now`: events that occurred before the

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { currentHorizon } from '../export/export-rows.ts'
 import type { Logger } from '../logger.ts'
-import { dayOf, monthOf, spanOfTable } from '../store/event-partitions.ts'
+import { DAY_MS, dayOf, monthOf, spanOfTable, tablesOfProject } from '../store/event-partitions.ts'
 import type { SqlClient } from '../store/sql-client.ts'
 import { archiveFile, archiveRows } from './archive.ts'
 import { effectiveRetentionDays, retentionCutoff } from './cutoff.ts'
@@ -27,15 +27,6 @@ export interface SweepOptions {
   /** ARCHIVE_DIR: each removed table, and the rows deleted, go there as Parquet first */
   archiveDir?: string | undefined
 }
-
-// A project's day, week and month tables (migration 011), with the range
-// their name gives: YYYYMMDD, wYYYYMMDD or YYYYMM.
-const TIME_TABLES = `
-SELECT c.relname AS name, substring(c.relname FROM '_(w?[0-9]{8}|[0-9]{6})$') AS range
-FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = to_regclass(format('events_p%s', $1::int)) AND c.relname ~ '_(w?[0-9]{8}|[0-9]{6})$'`
-
-const DAY_MS = 86_400_000
 
 // Before any time an event can carry (validation takes years 1 to 9999).
 const EARLIEST_MS = Date.UTC(-1000, 0, 1)
@@ -76,12 +67,6 @@ keys AS (
   DELETE FROM event_keys k USING gone g WHERE k.project_id = g.project_id AND k.event_id = g.event_id
 )
 SELECT count(*)::int AS events FROM gone`
-
-// The default tables that may hold a project's rows: its own, when it has
-// one (migration 011), and the one of projects without a table.
-const DEFAULT_TABLES = `
-SELECT name FROM unnest(ARRAY[format('events_p%s_default', $1::int), 'events_default']) AS name
-WHERE to_regclass(name) IS NOT NULL`
 
 const AUDIT = `INSERT INTO retention_runs (project_id, cutoff, events, partitions, rows_deleted, archived)
 VALUES ($1, $2, $3, $4, $5, $6)`
@@ -134,7 +119,7 @@ export class RetentionSweeper {
       'SELECT id, retention_days FROM projects ORDER BY id',
     )
     const today = dayOf(now.getTime())
-    const ahead = [today, today + 86_400_000, monthOf(monthOf(today) + 32 * 86_400_000)]
+    const ahead = [today, today + DAY_MS, monthOf(monthOf(today) + 32 * DAY_MS)]
     await this.db.query(AHEAD, [
       projects.flatMap((p) => ahead.map(() => p.id)),
       projects.flatMap(() => ahead.map((ms) => new Date(ms).toISOString())),
@@ -167,10 +152,14 @@ export class RetentionSweeper {
       rowsDeleted: 0,
       archived: archiveDir ? 0 : null,
     }
-    const { rows } = await this.db.query<{ name: string; range: string }>(TIME_TABLES, [project])
-    const expired = rows
-      .map((t) => ({ ...t, ...spanOfTable(t.name)! }))
-      .filter((t) => t.end <= cutoff.getTime())
+    const tables = await tablesOfProject(this.db, project)
+    // The default tables have no span: their rows are cut one by one below.
+    const defaults = tables.filter((name) => !spanOfTable(name))
+    const expired = tables
+      .flatMap((name) => {
+        const span = spanOfTable(name)
+        return span && span.end <= cutoff.getTime() ? [{ name, ...span }] : []
+      })
       .sort((a, b) => a.start - b.start)
     for (const table of expired) {
       const events = await this.dropTable(project, table)
@@ -179,9 +168,6 @@ export class RetentionSweeper {
       result.partitions.push(table.name)
       if (result.archived !== null) result.archived += events.archived
     }
-    const defaults = (await this.db.query<{ name: string }>(DEFAULT_TABLES, [project])).rows.map(
-      (r) => r.name,
-    )
     let horizon: string | null = null
     if (archiveDir) {
       horizon = await currentHorizon(this.db)
@@ -233,7 +219,7 @@ export class RetentionSweeper {
    */
   private async dropTable(
     project: number,
-    table: { name: string; range: string; start: number; end: number },
+    table: { name: string; start: number; end: number },
   ): Promise<{ dropped: number; archived: number } | null> {
     const { archiveDir, chunkBlocks } = this.options
     const archived = archiveDir
@@ -244,7 +230,12 @@ export class RetentionSweeper {
             relation: table.name,
             withoutSuppressed: true,
           },
-          archiveFile(archiveDir, project, `events-${table.range}`),
+          // events-<YYYYMMDD>, -w<YYYYMMDD> or -<YYYYMM>: the range the table's name ends with
+          archiveFile(
+            archiveDir,
+            project,
+            `events-${table.name.slice(table.name.lastIndexOf('_') + 1)}`,
+          ),
         )
       : null
     const { rows } = await this.db.query<{ blocks: string }>(BLOCKS(table.name))

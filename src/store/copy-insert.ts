@@ -3,7 +3,7 @@ import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { SUPPRESSION_LOCK } from '../deletion/deletion-store.ts'
 import { EVENTS_CHANNEL } from './event-notifications.ts'
-import { EventPartitions, partitionKeysOfCopy } from './event-partitions.ts'
+import { type EventPartitions, partitionKeysOfCopy } from './event-partitions.ts'
 
 /** The insert-time check of a user's deletion (migration 008): rows of suppressed ids are not stored. */
 export const NOT_SUPPRESSED = (rows: string) =>
@@ -24,10 +24,16 @@ export const NOT_SUPPRESSED = (rows: string) =>
 // rows, whose bound arrays also cost the client ~3 s to escape and serialise.
 const COPY_EVENTS =
   'COPY events (event_id, project_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
-// Keys in (project, id) order, as every other writer inserts them, so none of
-// them deadlock. Suppressed ids get no key, and their rows go ($1: the
-// batch's projects), in the statement that notifies when anything is left,
-// so the check costs no round trip.
+// Wakes the stats process's sync on commit (delivered only then, so a
+// listener never reads before the rows exist), once per batch that stored any.
+const NOTIFIED = (notify: boolean) =>
+  notify
+    ? `LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inserted > 0) notified ON true`
+    : ''
+
+// Suppressed ids get no key and their rows go ($1: the batch's projects), in
+// the statement that notifies, so the check costs no round trip. Keys go in
+// (project, id) order, as every writer inserts them, so none of them deadlock.
 const KEY_COPIED = (notify: boolean) => `
 WITH keyed AS (
   INSERT INTO event_keys (project_id, event_id)
@@ -39,33 +45,44 @@ WITH keyed AS (
   DELETE FROM events e USING suppressions s
   WHERE e.project_id = s.project_id AND e.project_id = ANY($1::int[])
     AND e.xact_id = pg_current_xact_id() AND e.user_id = s.user_id
+), counted AS (SELECT count(*)::int AS inserted FROM keyed)
+SELECT counted.inserted FROM counted ${NOTIFIED(notify)}`
+
+/**
+ * One statement storing the rows of `rows` (a FROM item aliased b with the
+ * events' six columns) whose key is new: the keys go into event_keys first
+ * (in (project, id) order, as every writer's, so racing writers wait for each
+ * other instead of deadlocking; ON CONFLICT lets the key decide, with no
+ * check-then-insert window), then the rows whose key was inserted, in id
+ * order, as a straight COPY's are: seq breaks ties between events of the same
+ * instant by event_id (the funnels' and paths' order). Ids being deleted get
+ * no key (the suppressions of migration 008): this check, not intake's cached
+ * one, is the one that holds.
+ */
+export const INSERT_KEYED = (rows: string, notify: boolean) => `
+WITH keyed AS (
+  INSERT INTO event_keys (project_id, event_id)
+  SELECT b.project_id, b.event_id FROM ${rows} WHERE ${NOT_SUPPRESSED('b')}
+  ORDER BY 1, 2
+  ON CONFLICT DO NOTHING
+  RETURNING project_id, event_id
+), stored AS (
+  INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
+  SELECT b.event_id, b.project_id, b.occurred_at, b.user_id, b.event_type, b.properties
+  FROM ${rows} JOIN keyed k USING (project_id, event_id)
+  ORDER BY b.event_id, b.project_id
   RETURNING 1
-), counted AS (SELECT (SELECT count(*) FROM keyed)::int AS inserted, (SELECT count(*) FROM dropped)::int AS dropped)
-SELECT counted.inserted, counted.dropped FROM counted
-${notify ? `LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inserted > 0) notified ON true` : ''}`
+), counted AS (SELECT count(*)::int AS inserted FROM stored)
+SELECT counted.inserted FROM counted ${NOTIFIED(notify)}`
+
 const CREATE_STAGING = `
 CREATE TEMP TABLE IF NOT EXISTS events_staging (
   event_id uuid, project_id integer, occurred_at timestamptz, user_id text, event_type text, properties jsonb
 ) ON COMMIT DELETE ROWS`
 const COPY_STAGING =
   'COPY events_staging (event_id, project_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT binary)'
-const INSERT_STAGED = (notify: boolean) => `
-WITH keyed AS (
-  INSERT INTO event_keys (project_id, event_id)
-  SELECT project_id, event_id FROM events_staging WHERE ${NOT_SUPPRESSED('events_staging')}
-  ORDER BY project_id, event_id
-  ON CONFLICT DO NOTHING
-  RETURNING project_id, event_id
-), stored AS (
-  INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
-  SELECT s.event_id, s.project_id, s.occurred_at, s.user_id, s.event_type, s.properties
-  FROM events_staging s JOIN keyed k USING (project_id, event_id)
-  -- In id order, as the straight COPY's rows are: seq breaks ties by event_id.
-  ORDER BY s.event_id, s.project_id
-  RETURNING 1
-), counted AS (SELECT count(*)::int AS inserted FROM stored)
-SELECT counted.inserted FROM counted
-${notify ? `LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inserted > 0) notified ON true` : ''}`
+const INSERT_STAGED = (notify: boolean) => INSERT_KEYED('events_staging b', notify)
+
 // Held shared for the insert's transaction; a deletion request takes it
 // exclusively (deletion-store.ts), so no insert straddles the request. Sent
 // with BEGIN, in one round trip.
@@ -78,20 +95,18 @@ export interface CopyData {
 }
 
 /**
- * Inserts COPY data into events on a connection it is given, once the day or
- * month tables its rows need exist (migration 011). `notify` wakes the stats process's sync with the
- * commit, as INSERT_BATCH does.
+ * Inserts COPY data into events on a connection it is given, once the day,
+ * week or month tables its rows need exist (migration 011; `partitions` is
+ * the store's, shared with its other writes). `notify` wakes the stats
+ * process's sync with the commit.
  */
 export class CopyInserter {
   private direct = true
   private readonly staged = new WeakSet<pg.ClientBase>()
-  private readonly partitions: EventPartitions
 
   constructor(
-    private readonly options: { notify: boolean; timeoutMs: number; retentionDays: number | null },
-  ) {
-    this.partitions = new EventPartitions(options.retentionDays)
-  }
+    private readonly options: { notify: boolean; timeoutMs: number; partitions: EventPartitions },
+  ) {}
 
   /**
    * Stores the batch; returns the events stored. Remembers whether the next
@@ -101,7 +116,7 @@ export class CopyInserter {
   async insert(client: pg.ClientBase, copy: CopyData): Promise<number> {
     if (copy.rows === 0) return 0
     const keys = partitionKeysOfCopy(copy)
-    await this.partitions.ensure(client, keys)
+    await this.options.partitions.ensure(client, keys)
     const { notify } = this.options
     if (this.direct) {
       try {

@@ -1,6 +1,7 @@
 import type { ProjectEvent } from '../events/event-schema.ts'
 import { FRAME, rowStarts } from './copy-batch.ts'
 import type { CopyData } from './copy-insert.ts'
+import type { SqlClient } from './sql-client.ts'
 
 /** A project's day of events: its first instant (UTC midnight), in ms. */
 export interface PartitionKey {
@@ -8,7 +9,7 @@ export interface PartitionKey {
   day: number
 }
 
-const DAY_MS = 86_400_000
+export const DAY_MS = 86_400_000
 // PostgreSQL counts timestamps in microseconds from 2000-01-01T00:00:00Z.
 const PG_EPOCH_MS = 946_684_800_000
 // The occurred_at field's length sits after the field count, the uuid and the project.
@@ -16,6 +17,19 @@ const TIME_LENGTH_OFFSET = 2 + 4 + 16 + 4 + 4
 
 /** A pool, a connection of one, or PGlite. */
 type Queryable = { query(text: string, values: unknown[]): Promise<unknown> }
+
+// A project's leaf tables of events (migration 011), and the default table
+// of projects without a table of their own; names from the catalog.
+const PROJECT_TABLES = `
+SELECT relid::regclass::text AS name
+FROM pg_partition_tree(to_regclass(format('events_p%s', $1::int))) WHERE isleaf
+UNION ALL SELECT 'events_default'`
+
+/** Every table that may hold a project's events: its day, week and month tables (spanOfTable) and the default ones. */
+export async function tablesOfProject(db: SqlClient, project: number): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(PROJECT_TABLES, [project])
+  return rows.map((r) => r.name)
+}
 
 /**
  * The day, week or month tables of migration 011 that a writer's rows need, made

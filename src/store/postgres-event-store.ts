@@ -3,9 +3,8 @@ import type { NormalizedEvent, ProjectEvent } from '../events/event-schema.ts'
 import type { ImportBatch } from '../import/import-csv.ts'
 import type { Logger } from '../logger.ts'
 import { CopyBatch, copyBinary, FRAME } from './copy-batch.ts'
-import { type CopyData, CopyInserter, NOT_SUPPRESSED, socketOf } from './copy-insert.ts'
+import { type CopyData, CopyInserter, INSERT_KEYED, socketOf } from './copy-insert.ts'
 import { decodeCopyRows } from './copy-rows.ts'
-import { EVENTS_CHANNEL } from './event-notifications.ts'
 import { EventPartitions, partitionKeysOf } from './event-partitions.ts'
 import type { CopyEventStore } from './event-store.ts'
 import type { SqlClient } from './sql-client.ts'
@@ -30,37 +29,12 @@ export function createPool(options: PostgresOptions, log: Logger): pg.Pool {
   return pool
 }
 
-// One statement per batch: the arrays become rows server-side. The keys go
-// into event_keys first (migration 011), sorted, so concurrent writers lock
-// them in the same order and two batches that share ids wait for each other
-// instead of deadlocking; ON CONFLICT lets the key decide between racing
-// writers, with no check-then-insert window, and only the rows whose key was
-// inserted are stored. The same statement notifies a stats process in another
-// process that new rows are there: once per batch, only when it stored any,
-// and delivered only once the insert commits, so a listener never reads
-// before the rows exist. Rows are stored in id order, as COPY's are, so seq
-// breaks ties between events of the same instant by event_id (the funnels'
-// and paths' order). Ids being deleted are not stored (the suppressions
-// of migration 008): this check, not intake's cached one, is the one that holds.
-const INSERT_BATCH = `
-WITH batch AS (
-  SELECT * FROM unnest($1::uuid[], $6::int[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
-    AS b(event_id, project_id, occurred_at, user_id, event_type, properties)
-  WHERE ${NOT_SUPPRESSED('b')}
-), keyed AS (
-  INSERT INTO event_keys (project_id, event_id)
-  SELECT project_id, event_id FROM batch ORDER BY project_id, event_id
-  ON CONFLICT DO NOTHING
-  RETURNING project_id, event_id
-), inserted AS (
-  INSERT INTO events (event_id, project_id, occurred_at, user_id, event_type, properties)
-  SELECT b.event_id, b.project_id, b.occurred_at, b.user_id, b.event_type, b.properties
-  FROM batch b JOIN keyed k USING (project_id, event_id)
-  ORDER BY b.event_id, b.project_id
-  RETURNING 1
-), counted AS (SELECT count(*)::int AS inserted FROM inserted)
-SELECT counted.inserted FROM counted
-LEFT JOIN LATERAL (SELECT pg_notify('${EVENTS_CHANNEL}', '') WHERE counted.inserted > 0) notified ON true`
+// One statement per batch: the arrays become rows server-side (INSERT_KEYED).
+const INSERT_BATCH = INSERT_KEYED(
+  `unnest($1::uuid[], $6::int[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
+    AS b(event_id, project_id, occurred_at, user_id, event_type, properties)`,
+  true,
+)
 
 /** The event store on PostgreSQL's SQL: a server through a pool, or PGlite embedded. */
 export class PostgresEventStore implements CopyEventStore {
@@ -76,7 +50,7 @@ export class PostgresEventStore implements CopyEventStore {
     this.inserter = new CopyInserter({
       notify: true,
       timeoutMs: db.queryTimeoutMs ?? 30_000,
-      retentionDays,
+      partitions: this.partitions,
     })
   }
 
@@ -168,7 +142,11 @@ export class PostgresBulkLoader {
     retentionDays: number | null,
   ) {
     // The import's rows are picked up by the service's poll: it runs in another process.
-    this.inserter = new CopyInserter({ notify: false, timeoutMs: queryTimeoutMs, retentionDays })
+    this.inserter = new CopyInserter({
+      notify: false,
+      timeoutMs: queryTimeoutMs,
+      partitions: new EventPartitions(retentionDays),
+    })
   }
 
   static async connect(

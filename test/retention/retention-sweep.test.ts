@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { DuckDBInstance } from '@duckdb/node-api'
 import type { EventInput } from '../../src/events/event-schema.ts'
+import { withScratchDuckDb } from '../../src/export/formats.ts'
 import { RetentionSweeper } from '../../src/retention/retention-sweep.ts'
 import { startServerTestApp, startTestApp, type TestApp } from '../helpers/app.ts'
 import { makeEvent, waitFor } from '../helpers/events.ts'
@@ -58,11 +58,25 @@ const once = (list: EventInput[]) =>
     .map((e) => ({ event_id: e.event_id, n: 1 }))
     .sort((a, b) => (a.event_id < b.event_id ? -1 : 1))
 
-/** The app of a mode, once its first sweep (at start, with the real clock, before any event) is over. */
-async function start(mode: (typeof MODES)[number], env: Record<string, string> = {}) {
+/**
+ * The app of a mode holding the events, posted once its first sweep (at
+ * start, with the real clock) is over, so only the tests' sweeps cut them.
+ */
+async function startWith(
+  mode: (typeof MODES)[number],
+  env: Record<string, string>,
+  events: EventInput[],
+): Promise<TestApp> {
   const options = { queue: mode.server, worker: true, env }
   const t = mode.server ? await startServerTestApp(options) : await startTestApp(options)
   await t.retention.firstSweepDone()
+  const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
+  assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
+  await waitFor(
+    'stored',
+    () => t.count(),
+    (n) => n === events.length,
+  )
   return t
 }
 
@@ -76,19 +90,14 @@ function sweeperOf(t: TestApp, days: number | null = null): RetentionSweeper {
 }
 
 /** Every event in a project's archive files, as the export wrote them. */
-async function archived(dir: string): Promise<Array<Record<string, string>>> {
-  const instance = await DuckDBInstance.create(':memory:')
-  const conn = await instance.connect()
-  try {
+function archived(dir: string): Promise<Array<Record<string, string>>> {
+  return withScratchDuckDb(async (conn) => {
     const reader = await conn.runAndReadAll(
       `SELECT event_id, occurred_at, user_id, event_type, properties_json AS properties
        FROM read_parquet('${join(dir, 'project-1', '*.parquet')}') ORDER BY event_id`,
     )
     return reader.getRowObjectsJson() as Array<Record<string, string>>
-  } finally {
-    conn.closeSync()
-    instance.closeSync()
-  }
+  })
 }
 
 async function stored(t: TestApp) {
@@ -130,14 +139,7 @@ for (const mode of MODES) {
     const sweeper = () => sweeperOf(t)
 
     before(async () => {
-      t = await start(mode, { ARCHIVE_DIR: archiveDir })
-      const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
-      assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
-      await waitFor(
-        'stored',
-        () => t.count(),
-        (n) => n === events.length,
-      )
+      t = await startWith(mode, { ARCHIVE_DIR: archiveDir }, events)
       const again = await t.app.inject({ method: 'POST', url: '/events', payload: [resent] })
       assert.ok(again.statusCode < 300, again.body)
     })
@@ -298,14 +300,7 @@ for (const mode of MODES) {
     const expired = events.filter((e) => e.occurred_at < CUTOFF)
 
     before(async () => {
-      t = await start(mode, { RETENTION_DAYS: String(DAYS) })
-      const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
-      assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
-      await waitFor(
-        'stored',
-        () => t.count(),
-        (n) => n === events.length,
-      )
+      t = await startWith(mode, { RETENTION_DAYS: String(DAYS) }, events)
     })
     after(async () => {
       await t?.close()
@@ -347,14 +342,7 @@ for (const mode of MODES) {
     }
 
     before(async () => {
-      t = await start(mode, { RETENTION_DAYS: '61' })
-      const res = await t.app.inject({ method: 'POST', url: '/events', payload: events })
-      assert.ok(res.statusCode === 201 || res.statusCode === 202, res.body)
-      await waitFor(
-        'stored',
-        () => t.count(),
-        (n) => n === events.length,
-      )
+      t = await startWith(mode, { RETENTION_DAYS: '61' }, events)
     })
     after(async () => {
       await t?.close()

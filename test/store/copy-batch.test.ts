@@ -182,23 +182,30 @@ describe('CopyBatch.addRows and decodeCopyRows', () => {
     batch.add(events, project)
     return batch.finish(false)
   }
+  /** Entries (each one project's events) as the worker merges them. */
+  const entriesOf = fc.array(fc.tuple(fc.array(event, { maxLength: 20 }), project), {
+    maxLength: 6,
+  })
+  /** The entries' rows in one batch, and for each entry the rows addRows took and those it had. */
+  const mergedOf = (entries: Array<[NormalizedEvent[], number]>) => {
+    const merged = new CopyBatch()
+    const added = entries.map(([events, p]) => {
+      const { data, rows } = rowsOf(events, p)
+      return [merged.addRows(data, rows), rows] as const
+    })
+    return { merged, added }
+  }
 
   test('merged entries, of any projects, read back as the first version of each (id, project) over all of them, in that order', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.array(event, { maxLength: 20 }), project), { maxLength: 6 }),
-        (entries) => {
-          const merged = new CopyBatch()
-          for (const [events, p] of entries) {
-            const { data, rows } = rowsOf(events, p)
-            assert.equal(merged.addRows(data, rows), rows)
-          }
-          assert.deepEqual(
-            decode(merged.finish().data),
-            expected(entries.flatMap(([events, p]) => inProject(events, p))),
-          )
-        },
-      ),
+      fc.property(entriesOf, (entries) => {
+        const { merged, added } = mergedOf(entries)
+        for (const [took, had] of added) assert.equal(took, had)
+        assert.deepEqual(
+          decode(merged.finish().data),
+          expected(entries.flatMap(([events, p]) => inProject(events, p))),
+        )
+      }),
       { numRuns: 300 },
     )
   })
@@ -207,25 +214,18 @@ describe('CopyBatch.addRows and decodeCopyRows', () => {
     const sorted = (keys: Array<{ project: number; day: number }>) =>
       keys.map((k) => `${k.project}/${new Date(k.day).toISOString()}`).sort()
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.array(event, { maxLength: 20 }), project), { maxLength: 6 }),
-        (entries) => {
-          const merged = new CopyBatch()
-          for (const [events, p] of entries) {
-            const { data, rows } = rowsOf(events, p)
-            merged.addRows(data, rows)
-          }
-          // finish() keeps the first version of each (id, project): its time decides.
-          const first = new Map<string, ProjectEvent>()
-          for (const e of entries.flatMap(([events, p]) => inProject(events, p)))
-            if (!first.has(`${e.event_id}/${e.project_id}`))
-              first.set(`${e.event_id}/${e.project_id}`, e)
-          assert.deepEqual(
-            sorted(partitionKeysOfCopy(merged.finish())),
-            sorted(partitionKeysOf([...first.values()])),
-          )
-        },
-      ),
+      fc.property(entriesOf, (entries) => {
+        const { merged } = mergedOf(entries)
+        // finish() keeps the first version of each (id, project): its time decides.
+        const first = new Map<string, ProjectEvent>()
+        for (const e of entries.flatMap(([events, p]) => inProject(events, p)))
+          if (!first.has(`${e.event_id}/${e.project_id}`))
+            first.set(`${e.event_id}/${e.project_id}`, e)
+        assert.deepEqual(
+          sorted(partitionKeysOfCopy(merged.finish())),
+          sorted(partitionKeysOf([...first.values()])),
+        )
+      }),
       { numRuns: 300 },
     )
   })
